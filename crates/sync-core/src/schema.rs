@@ -1,0 +1,248 @@
+//! How a synced table is described: the mechanism. The `domain` crate holds the one
+//! declarative list of Tonghu's tables built from these types; the device and the
+//! server both validate every change against it with [`TableSpec::validate`].
+
+use crate::change::Change;
+use serde_json::Value;
+
+/// How a table's rows may change after they are first written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TableKind {
+    /// Any field may be written again; the merge rule decides.
+    Mutable,
+    /// Written once (a visit, a photo, a signed agreement version). After creation only
+    /// the fields listed as `after_creation` (a void with its reason) may be written.
+    AppendOnly,
+}
+
+/// The type of a field's JSON value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ValueType {
+    /// A string of at most `max_chars` characters.
+    Text {
+        max_chars: usize,
+    },
+    /// A whole number within bounds.
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    /// A `YYYY-MM-DD` calendar date.
+    Date,
+    /// A UUID naming another row (or blob).
+    RowRef,
+    /// One of a fixed list of codes.
+    Code(&'static [&'static str]),
+    /// A list of distinct codes from a fixed list.
+    CodeSet(&'static [&'static str]),
+    /// A JSON object or array whose shape the domain validates; bounded in size.
+    Json {
+        max_bytes: usize,
+    },
+}
+
+/// One field of a synced table.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub ty: ValueType,
+    /// Whether `null` is allowed (clearing the field).
+    pub nullable: bool,
+    /// For append-only tables: this field may be written after the row is created
+    /// (e.g. `voided`). Ignored for mutable tables.
+    pub after_creation: bool,
+}
+
+/// One synced table.
+#[derive(Clone, Copy, Debug)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub kind: TableKind,
+    pub fields: &'static [FieldSpec],
+}
+
+/// Why a change does not fit the schema. `code` is stable for machines; the message is
+/// for logs and developers (user-facing text is translated by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("unknown table {0:?}")]
+    UnknownTable(String),
+    #[error("unknown field {table}.{field}")]
+    UnknownField { table: String, field: String },
+    #[error("field {table}.{field}: {problem}")]
+    BadValue {
+        table: String,
+        field: String,
+        problem: String,
+    },
+    #[error("{table}.{field} is write-once: this record cannot be changed after it was created")]
+    WriteOnce { table: String, field: String },
+}
+
+impl SchemaError {
+    /// A stable machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchemaError::UnknownTable(_) => "unknown_table",
+            SchemaError::UnknownField { .. } => "unknown_field",
+            SchemaError::BadValue { .. } => "bad_value",
+            SchemaError::WriteOnce { .. } => "write_once",
+        }
+    }
+}
+
+impl TableSpec {
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Checks that a change names a known field and carries a value of its type.
+    /// `row_exists` says whether the row already has fields on the validating replica:
+    /// append-only rows accept only `after_creation` fields once they exist.
+    pub fn validate(&self, change: &Change, row_exists: bool) -> Result<(), SchemaError> {
+        let spec = self
+            .field(&change.field)
+            .ok_or_else(|| SchemaError::UnknownField {
+                table: self.name.to_string(),
+                field: change.field.chars().take(64).collect(),
+            })?;
+        if self.kind == TableKind::AppendOnly && row_exists && !spec.after_creation {
+            return Err(SchemaError::WriteOnce {
+                table: self.name.to_string(),
+                field: spec.name.to_string(),
+            });
+        }
+        spec.check_value(&change.value)
+            .map_err(|problem| SchemaError::BadValue {
+                table: self.name.to_string(),
+                field: spec.name.to_string(),
+                problem,
+            })
+    }
+}
+
+impl FieldSpec {
+    /// A field of the given type, not nullable, write-once in append-only tables.
+    pub const fn new(name: &'static str, ty: ValueType) -> FieldSpec {
+        FieldSpec {
+            name,
+            ty,
+            nullable: false,
+            after_creation: false,
+        }
+    }
+
+    /// The same field, allowing `null`.
+    pub const fn nullable(mut self) -> FieldSpec {
+        self.nullable = true;
+        self
+    }
+
+    /// The same field, writable after an append-only row was created.
+    pub const fn after_creation(mut self) -> FieldSpec {
+        self.after_creation = true;
+        self
+    }
+
+    /// Checks a JSON value against this field's type.
+    pub fn check_value(&self, v: &Value) -> Result<(), String> {
+        if v.is_null() {
+            return if self.nullable {
+                Ok(())
+            } else {
+                Err("may not be empty".into())
+            };
+        }
+        match self.ty {
+            ValueType::Text { max_chars } => match v.as_str() {
+                Some(s) if s.chars().count() <= max_chars => Ok(()),
+                Some(_) => Err(format!("longer than {max_chars} characters")),
+                None => Err("expected text".into()),
+            },
+            ValueType::Integer { min, max } => match v.as_i64() {
+                Some(n) if (min..=max).contains(&n) => Ok(()),
+                Some(n) => Err(format!("{n} outside {min}..={max}")),
+                None => Err("expected a whole number".into()),
+            },
+            ValueType::Bool => v
+                .as_bool()
+                .map(|_| ())
+                .ok_or_else(|| "expected true or false".into()),
+            ValueType::Date => match v.as_str() {
+                Some(s) if is_iso_date(s) => Ok(()),
+                _ => Err("expected a date YYYY-MM-DD".into()),
+            },
+            ValueType::RowRef => match v.as_str().map(uuid::Uuid::parse_str) {
+                Some(Ok(_)) => Ok(()),
+                _ => Err("expected a record id (UUID)".into()),
+            },
+            ValueType::Code(codes) => match v.as_str() {
+                Some(s) if codes.contains(&s) => Ok(()),
+                Some(s) => Err(format!(
+                    "unknown code {:?}",
+                    s.chars().take(40).collect::<String>()
+                )),
+                None => Err("expected a code".into()),
+            },
+            ValueType::CodeSet(codes) => {
+                let arr = v.as_array().ok_or("expected a list of codes")?;
+                let mut seen = std::collections::BTreeSet::new();
+                for item in arr {
+                    let s = item.as_str().ok_or("expected a list of codes")?;
+                    if !codes.contains(&s) {
+                        return Err(format!(
+                            "unknown code {:?}",
+                            s.chars().take(40).collect::<String>()
+                        ));
+                    }
+                    if !seen.insert(s) {
+                        return Err(format!("code {s:?} listed twice"));
+                    }
+                }
+                Ok(())
+            }
+            ValueType::Json { max_bytes } => {
+                if !(v.is_object() || v.is_array()) {
+                    return Err("expected an object or list".into());
+                }
+                let n = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+                if n > max_bytes {
+                    return Err(format!("{n} bytes, limit {max_bytes}"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `s` is a valid `YYYY-MM-DD` Gregorian date.
+pub fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    if !(1..=12).contains(&m) || d == 0 || y < 1900 {
+        return false;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    d <= days[(m - 1) as usize]
+}
