@@ -1,19 +1,224 @@
-//! Chinese labels for fields and problems, used in error messages.
+//! Chinese labels for tables, fields, codes and schema problems: the words a child
+//! director reads in every message. One place, so a screen and an error never name the
+//! same thing two ways.
 
 /// The Chinese name of a field, for messages. Unknown names are returned as they are.
+///
+/// Covers every field of every table in [`crate::schema`] (a test keeps it so). A few
+/// names are shared by several tables (`status`, `kind`, `health`) and read the same
+/// in all of them.
 pub fn field_label_zh(field: &str) -> &str {
     match field {
+        // child
         "name" => "姓名",
         "sex" => "性别",
+        "ethnicity" => "民族",
         "birth_date" => "出生日期",
         "id_number" => "身份证号",
+        "household_registered" => "是否有户籍",
+        "registered_address" => "户籍地址",
+        "current_address" => "现住址",
         "village_code" => "所在村居",
+        "health" => "健康状况",
+        "school" => "就学情况",
         "categories" => "儿童类别",
+        "guardianship_rating" => "监护情况评价",
         "risk_colour" => "风险等级",
+        "assistance" => "享受的救助",
         "status" => "状态",
+        "exit_reason" => "退出原因",
+        "exit_date" => "退出日期",
+        "added_on" => "纳入日期",
+        "notes" => "备注",
+        "deleted" => "删除标记",
+        // guardian
+        "child_id" => "所属儿童",
+        "role" => "身份",
+        "relationship" => "与儿童关系",
+        "phone" => "联系电话",
+        "whereabouts" => "现状去向",
+        "work_location" => "务工地点",
+        "address" => "住址",
+        // visit
         "visited_at" => "走访时间",
         "mode" => "走访方式",
+        "people_present" => "在场人员",
+        "visitor" => "走访人",
+        "gps" => "定位",
         "checklist" => "走访检查项",
+        "emergency" => "紧急情况",
+        "problems" => "发现的问题",
+        "actions" => "处置措施",
+        "next_due_on" => "下次走访日期",
+        "narrative" => "走访情况",
+        "voided" => "作废",
+        // photo
+        "visit_id" => "所属走访",
+        "blob_sha256" => "照片文件",
+        "thumb_sha256" => "缩略图文件",
+        "width" => "宽度",
+        "height" => "高度",
+        "bytes" => "文件大小",
+        "taken_at" => "拍摄时间",
+        // agreements and signatures
+        "terms" => "协议条款",
+        "draft_id" => "所属协议草稿",
+        "version" => "版本号",
+        "canonical_text" => "协议全文",
+        "text_sha256" => "协议指纹",
+        "valid_from" => "生效日期",
+        "valid_until" => "到期日期",
+        "signed_at" => "签署时间",
+        "agreement_version_id" => "所签协议版本",
+        "signer_role" => "签署人身份",
+        "signer_name" => "签署人姓名",
+        "image_sha256" => "签名图像",
+        // referral
+        "kind" => "类别",
+        "receiving_body" => "接收单位",
+        "referred_on" => "转介日期",
+        "feedback_due_on" => "反馈期限",
+        "outcome" => "处理结果",
+        "closed_on" => "办结日期",
+        // task
+        "title" => "标题",
+        "details" => "详情",
+        "due_on" => "截止日期",
+        "done_on" => "完成日期",
+        other => other,
+    }
+}
+
+/// The Chinese name of a synced table (a kind of record), for messages.
+pub fn table_label_zh(table: &str) -> &str {
+    match table {
+        "child" => "儿童档案",
+        "guardian" => "监护人和照护人",
+        "visit" => "走访记录",
+        "photo" => "照片",
+        "agreement_draft" => "委托照护协议草稿",
+        "agreement_version" => "已签署的委托照护协议",
+        "signature" => "签名",
+        "referral" => "转介",
+        "task" => "任务",
+        other => other,
+    }
+}
+
+/// The Chinese name of a code from one of the schema's code lists (a category, a risk
+/// colour, a visit mode, …). Codes mean the same in every list they appear in (`other`
+/// is always 其他). Unknown codes are returned as they are.
+pub fn code_label_zh(code: &str) -> &str {
+    match code {
+        // categories
+        "institution_orphan" => "机构养育孤儿",
+        "community_orphan" => "社会散居孤儿",
+        "de_facto_unsupported" => "事实无人抚养儿童",
+        "key_difficulty" => "重点困境儿童",
+        "difficulty" => "困境儿童",
+        "left_behind" => "农村留守儿童",
+        // sex
+        "male" => "男",
+        "female" => "女",
+        // risk colours
+        "red" => "红色（立即干预）",
+        "yellow" => "黄色（定期干预）",
+        "blue" => "蓝色（持续关注）",
+        "green" => "绿色（情况良好）",
+        // guardianship rating
+        "good" => "较好",
+        "fair" => "一般",
+        "poor" => "差",
+        // child status and exit reasons
+        "active" => "在册",
+        "exited" => "已退出",
+        "turned_18" => "年满18周岁",
+        "moved_away" => "迁出",
+        "parent_returned" => "父母返乡",
+        "died" => "死亡",
+        "adopted" => "被收养",
+        "no_longer_eligible" => "不再符合条件",
+        "other" => "其他",
+        // assistance
+        "dibao" => "低保",
+        "tekun" => "特困供养",
+        "temporary_relief" => "临时救助",
+        "medical_relief" => "医疗救助",
+        // guardian roles
+        "father" => "父亲",
+        "mother" => "母亲",
+        "grandparent" => "祖父母/外祖父母",
+        "entrusted_caregiver" => "受委托照护人",
+        "other_guardian" => "其他监护人",
+        // whereabouts
+        "at_home" => "在家",
+        "away_working" => "外出务工",
+        "severely_disabled" => "重度残疾",
+        "seriously_ill" => "重病",
+        "imprisoned" => "服刑或被羁押",
+        "drug_rehab" => "强制隔离戒毒",
+        "deprived_of_liberty" => "被限制人身自由",
+        "missing" => "失联",
+        "guardianship_revoked" => "被撤销监护资格",
+        "deported" => "被遣送出境",
+        "deceased" => "已故",
+        // visit modes and actions
+        "home" => "入户走访",
+        "phone" => "电话",
+        "wechat_video" => "微信视频",
+        "school" => "到学校",
+        "resolved_on_spot" => "当场解决",
+        "referral" => "转介",
+        "mandatory_report" => "强制报告",
+        // signatures and agreements
+        "principal" => "甲方（委托人）",
+        "caregiver" => "乙方（受托照护人）",
+        "witness" => "见证方",
+        "draft" => "草稿",
+        "signed" => "已签署",
+        "abandoned" => "已放弃",
+        // referral kinds
+        "missing_guardianship" => "监护缺失",
+        "out_of_school" => "失学辍学",
+        "no_household_registration" => "无户籍",
+        "harm_or_abuse" => "受到侵害",
+        // task kinds
+        "check_listed_minor" => "核查名单中的未成年人",
+        "first_visit" => "首次走访",
+        "winter_visit" => "寒假走访",
+        // codes inside JSON fields (not in the schema's lists)
+        "normal" => "正常",
+        "watch" => "关注",
+        "abnormal" => "异常",
+        "living" => "生活",
+        "guardianship" => "监护",
+        "education" => "教育",
+        "health" => "健康",
+        "safety" => "安全",
+        "mood" => "心理",
+        "healthy" => "健康",
+        "disabled" => "残疾",
+        "ill" => "患病",
+        "visual" => "视力残疾",
+        "hearing" => "听力残疾",
+        "speech" => "言语残疾",
+        "physical" => "肢体残疾",
+        "intellectual" => "智力残疾",
+        "mental" => "精神残疾",
+        "multiple" => "多重残疾",
+        "below_school_age" => "未到入学年龄",
+        "preschool" => "学前教育",
+        "primary" => "小学",
+        "junior_secondary" => "初中",
+        "senior_secondary" => "高中",
+        "vocational" => "中职",
+        "special_education" => "特殊教育学校",
+        "enrolled" => "在读",
+        "never_enrolled" => "失学",
+        "dropped_out" => "辍学",
+        "guardian" => "监护人",
+        "new_agreement" => "到期终止，需继续委托的重新签订",
+        "automatic" => "到期无异议自动续期一年",
         other => other,
     }
 }
@@ -30,5 +235,53 @@ pub fn problem_zh(problem: &str) -> String {
         format!("内容太长（{problem}）")
     } else {
         format!("格式不对（{problem}）")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::*;
+
+    #[test]
+    fn every_schema_field_has_a_chinese_label() {
+        for t in TABLES {
+            assert_ne!(table_label_zh(t.name), t.name, "table {}", t.name);
+            for f in t.fields {
+                assert_ne!(
+                    field_label_zh(f.name),
+                    f.name,
+                    "{}.{} has no Chinese label",
+                    t.name,
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_schema_code_has_a_chinese_label() {
+        let lists: &[&[&str]] = &[
+            CATEGORY_CODES,
+            SEX_CODES,
+            RISK_CODES,
+            GUARDIANSHIP_RATING_CODES,
+            CHILD_STATUS_CODES,
+            EXIT_REASON_CODES,
+            ASSISTANCE_CODES,
+            GUARDIAN_ROLE_CODES,
+            WHEREABOUTS_CODES,
+            VISIT_MODE_CODES,
+            VISIT_ACTION_CODES,
+            SIGNER_ROLE_CODES,
+            AGREEMENT_STATUS_CODES,
+            REFERRAL_KIND_CODES,
+            TASK_KIND_CODES,
+        ];
+        for list in lists {
+            for code in *list {
+                assert_ne!(code_label_zh(code), *code, "code {code} has no label");
+            }
+        }
     }
 }

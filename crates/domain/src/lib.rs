@@ -5,8 +5,16 @@
 //!
 //! Pure: no I/O, no clock reads (today's date is always passed in).
 
+pub mod codes;
 pub mod error;
+pub mod id_number;
 pub mod labels;
+pub mod pinyin;
+mod record;
 pub mod schema;
 
+pub use codes::*;
 pub use error::DomainError;
+pub use id_number::{mask_id_number, normalize_id_number, parse_id_number, IdNumber};
+pub use pinyin::{name_initials, name_matches};
+pub use record::{Fields, Void};
