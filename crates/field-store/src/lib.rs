@@ -1,3 +1,30 @@
 //! The device: everything a child director's phone keeps and does without a network.
+//!
+//! - [`store`]: opening the (SQLCipher-capable) database, migrations, device identity.
+//! - [`write`]: local writes with change capture — row, field clocks and outbox in one
+//!   transaction.
+//! - [`apply`]: applying pulled changes page by page with the cursor.
+//! - [`outbox`]: unsent and rejected changes.
+//! - [`fieldwork`]: what a director does (add a child, record a visit, sign an
+//!   agreement), validated by the `domain` crate, written through [`write`].
+//! - [`roster`] and [`child_file`]: the queries a director needs.
+//! - [`photo`] and [`blobs`]: the photo pipeline and content-addressed blobs.
+//! - [`export`]: canonical JSON export and per-scope checksums.
 
+pub mod apply;
+pub mod blobs;
+pub mod child_file;
+pub mod error;
+pub mod export;
+pub mod fieldwork;
+pub mod outbox;
 pub mod photo;
+pub mod record;
+pub mod roster;
+pub mod status;
+pub mod store;
+pub mod write;
+
+pub use error::{Result, StoreError};
+pub use store::{OpenOptions, Store};
+pub use write::RowWrite;

@@ -1,0 +1,197 @@
+//! Applying changes pulled from the server: a page of changes and the cursor that
+//! follows it in one transaction, so a crash leaves either the whole page or none of
+//! it, and re-applying a page changes nothing (the merge rule is idempotent).
+//!
+//! Changes are grouped by row so that each row is read and written once per page.
+//! A value that loses a merge against another device's value is kept in
+//! `field_history`.
+
+use crate::error::Result;
+use crate::record::{load_record, save_record, StoredRecord};
+use crate::store::{read_device, Store};
+use domain::schema::SCOPE_FIELD;
+use rusqlite::{params, Connection};
+use serde_json::Value;
+use std::collections::HashMap;
+use sync_core::{merge_field, Change, FieldState, MergeOutcome};
+use uuid::Uuid;
+
+/// What applying a page did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyReport {
+    /// Fields whose stored value changed.
+    pub applied: usize,
+    /// Changes already held (own changes coming back, re-sent pages).
+    pub duplicates: usize,
+    /// Incoming values that lost against a newer value held here.
+    pub lost: usize,
+    /// Children (with their files) removed because they left this device's villages.
+    pub evicted_children: usize,
+}
+
+impl Store {
+    /// Applies a page of pulled changes and, in the same transaction, stores
+    /// `next_cursor` (when given) as the pull cursor.
+    pub fn apply_changes(&mut self, changes: &[Change], next_cursor: Option<u64>) -> Result<ApplyReport> {
+        let wall = self.wall_ms();
+        let today = self.today();
+        let tx = self.begin()?;
+        let state = read_device(&tx)?;
+        let mut report = ApplyReport::default();
+
+        // Group by row, keeping first-seen order.
+        let mut order: Vec<(&str, Uuid)> = Vec::new();
+        let mut groups: HashMap<(&str, Uuid), Vec<&Change>> = HashMap::new();
+        for c in changes {
+            let key = (c.table.as_str(), c.row_id);
+            groups.entry(key).or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            });
+            groups.get_mut(&key).expect("inserted").push(c);
+        }
+
+        let mut max_hlc = state.hlc_last;
+        let mut touched_children: Vec<Uuid> = Vec::new();
+        let noted_at = chrono::Utc::now().to_rfc3339();
+        for key in order {
+            let group = &groups[&key];
+            let existing = load_record(&tx, key.0, key.1)?;
+            let old_scope = existing.as_ref().map(|r| r.scope.clone());
+            let mut rec = existing.unwrap_or_else(|| StoredRecord::new(key.0, key.1));
+            let mut changed = false;
+            for c in group {
+                max_hlc = max_hlc.max(c.hlc);
+                let mut slot = rec.clocks.get(&c.field).map(|stamp| FieldState {
+                    stamp: *stamp,
+                    value: rec.doc.get(&c.field).cloned().unwrap_or(Value::Null),
+                });
+                match merge_field(&mut slot, c.stamp(), &c.value) {
+                    MergeOutcome::Inserted => report.applied += 1,
+                    MergeOutcome::Replaced { previous } => {
+                        report.applied += 1;
+                        if previous.stamp.device_id != c.device_id {
+                            note_loser(&tx, &rec, &c.field, &previous, c, &noted_at)?;
+                        }
+                    }
+                    MergeOutcome::Lost => {
+                        report.lost += 1;
+                        let cur = slot.as_ref().expect("a loser has a winner");
+                        if cur.stamp.device_id != c.device_id {
+                            let loser = FieldState {
+                                stamp: c.stamp(),
+                                value: c.value.clone(),
+                            };
+                            note_loser_against(&tx, &rec, &c.field, &loser, cur, &noted_at)?;
+                        }
+                        continue;
+                    }
+                    MergeOutcome::Duplicate => {
+                        report.duplicates += 1;
+                        continue;
+                    }
+                }
+                let won = slot.expect("merged");
+                rec.doc.insert(c.field.clone(), won.value);
+                rec.clocks.insert(c.field.clone(), won.stamp);
+                changed = true;
+            }
+            // The scope the server files this row under (the last change of the page
+            // is the freshest word), unless the row says its own village.
+            let feed_scope = group.last().map(|c| c.scope.0.clone()).unwrap_or_default();
+            let new_scope = rec.text(SCOPE_FIELD).map(str::to_string).unwrap_or(feed_scope);
+            let scope_changed = old_scope.as_deref() != Some(new_scope.as_str());
+            if !changed && !scope_changed {
+                continue;
+            }
+            rec.scope = new_scope;
+            rec.child_id = rec.child_ref();
+            save_record(&tx, &rec)?;
+            if rec.table == "child" {
+                if scope_changed && old_scope.is_some() {
+                    tx.prepare_cached("UPDATE record SET scope = ?1 WHERE child_id = ?2")?
+                        .execute(params![rec.scope, rec.row_id.to_string()])?;
+                }
+                touched_children.push(rec.row_id);
+            } else if rec.table == "visit" {
+                if let Some(c) = rec.child_id {
+                    touched_children.push(c);
+                }
+            }
+        }
+
+        touched_children.sort();
+        touched_children.dedup();
+        for child in &touched_children {
+            crate::roster::refresh(&tx, *child, today)?;
+        }
+        if !state.scopes.is_empty() {
+            report.evicted_children = evict_out_of_scope(&tx, &touched_children, &state.scopes)?;
+        }
+
+        // Later local stamps must order after everything seen. A far-future stamp (which
+        // the server should never pass on) is not allowed to drag the clock along.
+        let mut clock = crate::store::clock_of(&state);
+        let _ = clock.observe(max_hlc, wall);
+        tx.prepare_cached("UPDATE device SET hlc_last = ?1 WHERE id = 1")?
+            .execute([clock.last().as_u64() as i64])?;
+        if let Some(cursor) = next_cursor {
+            tx.prepare_cached("UPDATE device SET pull_cursor = max(pull_cursor, ?1) WHERE id = 1")?
+                .execute([cursor as i64])?;
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Applies one page from the server (changes + cursor), see [`Store::apply_changes`].
+    pub fn apply_pull_page(&mut self, page: &sync_core::wire::PullResponse) -> Result<ApplyReport> {
+        let changes: Vec<Change> = page.changes.iter().map(|p| p.change.clone()).collect();
+        self.apply_changes(&changes, Some(page.next_cursor))
+    }
+}
+
+fn note_loser(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldState, winner: &Change, at: &str) -> Result<()> {
+    let w = FieldState {
+        stamp: winner.stamp(),
+        value: winner.value.clone(),
+    };
+    note_loser_against(tx, rec, field, loser, &w, at)
+}
+
+fn note_loser_against(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldState, winner: &FieldState, at: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO field_history (tbl, row_id, field, value, hlc, device_id, winner_hlc, winner_device, noted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        rec.table,
+        rec.row_id.to_string(),
+        field,
+        loser.value.to_string(),
+        loser.stamp.hlc.as_u64() as i64,
+        loser.stamp.device_id.to_string(),
+        winner.stamp.hlc.as_u64() as i64,
+        winner.stamp.device_id.to_string(),
+        at
+    ])?;
+    Ok(())
+}
+
+/// Removes children (and every row of their file) whose village is no longer one this
+/// device holds: a child who moved away is no longer the old director's to see.
+/// Unsent local changes stay in the outbox; the server decides on them.
+fn evict_out_of_scope(tx: &Connection, children: &[Uuid], scopes: &[String]) -> Result<usize> {
+    let mut evicted = 0;
+    for child in children {
+        let Some(rec) = load_record(tx, "child", *child)? else { continue };
+        if scopes.iter().any(|s| *s == rec.scope) {
+            continue;
+        }
+        let id = child.to_string();
+        tx.execute("DELETE FROM record WHERE child_id = ?1", [&id])?;
+        tx.execute("DELETE FROM record WHERE tbl = 'child' AND row_id = ?1", [&id])?;
+        tx.execute("DELETE FROM roster_entry WHERE child_id = ?1", [&id])?;
+        evicted += 1;
+    }
+    Ok(evicted)
+}

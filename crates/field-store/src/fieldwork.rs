@@ -1,0 +1,241 @@
+//! What a child director does, as operations on the store: register a child, record a
+//! visit with photos, draft and sign a care agreement, void a record. Each operation
+//! validates with the `domain` crate (the one place for the rules), then writes through
+//! [`crate::write`] in one transaction: on any error nothing is written.
+
+use crate::blobs::BlobKind;
+use crate::error::{Result, StoreError};
+use crate::photo::{process_photo, process_signature, PhotoLimits};
+use crate::record::{load_record, records_of_child, StoredRecord};
+use crate::store::Store;
+use crate::write::{NewBlob, RowWrite};
+use chrono::NaiveDate;
+use domain::DomainError;
+use rusqlite::Connection;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+/// The rows a visit produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VisitReceipt {
+    pub visit_id: Uuid,
+    pub photo_ids: Vec<Uuid>,
+}
+
+/// One signature to put on an agreement: who signs and the image of the strokes.
+#[derive(Clone, Debug)]
+pub struct SignatureInput {
+    /// `principal` (甲), `caregiver` (乙) or `witness`.
+    pub role: String,
+    pub name: String,
+    pub image: Vec<u8>,
+}
+
+/// A signed agreement version.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SignedAgreement {
+    pub version_id: Uuid,
+    pub version: u32,
+    pub text_sha256: String,
+    pub signature_ids: Vec<Uuid>,
+}
+
+/// Runs the domain's rules for a row as it will be after a write.
+fn domain_rules(today: NaiveDate) -> impl Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()> {
+    move |_conn, rec, before| {
+        if rec.table == "agreement_draft" {
+            if let Some(status) = before.and_then(|b| b.text("status")) {
+                domain::agreement::ensure_draft_editable(status)?;
+            }
+        }
+        domain::validate_record(&rec.table, &rec.doc, today)?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Registers a child (fields as in `domain::schema::CHILD`). Returns the new id.
+    pub fn add_child(&mut self, fields: Map<String, Value>) -> Result<Uuid> {
+        self.add_record("child", fields)
+    }
+
+    /// Adds a row of any synced table (guardian, referral, task, …) after validation.
+    pub fn add_record(&mut self, table: &str, fields: Map<String, Value>) -> Result<Uuid> {
+        let check = domain_rules(self.today());
+        Ok(self.write_row(RowWrite::new(table, None, fields), &check)?.row_id)
+    }
+
+    /// Changes some fields of a row held on this device. Returns how many changed.
+    pub fn edit_record(&mut self, table: &str, row_id: Uuid, fields: Map<String, Value>) -> Result<usize> {
+        if load_record(&self.conn, table, row_id)?.is_none() {
+            return Err(StoreError::NotFound {
+                what: domain::schema::table(table).map(|t| t.name).unwrap_or("record"),
+                id: row_id.to_string(),
+            });
+        }
+        let check = domain_rules(self.today());
+        Ok(self.write_row(RowWrite::new(table, Some(row_id), fields), &check)?.changed)
+    }
+
+    /// Soft-deletes a mutable row (the audit trail keeps it).
+    pub fn delete_record(&mut self, table: &str, row_id: Uuid) -> Result<()> {
+        let mut f = Map::new();
+        f.insert(domain::schema::TOMBSTONE_FIELD.into(), Value::Bool(true));
+        self.edit_record(table, row_id, f).map(|_| ())
+    }
+
+    /// Voids an append-only record (a visit, a photo, a signed agreement) with a reason.
+    /// The record stays in the file, marked void; it is never erased.
+    pub fn void_record(&mut self, table: &str, row_id: Uuid, reason: &str, by: &str) -> Result<()> {
+        let void = json!({"reason": reason, "by": by, "on": self.today().to_string()});
+        domain::record::Void::from_value(&void)?.validate()?;
+        let mut f = Map::new();
+        f.insert(domain::schema::VOID_FIELD.into(), void);
+        self.edit_record(table, row_id, f).map(|_| ())
+    }
+
+    /// Records a visit and its photos in one transaction. Photos are processed first
+    /// (orientation, resize, EXIF stripped); a bad photo refuses the whole visit
+    /// before anything is written, so the director can retry without duplicates.
+    pub fn record_visit(&mut self, child_id: Uuid, mut fields: Map<String, Value>, photos: &[Vec<u8>]) -> Result<VisitReceipt> {
+        let limits = PhotoLimits::default();
+        let processed = photos
+            .iter()
+            .map(|p| process_photo(p, &limits))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        fields.insert("child_id".into(), json!(child_id));
+        let visit_id = Uuid::now_v7();
+        let taken_at = fields.get("visited_at").cloned().unwrap_or(Value::Null);
+        let mut writes = vec![RowWrite::new("visit", Some(visit_id), fields)];
+        let mut blobs = Vec::new();
+        let mut photo_ids = Vec::new();
+        for p in &processed {
+            let id = Uuid::now_v7();
+            photo_ids.push(id);
+            let mut f = Map::new();
+            f.insert("child_id".into(), json!(child_id));
+            f.insert("visit_id".into(), json!(visit_id));
+            f.insert("blob_sha256".into(), json!(p.full_sha256));
+            f.insert("thumb_sha256".into(), json!(p.thumb_sha256));
+            f.insert("width".into(), json!(p.width));
+            f.insert("height".into(), json!(p.height));
+            f.insert("bytes".into(), json!(p.full.len()));
+            f.insert("taken_at".into(), taken_at.clone());
+            writes.push(RowWrite::new("photo", Some(id), f));
+            blobs.push(NewBlob {
+                sha256: &p.full_sha256,
+                kind: BlobKind::Photo,
+                bytes: &p.full,
+            });
+            blobs.push(NewBlob {
+                sha256: &p.thumb_sha256,
+                kind: BlobKind::Thumb,
+                bytes: &p.thumb,
+            });
+        }
+        let check = domain_rules(self.today());
+        self.write_rows_with_blobs(writes, &blobs, &check)?;
+        Ok(VisitReceipt { visit_id, photo_ids })
+    }
+
+    /// Creates or edits a care agreement draft. A signed draft cannot be edited: an
+    /// amendment is a new draft and a new signed version.
+    pub fn save_agreement_draft(&mut self, child_id: Uuid, draft_id: Option<Uuid>, terms: Value) -> Result<Uuid> {
+        let mut f = Map::new();
+        f.insert("terms".into(), terms);
+        match draft_id {
+            Some(id) => {
+                self.edit_record("agreement_draft", id, f)?;
+                Ok(id)
+            }
+            None => {
+                f.insert("child_id".into(), json!(child_id));
+                f.insert("status".into(), json!("draft"));
+                self.add_record("agreement_draft", f)
+            }
+        }
+    }
+
+    /// Signs a draft: freezes its canonical zh-CN text and SHA-256 as a new immutable
+    /// version, stores each signature image bound to that hash, and marks the draft
+    /// signed — all in one transaction.
+    pub fn sign_agreement(
+        &mut self,
+        draft_id: Uuid,
+        valid_from: NaiveDate,
+        valid_until: NaiveDate,
+        signatures: &[SignatureInput],
+    ) -> Result<SignedAgreement> {
+        let draft = load_record(&self.conn, "agreement_draft", draft_id)?
+            .filter(|d| !d.is_deleted())
+            .ok_or_else(|| StoreError::NotFound {
+                what: "agreement_draft",
+                id: draft_id.to_string(),
+            })?;
+        domain::agreement::ensure_draft_editable(draft.text("status").unwrap_or("draft"))?;
+        let child_id = draft.child_ref().ok_or_else(|| StoreError::Corrupt("draft without child".into()))?;
+        let terms = draft.doc.get("terms").cloned().unwrap_or(Value::Null);
+        let terms = domain::agreement::AgreementTerms::from_value(&terms)?;
+        let today = self.today();
+        terms.validate_for_signing(today)?;
+        if signatures.is_empty() {
+            return Err(DomainError::new("no_signatures", "请至少让一方签字", "at least one signature is required").into());
+        }
+        let earlier = records_of_child(&self.conn, "agreement_version", child_id)?
+            .into_iter()
+            .filter(|v| v.text("draft_id") == Some(draft_id.to_string().as_str()))
+            .count();
+        let version = earlier as u32 + 1;
+        let text = domain::agreement::canonical_text(&terms, version);
+        let sha = domain::agreement::text_sha256(&text);
+        let limits = PhotoLimits::default();
+        let images = signatures
+            .iter()
+            .map(|s| process_signature(&s.image, &limits))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let now = chrono::Utc::now().to_rfc3339();
+        let version_id = Uuid::now_v7();
+        let mut vf = Map::new();
+        vf.insert("child_id".into(), json!(child_id));
+        vf.insert("draft_id".into(), json!(draft_id));
+        vf.insert("version".into(), json!(version));
+        vf.insert("canonical_text".into(), json!(text));
+        vf.insert("text_sha256".into(), json!(sha));
+        vf.insert("valid_from".into(), json!(valid_from.to_string()));
+        vf.insert("valid_until".into(), json!(valid_until.to_string()));
+        vf.insert("signed_at".into(), json!(now));
+        let mut writes = vec![RowWrite::new("agreement_version", Some(version_id), vf)];
+        let mut signature_ids = Vec::new();
+        let mut blobs = Vec::new();
+        for (s, img) in signatures.iter().zip(&images) {
+            let id = Uuid::now_v7();
+            signature_ids.push(id);
+            let mut f = Map::new();
+            f.insert("child_id".into(), json!(child_id));
+            f.insert("agreement_version_id".into(), json!(version_id));
+            f.insert("signer_role".into(), json!(s.role));
+            f.insert("signer_name".into(), json!(s.name));
+            f.insert("text_sha256".into(), json!(sha));
+            f.insert("image_sha256".into(), json!(img.sha256));
+            f.insert("signed_at".into(), json!(now));
+            writes.push(RowWrite::new("signature", Some(id), f));
+            blobs.push(NewBlob {
+                sha256: &img.sha256,
+                kind: BlobKind::Signature,
+                bytes: &img.png,
+            });
+        }
+        let mut df = Map::new();
+        df.insert("status".into(), json!("signed"));
+        writes.push(RowWrite::new("agreement_draft", Some(draft_id), df));
+        let check = domain_rules(today);
+        self.write_rows_with_blobs(writes, &blobs, &check)?;
+        Ok(SignedAgreement {
+            version_id,
+            version,
+            text_sha256: sha,
+            signature_ids,
+        })
+    }
+}

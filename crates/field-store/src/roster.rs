@@ -1,0 +1,222 @@
+//! The director's roster: every child of the device's villages with when the next visit
+//! is due, ordered by urgency (overdue first, then due soon, red before green).
+//!
+//! `roster_entry` is derived from `record` inside the same transaction as every write
+//! or pull that touches a child or a visit, so opening the roster is one indexed query
+//! even with thousands of children. The due date itself comes from the domain's
+//! visit-due policy; this module only stores and orders.
+
+use crate::error::{Result, StoreError};
+use crate::record::{load_record, records_of_child};
+use crate::store::Store;
+use chrono::NaiveDate;
+use domain::due::{DueFacts, DueStatus, VisitPolicy};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Days ahead that count as "due soon".
+pub const DUE_SOON_DAYS: i64 = 7;
+
+/// One line of the roster.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RosterEntry {
+    pub child_id: Uuid,
+    pub name: String,
+    pub village: String,
+    pub categories: Vec<String>,
+    pub risk_colour: String,
+    pub last_visit_on: Option<String>,
+    /// The last visit is recorded here but not yet on the server: "visited, not synced"
+    /// is not the same as "not visited".
+    pub last_visit_unsynced: bool,
+    pub next_due_on: Option<String>,
+    pub due: Option<DueStatus>,
+}
+
+/// Which children to list.
+#[derive(Clone, Debug, Default)]
+pub struct RosterFilter {
+    pub category: Option<String>,
+    pub risk_colour: Option<String>,
+    pub overdue_only: bool,
+    /// Chinese characters of the name, or pinyin initials ("lxh" finds 李小花).
+    pub search: Option<String>,
+    /// Include children who have left the roster (exited).
+    pub include_exited: bool,
+}
+
+/// The policy in force on this device (configurable data; the domain default if unset).
+pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
+    let raw: Option<String> = conn
+        .query_row("SELECT visit_policy FROM device WHERE id = 1", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    match raw {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("visit policy: {e}"))),
+        None => Ok(VisitPolicy::default()),
+    }
+}
+
+/// Recomputes one child's roster line from its records.
+pub(crate) fn refresh(conn: &Connection, child_id: Uuid, today: NaiveDate) -> Result<()> {
+    let _ = today;
+    let id = child_id.to_string();
+    let Some(child) = load_record(conn, "child", child_id)? else {
+        conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?.execute([&id])?;
+        return Ok(());
+    };
+    if child.is_deleted() {
+        conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?.execute([&id])?;
+        return Ok(());
+    }
+    let name = child.text("name").unwrap_or_default().to_string();
+    let categories: Vec<String> = child
+        .doc
+        .get("categories")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let risk = child.text("risk_colour").unwrap_or("green").to_string();
+    let active = child.text("status") != Some("exited");
+    let added_on = child.text("added_on").and_then(parse_date);
+
+    // The latest visit that was not voided.
+    let mut last: Option<(String, Option<NaiveDate>, Uuid)> = None;
+    for v in records_of_child(conn, "visit", child_id)? {
+        if v.is_voided() {
+            continue;
+        }
+        let at = v.text("visited_at").unwrap_or_default().to_string();
+        if last.as_ref().is_none_or(|(best, _, _)| at > *best) {
+            last = Some((at, v.text("next_due_on").and_then(parse_date), v.row_id));
+        }
+    }
+    let last_visit_on = last.as_ref().and_then(|(at, _, _)| at.get(..10)).and_then(parse_date);
+    let last_visit_unsynced = match &last {
+        Some((_, _, visit_id)) => conn
+            .prepare_cached("SELECT 1 FROM outbox WHERE tbl = 'visit' AND row_id = ?1")?
+            .query_row([visit_id.to_string()], |_| Ok(()))
+            .optional()?
+            .is_some(),
+        None => false,
+    };
+    let next_due = match (active, added_on) {
+        (true, Some(added_on)) => policy(conn)?.next_due_on(&DueFacts {
+            categories: categories.clone(),
+            risk_colour: risk.clone(),
+            added_on,
+            last_visit_on,
+            requested_next_due_on: last.as_ref().and_then(|(_, d, _)| *d),
+        }),
+        _ => None,
+    };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO roster_entry (child_id, scope, name, initials, categories, risk_rank, risk_colour,
+             active, last_visit_on, last_visit_unsynced, next_due_on)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        id,
+        child.scope,
+        name,
+        domain::pinyin::name_initials(&name),
+        serde_json::to_string(&categories).unwrap_or_else(|_| "[]".into()),
+        domain::due::urgency_rank(&risk),
+        risk,
+        active,
+        last_visit_on.map(|d| d.to_string()),
+        last_visit_unsynced,
+        next_due.map(|d| d.to_string()),
+    ])?;
+    Ok(())
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+impl Store {
+    /// The roster, most urgent first: overdue (longest overdue first), then due soon,
+    /// then the rest; within each band red before yellow before blue before green.
+    pub fn roster(&self, filter: &RosterFilter) -> Result<Vec<RosterEntry>> {
+        let today = self.today();
+        let today_s = today.to_string();
+        let soon_s = (today + chrono::Duration::days(DUE_SOON_DAYS)).to_string();
+        let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT child_id, name, scope, categories, risk_colour, last_visit_on, last_visit_unsynced, next_due_on
+             FROM roster_entry
+             WHERE (active = 1 OR ?1)
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(categories) WHERE value = ?2))
+               AND (?3 IS NULL OR risk_colour = ?3)
+               AND (NOT ?4 OR next_due_on < ?5)
+               AND (?6 IS NULL OR instr(name, ?6) > 0 OR initials LIKE lower(?6) || '%')
+             ORDER BY CASE WHEN next_due_on IS NULL THEN 3
+                           WHEN next_due_on < ?5 THEN 0
+                           WHEN next_due_on <= ?7 THEN 1 ELSE 2 END,
+                      risk_rank, next_due_on, name, child_id",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                filter.include_exited,
+                filter.category,
+                filter.risk_colour,
+                filter.overdue_only,
+                today_s,
+                search,
+                soon_s
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, village, cats, risk, last, unsynced, next) = row?;
+            let due = next
+                .as_deref()
+                .and_then(parse_date)
+                .map(|d| domain::due::due_status(d, today, DUE_SOON_DAYS));
+            out.push(RosterEntry {
+                child_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                name,
+                village,
+                categories: serde_json::from_str(&cats).unwrap_or_default(),
+                risk_colour: risk,
+                last_visit_on: last,
+                last_visit_unsynced: unsynced,
+                next_due_on: next,
+                due,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Replaces the visit-due policy (configurable data) and recomputes the roster.
+    pub fn set_visit_policy(&mut self, policy: &VisitPolicy) -> Result<()> {
+        let today = self.today();
+        let json = serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tx = self.begin()?;
+        tx.execute("UPDATE device SET visit_policy = ?1 WHERE id = 1", [json])?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT row_id FROM record WHERE tbl = 'child'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in ids {
+            let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            refresh(&tx, id, today)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

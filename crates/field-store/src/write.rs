@@ -1,0 +1,240 @@
+//! Local writes with change capture: the row, its field clocks and its outbox entry in
+//! one transaction, with `device_seq` minted there, once.
+//!
+//! This is the only path by which the device changes synced data. Everything a
+//! director does — add a child, record a visit, sign an agreement — ends up here after
+//! the domain has validated it (see `fieldwork.rs`).
+
+use crate::error::{Result, StoreError};
+use crate::record::{load_record, save_record, StoredRecord};
+use crate::store::{clock_of, read_device, Store};
+use domain::schema::{self, SCOPE_FIELD};
+use domain::DomainError;
+use rusqlite::{params, Connection};
+use serde_json::{Map, Value};
+use sync_core::{Change, Scope, Stamp};
+use uuid::Uuid;
+
+/// One write to one row: a new row (`row_id` `None`, or an id minted by the caller) or
+/// changes to some fields of an existing row.
+#[derive(Clone, Debug)]
+pub struct RowWrite {
+    pub table: String,
+    pub row_id: Option<Uuid>,
+    pub fields: Map<String, Value>,
+}
+
+impl RowWrite {
+    pub fn new(table: &str, row_id: Option<Uuid>, fields: Map<String, Value>) -> RowWrite {
+        RowWrite {
+            table: table.to_string(),
+            row_id,
+            fields,
+        }
+    }
+}
+
+/// A blob written together with the rows that name it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewBlob<'a> {
+    pub sha256: &'a str,
+    pub kind: crate::blobs::BlobKind,
+    pub bytes: &'a [u8],
+}
+
+/// What a write produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteOutcome {
+    pub row_id: Uuid,
+    /// Fields actually changed (a field set to its current value is not a change).
+    pub changed: usize,
+    pub first_seq: Option<u64>,
+}
+
+/// A check the caller runs inside the write transaction, on the row as it will be
+/// after the write (domain rules, references to other rows).
+pub type RecordCheck<'a> = &'a dyn Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()>;
+
+impl Store {
+    /// Writes one row in one transaction. See [`Store::write_rows`].
+    pub fn write_row(&mut self, w: RowWrite, check: RecordCheck<'_>) -> Result<WriteOutcome> {
+        Ok(self.write_rows(vec![w], check)?.remove(0))
+    }
+
+    /// Writes several rows (a visit and its photos, an agreement version and its
+    /// signatures) in ONE transaction: all of them or none.
+    pub fn write_rows(&mut self, writes: Vec<RowWrite>, check: RecordCheck<'_>) -> Result<Vec<WriteOutcome>> {
+        self.write_rows_with_blobs(writes, &[], check)
+    }
+
+    /// Writes rows and the blobs they name (photos, signature images) in ONE
+    /// transaction, so a record never names a blob the device does not hold.
+    pub fn write_rows_with_blobs(
+        &mut self,
+        writes: Vec<RowWrite>,
+        blobs: &[NewBlob<'_>],
+        check: RecordCheck<'_>,
+    ) -> Result<Vec<WriteOutcome>> {
+        let wall = self.wall_ms();
+        let today = self.today();
+        let tx = self.begin()?;
+        let mut state = read_device(&tx)?;
+        let mut clock = clock_of(&state);
+        let mut outcomes = Vec::with_capacity(writes.len());
+        let mut touched_children = Vec::new();
+        for w in writes {
+            let outcome = write_one(&tx, &mut state.next_seq, &mut clock, wall, state.device_id, w, check, &mut touched_children)?;
+            outcomes.push(outcome);
+        }
+        for b in blobs {
+            crate::blobs::put_blob(&tx, b.sha256, b.kind, b.bytes)?;
+        }
+        tx.prepare_cached("UPDATE device SET next_seq = ?1, hlc_last = ?2 WHERE id = 1")?
+            .execute(params![state.next_seq as i64, clock.last().as_u64() as i64])?;
+        touched_children.sort();
+        touched_children.dedup();
+        for child in touched_children {
+            crate::roster::refresh(&tx, child, today)?;
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_one(
+    tx: &Connection,
+    next_seq: &mut u64,
+    clock: &mut sync_core::HlcClock,
+    wall: u64,
+    device_id: Uuid,
+    w: RowWrite,
+    check: RecordCheck<'_>,
+    touched_children: &mut Vec<Uuid>,
+) -> Result<WriteOutcome> {
+    let spec = schema::table(&w.table)
+        .ok_or_else(|| DomainError::from(sync_core::SchemaError::UnknownTable(w.table.clone())))?;
+    let row_id = w.row_id.unwrap_or_else(Uuid::now_v7);
+    let existing = load_record(tx, &w.table, row_id)?;
+    if w.row_id.is_some() && existing.is_none() && required_fields(spec).any(|f| !w.fields.contains_key(f)) {
+        // An edit of a row this device does not hold.
+        return Err(StoreError::NotFound {
+            what: spec.name,
+            id: row_id.to_string(),
+        });
+    }
+    let mut rec = existing.clone().unwrap_or_else(|| StoredRecord::new(spec.name, row_id));
+    let hlc = clock.now(wall);
+    let stamp = Stamp { hlc, device_id };
+    let mut changes: Vec<(String, Value)> = Vec::new();
+    for (field, value) in w.fields {
+        if rec.doc.get(&field) == Some(&value) {
+            continue;
+        }
+        let probe = Change {
+            op_id: Uuid::nil(),
+            device_id,
+            device_seq: 0,
+            table: spec.name.to_string(),
+            row_id,
+            field: field.clone(),
+            value: value.clone(),
+            hlc,
+            scope: Scope::new(""),
+        };
+        spec.validate(&probe, existing.is_some()).map_err(DomainError::from)?;
+        rec.doc.insert(field.clone(), value.clone());
+        rec.clocks.insert(field.clone(), stamp);
+        changes.push((field, value));
+    }
+    if existing.is_none() {
+        if let Some(missing) = required_fields(spec).find(|f| !rec.doc.contains_key(*f)) {
+            return Err(DomainError::new(
+                "missing_field",
+                format!("请填写“{}”", domain::labels::field_label_zh(missing)),
+                format!("{}.{missing} is required", spec.name),
+            )
+            .on_field(missing)
+            .into());
+        }
+    }
+    if changes.is_empty() {
+        return Ok(WriteOutcome {
+            row_id,
+            changed: 0,
+            first_seq: None,
+        });
+    }
+    rec.child_id = rec.child_ref();
+    rec.scope = scope_of_local_row(tx, &rec)?;
+    check(tx, &rec, existing.as_ref())?;
+    save_record(tx, &rec)?;
+    if spec.name == "child" {
+        if let Some(old) = &existing {
+            if old.scope != rec.scope {
+                // The child moved village: the whole file moves with it.
+                tx.prepare_cached("UPDATE record SET scope = ?1 WHERE child_id = ?2")?
+                    .execute(params![rec.scope, row_id.to_string()])?;
+            }
+        }
+        touched_children.push(row_id);
+    } else if let Some(c) = rec.child_id {
+        if spec.name == "visit" {
+            touched_children.push(c);
+        }
+    }
+    let first_seq = *next_seq;
+    let ops: Vec<Value> = changes
+        .iter()
+        .map(|(field, value)| {
+            serde_json::json!({"op_id": Uuid::now_v7(), "field": field, "value": value, "hlc": hlc})
+        })
+        .collect();
+    let n = ops.len() as u64;
+    tx.prepare_cached(
+        "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        first_seq as i64,
+        n as i64,
+        spec.name,
+        row_id.to_string(),
+        rec.scope,
+        Value::Array(ops).to_string(),
+        wall as i64
+    ])?;
+    *next_seq += n;
+    Ok(WriteOutcome {
+        row_id,
+        changed: changes.len(),
+        first_seq: Some(first_seq),
+    })
+}
+
+/// Fields a new row must have: not nullable, and not the tombstone / void markers.
+fn required_fields(spec: &'static sync_core::TableSpec) -> impl Iterator<Item = &'static str> {
+    spec.fields
+        .iter()
+        .filter(|f| !f.nullable && f.name != schema::TOMBSTONE_FIELD && f.name != schema::VOID_FIELD)
+        .map(|f| f.name)
+}
+
+/// The scope (village) of a row written on this device: a child's or task's own
+/// `village_code`, otherwise the village of the child it names, which must exist here.
+fn scope_of_local_row(conn: &Connection, rec: &StoredRecord) -> Result<String> {
+    if let Some(v) = rec.text(SCOPE_FIELD) {
+        return Ok(v.to_string());
+    }
+    let child_id = rec.child_id.ok_or_else(|| StoreError::Corrupt(format!("{} row without child", rec.table)))?;
+    let child = load_record(conn, "child", child_id)?.ok_or_else(|| {
+        StoreError::Domain(
+            DomainError::new(
+                "child_not_found",
+                "找不到这名儿童的档案，请先登记儿童",
+                format!("child {child_id} is not on this device"),
+            )
+            .on_field("child_id"),
+        )
+    })?;
+    Ok(child.scope)
+}
