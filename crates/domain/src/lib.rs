@@ -5,13 +5,16 @@
 //!
 //! Pure: no I/O, no clock reads (today's date is always passed in).
 
+pub mod child;
 pub mod codes;
 pub mod error;
+pub mod guardian;
 pub mod id_number;
 pub mod labels;
 pub mod pinyin;
 mod record;
 pub mod schema;
+pub mod visit;
 
 pub use codes::*;
 pub use error::DomainError;

@@ -59,9 +59,12 @@ pub(crate) fn to_fields<T: Serialize>(spec: &TableSpec, record: &T) -> Fields {
 
 /// Reads a typed record from a row's fields: unknown field names are refused, every
 /// field is type-checked against the schema, a missing tombstone reads as not deleted.
+/// `shapes` then checks the record's JSON fields (with [`json_field`]) so that a
+/// malformed one is named in the error.
 pub(crate) fn from_fields<T: DeserializeOwned>(
     spec: &TableSpec,
     fields: &Fields,
+    shapes: impl FnOnce(&Fields) -> Result<(), DomainError>,
 ) -> Result<T, DomainError> {
     if let Some(name) = fields.keys().find(|k| spec.field(k).is_none()) {
         return Err(SchemaError::UnknownField {
@@ -77,6 +80,7 @@ pub(crate) fn from_fields<T: DeserializeOwned>(
             .or_insert(Value::Bool(false));
     }
     check_schema(spec, &complete)?;
+    shapes(&complete)?;
     serde_json::from_value(Value::Object(complete)).map_err(|e| {
         DomainError::new(
             "bad_record",
