@@ -3,6 +3,7 @@
 //! enum equal to its list in [`crate::schema`]. Chinese names come from
 //! [`crate::labels::code_label_zh`].
 
+#[cfg(test)]
 use crate::schema;
 
 /// Declares a code enum: variants with their wire codes, `ALL`, `code()`,

@@ -11,9 +11,12 @@ pub mod error;
 pub mod guardian;
 pub mod id_number;
 pub mod labels;
+pub mod photo;
 pub mod pinyin;
 mod record;
+pub mod referral;
 pub mod schema;
+pub mod task;
 pub mod visit;
 
 pub use codes::*;
