@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod codes;
+pub mod due;
 pub mod error;
 pub mod guardian;
 pub mod id_number;
@@ -20,6 +21,7 @@ pub mod task;
 pub mod visit;
 
 pub use codes::*;
+pub use due::{due_status, urgency_rank, DueFacts, DueStatus, VisitPolicy};
 pub use error::DomainError;
 pub use id_number::{mask_id_number, normalize_id_number, parse_id_number, IdNumber};
 pub use pinyin::{name_initials, name_matches};
