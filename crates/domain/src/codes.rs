@@ -322,8 +322,10 @@ code_enum! {
 
 code_enum! {
     /// What happens when a care agreement's period ends.
+    #[derive(Default)]
     Renewal {
-        /// The agreement ends; a new one is signed to continue.
+        /// The agreement ends; a new one is signed to continue (the default).
+        #[default]
         NewAgreement = "new_agreement",
         /// Renewed for a year unless a party objects.
         Automatic = "automatic",

@@ -5,6 +5,7 @@
 //!
 //! Pure: no I/O, no clock reads (today's date is always passed in).
 
+pub mod agreement;
 pub mod child;
 pub mod codes;
 pub mod due;
@@ -20,9 +21,20 @@ pub mod schema;
 pub mod task;
 pub mod visit;
 
+pub use agreement::{
+    canonical_text, ensure_draft_editable, ensure_signature_bound, missing_signers, text_sha256,
+    AgreementChild, AgreementDraft, AgreementTerms, AgreementVersion, Caregiver, EmergencyContact,
+    Principal, Signature, Witness,
+};
+pub use child::{Child, Health, School};
 pub use codes::*;
 pub use due::{due_status, urgency_rank, DueFacts, DueStatus, VisitPolicy};
 pub use error::DomainError;
+pub use guardian::Guardian;
 pub use id_number::{mask_id_number, normalize_id_number, parse_id_number, IdNumber};
+pub use photo::Photo;
 pub use pinyin::{name_initials, name_matches};
 pub use record::{Fields, Void};
+pub use referral::Referral;
+pub use task::Task;
+pub use visit::{Checklist, ChecklistItem, GpsFix, Visit};
