@@ -1,1 +1,281 @@
-fn main() {}
+//! `sync-server`: serve the sync API, or administer accounts and devices on the same
+//! storage (`--data` / `--database-url`), or benchmark ingest.
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use sync_server::settings::{BlobSettings, Settings};
+
+#[derive(Parser)]
+#[command(name = "sync-server", about = "Tonghu sync server and admin CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct StorageArgs {
+    /// Data folder for the embedded default (SQLite file and blobs). Env TONGHU_DATA.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// postgres://… selects PostgreSQL. Env TONGHU_DATABASE_URL.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// s3://bucket stores blobs in S3-compatible storage. Env TONGHU_BLOBS.
+    #[arg(long)]
+    blobs: Option<String>,
+    /// Endpoint of the S3-compatible service. Env TONGHU_S3_ENDPOINT.
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync API.
+    Serve {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Address to listen on. Env TONGHU_LISTEN. Default 127.0.0.1:8470.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Largest allowed lead of a change's clock over the server's, ms. Env TONGHU_MAX_AHEAD_MS.
+        #[arg(long)]
+        max_ahead_ms: Option<u64>,
+        /// Seed the demo city if the storage is empty.
+        #[arg(long)]
+        seed_demo: bool,
+    },
+    /// Administer accounts and devices.
+    Admin {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Measure push ingest and pull throughput against a fresh store.
+    BenchIngest {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Total changes to ingest.
+        #[arg(long, default_value_t = 200_000)]
+        changes: usize,
+        /// Changes per push.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Concurrent pushing devices.
+        #[arg(long, default_value_t = 8)]
+        devices: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Import places and accounts from a roster CSV (see the README for its columns).
+    Import {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Issue a one-time enrollment code for an account.
+    EnrollCode {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value_t = 72)]
+        ttl_hours: u64,
+    },
+    /// List devices.
+    Devices {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a device: its next contact is refused and it wipes itself.
+    Revoke {
+        #[arg(long)]
+        device: uuid::Uuid,
+    },
+    /// Who changed which field of a record, when.
+    Audit {
+        #[arg(long)]
+        row: uuid::Uuid,
+    },
+    /// Seed the demo city.
+    SeedDemo,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn settings_from(storage: &StorageArgs) -> anyhow::Result<Settings> {
+    let mut s = Settings::default();
+    if let Some(d) = storage
+        .data
+        .clone()
+        .or_else(|| env("TONGHU_DATA").map(PathBuf::from))
+    {
+        s.data_dir = d;
+    }
+    s.database_url = storage
+        .database_url
+        .clone()
+        .or_else(|| env("TONGHU_DATABASE_URL"));
+    if let Some(b) = storage.blobs.clone().or_else(|| env("TONGHU_BLOBS")) {
+        let Some(bucket) = b.strip_prefix("s3://") else {
+            bail!("--blobs must be s3://bucket")
+        };
+        s.blobs = BlobSettings::S3 {
+            bucket: bucket.trim_end_matches('/').to_string(),
+            endpoint: storage
+                .s3_endpoint
+                .clone()
+                .or_else(|| env("TONGHU_S3_ENDPOINT"))
+                .context("--s3-endpoint (or TONGHU_S3_ENDPOINT) is required with s3 blobs")?,
+            region: env("TONGHU_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+            access_key: env("TONGHU_S3_ACCESS_KEY")
+                .or_else(|| env("AWS_ACCESS_KEY_ID"))
+                .context("TONGHU_S3_ACCESS_KEY is required with s3 blobs")?,
+            secret_key: env("TONGHU_S3_SECRET_KEY")
+                .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+                .context("TONGHU_S3_SECRET_KEY is required with s3 blobs")?,
+        };
+    }
+    if let Some(ms) = env("TONGHU_MAX_AHEAD_MS") {
+        s.max_ahead_ms = ms.parse().context("TONGHU_MAX_AHEAD_MS must be a number")?;
+    }
+    Ok(s)
+}
+
+fn fmt_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            storage,
+            listen,
+            max_ahead_ms,
+            seed_demo,
+        } => {
+            let mut settings = settings_from(&storage)?;
+            if let Some(l) = listen.or_else(|| env("TONGHU_LISTEN")) {
+                settings.listen = l;
+            }
+            if let Some(m) = max_ahead_ms {
+                settings.max_ahead_ms = m;
+            }
+            tracing::info!(?settings, "starting");
+            let state = sync_server::server::build_state(settings.clone())
+                .await
+                .context("opening storage")?;
+            if seed_demo && state.db.is_empty().await? {
+                let seed = sync_server::demo::seed_demo(state.db.as_ref()).await?;
+                print_seed(&seed);
+            }
+            let listener = tokio::net::TcpListener::bind(&settings.listen)
+                .await
+                .with_context(|| format!("binding {}", settings.listen))?;
+            tracing::info!(addr = %listener.local_addr()?, "listening");
+            sync_server::server::run(state, listener).await?;
+        }
+        Command::Admin { storage, command } => {
+            let settings = settings_from(&storage)?;
+            let state = sync_server::server::build_state(settings)
+                .await
+                .context("opening storage")?;
+            let db = state.db.as_ref();
+            match command {
+                AdminCommand::Import { file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    let roster = sync_server::roster::Roster::parse(&text)?;
+                    let s = db.import_roster(&roster).await?;
+                    println!("imported {} places and {} accounts", s.places, s.accounts);
+                }
+                AdminCommand::EnrollCode { account, ttl_hours } => {
+                    let code = sync_server::demo::issue_code(db, &account, ttl_hours).await?;
+                    println!("{code}");
+                    eprintln!("one-time enrollment code for {account}, valid {ttl_hours} h");
+                }
+                AdminCommand::Devices { account } => {
+                    println!("device_id\taccount\tname\tapp_version\tenrolled\tlast_seen\tmax_device_seq\tpending\trevoked");
+                    for d in db.devices(account.as_deref()).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            d.device_id,
+                            d.account_login,
+                            d.name,
+                            d.app_version,
+                            fmt_ms(d.enrolled_ms),
+                            d.last_seen_ms.map(fmt_ms).unwrap_or_else(|| "-".into()),
+                            d.max_device_seq,
+                            d.heartbeat
+                                .map(|h| h.pending_changes.to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            d.revoked_ms.map(fmt_ms).unwrap_or_else(|| "-".into())
+                        );
+                    }
+                }
+                AdminCommand::Revoke { device } => {
+                    if !db
+                        .revoke_device(device, sync_server::handlers::now_ms() as i64)
+                        .await?
+                    {
+                        bail!("no device {device}");
+                    }
+                    println!("revoked {device}");
+                }
+                AdminCommand::Audit { row } => {
+                    println!("received\taccount\tdevice\ttable.field\thlc\top_id");
+                    for e in db.audit_row(row).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}.{}\t{}\t{}",
+                            fmt_ms(e.received_ms),
+                            e.account_login,
+                            e.device_id,
+                            e.table,
+                            e.field,
+                            e.hlc,
+                            e.op_id
+                        );
+                    }
+                }
+                AdminCommand::SeedDemo => {
+                    let seed = sync_server::demo::seed_demo(db).await?;
+                    print_seed(&seed);
+                }
+            }
+        }
+        Command::BenchIngest {
+            storage,
+            changes,
+            batch,
+            devices,
+        } => {
+            let settings = settings_from(&storage)?;
+            let report = sync_server::bench::run(settings, changes, batch, devices).await?;
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+fn print_seed(seed: &sync_server::demo::DemoSeed) {
+    println!("demo city seeded: {} children", seed.children);
+    println!(
+        "director   {}  enrollment code {}",
+        seed.director_login, seed.director_code
+    );
+    println!(
+        "supervisor {}  enrollment code {}",
+        seed.supervisor_login, seed.supervisor_code
+    );
+}

@@ -1,0 +1,222 @@
+//! The demo city: one county, three townships, ten villages, a director per village, a
+//! supervisor per township, a county admin, and 60 children with a guardian and a
+//! visit each. The records are written as real changes through the same ingest path as
+//! a phone's push (by one server-side "demo seed" device per director), so the demo
+//! exercises validation, merge and the feed. Names are invented.
+
+use crate::error::StoreError;
+use crate::roster::Roster;
+use crate::store::{Database, EnrollCodeRecord, NewDevice, PushBatch};
+use serde_json::json;
+use sync_core::{Change, Hlc, Scope};
+use uuid::Uuid;
+
+/// The demo roster (CSV, see [`crate::roster`]).
+pub fn demo_roster_csv() -> String {
+    let mut csv =
+        String::from("kind,code,name,parent\ncity,3706,演示市,\ncounty,370602,演示区,3706\n");
+    let townships = [
+        ("370602001", "向阳街道", 4),
+        ("370602002", "东山街道", 3),
+        ("370602003", "毓璜顶街道", 3),
+    ];
+    let mut n = 0;
+    for (t, name, villages) in townships {
+        csv.push_str(&format!("township,{t},{name},370602\n"));
+        for v in 1..=villages {
+            n += 1;
+            csv.push_str(&format!("village,{t}{v:03},演示村{n},{t}\n"));
+        }
+    }
+    for (t, _, villages) in townships {
+        for v in 1..=villages {
+            csv.push_str(&format!(
+                "director,dir-{t}{v:03},儿童主任{t}{v:03},{t}{v:03}\n"
+            ));
+        }
+        csv.push_str(&format!("supervisor,sup-{t},督导员{t},{t}\n"));
+    }
+    csv.push_str("county_admin,admin-370602,区民政管理员,370602\n");
+    csv
+}
+
+/// Codes printed for the newcomer.
+#[derive(Debug)]
+pub struct DemoSeed {
+    pub director_login: String,
+    pub director_code: String,
+    pub supervisor_login: String,
+    pub supervisor_code: String,
+    pub children: usize,
+}
+
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+const GIVEN: &[&str] = &[
+    "小明", "晓红", "子涵", "浩然", "欣怡", "宇轩", "梓萱", "俊杰",
+];
+
+fn now_ms() -> u64 {
+    crate::handlers::now_ms()
+}
+
+/// Mints and stores an enrollment code for `login`; returns the code to show.
+pub async fn issue_code(
+    db: &dyn Database,
+    login: &str,
+    ttl_hours: u64,
+) -> Result<String, StoreError> {
+    let account = db
+        .account_by_login(login)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("no account {login}")))?;
+    let minted = crate::auth::mint_code();
+    let now = now_ms() as i64;
+    db.add_enroll_code(
+        EnrollCodeRecord {
+            code_id: minted.code_id.clone(),
+            account_id: account.id,
+            secret_hash: minted.secret_hash.clone(),
+            expires_ms: now + (ttl_hours as i64) * 3_600_000,
+            used: false,
+        },
+        now,
+    )
+    .await?;
+    Ok(minted.code)
+}
+
+/// Seeds the demo city. Not idempotent for records: call on an empty store.
+pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
+    let roster =
+        Roster::parse(&demo_roster_csv()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    db.import_roster(&roster).await?;
+    let villages = db.villages().await?;
+    let mut children = 0;
+    let mut k = 0usize;
+    for village in &villages {
+        let login = format!("dir-{village}");
+        let code = issue_code(db, &login, 1).await?;
+        let (code_id, _) = crate::auth::split_code(&code).expect("minted code parses");
+        let device_id = Uuid::now_v7();
+        let (_token, token_hash) = crate::auth::mint_token();
+        let device = db
+            .enroll_device(
+                &code_id,
+                NewDevice {
+                    device_id,
+                    name: "demo seed".into(),
+                    app_version: "seed".into(),
+                    token_hash,
+                },
+                now_ms() as i64,
+            )
+            .await?
+            .map_err(|e| StoreError::Invalid(format!("demo seed device: {e:?}")))?;
+        let mut changes = Vec::new();
+        let mut seq = 0u64;
+        let base = now_ms();
+        let mut stamp = 0u16;
+        let mut push = |table: &str, row: Uuid, field: &str, value: serde_json::Value| {
+            seq += 1;
+            stamp += 1;
+            changes.push(Change {
+                op_id: Uuid::now_v7(),
+                device_id,
+                device_seq: seq,
+                table: table.into(),
+                row_id: row,
+                field: field.into(),
+                value,
+                hlc: Hlc::new(base, stamp),
+                scope: Scope::new(village.clone()),
+            });
+        };
+        for i in 0..6 {
+            k += 1;
+            let child = Uuid::now_v7();
+            let name = format!(
+                "{}{}",
+                SURNAMES[k % SURNAMES.len()],
+                GIVEN[(k / 3) % GIVEN.len()]
+            );
+            let risk = ["green", "blue", "yellow", "red"][k % 4];
+            let cats = if i % 3 == 0 {
+                json!(["left_behind"])
+            } else if i % 3 == 1 {
+                json!(["difficulty"])
+            } else {
+                json!(["de_facto_unsupported"])
+            };
+            for (f, v) in [
+                ("name", json!(name)),
+                ("sex", json!(if k % 2 == 0 { "male" } else { "female" })),
+                (
+                    "birth_date",
+                    json!(format!("{}-0{}-1{}", 2012 + (k % 8), 1 + k % 9, k % 10)),
+                ),
+                ("household_registered", json!(k % 11 != 0)),
+                ("village_code", json!(village)),
+                ("categories", cats),
+                ("risk_colour", json!(risk)),
+                ("status", json!("active")),
+                ("added_on", json!("2025-03-01")),
+            ] {
+                push("child", child, f, v);
+            }
+            let guardian = Uuid::now_v7();
+            for (f, v) in [
+                ("child_id", json!(child.to_string())),
+                ("role", json!("grandparent")),
+                (
+                    "name",
+                    json!(format!("{}奶奶", SURNAMES[k % SURNAMES.len()])),
+                ),
+            ] {
+                push("guardian", guardian, f, v);
+            }
+            let visit = Uuid::now_v7();
+            for (f, v) in [
+                ("child_id", json!(child.to_string())),
+                ("visited_at", json!("2025-06-01T10:00:00+08:00")),
+                ("mode", json!("home")),
+                ("visitor", json!("儿童主任")),
+                (
+                    "checklist",
+                    json!({"living": "normal", "guardianship": "watch", "education": "normal", "health": "normal", "safety": "normal", "mood": "normal"}),
+                ),
+                ("risk_colour", json!(risk)),
+                ("emergency", json!(false)),
+                ("actions", json!([])),
+            ] {
+                push("visit", visit, f, v);
+            }
+            children += 1;
+        }
+        let out = db
+            .push(
+                &device,
+                PushBatch {
+                    changes,
+                    heartbeat: Default::default(),
+                    now_ms: now_ms(),
+                    max_ahead_ms: sync_core::hlc::DEFAULT_MAX_AHEAD_MS,
+                },
+            )
+            .await?;
+        if !out.rejected.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "demo data rejected: {:?}",
+                out.rejected.first()
+            )));
+        }
+    }
+    let director_login = format!("dir-{}", villages.first().cloned().unwrap_or_default());
+    let supervisor_login = "sup-370602001".to_string();
+    Ok(DemoSeed {
+        director_code: issue_code(db, &director_login, 72).await?,
+        supervisor_code: issue_code(db, &supervisor_login, 72).await?,
+        director_login,
+        supervisor_login,
+        children,
+    })
+}

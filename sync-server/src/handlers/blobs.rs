@@ -1,0 +1,124 @@
+//! Blobs: `GET /v1/blobs/{sha256}/status`, `PUT /v1/blobs/{sha256}?offset=N&total=T`,
+//! `GET /v1/blobs/{sha256}`. A device may upload only blobs named by a row it may
+//! write, and see or fetch only blobs named by a row in its scopes.
+
+use super::{now_ms, AppState, Authenticated, Body};
+use crate::blobs::{append_chunk, ChunkOutcome, MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
+use crate::error::ApiError;
+use crate::ingest::is_sha256_hex;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// How much of a blob the server holds.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct BlobStatus {
+    pub held_bytes: u64,
+    pub complete: bool,
+    pub server_time_ms: u64,
+}
+
+/// Where a chunk goes.
+#[derive(Deserialize, Debug)]
+pub struct ChunkQuery {
+    pub offset: u64,
+    pub total: u64,
+}
+
+fn check_name(sha: &str) -> Result<(), ApiError> {
+    if is_sha256_hex(sha) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "bad_blob_name",
+            "a blob is named by its lowercase hex SHA-256",
+        ))
+    }
+}
+
+async fn check_named(state: &AppState, sha: &str, scopes: &[String]) -> Result<(), ApiError> {
+    if state.db.blob_named_in(sha, scopes).await? {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "out_of_scope",
+            "no record this device holds names this blob",
+        ))
+    }
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    Authenticated(device): Authenticated,
+    Path(sha): Path<String>,
+) -> Result<Json<BlobStatus>, ApiError> {
+    check_name(&sha)?;
+    check_named(&state, &sha, &device.read_scopes).await?;
+    let s = state.db.blob_state(&sha).await?;
+    Ok(Json(BlobStatus {
+        held_bytes: s.held_bytes,
+        complete: s.complete,
+        server_time_ms: now_ms(),
+    }))
+}
+
+pub async fn put_chunk(
+    State(state): State<AppState>,
+    Authenticated(device): Authenticated,
+    Path(sha): Path<String>,
+    Query(q): Query<ChunkQuery>,
+    Body(chunk): Body,
+) -> Result<Response, ApiError> {
+    check_name(&sha)?;
+    check_named(&state, &sha, &device.write_scopes).await?;
+    if q.total == 0 || q.total > MAX_BLOB_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "blob_too_large",
+            format!("a blob holds 1..={MAX_BLOB_BYTES} bytes"),
+        ));
+    }
+    if chunk.is_empty() || chunk.len() > MAX_CHUNK_BYTES || q.offset + chunk.len() as u64 > q.total
+    {
+        return Err(ApiError::bad_request(
+            "bad_chunk",
+            format!("a chunk holds 1..={MAX_CHUNK_BYTES} bytes and ends at or before total"),
+        ));
+    }
+    match append_chunk(state.db.as_ref(), state.blobs.as_ref(), &sha, q.offset, q.total, chunk.to_vec(), now_ms() as i64).await? {
+        ChunkOutcome::Held { held_bytes, complete } => Ok(Json(BlobStatus { held_bytes, complete, server_time_ms: now_ms() }).into_response()),
+        ChunkOutcome::Conflict { held_bytes } => Ok((
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({
+                "code": "offset_mismatch",
+                "message": format!("the server holds {held_bytes} bytes of this blob; continue from there"),
+                "held_bytes": held_bytes,
+                "server_time_ms": now_ms(),
+            })),
+        )
+            .into_response()),
+        ChunkOutcome::HashMismatch => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch", "the uploaded bytes do not match the blob's SHA-256; upload again")),
+    }
+}
+
+pub async fn fetch(
+    State(state): State<AppState>,
+    Authenticated(device): Authenticated,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    check_name(&sha)?;
+    check_named(&state, &sha, &device.read_scopes).await?;
+    if !state.db.blob_state(&sha).await?.complete {
+        return Err(ApiError::not_found(
+            "the server does not hold this blob yet",
+        ));
+    }
+    let bytes = state
+        .blobs
+        .get(&sha)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the server does not hold this blob"))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}

@@ -1,0 +1,147 @@
+//! HTTP handlers, one file per area. Each reads a request, calls the [`Database`]
+//! trait (or the blob service), and answers. Shared here: the app state, the JSON body
+//! extractor that answers malformed input with an [`ErrorBody`](sync_core::wire::ErrorBody),
+//! and the bearer-token extractor.
+
+pub mod blobs;
+pub mod enroll;
+pub mod health;
+pub mod sync;
+
+use crate::blobs::BlobStore;
+use crate::error::ApiError;
+use crate::settings::Settings;
+use crate::store::{Database, DeviceAuth};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<dyn Database>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub settings: Arc<Settings>,
+}
+
+/// Milliseconds since the epoch on the server clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The request body, bounded by the route's body limit, as raw bytes; an oversized or
+/// unreadable body is answered with an error body.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than this endpoint accepts",
+            )),
+            Err(e) => Err(ApiError::new(
+                e.status(),
+                "bad_body",
+                "the request body could not be read",
+            )),
+        }
+    }
+}
+
+/// A JSON body; malformed JSON or a wrong shape is a 400 `malformed_json`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Body(bytes) = Body::from_request(req, state).await?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            // serde's message names the position and the expected shape, never values.
+            ApiError::bad_request(
+                "malformed_json",
+                format!(
+                    "the body is not a valid request: {}",
+                    sanitize(&e.to_string())
+                ),
+            )
+        })
+    }
+}
+
+fn sanitize(msg: &str) -> String {
+    // Keep serde's structural message but drop quoted input fragments.
+    let mut out = String::new();
+    let mut in_quote = false;
+    for ch in msg.chars() {
+        if ch == '`' || ch == '"' {
+            in_quote = !in_quote;
+            if in_quote {
+                out.push_str("…");
+            }
+            continue;
+        }
+        if !in_quote {
+            out.push(ch);
+        }
+    }
+    out.chars().take(200).collect()
+}
+
+/// The device behind the bearer token. Unknown token: 401 `unauthorized`; revoked
+/// device: 401 `device_revoked` (the phone wipes itself).
+pub struct Authenticated(pub DeviceAuth);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let device = state
+            .db
+            .authenticate(crate::auth::token_hash(token))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        if device.revoked {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "device_revoked",
+                "this device was revoked; its data must be wiped",
+            ));
+        }
+        Ok(Authenticated(device))
+    }
+}
+
+/// 426 unless the request speaks this server's protocol version.
+pub fn check_protocol(protocol: u32) -> Result<(), ApiError> {
+    if protocol == sync_core::wire::PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "protocol_version",
+            format!(
+                "this server speaks protocol version {}; update the app",
+                sync_core::wire::PROTOCOL_VERSION
+            ),
+        ))
+    }
+}

@@ -1,0 +1,434 @@
+//! The rules of ingest, once for every backend: what the server does with a pushed
+//! batch of changes, given the server state the batch touches.
+//!
+//! A backend ingests a batch in one transaction in three steps:
+//! 1. [`keys`] names the state the batch touches (op ids, rows, fields, villages, the
+//!    children that rows name); the backend loads it into a [`Loaded`].
+//! 2. [`plan`] validates every change and merges the accepted ones, purely in memory,
+//!    change by change in `device_seq` order, so that a later change in the batch sees
+//!    the earlier ones (a visit's fields see the visit row, a guardian sees its child).
+//! 3. The backend writes the [`Plan`]: new change-log rows, field winners, row scopes,
+//!    blob references, rejections, and the feed entries in order (assigning
+//!    `server_seq`s in commit order; see the backends' docs).
+//!
+//! Validation per change: the device in the change is the token's device; `device_seq`
+//! is positive; a re-push of a stored `op_id` is a no-op (different content:
+//! `op_id_conflict`); the hlc is not too far ahead of the server clock (`clock_ahead`);
+//! the schema in `domain` (table, field, value type, write-once); scope: the writer may
+//! write the change's village, and an existing row's change carries the row's current
+//! village — except a move (`child.village_code` / `task.village_code` changed), for
+//! which the writer must be allowed the row's current (old) village and the new village
+//! must exist.
+//!
+//! Server state: per field the winning version under sync-core's merge rule; per row its
+//! current scope (for `child`/`task` their `village_code`; other rows follow the child
+//! named by `child_id`). A move that wins re-scopes the child and every row naming it,
+//! and asks the backend to re-feed their winning fields into the new village.
+
+use crate::store::DeviceAuth;
+use domain::schema::{table, SCOPE_FIELD};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use sync_core::change::canonical_json;
+use sync_core::{merge_field, Change, FieldKey, FieldState, Hlc, Stamp};
+use uuid::Uuid;
+
+/// A row's identity: table and row id.
+pub type RowKey = (String, Uuid);
+
+/// Fields whose value names a blob (content hash): they make the blob fetchable by
+/// devices that hold the row.
+pub const BLOB_FIELDS: &[(&str, &str)] = &[
+    ("photo", "blob_sha256"),
+    ("photo", "thumb_sha256"),
+    ("signature", "image_sha256"),
+];
+
+/// The field that ties a row to its child (and so to the child's village).
+pub const CHILD_REF_FIELD: &str = "child_id";
+
+/// A row's current server scope and, for rows that follow a child, that child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowState {
+    pub scope: String,
+    pub child_id: Option<Uuid>,
+}
+
+/// The winning version of one field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Winner {
+    pub stamp: Stamp,
+    pub value: Value,
+    pub op_id: Uuid,
+}
+
+/// A change as stored in the change log, for duplicate detection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredOp {
+    pub device_id: Uuid,
+    pub device_seq: u64,
+    pub table: String,
+    pub row_id: Uuid,
+    pub field: String,
+    /// Canonical JSON text of the value.
+    pub value: String,
+    pub hlc: Hlc,
+    pub scope: String,
+}
+
+impl StoredOp {
+    pub fn of(c: &Change) -> StoredOp {
+        StoredOp {
+            device_id: c.device_id,
+            device_seq: c.device_seq,
+            table: c.table.clone(),
+            row_id: c.row_id,
+            field: c.field.clone(),
+            value: canonical_json(&c.value),
+            hlc: c.hlc,
+            scope: c.scope.0.clone(),
+        }
+    }
+}
+
+/// The state keys a batch touches.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    pub op_ids: Vec<Uuid>,
+    /// The batch's rows plus the `child` rows named by `child_id` values.
+    pub rows: Vec<RowKey>,
+    pub fields: Vec<FieldKey>,
+    /// Villages named by `village_code` values.
+    pub villages: Vec<String>,
+}
+
+/// Names the state a batch touches (deduplicated).
+pub fn keys(changes: &[Change]) -> Keys {
+    let mut ops = HashSet::new();
+    let mut rows = HashSet::new();
+    let mut fields = HashSet::new();
+    let mut villages = HashSet::new();
+    for c in changes {
+        ops.insert(c.op_id);
+        rows.insert((c.table.clone(), c.row_id));
+        fields.insert(c.key());
+        if c.field == CHILD_REF_FIELD {
+            if let Some(id) = c.value.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                rows.insert(("child".to_string(), id));
+            }
+        }
+        if c.field == SCOPE_FIELD {
+            if let Some(v) = c.value.as_str() {
+                villages.insert(v.to_string());
+            }
+        }
+    }
+    Keys {
+        op_ids: ops.into_iter().collect(),
+        rows: rows.into_iter().collect(),
+        fields: fields.into_iter().collect(),
+        villages: villages.into_iter().collect(),
+    }
+}
+
+/// The server state for a batch's [`Keys`], as loaded by a backend.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    /// Stored changes by op id (absent: never accepted).
+    pub ops: HashMap<Uuid, StoredOp>,
+    pub rows: HashMap<RowKey, RowState>,
+    pub fields: HashMap<FieldKey, Winner>,
+    /// Which of the named villages exist.
+    pub villages: HashSet<String>,
+}
+
+/// One feed instruction, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeedItem {
+    /// The change `op_id` becomes visible to devices of `scope`.
+    Entry { scope: String, op_id: Uuid },
+    /// A row moved to `scope`: re-scope it (and, for a child, every row naming it) and
+    /// feed every current winning field of those rows into `scope`.
+    Refeed { row: RowKey, scope: String },
+}
+
+/// A refused change: its index in the batch, a stable code and a sentence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRejection {
+    pub index: usize,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What a backend must write for a batch.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Indexes of changes to add to the change log.
+    pub accepted: Vec<usize>,
+    /// Changes already stored (re-pushes).
+    pub duplicates: u64,
+    pub rejections: Vec<PlannedRejection>,
+    /// New field winners.
+    pub fields: HashMap<FieldKey, Winner>,
+    /// New or changed row states.
+    pub rows: HashMap<RowKey, RowState>,
+    /// Blob hash → row naming it.
+    pub blob_refs: Vec<(String, RowKey)>,
+    pub feed: Vec<FeedItem>,
+    /// `device_seq`s this batch makes held (accepted, duplicate or recorded rejection).
+    pub held_seqs: Vec<u64>,
+}
+
+/// Whether a table's rows carry their own village (`child`, `task`) rather than
+/// following their child.
+pub fn has_own_scope(table_name: &str) -> bool {
+    table(table_name).is_some_and(|t| t.field(SCOPE_FIELD).is_some())
+}
+
+/// Whether `s` is a lowercase hex SHA-256.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Validates and merges a batch against `loaded`. Pure.
+pub fn plan(
+    device: &DeviceAuth,
+    changes: &[Change],
+    mut loaded: Loaded,
+    now_ms: u64,
+    max_ahead_ms: u64,
+) -> Plan {
+    let mut plan = Plan::default();
+    for (index, c) in changes.iter().enumerate() {
+        match ingest_one(device, c, &mut loaded, &mut plan, now_ms, max_ahead_ms) {
+            Ok(Ingested::Stored) => {
+                plan.accepted.push(index);
+                plan.held_seqs.push(c.device_seq);
+            }
+            Ok(Ingested::Duplicate) => {
+                plan.duplicates += 1;
+                plan.held_seqs.push(c.device_seq);
+            }
+            Err((code, message)) => {
+                if c.device_seq >= 1 && c.device_seq <= i64::MAX as u64 {
+                    plan.held_seqs.push(c.device_seq);
+                }
+                plan.rejections.push(PlannedRejection {
+                    index,
+                    code,
+                    message,
+                });
+            }
+        }
+    }
+    plan
+}
+
+enum Ingested {
+    Stored,
+    Duplicate,
+}
+
+type Refusal = (&'static str, String);
+
+fn ingest_one(
+    device: &DeviceAuth,
+    c: &Change,
+    loaded: &mut Loaded,
+    plan: &mut Plan,
+    now_ms: u64,
+    max_ahead_ms: u64,
+) -> Result<Ingested, Refusal> {
+    if c.device_id != device.device_id {
+        return Err((
+            "wrong_device",
+            "the change names another device than the one pushing it".into(),
+        ));
+    }
+    if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
+        return Err((
+            "bad_device_seq",
+            "device_seq must be a positive 63-bit number".into(),
+        ));
+    }
+    if let Some(stored) = loaded.ops.get(&c.op_id) {
+        return if *stored == StoredOp::of(c) {
+            Ok(Ingested::Duplicate)
+        } else {
+            Err((
+                "op_id_conflict",
+                "this op_id is already stored with different content".into(),
+            ))
+        };
+    }
+    if let Err(e) = sync_core::hlc::check_not_too_far_ahead(c.hlc, now_ms, max_ahead_ms) {
+        return Err(("clock_ahead", e.to_string()));
+    }
+    let key = c.key();
+    let current = loaded.fields.get(&key);
+    let field_written_before = current.is_some_and(|w| w.stamp != c.stamp());
+    domain::schema::validate_change(c, field_written_before)
+        .map_err(|e| (e.code(), e.to_string()))?;
+    if BLOB_FIELDS.contains(&(c.table.as_str(), c.field.as_str()))
+        && !c.value.as_str().is_some_and(is_sha256_hex)
+    {
+        return Err((
+            "bad_value",
+            format!("{}.{}: expected a lowercase hex SHA-256", c.table, c.field),
+        ));
+    }
+
+    // Scope.
+    let own = has_own_scope(&c.table);
+    let row_key: RowKey = (c.table.clone(), c.row_id);
+    let existing = loaded.rows.get(&row_key).cloned();
+    let scope = c.scope.as_str();
+    let is_scope_field = own && c.field == SCOPE_FIELD;
+    let is_move = is_scope_field && existing.as_ref().is_some_and(|r| r.scope != scope);
+    if is_move {
+        let old = &existing.as_ref().expect("move of an existing row").scope;
+        if !device.can_write(old) {
+            return Err((
+                "out_of_scope",
+                format!("this device may not write village {old}"),
+            ));
+        }
+    } else {
+        if !device.can_write(scope) {
+            return Err((
+                "out_of_scope",
+                format!("this device may not write village {scope}"),
+            ));
+        }
+        if let Some(r) = &existing {
+            if r.scope != scope {
+                return Err(if device.can_write(&r.scope) {
+                    (
+                        "scope_mismatch",
+                        format!("this record now belongs to village {}", r.scope),
+                    )
+                } else {
+                    (
+                        "out_of_scope",
+                        "this record now belongs to a village this device may not write".into(),
+                    )
+                });
+            }
+        }
+    }
+    if is_scope_field {
+        if c.value.as_str() != Some(scope) {
+            return Err((
+                "scope_mismatch",
+                "a village_code change must carry the new village as its scope".into(),
+            ));
+        }
+        if !loaded.villages.contains(scope) {
+            return Err(("unknown_village", format!("village {scope} does not exist")));
+        }
+    }
+    let mut named_child = None;
+    if !own && c.field == CHILD_REF_FIELD {
+        let child = c.value.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        named_child = child;
+        if let Some(child_row) = child.and_then(|id| loaded.rows.get(&("child".to_string(), id))) {
+            if child_row.scope != scope {
+                return Err((
+                    "scope_mismatch",
+                    "the child this record names belongs to another village".into(),
+                ));
+            }
+        }
+    }
+
+    // Merge.
+    let mut slot = current.map(|w| FieldState {
+        stamp: w.stamp,
+        value: w.value.clone(),
+    });
+    let outcome = merge_field(&mut slot, c.stamp(), &c.value);
+    let mut row = existing.clone().unwrap_or(RowState {
+        scope: scope.to_string(),
+        child_id: None,
+    });
+    let mut row_changed = existing.is_none();
+    if outcome.changed() {
+        let winner = Winner {
+            stamp: c.stamp(),
+            value: c.value.clone(),
+            op_id: c.op_id,
+        };
+        loaded.fields.insert(key.clone(), winner.clone());
+        plan.fields.insert(key, winner);
+        if BLOB_FIELDS.contains(&(c.table.as_str(), c.field.as_str())) {
+            if let Some(h) = c.value.as_str() {
+                plan.blob_refs.push((h.to_string(), row_key.clone()));
+            }
+        }
+        if named_child.is_some() && row.child_id != named_child {
+            row.child_id = named_child;
+            row_changed = true;
+        }
+    }
+    if is_move && outcome.changed() {
+        let old = std::mem::replace(&mut row.scope, scope.to_string());
+        row_changed = true;
+        plan.feed.push(FeedItem::Entry {
+            scope: old,
+            op_id: c.op_id,
+        });
+        plan.feed.push(FeedItem::Refeed {
+            row: row_key.clone(),
+            scope: scope.to_string(),
+        });
+        if c.table == "child" {
+            // Rows of this child already loaded follow it now (the backend's refeed
+            // re-scopes the ones not loaded).
+            for (k, r) in loaded.rows.iter_mut() {
+                if r.child_id == Some(c.row_id) && !has_own_scope(&k.0) {
+                    r.scope = scope.to_string();
+                    plan.rows.insert(k.clone(), r.clone());
+                }
+            }
+        }
+    } else {
+        plan.feed.push(FeedItem::Entry {
+            scope: row.scope.clone(),
+            op_id: c.op_id,
+        });
+    }
+    if row_changed {
+        loaded.rows.insert(row_key.clone(), row.clone());
+        plan.rows.insert(row_key, row);
+    }
+    loaded.ops.insert(c.op_id, StoredOp::of(c));
+    Ok(Ingested::Stored)
+}
+
+/// The highest contiguous held `device_seq`: starts from `held_before` and advances
+/// through `held` (any order, duplicates allowed).
+pub fn advance_contiguous(held_before: u64, held: impl IntoIterator<Item = u64>) -> u64 {
+    let mut seqs: Vec<u64> = held.into_iter().filter(|s| *s > held_before).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut max = held_before;
+    for s in seqs {
+        if s == max + 1 {
+            max = s;
+        } else {
+            break;
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn contiguous_seq_stops_at_a_gap() {
+        assert_eq!(advance_contiguous(0, [1, 2, 3, 5]), 3);
+        assert_eq!(advance_contiguous(3, [5, 4, 4]), 5);
+        assert_eq!(advance_contiguous(7, [1, 2]), 7);
+    }
+}

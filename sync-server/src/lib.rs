@@ -1,0 +1,21 @@
+//! Tonghu's sync server (library part): the HTTP API devices sync with, the storage
+//! behind it, and the admin operations. The binary (`src/main.rs`) is a thin CLI over
+//! this crate.
+//!
+//! A request travels `router` → `handlers::<area>` → the [`store::Database`] trait →
+//! `store::{sqlite, postgres}`; the rules of ingest live once in [`ingest`]. Blobs go
+//! through [`blobs`] to a [`blobs::BlobStore`].
+
+pub mod auth;
+pub mod bench;
+pub mod blobs;
+pub mod demo;
+pub mod error;
+pub mod handlers;
+pub mod ingest;
+pub mod metrics;
+pub mod roster;
+pub mod router;
+pub mod server;
+pub mod settings;
+pub mod store;

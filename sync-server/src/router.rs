@@ -1,0 +1,67 @@
+//! The HTTP surface: routes, body limits, compression (gzip request bodies accepted,
+//! responses compressed when the client asks), and a middleware that times every
+//! request and stamps every answer with `X-Server-Time-Ms` so devices learn their
+//! clock offset from any response, errors included.
+
+use crate::blobs::MAX_CHUNK_BYTES;
+use crate::error::ApiError;
+use crate::handlers::{self, AppState};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+/// Largest JSON body (after decompression).
+pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
+
+/// The server's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let blob_routes = Router::new()
+        .route(
+            "/v1/blobs/{sha256}",
+            get(handlers::blobs::fetch).put(handlers::blobs::put_chunk),
+        )
+        .route("/v1/blobs/{sha256}/status", get(handlers::blobs::status))
+        .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES));
+    Router::new()
+        .route("/v1/enroll", post(handlers::enroll::enroll))
+        .route("/v1/push", post(handlers::sync::push))
+        .route("/v1/pull", post(handlers::sync::pull))
+        .route("/v1/verify", post(handlers::sync::verify))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .merge(blob_routes)
+        .route("/healthz", get(handlers::health::healthz))
+        .route("/metrics", get(handlers::health::metrics))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(middleware::from_fn(observe))
+        .layer(CompressionLayer::new())
+        .layer(RequestDecompressionLayer::new())
+        .with_state(state)
+}
+
+async fn observe(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let mut res = next.run(req).await;
+    crate::metrics::request_done(&route, &method, started.elapsed().as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&handlers::now_ms().to_string()) {
+        res.headers_mut().insert("x-server-time-ms", v);
+    }
+    res
+}

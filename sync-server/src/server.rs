@@ -1,0 +1,39 @@
+//! Starting a server: open the storage named by the settings (migrating it), pick the
+//! blob store, and serve the router on a listener.
+
+use crate::blobs::{disk::DiskBlobStore, BlobStore};
+use crate::error::StoreError;
+use crate::handlers::AppState;
+use crate::settings::{BlobSettings, Settings};
+use std::sync::Arc;
+
+/// Opens storage and blobs for `settings`.
+pub async fn build_state(settings: Settings) -> Result<AppState, StoreError> {
+    let db = crate::store::open(settings.database_url.as_deref(), &settings.data_dir).await?;
+    let blobs: Arc<dyn BlobStore> = match &settings.blobs {
+        BlobSettings::Disk => Arc::new(DiskBlobStore::new(settings.data_dir.join("blobs"))?),
+        BlobSettings::S3 {
+            bucket,
+            endpoint,
+            region,
+            access_key,
+            secret_key,
+        } => Arc::new(crate::blobs::s3::S3BlobStore::new(
+            endpoint.clone(),
+            bucket.clone(),
+            region.clone(),
+            access_key.clone(),
+            secret_key.clone(),
+        )?),
+    };
+    Ok(AppState {
+        db,
+        blobs,
+        settings: Arc::new(settings),
+    })
+}
+
+/// Serves `state` on `listener` until the process ends.
+pub async fn run(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, crate::router::router(state)).await
+}

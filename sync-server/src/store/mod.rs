@@ -1,0 +1,300 @@
+//! Storage: one [`Database`] trait, one implementation per backend ([`sqlite`] for the
+//! embedded default, [`postgres`] for scale). Handlers and the admin CLI talk only to
+//! the trait; all SQL lives in the backend modules; the rules of ingest (validation,
+//! merge, re-scoping) live once in [`crate::ingest`] and both backends call it.
+//!
+//! Migrations are plain SQL files per backend (`migrations/<backend>/NNNN_*.sql`),
+//! embedded at build time and applied at start.
+
+pub mod postgres;
+pub mod sqlite;
+
+use crate::error::StoreError;
+use crate::roster::Roster;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use sync_core::wire::{Heartbeat, PulledChange, Rejection};
+use sync_core::{Change, Scope, ScopeChecksum};
+use uuid::Uuid;
+
+/// What an account may do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
+    /// 儿童主任: reads and writes their villages.
+    Director,
+    /// 儿童督导员: reads the villages of their township, writes nothing.
+    Supervisor,
+    /// County civil-affairs admin: reads the villages of their county, writes nothing.
+    CountyAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Director => "director",
+            Role::Supervisor => "supervisor",
+            Role::CountyAdmin => "county_admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "director" => Some(Role::Director),
+            "supervisor" => Some(Role::Supervisor),
+            "county_admin" => Some(Role::CountyAdmin),
+            _ => None,
+        }
+    }
+}
+
+/// An authenticated device and what its account may read and write.
+#[derive(Clone, Debug)]
+pub struct DeviceAuth {
+    pub device_id: Uuid,
+    pub account_id: i64,
+    pub role: Role,
+    pub revoked: bool,
+    /// Village codes the device may write (a director's villages; empty otherwise).
+    pub write_scopes: Vec<String>,
+    /// Village codes the device receives.
+    pub read_scopes: Vec<String>,
+}
+
+impl DeviceAuth {
+    pub fn can_write(&self, scope: &str) -> bool {
+        self.write_scopes.iter().any(|s| s == scope)
+    }
+    pub fn can_read(&self, scope: &str) -> bool {
+        self.read_scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// An account as the admin CLI sees it.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: i64,
+    pub login: String,
+    pub role: Role,
+}
+
+/// A stored one-time enrollment code (the secret part only as an argon2 hash).
+#[derive(Clone, Debug)]
+pub struct EnrollCodeRecord {
+    pub code_id: String,
+    pub account_id: i64,
+    pub secret_hash: String,
+    pub expires_ms: i64,
+    pub used: bool,
+}
+
+/// A device being enrolled.
+#[derive(Clone)]
+pub struct NewDevice {
+    pub device_id: Uuid,
+    pub name: String,
+    pub app_version: String,
+    /// SHA-256 of the bearer token; the token itself is never stored.
+    pub token_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for NewDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDevice")
+            .field("device_id", &self.device_id)
+            .field("token_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Why an enrollment did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollRefusal {
+    CodeUsed,
+    DeviceExists,
+}
+
+/// A device as listed by `admin devices`.
+#[derive(Clone, Debug)]
+pub struct DeviceInfo {
+    pub device_id: Uuid,
+    pub account_login: String,
+    pub name: String,
+    pub app_version: String,
+    pub enrolled_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub last_seen_ms: Option<i64>,
+    pub max_device_seq: i64,
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// One line of a row's audit trail.
+#[derive(Clone, Debug)]
+pub struct AuditEntry {
+    pub received_ms: i64,
+    pub account_login: String,
+    pub device_id: Uuid,
+    pub table: String,
+    pub field: String,
+    pub hlc: sync_core::Hlc,
+    pub op_id: Uuid,
+}
+
+/// One access-log row: a supervisor or admin read records of a village.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLogEntry {
+    pub account_id: i64,
+    pub device_id: Uuid,
+    pub scope: String,
+    pub record_count: i64,
+    pub at_ms: i64,
+}
+
+/// A push batch as the store ingests it.
+#[derive(Clone, Debug)]
+pub struct PushBatch {
+    pub changes: Vec<Change>,
+    pub heartbeat: Heartbeat,
+    pub now_ms: u64,
+    pub max_ahead_ms: u64,
+}
+
+/// The store's answer to a push.
+#[derive(Clone, Debug, Default)]
+pub struct PushOutcome {
+    pub max_device_seq: u64,
+    /// Changes stored now or already stored before (duplicates).
+    pub accepted: u64,
+    pub rejected: Vec<Rejection>,
+}
+
+/// One page of the scope feed.
+#[derive(Clone, Debug, Default)]
+pub struct PullPage {
+    pub changes: Vec<PulledChange>,
+    pub next_cursor: u64,
+    pub has_more: bool,
+}
+
+/// How much of a blob the server holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct BlobState {
+    pub held_bytes: u64,
+    /// The total size announced by the first chunk (None before any upload).
+    pub total: Option<u64>,
+    pub complete: bool,
+}
+
+/// What appending a chunk did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Stored; the upload continues.
+    Appended { held_bytes: u64 },
+    /// The offset did not match what the server holds (or `total` changed).
+    Conflict { held_bytes: u64 },
+    /// The last chunk arrived: here are all the bytes, to verify and move to the blob
+    /// store. The chunks stay until [`Database::blob_finish`].
+    Full { bytes: Vec<u8> },
+    /// The blob was already complete.
+    AlreadyComplete { size: u64 },
+}
+
+/// Counts after a roster import.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub places: usize,
+    pub accounts: usize,
+}
+
+/// The server's storage. Every method is one transaction.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// Creates or updates places and accounts from a roster (idempotent).
+    async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError>;
+    /// Finds an account by login.
+    async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
+    /// Stores a new one-time enrollment code.
+    async fn add_enroll_code(&self, code: EnrollCodeRecord, now_ms: i64) -> Result<(), StoreError>;
+    /// Looks up an enrollment code by its public id.
+    async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError>;
+    /// Marks the code used and registers the device, atomically.
+    async fn enroll_device(
+        &self,
+        code_id: &str,
+        device: NewDevice,
+        now_ms: i64,
+    ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError>;
+    /// The device holding a token (by the token's SHA-256), revoked or not.
+    async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
+    /// Validates and stores a batch of changes exactly once (see [`crate::ingest`]).
+    async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError>;
+    /// A page of the feed of the device's read scopes after `cursor`. Supervisor and
+    /// admin reads are written to the access log in the same transaction.
+    async fn pull(
+        &self,
+        device: &DeviceAuth,
+        cursor: u64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<PullPage, StoreError>;
+    /// Per-scope checksums over the winning field versions of rows currently in scope.
+    async fn checksums(
+        &self,
+        scopes: &[String],
+    ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError>;
+    /// How much of a blob the server holds.
+    async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError>;
+    /// Appends a chunk at `offset` (must equal the bytes held).
+    async fn blob_append(
+        &self,
+        sha256: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<AppendOutcome, StoreError>;
+    /// Ends an upload: marks the blob complete (after it reached the blob store) or
+    /// discards its chunks (hash mismatch).
+    async fn blob_finish(
+        &self,
+        sha256: &str,
+        complete_size: Option<u64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Whether a row in one of `scopes` names this blob.
+    async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError>;
+    /// Devices, optionally of one account.
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// Revokes a device; false if unknown.
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
+    /// Who changed which field of a row, when (oldest first).
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The access log, newest last.
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError>;
+    /// Whether the store holds no places yet (used by `serve --seed-demo`).
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Village codes that exist.
+    async fn villages(&self) -> Result<Vec<String>, StoreError>;
+    /// Benchmark baseline: plain INSERTs of the same changes into a scratch table with
+    /// the same columns as the change log, in one transaction.
+    async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError>;
+}
+
+/// Opens the backend named by the settings and applies its migrations.
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn Database>, StoreError> {
+    match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
+            std::sync::Arc::new(postgres::PostgresDatabase::open(url).await?),
+        ),
+        Some(other) => Err(StoreError::Invalid(format!(
+            "unsupported database url scheme (expected postgres://): {}",
+            other.split(':').next().unwrap_or("")
+        ))),
+        None => {
+            std::fs::create_dir_all(data_dir)?;
+            Ok(std::sync::Arc::new(sqlite::SqliteDatabase::open(
+                &data_dir.join("tonghu.sqlite3"),
+            )?))
+        }
+    }
+}

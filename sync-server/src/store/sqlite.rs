@@ -1,0 +1,942 @@
+//! The embedded default backend: one SQLite file (WAL) in the data folder.
+//!
+//! Writes go through ONE writer thread with group commit: every write is a job on a
+//! channel; the writer takes the first job, drains whatever else is queued (up to
+//! [`MAX_GROUP`]), runs them all inside one transaction (each in its own savepoint, so
+//! one failing job does not undo the others), commits once, and only then answers each
+//! job. Many concurrent pushes thus share one fsync.
+//!
+//! `server_seq` is the feed table's rowid: with a single writer, rowids are handed out
+//! in commit order and are dense, so a puller can never see seq N+1 before seq N.
+//! Reads use a small pool of read-only connections that see committed data only.
+
+use super::*;
+use crate::ingest::{self, FeedItem, Loaded, RowState, StoredOp, Winner};
+use crate::roster::Roster;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use sync_core::change::canonical_json;
+use sync_core::{FieldKey, Hlc, Stamp};
+use tokio::sync::oneshot;
+
+/// Most jobs one group commit takes.
+pub const MAX_GROUP: usize = 512;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Finisher + Send>;
+
+/// The SQLite backend.
+pub struct SqliteDatabase {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
+    )?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let done: Option<i64> = conn
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version=?",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.is_none() {
+            conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; COMMIT;"))?;
+            conn.execute(
+                "INSERT INTO schema_migrations(version, applied_ms) VALUES (?, ?)",
+                params![version, now_ms()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, rusqlite::Error> {
+    Uuid::from_slice(&bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+fn json_of(text: &str) -> Result<serde_json::Value, rusqlite::Error> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        crate::metrics::group_commit(jobs.len());
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+            continue; // dropping the jobs answers their callers with WriterGone
+        }
+        let finishers: Vec<Finisher> = jobs.into_iter().map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let err = commit.err();
+        for f in finishers {
+            f(err.as_deref());
+        }
+    }
+}
+
+impl SqliteDatabase {
+    /// Opens (creating if needed) the database file, migrates it and starts the writer.
+    pub fn open(path: &Path) -> Result<SqliteDatabase, StoreError> {
+        let conn = open_conn(path)?;
+        migrate(&conn)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(SqliteDatabase {
+            jobs: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Runs `f` on the writer, inside the current group's transaction (in a savepoint),
+    /// and answers once the group has committed.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = match conn.execute_batch("SAVEPOINT job") {
+                Err(e) => Err(StoreError::from(e)),
+                Ok(()) => {
+                    let r = f(conn);
+                    let end = if r.is_ok() {
+                        "RELEASE job"
+                    } else {
+                        "ROLLBACK TO job; RELEASE job"
+                    };
+                    match conn.execute_batch(end) {
+                        Ok(()) => r,
+                        Err(e) => Err(StoreError::from(e)),
+                    }
+                }
+            };
+            Box::new(move |commit_err: Option<&str>| {
+                let _ = tx.send(match commit_err {
+                    Some(e) => Err(StoreError::Commit(e.to_string())),
+                    None => result,
+                });
+            })
+        });
+        self.jobs.send(job).map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match readers.lock().expect("reader pool").pop() {
+                Some(c) => c,
+                None => open_conn(&path)?,
+            };
+            let r = f(&conn);
+            let mut pool = readers.lock().expect("reader pool");
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+            r
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("reader task failed: {e}")))?
+    }
+}
+
+fn scopes_for(
+    conn: &Connection,
+    account_id: i64,
+    role: Role,
+    place: Option<&str>,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    match role {
+        Role::Director => {
+            let mut st = conn.prepare_cached(
+                "SELECT village FROM account_villages WHERE account_id=? ORDER BY village",
+            )?;
+            for r in st.query_map([account_id], |r| r.get(0))? {
+                out.push(r?);
+            }
+        }
+        Role::Supervisor => {
+            let mut st = conn.prepare_cached(
+                "SELECT code FROM places WHERE kind='village' AND parent=? ORDER BY code",
+            )?;
+            for r in st.query_map([place], |r| r.get(0))? {
+                out.push(r?);
+            }
+        }
+        Role::CountyAdmin => {
+            let mut st = conn.prepare_cached(
+                "SELECT v.code FROM places v JOIN places t ON v.parent=t.code WHERE v.kind='village' AND t.parent=? ORDER BY v.code",
+            )?;
+            for r in st.query_map([place], |r| r.get(0))? {
+                out.push(r?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn device_auth(
+    conn: &Connection,
+    device_id: Uuid,
+    account_id: i64,
+    role: &str,
+    place: Option<String>,
+    revoked: bool,
+) -> Result<DeviceAuth, StoreError> {
+    let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
+    let read_scopes = scopes_for(conn, account_id, role, place.as_deref())?;
+    let write_scopes = if role == Role::Director {
+        read_scopes.clone()
+    } else {
+        Vec::new()
+    };
+    Ok(DeviceAuth {
+        device_id,
+        account_id,
+        role,
+        revoked,
+        write_scopes,
+        read_scopes,
+    })
+}
+
+fn load(conn: &Connection, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
+    let mut loaded = Loaded::default();
+    let mut st = conn.prepare_cached(
+        "SELECT device_id, device_seq, table_name, row_id, field, value, hlc, scope FROM changes WHERE op_id=?",
+    )?;
+    for op in &keys.op_ids {
+        let found = st
+            .query_row([op.as_bytes().as_slice()], |r| {
+                Ok(StoredOp {
+                    device_id: uuid_of(r.get(0)?)?,
+                    device_seq: r.get::<_, i64>(1)? as u64,
+                    table: r.get(2)?,
+                    row_id: uuid_of(r.get(3)?)?,
+                    field: r.get(4)?,
+                    value: r.get(5)?,
+                    hlc: Hlc::from_u64(r.get::<_, i64>(6)? as u64),
+                    scope: r.get(7)?,
+                })
+            })
+            .optional()?;
+        if let Some(s) = found {
+            loaded.ops.insert(*op, s);
+        }
+    }
+    let mut st =
+        conn.prepare_cached("SELECT scope, child_id FROM rows WHERE table_name=? AND row_id=?")?;
+    for k in &keys.rows {
+        let found = st
+            .query_row(params![k.0, k.1.as_bytes().as_slice()], |r| {
+                Ok(RowState {
+                    scope: r.get(0)?,
+                    child_id: r.get::<_, Option<Vec<u8>>>(1)?.map(uuid_of).transpose()?,
+                })
+            })
+            .optional()?;
+        if let Some(s) = found {
+            loaded.rows.insert(k.clone(), s);
+        }
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT hlc, device_id, value, op_id FROM fields WHERE table_name=? AND row_id=? AND field=?",
+    )?;
+    for k in &keys.fields {
+        let found = st
+            .query_row(
+                params![k.table, k.row_id.as_bytes().as_slice(), k.field],
+                |r| {
+                    Ok(Winner {
+                        stamp: Stamp {
+                            hlc: Hlc::from_u64(r.get::<_, i64>(0)? as u64),
+                            device_id: uuid_of(r.get(1)?)?,
+                        },
+                        value: json_of(&r.get::<_, String>(2)?)?,
+                        op_id: uuid_of(r.get(3)?)?,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(w) = found {
+            loaded.fields.insert(k.clone(), w);
+        }
+    }
+    let mut st = conn.prepare_cached("SELECT 1 FROM places WHERE code=? AND kind='village'")?;
+    for v in &keys.villages {
+        if st.exists([v])? {
+            loaded.villages.insert(v.clone());
+        }
+    }
+    Ok(loaded)
+}
+
+fn ingest_batch(
+    conn: &Connection,
+    device: &DeviceAuth,
+    batch: &PushBatch,
+) -> Result<PushOutcome, StoreError> {
+    let keys = ingest::keys(&batch.changes);
+    let loaded = load(conn, &keys)?;
+    let plan = ingest::plan(
+        device,
+        &batch.changes,
+        loaded,
+        batch.now_ms,
+        batch.max_ahead_ms,
+    );
+    let now = batch.now_ms as i64;
+    let dev = device.device_id.as_bytes().as_slice();
+    {
+        let mut st = conn.prepare_cached(
+            "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        )?;
+        for &i in &plan.accepted {
+            let c = &batch.changes[i];
+            st.execute(params![
+                c.op_id.as_bytes().as_slice(),
+                dev,
+                c.device_seq as i64,
+                device.account_id,
+                c.table,
+                c.row_id.as_bytes().as_slice(),
+                c.field,
+                canonical_json(&c.value),
+                c.hlc.as_u64() as i64,
+                c.scope.as_str(),
+                now
+            ])?;
+        }
+    }
+    {
+        let mut st = conn.prepare_cached(
+            "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id) VALUES (?,?,?,?,?,?,?)
+             ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id",
+        )?;
+        for (k, w) in &plan.fields {
+            st.execute(params![
+                k.table,
+                k.row_id.as_bytes().as_slice(),
+                k.field,
+                w.stamp.hlc.as_u64() as i64,
+                w.stamp.device_id.as_bytes().as_slice(),
+                canonical_json(&w.value),
+                w.op_id.as_bytes().as_slice()
+            ])?;
+        }
+        let mut st = conn.prepare_cached(
+            "INSERT INTO rows (table_name, row_id, scope, child_id) VALUES (?,?,?,?)
+             ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id",
+        )?;
+        for (k, r) in &plan.rows {
+            st.execute(params![
+                k.0,
+                k.1.as_bytes().as_slice(),
+                r.scope,
+                r.child_id.map(|c| c.as_bytes().to_vec())
+            ])?;
+        }
+        let mut st = conn.prepare_cached(
+            "INSERT OR IGNORE INTO blob_refs (sha256, table_name, row_id) VALUES (?,?,?)",
+        )?;
+        for (sha, k) in &plan.blob_refs {
+            st.execute(params![sha, k.0, k.1.as_bytes().as_slice()])?;
+        }
+        let mut st = conn.prepare_cached(
+            "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms) VALUES (?,?,?,?,?,?,?)
+             ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
+        )?;
+        for r in &plan.rejections {
+            let c = &batch.changes[r.index];
+            if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
+                continue; // cannot be held; reported only
+            }
+            st.execute(params![
+                dev,
+                c.op_id.as_bytes().as_slice(),
+                c.device_seq as i64,
+                r.code,
+                r.message,
+                serde_json::to_string(c).unwrap_or_default(),
+                now
+            ])?;
+        }
+    }
+    write_feed(conn, &plan.feed)?;
+
+    let before: i64 = conn
+        .prepare_cached("SELECT max_device_seq FROM devices WHERE device_id=?")?
+        .query_row([dev], |r| r.get(0))?;
+    let mut max = ingest::advance_contiguous(before as u64, plan.held_seqs.iter().copied());
+    let mut st = conn.prepare_cached(
+        "SELECT device_seq FROM changes WHERE device_id=?1 AND device_seq>?2 UNION SELECT device_seq FROM rejections WHERE device_id=?1 AND device_seq>?2 ORDER BY 1 LIMIT 10000",
+    )?;
+    let later: Vec<i64> = st
+        .query_map(params![dev, max as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    max = ingest::advance_contiguous(max, later.into_iter().map(|s| s as u64));
+    conn.prepare_cached(
+        "UPDATE devices SET max_device_seq=?, last_seen_ms=?, heartbeat=? WHERE device_id=?",
+    )?
+    .execute(params![
+        max as i64,
+        now,
+        serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
+        dev
+    ])?;
+    crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
+    Ok(PushOutcome {
+        max_device_seq: max,
+        accepted: plan.accepted.len() as u64 + plan.duplicates,
+        rejected: plan
+            .rejections
+            .iter()
+            .map(|r| Rejection {
+                op_id: batch.changes[r.index].op_id,
+                device_seq: batch.changes[r.index].device_seq,
+                code: r.code.to_string(),
+                message: r.message.clone(),
+            })
+            .collect(),
+    })
+}
+
+fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
+    let mut entry = conn.prepare_cached("INSERT INTO feed (scope, op_id) VALUES (?, ?)")?;
+    for item in feed {
+        match item {
+            FeedItem::Entry { scope, op_id } => {
+                entry.execute(params![scope, op_id.as_bytes().as_slice()])?;
+            }
+            FeedItem::Refeed { row, scope } => {
+                let id = row.1.as_bytes().as_slice();
+                conn.prepare_cached("UPDATE rows SET scope=?1 WHERE table_name=?2 AND row_id=?3")?
+                    .execute(params![scope, row.0, id])?;
+                conn.prepare_cached(
+                    "INSERT INTO feed (scope, op_id) SELECT ?1, op_id FROM fields WHERE table_name=?2 AND row_id=?3 ORDER BY field",
+                )?
+                .execute(params![scope, row.0, id])?;
+                if row.0 == "child" {
+                    conn.prepare_cached("UPDATE rows SET scope=?1 WHERE child_id=?2")?
+                        .execute(params![scope, id])?;
+                    conn.prepare_cached(
+                        "INSERT INTO feed (scope, op_id) SELECT ?1, f.op_id FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id
+                         WHERE r.child_id=?2 ORDER BY f.table_name, f.row_id, f.field",
+                    )?
+                    .execute(params![scope, id])?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scopes_json(scopes: &[String]) -> String {
+    serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())
+}
+
+#[async_trait]
+impl Database for SqliteDatabase {
+    async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
+        let roster = roster.clone();
+        self.write(move |conn| {
+            let mut place = conn.prepare_cached(
+                "INSERT INTO places (code, kind, name, parent) VALUES (?,?,?,?) ON CONFLICT (code) DO UPDATE SET kind=excluded.kind, name=excluded.name, parent=excluded.parent",
+            )?;
+            for p in &roster.places {
+                place.execute(params![p.code, p.kind.as_str(), p.name, p.parent])?;
+            }
+            let mut acc = conn.prepare_cached(
+                "INSERT INTO accounts (login, name, role, place) VALUES (?,?,?,?) ON CONFLICT (login) DO UPDATE SET name=excluded.name, role=excluded.role, place=excluded.place RETURNING id",
+            )?;
+            for a in &roster.accounts {
+                let place = if a.role == Role::Director { None } else { a.places.first().cloned() };
+                let id: i64 = acc.query_row(params![a.login, a.name, a.role.as_str(), place], |r| r.get(0))?;
+                conn.execute("DELETE FROM account_villages WHERE account_id=?", [id])?;
+                if a.role == Role::Director {
+                    for v in &a.places {
+                        conn.execute("INSERT OR IGNORE INTO account_villages (account_id, village) VALUES (?,?)", params![id, v])?;
+                    }
+                }
+            }
+            Ok(ImportSummary { places: roster.places.len(), accounts: roster.accounts.len() })
+        })
+        .await
+    }
+
+    async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        let login = login.to_string();
+        self.read(move |conn| {
+            let r = conn
+                .query_row(
+                    "SELECT id, login, role FROM accounts WHERE login=?",
+                    [&login],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            Ok(r.and_then(|(id, login, role)| {
+                Role::parse(&role).map(|role| Account { id, login, role })
+            }))
+        })
+        .await
+    }
+
+    async fn add_enroll_code(&self, code: EnrollCodeRecord, now_ms: i64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO enroll_codes (code_id, account_id, secret_hash, created_ms, expires_ms) VALUES (?,?,?,?,?)",
+                params![code.code_id, code.account_id, code.secret_hash, now_ms, code.expires_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError> {
+        let code_id = code_id.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL FROM enroll_codes WHERE code_id=?",
+                    [&code_id],
+                    |r| Ok(EnrollCodeRecord { code_id: r.get(0)?, account_id: r.get(1)?, secret_hash: r.get(2)?, expires_ms: r.get(3)?, used: r.get(4)? }),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn enroll_device(
+        &self,
+        code_id: &str,
+        device: NewDevice,
+        now_ms: i64,
+    ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError> {
+        let code_id = code_id.to_string();
+        self.write(move |conn| {
+            let dev = device.device_id.as_bytes().as_slice();
+            if conn.prepare_cached("SELECT 1 FROM devices WHERE device_id=?")?.exists([dev])? {
+                return Ok(Err(EnrollRefusal::DeviceExists));
+            }
+            let account: Option<i64> = conn
+                .query_row(
+                    "UPDATE enroll_codes SET used_ms=?, device_id=? WHERE code_id=? AND used_ms IS NULL RETURNING account_id",
+                    params![now_ms, dev, code_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(account_id) = account else { return Ok(Err(EnrollRefusal::CodeUsed)) };
+            conn.execute(
+                "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES (?,?,?,?,?,?)",
+                params![dev, account_id, device.name, device.app_version, device.token_hash.as_slice(), now_ms],
+            )?;
+            let (role, place): (String, Option<String>) =
+                conn.query_row("SELECT role, place FROM accounts WHERE id=?", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Ok(device_auth(conn, device.device_id, account_id, &role, place, false)?))
+        })
+        .await
+    }
+
+    async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError> {
+        self.read(move |conn| {
+            let found = conn
+                .prepare_cached(
+                    "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=?",
+                )?
+                .query_row([token_hash.as_slice()], |r| {
+                    Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?))
+                })
+                .optional()?;
+            match found {
+                None => Ok(None),
+                Some((d, a, role, place, revoked)) => Ok(Some(device_auth(conn, d, a, &role, place, revoked)?)),
+            }
+        })
+        .await
+    }
+
+    async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
+        let device = device.clone();
+        self.write(move |conn| ingest_batch(conn, &device, &batch))
+            .await
+    }
+
+    async fn pull(
+        &self,
+        device: &DeviceAuth,
+        cursor: u64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<PullPage, StoreError> {
+        let scopes = scopes_json(&device.read_scopes);
+        let page = self
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc
+                     FROM feed f JOIN changes c ON c.op_id=f.op_id
+                     WHERE f.server_seq > ?1 AND f.scope IN (SELECT value FROM json_each(?2))
+                     ORDER BY f.server_seq LIMIT ?3",
+                )?;
+                let rows = st.query_map(params![cursor as i64, scopes, limit as i64 + 1], |r| {
+                    Ok(PulledChange {
+                        server_seq: r.get::<_, i64>(0)? as u64,
+                        change: Change {
+                            scope: Scope(r.get(1)?),
+                            op_id: uuid_of(r.get(2)?)?,
+                            device_id: uuid_of(r.get(3)?)?,
+                            device_seq: r.get::<_, i64>(4)? as u64,
+                            table: r.get(5)?,
+                            row_id: uuid_of(r.get(6)?)?,
+                            field: r.get(7)?,
+                            value: json_of(&r.get::<_, String>(8)?)?,
+                            hlc: Hlc::from_u64(r.get::<_, i64>(9)? as u64),
+                        },
+                    })
+                })?;
+                let mut changes: Vec<PulledChange> = rows.collect::<Result<_, _>>()?;
+                let has_more = changes.len() > limit as usize;
+                changes.truncate(limit as usize);
+                let next_cursor = changes.last().map(|c| c.server_seq).unwrap_or(cursor);
+                Ok(PullPage { changes, next_cursor, has_more })
+            })
+            .await?;
+        if device.role != Role::Director && !page.changes.is_empty() {
+            let entries = access_entries(device, &page, now_ms);
+            self.write(move |conn| {
+                let mut st = conn.prepare_cached(
+                    "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES (?,?,?,?,?)",
+                )?;
+                for e in entries {
+                    st.execute(params![e.account_id, e.device_id.as_bytes().as_slice(), e.scope, e.record_count, e.at_ms])?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(page)
+    }
+
+    async fn checksums(
+        &self,
+        scopes: &[String],
+    ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError> {
+        let scopes_list = scopes.to_vec();
+        self.read(move |conn| {
+            let mut out: BTreeMap<Scope, ScopeChecksum> = scopes_list
+                .iter()
+                .map(|s| (Scope(s.clone()), ScopeChecksum::default()))
+                .collect();
+            let mut st = conn.prepare_cached(
+                "SELECT r.scope, f.table_name, f.row_id, f.field, f.hlc, f.device_id, f.value
+                 FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id
+                 WHERE r.scope IN (SELECT value FROM json_each(?1))",
+            )?;
+            let mut rows = st.query([scopes_json(&scopes_list)])?;
+            while let Some(r) = rows.next()? {
+                let key = FieldKey {
+                    table: r.get(1)?,
+                    row_id: uuid_of(r.get(2)?)?,
+                    field: r.get(3)?,
+                };
+                let stamp = Stamp {
+                    hlc: Hlc::from_u64(r.get::<_, i64>(4)? as u64),
+                    device_id: uuid_of(r.get(5)?)?,
+                };
+                let value = json_of(&r.get::<_, String>(6)?)?;
+                let h = ScopeChecksum::field_hash(&key, &stamp, &value);
+                out.entry(Scope(r.get(0)?)).or_default().add(h);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
+        let sha = sha256.to_string();
+        self.read(move |conn| blob_state(conn, &sha)).await
+    }
+
+    async fn blob_append(
+        &self,
+        sha256: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let sha = sha256.to_string();
+        self.write(move |conn| {
+            let state = blob_state(conn, &sha)?;
+            if state.complete {
+                return Ok(AppendOutcome::AlreadyComplete {
+                    size: state.held_bytes,
+                });
+            }
+            if offset != state.held_bytes
+                || state.total.is_some_and(|t| t != total)
+                || offset + chunk.len() as u64 > total
+            {
+                return Ok(AppendOutcome::Conflict {
+                    held_bytes: state.held_bytes,
+                });
+            }
+            conn.execute(
+                "INSERT INTO blob_chunks (sha256, offset, total, data) VALUES (?,?,?,?)",
+                params![sha, offset as i64, total as i64, chunk],
+            )?;
+            let held = offset + chunk.len() as u64;
+            if held < total {
+                return Ok(AppendOutcome::Appended { held_bytes: held });
+            }
+            let mut st =
+                conn.prepare_cached("SELECT data FROM blob_chunks WHERE sha256=? ORDER BY offset")?;
+            let mut bytes = Vec::with_capacity(total as usize);
+            for part in st.query_map([&sha], |r| r.get::<_, Vec<u8>>(0))? {
+                bytes.extend_from_slice(&part?);
+            }
+            Ok(AppendOutcome::Full { bytes })
+        })
+        .await
+    }
+
+    async fn blob_finish(
+        &self,
+        sha256: &str,
+        complete_size: Option<u64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let sha = sha256.to_string();
+        self.write(move |conn| {
+            if let Some(size) = complete_size {
+                conn.execute(
+                    "INSERT OR IGNORE INTO blobs (sha256, size, completed_ms) VALUES (?,?,?)",
+                    params![sha, size as i64, now_ms],
+                )?;
+            }
+            conn.execute("DELETE FROM blob_chunks WHERE sha256=?", [&sha])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError> {
+        let sha = sha256.to_string();
+        let scopes = scopes_json(scopes);
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM blob_refs b JOIN rows r ON r.table_name=b.table_name AND r.row_id=b.row_id
+                     WHERE b.sha256=?1 AND r.scope IN (SELECT value FROM json_each(?2)) LIMIT 1",
+                )?
+                .exists(params![sha, scopes])?)
+        })
+        .await
+    }
+
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
+        let login = account_login.map(str::to_string);
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE ?1 IS NULL OR a.login=?1 ORDER BY a.login, d.enrolled_ms",
+            )?;
+            let rows = st.query_map([login], |r| {
+                Ok(DeviceInfo {
+                    device_id: uuid_of(r.get(0)?)?,
+                    account_login: r.get(1)?,
+                    name: r.get(2)?,
+                    app_version: r.get(3)?,
+                    enrolled_ms: r.get(4)?,
+                    revoked_ms: r.get(5)?,
+                    last_seen_ms: r.get(6)?,
+                    max_device_seq: r.get(7)?,
+                    heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, ?) WHERE device_id=?",
+                params![now_ms, device_id.as_bytes().as_slice()],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
+                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=? ORDER BY c.hlc, c.device_id",
+            )?;
+            let rows = st.query_map([row_id.as_bytes().as_slice()], |r| {
+                Ok(AuditEntry {
+                    received_ms: r.get(0)?,
+                    account_login: r.get(1)?,
+                    device_id: uuid_of(r.get(2)?)?,
+                    table: r.get(3)?,
+                    field: r.get(4)?,
+                    hlc: Hlc::from_u64(r.get::<_, i64>(5)? as u64),
+                    op_id: uuid_of(r.get(6)?)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id")?;
+            let rows = st.query_map([], |r| {
+                Ok(AccessLogEntry { account_id: r.get(0)?, device_id: uuid_of(r.get(1)?)?, scope: r.get(2)?, record_count: r.get(3)?, at_ms: r.get(4)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.read(|conn| Ok(!conn.prepare("SELECT 1 FROM places LIMIT 1")?.exists([])?))
+            .await
+    }
+
+    async fn villages(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut st =
+                conn.prepare("SELECT code FROM places WHERE kind='village' ORDER BY code")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let changes = changes.to_vec();
+        self.write(move |conn| {
+            let mut st = conn.prepare_cached(
+                "INSERT INTO bench_plain (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            )?;
+            for c in &changes {
+                st.execute(params![
+                    c.op_id.as_bytes().as_slice(),
+                    c.device_id.as_bytes().as_slice(),
+                    c.device_seq as i64,
+                    0i64,
+                    c.table,
+                    c.row_id.as_bytes().as_slice(),
+                    c.field,
+                    canonical_json(&c.value),
+                    c.hlc.as_u64() as i64,
+                    c.scope.as_str(),
+                    0i64
+                ])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn blob_state(conn: &Connection, sha: &str) -> Result<BlobState, StoreError> {
+    if let Some(size) = conn
+        .prepare_cached("SELECT size FROM blobs WHERE sha256=?")?
+        .query_row([sha], |r| r.get::<_, i64>(0))
+        .optional()?
+    {
+        return Ok(BlobState {
+            held_bytes: size as u64,
+            total: Some(size as u64),
+            complete: true,
+        });
+    }
+    let (held, total): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(length(data)), 0), MAX(total) FROM blob_chunks WHERE sha256=?",
+        )?
+        .query_row([sha], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(BlobState {
+        held_bytes: held as u64,
+        total: total.map(|t| t as u64),
+        complete: false,
+    })
+}
+
+/// Access-log rows for a supervisor's or admin's page: one per village read.
+pub(crate) fn access_entries(
+    device: &DeviceAuth,
+    page: &PullPage,
+    now_ms: i64,
+) -> Vec<AccessLogEntry> {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in &page.changes {
+        *counts.entry(c.change.scope.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(scope, n)| AccessLogEntry {
+            account_id: device.account_id,
+            device_id: device.device_id,
+            scope: scope.to_string(),
+            record_count: n,
+            at_ms: now_ms,
+        })
+        .collect()
+}
