@@ -160,7 +160,7 @@ fn note_loser(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldSta
 
 fn note_loser_against(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldState, winner: &FieldState, at: &str) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO field_history (tbl, row_id, field, value, hlc, device_id, winner_hlc, winner_device, noted_at)
+        "INSERT OR IGNORE INTO field_history (tbl, row_id, field, value, hlc, device_id, winner_hlc, winner_device, noted_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![

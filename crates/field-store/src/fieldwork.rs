@@ -45,13 +45,43 @@ pub struct SignedAgreement {
 fn domain_rules(today: NaiveDate) -> impl Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()> {
     move |_conn, rec, before| {
         if rec.table == "agreement_draft" {
-            if let Some(status) = before.and_then(|b| b.text("status")) {
+            if let Some(status) = before.and_then(|b| b.text("status")).and_then(domain::AgreementStatus::from_code) {
                 domain::agreement::ensure_draft_editable(status)?;
             }
         }
-        domain::validate_record(&rec.table, &rec.doc, today)?;
-        Ok(())
+        if rec.table == "signature" {
+            // A signature must sign exactly the version it names (same text hash).
+            let sig = domain::agreement::Signature::from_fields(&rec.doc)?;
+            let version = load_record(_conn, "agreement_version", sig.agreement_version_id)?.ok_or_else(|| {
+                StoreError::NotFound {
+                    what: "agreement_version",
+                    id: sig.agreement_version_id.to_string(),
+                }
+            })?;
+            let v = domain::agreement::AgreementVersion::from_fields(&version.doc)?;
+            domain::agreement::ensure_signature_bound(&sig, version.row_id, &v)?;
+        }
+        validate_record(&rec.table, &rec.doc, today)
     }
+}
+
+/// The domain's whole-record rules for a row of `table` (the per-field schema checks
+/// already ran in the write path).
+fn validate_record(table: &str, doc: &Map<String, Value>, today: NaiveDate) -> Result<()> {
+    use domain::*;
+    match table {
+        "child" => child::Child::from_fields(doc)?.validate(today)?,
+        "guardian" => guardian::Guardian::from_fields(doc)?.validate(today)?,
+        "visit" => visit::Visit::from_fields(doc)?.validate(today)?,
+        "photo" => photo::Photo::from_fields(doc)?.validate(today)?,
+        "referral" => referral::Referral::from_fields(doc)?.validate(today)?,
+        "task" => task::Task::from_fields(doc)?.validate(today)?,
+        "agreement_draft" => agreement::AgreementDraft::from_fields(doc)?.validate(today)?,
+        "agreement_version" => agreement::AgreementVersion::from_fields(doc)?.validate(today)?,
+        "signature" => agreement::Signature::from_fields(doc)?.validate(today)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 impl Store {
@@ -89,7 +119,9 @@ impl Store {
     /// The record stays in the file, marked void; it is never erased.
     pub fn void_record(&mut self, table: &str, row_id: Uuid, reason: &str, by: &str) -> Result<()> {
         let void = json!({"reason": reason, "by": by, "on": self.today().to_string()});
-        domain::record::Void::from_value(&void)?.validate()?;
+        serde_json::from_value::<domain::Void>(void.clone())
+            .map_err(|e| DomainError::new("bad_void", "作废信息填写有误", e.to_string()))?
+            .validate()?;
         let mut f = Map::new();
         f.insert(domain::schema::VOID_FIELD.into(), void);
         self.edit_record(table, row_id, f).map(|_| ())
@@ -158,53 +190,49 @@ impl Store {
     }
 
     /// Signs a draft: freezes its canonical zh-CN text and SHA-256 as a new immutable
-    /// version, stores each signature image bound to that hash, and marks the draft
-    /// signed — all in one transaction.
-    pub fn sign_agreement(
-        &mut self,
-        draft_id: Uuid,
-        valid_from: NaiveDate,
-        valid_until: NaiveDate,
-        signatures: &[SignatureInput],
-    ) -> Result<SignedAgreement> {
+    /// version (the period comes from the terms), stores each signature image bound to
+    /// that hash, and marks the draft signed — all in one transaction.
+    pub fn sign_agreement(&mut self, draft_id: Uuid, signatures: &[SignatureInput]) -> Result<SignedAgreement> {
         let draft = load_record(&self.conn, "agreement_draft", draft_id)?
             .filter(|d| !d.is_deleted())
             .ok_or_else(|| StoreError::NotFound {
                 what: "agreement_draft",
                 id: draft_id.to_string(),
             })?;
-        domain::agreement::ensure_draft_editable(draft.text("status").unwrap_or("draft"))?;
+        let status = draft.text("status").and_then(domain::AgreementStatus::from_code);
+        domain::agreement::ensure_draft_editable(status.unwrap_or(domain::AgreementStatus::Draft))?;
         let child_id = draft.child_ref().ok_or_else(|| StoreError::Corrupt("draft without child".into()))?;
-        let terms = draft.doc.get("terms").cloned().unwrap_or(Value::Null);
-        let terms = domain::agreement::AgreementTerms::from_value(&terms)?;
+        let terms: domain::agreement::AgreementTerms =
+            serde_json::from_value(draft.doc.get("terms").cloned().unwrap_or(Value::Null)).map_err(|e| {
+                DomainError::new("bad_terms", "协议内容不完整或格式不对，请检查后再签署", format!("agreement terms: {e}"))
+            })?;
         let today = self.today();
-        terms.validate_for_signing(today)?;
-        if signatures.is_empty() {
-            return Err(DomainError::new("no_signatures", "请至少让一方签字", "at least one signature is required").into());
+        for needed in ["principal", "caregiver"] {
+            if !signatures.iter().any(|s| s.role == needed) {
+                return Err(DomainError::new(
+                    "signature_missing",
+                    if needed == "principal" { "需要委托方（甲方）签字" } else { "需要受托照护人（乙方）签字" },
+                    format!("the {needed} must sign"),
+                )
+                .into());
+            }
         }
         let earlier = records_of_child(&self.conn, "agreement_version", child_id)?
             .into_iter()
             .filter(|v| v.text("draft_id") == Some(draft_id.to_string().as_str()))
             .count();
         let version = earlier as u32 + 1;
-        let text = domain::agreement::canonical_text(&terms, version);
-        let sha = domain::agreement::text_sha256(&text);
+        let now = chrono::Utc::now().to_rfc3339();
+        let sealed = domain::agreement::AgreementVersion::seal(child_id, draft_id, version, &terms, &now, today)?;
+        let sha = sealed.text_sha256.clone();
         let limits = PhotoLimits::default();
         let images = signatures
             .iter()
             .map(|s| process_signature(&s.image, &limits))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let now = chrono::Utc::now().to_rfc3339();
         let version_id = Uuid::now_v7();
-        let mut vf = Map::new();
-        vf.insert("child_id".into(), json!(child_id));
-        vf.insert("draft_id".into(), json!(draft_id));
-        vf.insert("version".into(), json!(version));
-        vf.insert("canonical_text".into(), json!(text));
-        vf.insert("text_sha256".into(), json!(sha));
-        vf.insert("valid_from".into(), json!(valid_from.to_string()));
-        vf.insert("valid_until".into(), json!(valid_until.to_string()));
-        vf.insert("signed_at".into(), json!(now));
+        let mut vf = sealed.to_fields();
+        vf.remove(domain::schema::VOID_FIELD);
         let mut writes = vec![RowWrite::new("agreement_version", Some(version_id), vf)];
         let mut signature_ids = Vec::new();
         let mut blobs = Vec::new();

@@ -23,6 +23,7 @@ pub mod record;
 pub mod roster;
 pub mod status;
 pub mod store;
+pub mod sync;
 pub mod write;
 
 pub use error::{Result, StoreError};

@@ -77,7 +77,7 @@ impl Store {
     pub fn record_push_result(&mut self, sent: &[Change], resp: &PushResponse) -> Result<()> {
         let tx = self.begin()?;
         let at = chrono::Utc::now().to_rfc3339();
-        for rej in &resp.rejected {
+        for rej in resp.rejected.iter().filter(|r| !r.is_retryable()) {
             let Some(change) = sent.iter().find(|c| c.op_id == rej.op_id) else { continue };
             let json = serde_json::to_string(change).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.prepare_cached(

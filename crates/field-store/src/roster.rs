@@ -11,12 +11,10 @@ use crate::record::{load_record, records_of_child};
 use crate::store::Store;
 use chrono::NaiveDate;
 use domain::due::{DueFacts, DueStatus, VisitPolicy};
+use domain::{Category, ChildStatus, RiskColour};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use uuid::Uuid;
-
-/// Days ahead that count as "due soon".
-pub const DUE_SOON_DAYS: i64 = 7;
 
 /// One line of the roster.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -31,7 +29,12 @@ pub struct RosterEntry {
     /// is not the same as "not visited".
     pub last_visit_unsynced: bool,
     pub next_due_on: Option<String>,
+    #[serde(skip)]
     pub due: Option<DueStatus>,
+    /// `overdue`, `due_soon` or `not_due` (none for a child off the roster).
+    pub due_state: Option<&'static str>,
+    /// Days overdue, or days until due.
+    pub due_days: Option<i64>,
 }
 
 /// Which children to list.
@@ -59,8 +62,7 @@ pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
 }
 
 /// Recomputes one child's roster line from its records.
-pub(crate) fn refresh(conn: &Connection, child_id: Uuid, today: NaiveDate) -> Result<()> {
-    let _ = today;
+pub(crate) fn refresh(conn: &Connection, child_id: Uuid, _today: NaiveDate) -> Result<()> {
     let id = child_id.to_string();
     let Some(child) = load_record(conn, "child", child_id)? else {
         conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?.execute([&id])?;
@@ -100,15 +102,17 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, today: NaiveDate) -> Re
             .is_some(),
         None => false,
     };
-    let next_due = match (active, added_on) {
-        (true, Some(added_on)) => policy(conn)?.next_due_on(&DueFacts {
-            categories: categories.clone(),
-            risk_colour: risk.clone(),
+    let risk_colour = RiskColour::from_code(&risk).unwrap_or(RiskColour::Green);
+    let next_due = match added_on {
+        Some(added_on) => policy(conn)?.next_due_on(&DueFacts {
+            categories: categories.iter().filter_map(|c| Category::from_code(c)).collect(),
+            risk_colour,
+            status: if active { ChildStatus::Active } else { ChildStatus::Exited },
             added_on,
             last_visit_on,
-            requested_next_due_on: last.as_ref().and_then(|(_, d, _)| *d),
+            next_due_on: last.as_ref().and_then(|(_, d, _)| *d),
         }),
-        _ => None,
+        None => None,
     };
     conn.prepare_cached(
         "INSERT OR REPLACE INTO roster_entry (child_id, scope, name, initials, categories, risk_rank, risk_colour,
@@ -121,7 +125,7 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, today: NaiveDate) -> Re
         name,
         domain::pinyin::name_initials(&name),
         serde_json::to_string(&categories).unwrap_or_else(|_| "[]".into()),
-        domain::due::urgency_rank(&risk),
+        domain::due::urgency_rank(risk_colour),
         risk,
         active,
         last_visit_on.map(|d| d.to_string()),
@@ -141,7 +145,8 @@ impl Store {
     pub fn roster(&self, filter: &RosterFilter) -> Result<Vec<RosterEntry>> {
         let today = self.today();
         let today_s = today.to_string();
-        let soon_s = (today + chrono::Duration::days(DUE_SOON_DAYS)).to_string();
+        let soon_days = policy(&self.conn)?.soon_days;
+        let soon_s = (today + chrono::Duration::days(soon_days)).to_string();
         let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let mut stmt = self.conn.prepare_cached(
             "SELECT child_id, name, scope, categories, risk_colour, last_visit_on, last_visit_unsynced, next_due_on
@@ -185,7 +190,7 @@ impl Store {
             let due = next
                 .as_deref()
                 .and_then(parse_date)
-                .map(|d| domain::due::due_status(d, today, DUE_SOON_DAYS));
+                .map(|d| domain::due::due_status(d, today, soon_days));
             out.push(RosterEntry {
                 child_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 name,
@@ -195,6 +200,14 @@ impl Store {
                 last_visit_on: last,
                 last_visit_unsynced: unsynced,
                 next_due_on: next,
+                due_state: due.map(|d| match d {
+                    DueStatus::Overdue { .. } => "overdue",
+                    DueStatus::DueSoon { .. } => "due_soon",
+                    DueStatus::NotDue { .. } => "not_due",
+                }),
+                due_days: due.map(|d| match d {
+                    DueStatus::Overdue { days } | DueStatus::DueSoon { days } | DueStatus::NotDue { days } => days,
+                }),
                 due,
             });
         }

@@ -12,7 +12,10 @@ use sync_core::{Hlc, HlcClock};
 use uuid::Uuid;
 
 /// Forward-only migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_sync.sql"),
+];
 
 /// How to open a store.
 #[derive(Clone, Debug, Default)]

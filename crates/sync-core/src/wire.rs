@@ -42,6 +42,20 @@ pub struct PushRequest {
     pub heartbeat: Heartbeat,
 }
 
+/// Stable rejection codes the device acts on.
+pub mod codes {
+    /// The change's clock is too far ahead of the server's: NOT held by the server;
+    /// the device corrects its clock, re-stamps its unsent changes and sends again.
+    /// The server stops reading a batch at the first such change.
+    pub const CLOCK_AHEAD: &str = "clock_ahead";
+    /// The account may not write this village (or the child moved away).
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// The same op_id arrived before with different content.
+    pub const OP_ID_CONFLICT: &str = "op_id_conflict";
+    /// HTTP 401 body code: this device was revoked (a lost phone). It must wipe itself.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
+}
+
 /// Why the server refused one change. The change stays on the device, visible.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
 pub struct Rejection {
@@ -51,6 +65,14 @@ pub struct Rejection {
     pub code: String,
     /// A sentence for the device's status screen (English; the app translates codes).
     pub message: String,
+}
+
+impl Rejection {
+    /// Whether the server did NOT keep this change and the device should send it again
+    /// after fixing the cause (its clock). Every other rejection is final and held.
+    pub fn is_retryable(&self) -> bool {
+        self.code == codes::CLOCK_AHEAD
+    }
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]

@@ -8,6 +8,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use field_store::fieldwork::SignatureInput;
+use domain::DueStatus;
 use field_store::roster::RosterFilter;
 use field_store::{OpenOptions, Store, StoreError};
 use serde_json::{json, Map, Value};
@@ -184,10 +185,6 @@ enum AgreementCmd {
     /// Sign a draft: --signature role:name:image.png, repeated.
     Sign {
         draft: Uuid,
-        #[arg(long)]
-        from: chrono::NaiveDate,
-        #[arg(long)]
-        until: chrono::NaiveDate,
         #[arg(long = "signature", required = true)]
         signatures: Vec<String>,
     },
@@ -375,12 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let id = store.save_agreement_draft(*child, *draft, terms)?;
             print(j, &json!({"draft_id": id}), || format!("协议草稿已保存 draft saved: {id}"));
         }
-        Cmd::Agreement(AgreementCmd::Sign {
-            draft,
-            from,
-            until,
-            signatures,
-        }) => {
+        Cmd::Agreement(AgreementCmd::Sign { draft, signatures }) => {
             let sigs = signatures
                 .iter()
                 .map(|s| {
@@ -395,7 +387,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let signed = store.sign_agreement(*draft, *from, *until, &sigs)?;
+            let signed = store.sign_agreement(*draft, &sigs)?;
             print(j, &serde_json::to_value(&signed)?, || {
                 format!(
                     "协议已签署 agreement signed: version {} sha256 {}",
@@ -420,8 +412,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(j, &serde_json::to_value(&entries)?, || {
                 let mut out = format!("{} 名儿童 children\n", entries.len());
                 for e in &entries {
-                    let due = match &e.due {
-                        Some(d) => d.label_zh(),
+                    let due = match e.due {
+                        Some(DueStatus::Overdue { days }) => format!("逾期 {days} 天 overdue"),
+                        Some(DueStatus::DueSoon { days }) => format!("{days} 天内到期 due soon"),
+                        Some(DueStatus::NotDue { days }) => format!("{days} 天后 due later"),
                         None => "—".into(),
                     };
                     let unsynced = if e.last_visit_unsynced { " (走访未同步 visit not synced)" } else { "" };
@@ -504,8 +498,8 @@ fn now_rfc3339(store: &Store) -> String {
 /// Builds the six-area checklist from `area=status[:note]` items (others normal).
 fn checklist(items: &[String]) -> anyhow::Result<Value> {
     let mut m = Map::new();
-    for area in domain::visit::CHECKLIST_AREAS {
-        m.insert(area.to_string(), json!({"status": "normal"}));
+    for area in domain::ChecklistArea::ALL {
+        m.insert(area.code().to_string(), json!({"status": "normal"}));
     }
     for item in items {
         let (area, rest) = item

@@ -63,7 +63,8 @@ CREATE TABLE field_history (
     winner_device  TEXT    NOT NULL,
     noted_at       TEXT    NOT NULL
 );
-CREATE INDEX field_history_by_row ON field_history (tbl, row_id);
+-- A loser is noted once, however often the page that carried it is applied.
+CREATE UNIQUE INDEX field_history_once ON field_history (tbl, row_id, field, hlc, device_id);
 
 -- Photos and signature images, content-addressed.
 CREATE TABLE blob (

@@ -1,0 +1,658 @@
+//! The sync client: what happens when the phone sees a network.
+//!
+//! One round ([`sync_once`]) is: push the outbox in order and in batches (with a
+//! heartbeat) → upload the blobs those records name, resumably → pull pages after the
+//! cursor, each applied with its cursor in one transaction → compare per-scope
+//! checksums and re-fetch a scope that disagrees → fetch missing thumbnails.
+//!
+//! Every step is safe to cut at any byte and to repeat: pushes are deduplicated by
+//! op_id on the server, a page is applied with its cursor atomically, a blob upload
+//! resumes from the last byte the server holds. The clock is corrected from every
+//! response; a far-future stamp the server refuses is re-stamped and sent again. A
+//! revoked device (a lost phone) hands its unsent changes over for quarantine and then
+//! wipes its data.
+
+use crate::blobs::BlobKind;
+use crate::error::StoreError;
+use crate::store::Store;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::time::Duration;
+use sync_core::wire::{
+    codes, ErrorBody, Heartbeat, PullRequest, PullResponse, PushRequest, PushResponse, VerifyRequest, VerifyResponse,
+    PROTOCOL_VERSION,
+};
+use uuid::Uuid;
+
+/// The app version sent in heartbeats.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Tuning of one sync round.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// Changes per push request.
+    pub push_batch: usize,
+    /// Changes per pull page.
+    pub pull_page: u32,
+    /// Bytes per blob chunk.
+    pub chunk_bytes: usize,
+    /// Fetch thumbnails of photos in the device's villages.
+    pub fetch_thumbnails: bool,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            push_batch: 500,
+            pull_page: 1000,
+            chunk_bytes: 64 * 1024,
+            fetch_thumbnails: true,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Which step a round is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    Push,
+    Blobs,
+    Pull,
+    Verify,
+    Thumbnails,
+}
+
+impl SyncPhase {
+    /// The phase as a director reads it.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            SyncPhase::Push => "上传记录",
+            SyncPhase::Blobs => "上传照片",
+            SyncPhase::Pull => "下载更新",
+            SyncPhase::Verify => "核对数据",
+            SyncPhase::Thumbnails => "下载缩略图",
+        }
+    }
+}
+
+/// Progress of a round, reported after every request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SyncProgress {
+    pub phase: Option<SyncPhase>,
+    pub records_done: u64,
+    pub records_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+/// What a round did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub rejected: u64,
+    pub restamped: u64,
+    pub pulled: u64,
+    pub applied: u64,
+    pub evicted_children: u64,
+    pub blobs_uploaded: u64,
+    pub blob_bytes_sent: u64,
+    pub thumbnails_fetched: u64,
+    pub mismatched_scopes: Vec<String>,
+    pub clock_offset_ms: i64,
+    /// Bytes of request and response bodies on the wire (compressed), both ways.
+    pub wire_bytes_up: u64,
+    pub wire_bytes_down: u64,
+}
+
+/// Why a round stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No network, a timeout, a cut connection or a 5xx: try again later.
+    #[error("network problem: {0}")]
+    Network(String),
+    /// This device was revoked (a lost phone); its data has been wiped.
+    #[error("this device was revoked; local data was wiped")]
+    Revoked,
+    /// The device is not enrolled, or its token is not accepted.
+    #[error("not enrolled or not authorised: {0}")]
+    Unauthorized(String),
+    /// The server refused a request for a reason that retrying will not fix.
+    #[error("server refused the request ({code}): {message}")]
+    Refused { status: u16, code: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether a later retry (with back-off) may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SyncError::Network(_))
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            SyncError::Network(_) => "network",
+            SyncError::Revoked => codes::DEVICE_REVOKED,
+            SyncError::Unauthorized(_) => "unauthorized",
+            SyncError::Refused { code, .. } => code,
+            SyncError::Store(e) => e.code(),
+        }
+    }
+
+    /// The sentence a director sees.
+    pub fn zh(&self) -> String {
+        match self {
+            SyncError::Network(_) => "网络不通，数据已安全保存在手机上，有信号时会自动同步".into(),
+            SyncError::Revoked => "此手机已被停用，本机数据已清除。请联系乡镇督导员".into(),
+            SyncError::Unauthorized(_) => "手机尚未登记或登记已失效，请重新输入登记码".into(),
+            SyncError::Refused { message, .. } => format!("服务器拒绝了请求：{message}"),
+            SyncError::Store(e) => e.zh(),
+        }
+    }
+}
+
+type SyncResult<T> = Result<T, SyncError>;
+
+/// What enrollment gave this device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub device_id: Uuid,
+    pub token: String,
+    pub account_id: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub server_time_ms: u64,
+}
+
+/// Blob upload status as the server reports it.
+#[derive(Clone, Debug, Deserialize)]
+struct BlobStatus {
+    held_bytes: u64,
+    complete: bool,
+}
+
+/// Exponential back-off with jitter, so that thousands of phones regaining signal do
+/// not hit the server in the same second.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    attempt: u32,
+    base: Duration,
+    cap: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, cap: Duration) -> Backoff {
+        let seed = (Uuid::now_v7().as_u128() as u64) | 1;
+        Backoff { attempt: 0, base, cap, seed }
+    }
+
+    /// The wait before the next attempt: base·2ⁿ capped, times a random factor in
+    /// [0.5, 1.5).
+    pub fn next_delay(&mut self) -> Duration {
+        let exp = self.base.saturating_mul(1u32 << self.attempt.min(16));
+        self.attempt += 1;
+        let d = exp.min(self.cap);
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let factor = 0.5 + (self.seed % 1000) as f64 / 1000.0;
+        d.mul_f64(factor)
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+fn http(opts: &SyncOptions) -> SyncResult<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .timeout(opts.timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .gzip(true)
+        .build()
+        .map_err(|e| SyncError::Network(e.to_string()))
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+/// Turns a non-2xx response into an error (reading the server's ErrorBody).
+fn refusal(resp: reqwest::blocking::Response) -> SyncError {
+    let status = resp.status().as_u16();
+    let body: Option<ErrorBody> = resp.json().ok();
+    let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
+    match status {
+        401 if code == codes::DEVICE_REVOKED => SyncError::Revoked,
+        401 => SyncError::Unauthorized(message),
+        500..=599 | 408 | 429 => SyncError::Network(format!("HTTP {status}: {message}")),
+        _ => SyncError::Refused { status, code, message },
+    }
+}
+
+fn net(e: reqwest::Error) -> SyncError {
+    SyncError::Network(e.to_string())
+}
+
+impl Store {
+    /// Saves what enrollment returned (server, token, villages).
+    pub fn save_enrollment(&mut self, server_url: &str, e: &Enrollment) -> crate::Result<()> {
+        let scopes = serde_json::to_string(&e.scopes).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        self.conn.execute(
+            "UPDATE device SET server_url = ?1, token = ?2, account_id = ?3, role = ?4, scopes = ?5 WHERE id = 1",
+            params![server_url, e.token, e.account_id, e.role, scopes],
+        )?;
+        Ok(())
+    }
+
+    /// The server URL and token, if enrolled.
+    pub fn enrollment(&self) -> crate::Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row("SELECT server_url, token FROM device WHERE id = 1 AND token IS NOT NULL", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    /// Erases every record, blob and pending change, and the token: what a revoked
+    /// (lost) phone does at its next contact. Freed pages are overwritten.
+    pub fn wipe(&mut self) -> crate::Result<()> {
+        let tx = self.begin()?;
+        for t in ["record", "outbox", "rejected_change", "field_history", "blob", "roster_entry"] {
+            tx.execute(&format!("DELETE FROM {t}"), [])?;
+        }
+        tx.execute(
+            "UPDATE device SET token = NULL, server_url = NULL, account_id = NULL, role = NULL, scopes = '[]', pull_cursor = 0",
+            [],
+        )?;
+        tx.commit()?;
+        self.conn.pragma_update(None, "secure_delete", "ON")?;
+        self.conn.execute_batch("VACUUM")?;
+        Ok(())
+    }
+}
+
+/// Enrolls this device with a one-time code from the admin.
+pub fn enroll(store: &mut Store, server_url: &str, code: &str, device_name: &str) -> SyncResult<Enrollment> {
+    let opts = SyncOptions::default();
+    let client = http(&opts)?;
+    let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
+    let resp = client
+        .post(url)
+        .json(&serde_json::json!({
+            "code": code, "device_id": store.device_id(), "device_name": device_name, "app_version": APP_VERSION,
+        }))
+        .send()
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(refusal(resp));
+    }
+    let e: Enrollment = resp.json().map_err(net)?;
+    store.save_enrollment(server_url.trim_end_matches('/'), &e)?;
+    learn_offset(store, e.server_time_ms, store.wall_ms(), store.wall_ms())?;
+    Ok(e)
+}
+
+/// Sets the device's clock correction from a server timestamp seen between two wall
+/// clock readings. Small differences (under a second) are ignored as network noise.
+fn learn_offset(store: &mut Store, server_ms: u64, sent_ms: u64, received_ms: u64) -> SyncResult<i64> {
+    let mid = (sent_ms as i128 + received_ms as i128) / 2;
+    let offset = (server_ms as i128 - mid) as i64;
+    let current = store.device_state()?.clock_offset_ms;
+    let new = if offset.abs() < 1000 { 0 } else { offset };
+    if (new - current).abs() >= 1000 || (new == 0 && current != 0) {
+        store.set_clock_offset(new)?;
+    }
+    Ok(new)
+}
+
+/// One connection to the server for one round.
+struct Session<'a> {
+    client: reqwest::blocking::Client,
+    base: String,
+    token: String,
+    progress: &'a mut dyn FnMut(&SyncProgress),
+    report: SyncReport,
+}
+
+impl Session<'_> {
+    /// POSTs a JSON body (gzip-compressed) and decodes the JSON answer, learning the
+    /// clock offset from it.
+    fn post<Q: Serialize, A: for<'de> Deserialize<'de> + HasServerTime>(
+        &mut self,
+        store: &mut Store,
+        path: &str,
+        body: &Q,
+    ) -> SyncResult<A> {
+        let raw = serde_json::to_vec(body).map_err(|e| SyncError::Network(e.to_string()))?;
+        let packed = gzip(&raw);
+        self.report.wire_bytes_up += packed.len() as u64;
+        let sent = store.wall_ms();
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(packed)
+            .send()
+            .map_err(net)?;
+        if !resp.status().is_success() {
+            return Err(refusal(resp));
+        }
+        let bytes = resp.bytes().map_err(net)?;
+        self.report.wire_bytes_down += bytes.len() as u64;
+        let answer: A = serde_json::from_slice(&bytes).map_err(|e| SyncError::Network(format!("bad response: {e}")))?;
+        self.report.clock_offset_ms = learn_offset(store, answer.server_time_ms(), sent, store.wall_ms())?;
+        Ok(answer)
+    }
+}
+
+trait HasServerTime {
+    fn server_time_ms(&self) -> u64;
+}
+impl HasServerTime for PushResponse {
+    fn server_time_ms(&self) -> u64 {
+        self.server_time_ms
+    }
+}
+impl HasServerTime for PullResponse {
+    fn server_time_ms(&self) -> u64 {
+        self.server_time_ms
+    }
+}
+impl HasServerTime for VerifyResponse {
+    fn server_time_ms(&self) -> u64 {
+        self.server_time_ms
+    }
+}
+
+/// One sync round. See the module documentation for the steps.
+pub fn sync_once(store: &mut Store, opts: &SyncOptions, progress: &mut dyn FnMut(&SyncProgress)) -> SyncResult<SyncReport> {
+    let (base, token) = store
+        .enrollment()?
+        .ok_or_else(|| SyncError::Unauthorized("this device is not enrolled".into()))?;
+    let mut s = Session {
+        client: http(opts)?,
+        base,
+        token,
+        progress,
+        report: SyncReport::default(),
+    };
+    match run_round(store, opts, &mut s) {
+        Err(SyncError::Revoked) => {
+            store.wipe()?;
+            Err(SyncError::Revoked)
+        }
+        Err(e) => Err(e),
+        Ok(()) => {
+            store
+                .connection()
+                .execute("UPDATE device SET last_sync_at = ?1", [chrono::Utc::now().to_rfc3339()])
+                .map_err(StoreError::from)?;
+            Ok(s.report)
+        }
+    }
+}
+
+fn run_round(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
+    push(store, opts, s)?;
+    upload_blobs(store, opts, s)?;
+    pull(store, opts, s)?;
+    verify(store, opts, s)?;
+    if opts.fetch_thumbnails {
+        fetch_thumbnails(store, s)?;
+    }
+    Ok(())
+}
+
+fn heartbeat(store: &Store) -> SyncResult<Heartbeat> {
+    let st = store.status()?;
+    Ok(Heartbeat {
+        pending_changes: st.outbox_changes,
+        oldest_pending_secs: st.oldest_pending_secs.unwrap_or(0),
+        pending_blobs: st.pending_blobs,
+        app_version: APP_VERSION.to_string(),
+        device_clock_ms: store.wall_ms(),
+        free_storage_bytes: free_storage_bytes(),
+    })
+}
+
+fn free_storage_bytes() -> u64 {
+    // Good enough for a heartbeat; the app may report the platform's own figure.
+    0
+}
+
+fn push(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
+    let total = store.outbox_depth()?.0;
+    let mut done = 0;
+    let mut restamps = 0;
+    loop {
+        let batch = store.pending_changes(opts.push_batch)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let req = PushRequest {
+            protocol: PROTOCOL_VERSION,
+            device_id: store.device_id(),
+            changes: batch.clone(),
+            heartbeat: heartbeat(store)?,
+        };
+        let resp: PushResponse = s.post(store, "/v1/push", &req)?;
+        let before = store.outbox_depth()?.0;
+        store.record_push_result(&batch, &resp)?;
+        let after = store.outbox_depth()?.0;
+        s.report.pushed += resp.accepted;
+        s.report.rejected += resp.rejected.iter().filter(|r| !r.is_retryable()).count() as u64;
+        done += before - after;
+        (s.progress)(&SyncProgress {
+            phase: Some(SyncPhase::Push),
+            records_done: done,
+            records_total: total,
+            ..Default::default()
+        });
+        if resp.rejected.iter().any(|r| r.is_retryable()) {
+            // The server refused a far-future clock. The offset was learned from this
+            // very response; re-stamp everything unsent and send again (a few times
+            // at most: a clock that cannot be corrected must not loop forever).
+            restamps += 1;
+            if restamps > 3 {
+                return Err(SyncError::Refused {
+                    status: 200,
+                    code: codes::CLOCK_AHEAD.into(),
+                    message: "the device clock could not be corrected".into(),
+                });
+            }
+            s.report.restamped += store.restamp_pending()? as u64;
+            continue;
+        }
+        if before == after {
+            // The server holds nothing more of ours than before: it is missing an
+            // earlier change (e.g. it lost its database). Stop instead of looping.
+            return Err(SyncError::Refused {
+                status: 200,
+                code: "push_stalled".into(),
+                message: format!("server acknowledged up to {} only", resp.max_device_seq),
+            });
+        }
+    }
+}
+
+fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
+    let pending = store.pending_blobs()?;
+    let bytes_total: u64 = pending.iter().map(|b| b.size).sum();
+    let mut bytes_done = 0;
+    for (i, b) in pending.iter().enumerate() {
+        let status_url = format!("{}/v1/blobs/{}/status", s.base, b.sha256);
+        let resp = s.client.get(&status_url).bearer_auth(&s.token).send().map_err(net)?;
+        if !resp.status().is_success() {
+            return Err(refusal(resp));
+        }
+        let st: BlobStatus = resp.json().map_err(net)?;
+        if !st.complete {
+            let bytes = store.blob(&b.sha256)?;
+            let mut offset = st.held_bytes.min(bytes.len() as u64) as usize;
+            while offset < bytes.len() {
+                let end = (offset + opts.chunk_bytes).min(bytes.len());
+                let chunk = bytes[offset..end].to_vec();
+                let url = format!("{}/v1/blobs/{}?offset={offset}&total={}", s.base, b.sha256, bytes.len());
+                let resp = s
+                    .client
+                    .put(url)
+                    .bearer_auth(&s.token)
+                    .header("content-type", "application/octet-stream")
+                    .body(chunk)
+                    .send()
+                    .map_err(net)?;
+                if resp.status().as_u16() == 409 {
+                    // The server holds a different number of bytes than we thought
+                    // (an earlier chunk did land): continue from there.
+                    let held: BlobStatus = resp.json().map_err(net)?;
+                    if held.complete {
+                        break;
+                    }
+                    offset = held.held_bytes.min(bytes.len() as u64) as usize;
+                    continue;
+                }
+                if !resp.status().is_success() {
+                    return Err(refusal(resp));
+                }
+                s.report.blob_bytes_sent += (end - offset) as u64;
+                s.report.wire_bytes_up += (end - offset) as u64;
+                offset = end;
+                (s.progress)(&SyncProgress {
+                    phase: Some(SyncPhase::Blobs),
+                    records_done: i as u64,
+                    records_total: pending.len() as u64,
+                    bytes_done: bytes_done + offset as u64,
+                    bytes_total,
+                });
+            }
+        }
+        store.mark_blob_uploaded(&b.sha256)?;
+        s.report.blobs_uploaded += 1;
+        bytes_done += b.size;
+        (s.progress)(&SyncProgress {
+            phase: Some(SyncPhase::Blobs),
+            records_done: i as u64 + 1,
+            records_total: pending.len() as u64,
+            bytes_done,
+            bytes_total,
+        });
+    }
+    Ok(())
+}
+
+fn pull(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
+    loop {
+        let cursor = store.device_state()?.pull_cursor;
+        let req = PullRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor,
+            limit: opts.pull_page,
+        };
+        let page: PullResponse = s.post(store, "/v1/pull", &req)?;
+        let n = page.changes.len() as u64;
+        let r = store.apply_pull_page(&page)?;
+        s.report.pulled += n;
+        s.report.applied += r.applied as u64;
+        s.report.evicted_children += r.evicted_children as u64;
+        (s.progress)(&SyncProgress {
+            phase: Some(SyncPhase::Pull),
+            records_done: s.report.pulled,
+            records_total: s.report.pulled + if page.has_more { opts.pull_page as u64 } else { 0 },
+            ..Default::default()
+        });
+        if !page.has_more || page.next_cursor <= cursor {
+            return Ok(());
+        }
+    }
+}
+
+fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
+    let checksums = store.scope_checksums()?;
+    let req = VerifyRequest {
+        protocol: PROTOCOL_VERSION,
+        checksums,
+    };
+    let resp: VerifyResponse = s.post(store, "/v1/verify", &req)?;
+    (s.progress)(&SyncProgress {
+        phase: Some(SyncPhase::Verify),
+        records_done: 1,
+        records_total: 1,
+        ..Default::default()
+    });
+    if resp.mismatched.is_empty() {
+        return Ok(());
+    }
+    // Divergence heals itself: forget the disagreeing villages and fetch them again.
+    for scope in &resp.mismatched {
+        store.drop_scope(scope.as_str())?;
+        s.report.mismatched_scopes.push(scope.0.clone());
+    }
+    store
+        .connection()
+        .execute("UPDATE device SET pull_cursor = 0", [])
+        .map_err(StoreError::from)?;
+    pull(store, opts, s)?;
+    // Local unsent changes to a dropped scope are still in the outbox; re-apply them
+    // so the fresh copy shows them.
+    let mine = store.pending_changes(usize::MAX)?;
+    store.apply_changes(&mine, None)?;
+    Ok(())
+}
+
+fn fetch_thumbnails(store: &mut Store, s: &mut Session<'_>) -> SyncResult<()> {
+    let mut wanted = Vec::new();
+    store.for_each_record(|r| {
+        if r.table == "photo" {
+            if let Some(h) = r.text("thumb_sha256") {
+                wanted.push(h.to_string());
+            }
+        }
+        Ok(())
+    })?;
+    let mut missing = Vec::new();
+    for h in wanted {
+        if !store.has_blob(&h)? {
+            missing.push(h);
+        }
+    }
+    for (i, h) in missing.iter().enumerate() {
+        let resp = s
+            .client
+            .get(format!("{}/v1/blobs/{h}", s.base))
+            .bearer_auth(&s.token)
+            .send()
+            .map_err(net)?;
+        if resp.status().as_u16() == 404 {
+            continue; // not uploaded yet by its author
+        }
+        if !resp.status().is_success() {
+            return Err(refusal(resp));
+        }
+        let bytes = resp.bytes().map_err(net)?;
+        s.report.wire_bytes_down += bytes.len() as u64;
+        if crate::photo::sha256_hex(&bytes) != *h {
+            return Err(SyncError::Network(format!("thumbnail {h} arrived damaged")));
+        }
+        store.store_fetched_blob(h, BlobKind::Thumb, &bytes)?;
+        s.report.thumbnails_fetched += 1;
+        (s.progress)(&SyncProgress {
+            phase: Some(SyncPhase::Thumbnails),
+            records_done: i as u64 + 1,
+            records_total: missing.len() as u64,
+            ..Default::default()
+        });
+    }
+    Ok(())
+}
