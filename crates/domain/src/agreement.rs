@@ -27,9 +27,13 @@ use uuid::Uuid;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Principal {
+    /// 甲's full name.
     pub name: String,
+    /// Who 甲 is to the child (father, mother, guardian).
     pub relation: Option<PrincipalRelation>,
+    /// 甲's 身份证号 (may be blank while drafting).
     pub id_number: String,
+    /// 甲's phone number.
     pub phone: String,
     /// Where 甲 works while away (city, employer).
     pub work_location: String,
@@ -39,12 +43,17 @@ pub struct Principal {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Caregiver {
+    /// 乙's full name.
     pub name: String,
+    /// 乙's 身份证号; when given, it must show an adult.
     pub id_number: String,
     /// Relationship to the child (祖母, 舅舅, …).
     pub relationship: String,
+    /// 乙's health, in a few words.
     pub health: String,
+    /// Where 乙 and the child live.
     pub address: String,
+    /// 乙's phone number.
     pub phone: String,
 }
 
@@ -52,7 +61,9 @@ pub struct Caregiver {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Witness {
+    /// The village (residents') committee that witnesses.
     pub village_committee: String,
+    /// The child director who witnesses.
     pub child_director: String,
 }
 
@@ -60,9 +71,13 @@ pub struct Witness {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgreementChild {
+    /// The child's name.
     pub name: String,
+    /// The child's date of birth.
     pub birth_date: Option<NaiveDate>,
+    /// The child's school and grade.
     pub school: String,
+    /// Special needs (illness, disability, diet …), blank for none.
     pub special_needs: String,
 }
 
@@ -70,8 +85,11 @@ pub struct AgreementChild {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EmergencyContact {
+    /// The contact's name.
     pub name: String,
+    /// Who the contact is to the child.
     pub relationship: String,
+    /// The contact's phone number.
     pub phone: String,
 }
 
@@ -81,15 +99,23 @@ pub struct EmergencyContact {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgreementTerms {
+    /// 甲: the parent or guardian who entrusts.
     pub principal: Principal,
+    /// 乙: the entrusted caregiver.
     pub caregiver: Caregiver,
+    /// The witness.
     pub witness: Witness,
+    /// The child cared for.
     pub child: AgreementChild,
     /// Why the child is entrusted (外出务工, …).
     pub reason: String,
+    /// First day of the entrusted care.
     pub period_start: Option<NaiveDate>,
+    /// Last day of the entrusted care.
     pub period_end: Option<NaiveDate>,
+    /// What happens when the period ends.
     pub renewal: Renewal,
+    /// People to call when 甲 and 乙 cannot be reached, in order.
     pub emergency_contacts: Vec<EmergencyContact>,
     /// Whether 乙 may consent to urgent medical treatment on 甲's behalf.
     pub medical_authority: bool,
@@ -551,10 +577,14 @@ pub fn ensure_draft_editable(status: AgreementStatus) -> Result<(), DomainError>
 /// A care agreement while it is drafted (table `agreement_draft`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgreementDraft {
+    /// The child the agreement is for.
     pub child_id: Uuid,
+    /// The terms as drafted so far.
     pub terms: AgreementTerms,
+    /// Draft, signed (frozen into a version) or abandoned.
     pub status: AgreementStatus,
     #[serde(default)]
+    /// Soft delete; the record and its history stay.
     pub deleted: bool,
 }
 
@@ -584,17 +614,23 @@ impl AgreementDraft {
 /// its hash. Written once; voided with a reason, never edited.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgreementVersion {
+    /// The child the agreement is for.
     pub child_id: Uuid,
+    /// The draft this version was sealed from.
     pub draft_id: Uuid,
     /// 1 for the first agreement of a draft, then 2, 3, … for amendments.
     pub version: u32,
+    /// The full agreement text the parties read and signed.
     pub canonical_text: String,
     /// [`text_sha256`] of `canonical_text`; what every signature names.
     pub text_sha256: String,
+    /// First day of the entrusted care.
     pub valid_from: NaiveDate,
+    /// Last day of the entrusted care.
     pub valid_until: NaiveDate,
     /// When it was signed, as the device wrote it (RFC 3339, local offset).
     pub signed_at: String,
+    /// Set when the version is voided, with the reason.
     pub voided: Option<Void>,
 }
 
@@ -686,15 +722,21 @@ impl AgreementVersion {
 /// One signature on one agreement version (table `signature`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
+    /// The child the agreement is for.
     pub child_id: Uuid,
+    /// The agreement version row signed.
     pub agreement_version_id: Uuid,
+    /// Who signed: 甲, 乙 or the witness.
     pub signer_role: SignerRole,
+    /// The signer's name as written by the signer or the director.
     pub signer_name: String,
     /// The hash of the text signed: must equal the version's `text_sha256`.
     pub text_sha256: String,
     /// SHA-256 of the signature image blob.
     pub image_sha256: String,
+    /// When it was signed, as the device wrote it (RFC 3339, local offset).
     pub signed_at: String,
+    /// Set when the signature is voided, with the reason.
     pub voided: Option<Void>,
 }
 

@@ -17,29 +17,45 @@ use serde::{Deserialize, Serialize};
 /// The child's file (table `child`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Child {
+    /// The child's full name.
     pub name: String,
+    /// The child's sex.
     pub sex: Sex,
+    /// 民族, e.g. 汉族.
     pub ethnicity: Option<String>,
+    /// The child's date of birth.
     pub birth_date: NaiveDate,
     /// 身份证号 in stored form (18 characters, final `X` upper case). Masked on screen.
     pub id_number: Option<String>,
     /// Whether the child has a household registration (无户籍 is a problem to refer).
     pub household_registered: bool,
+    /// 户籍地址.
     pub registered_address: Option<String>,
+    /// 现住址: where the child lives now.
     pub current_address: Option<String>,
     /// The village the child belongs to: the record's scope.
     pub village_code: String,
+    /// Healthy, disabled (type and grade) or ill.
     pub health: Option<Health>,
+    /// School, stage, boarding, out of school or dropped out.
     pub school: Option<School>,
+    /// The child's categories; at least one while on the roster.
     pub categories: Vec<Category>,
+    /// 监护情况评价: good, fair or poor.
     pub guardianship_rating: Option<GuardianshipRating>,
+    /// The risk colour from the latest visit.
     pub risk_colour: RiskColour,
+    /// Assistance the family receives (低保, 特困, …).
     pub assistance: Option<Vec<Assistance>>,
+    /// On the roster or exited.
     pub status: ChildStatus,
+    /// Why the child left the roster (required when exited).
     pub exit_reason: Option<ExitReason>,
+    /// When the child left the roster (required when exited).
     pub exit_date: Option<NaiveDate>,
     /// The day the child was added to the roster (starts the first-visit clock).
     pub added_on: NaiveDate,
+    /// Free notes, kept short.
     pub notes: Option<String>,
     /// Soft delete; the record and its history stay.
     #[serde(default)]
@@ -49,6 +65,7 @@ pub struct Child {
 /// A child's health (field `health`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
+    /// Healthy, disabled or ill.
     pub condition: HealthCondition,
     /// For a disabled child: the type on the 残疾人证.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,8 +81,10 @@ pub struct Health {
 /// A child's schooling (field `school`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct School {
+    /// Enrolled, never enrolled (失学) or dropped out (辍学).
     pub enrolment: Enrolment,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The stage of schooling.
     pub stage: Option<SchoolStage>,
     /// The school's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

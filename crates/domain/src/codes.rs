@@ -78,7 +78,9 @@ code_enum! {
 code_enum! {
     /// 性别, also read from the 17th digit of a 身份证号.
     Sex = schema::SEX_CODES {
+        /// 男
         Male = "male",
+        /// 女
         Female = "female",
     }
 }
@@ -100,8 +102,11 @@ code_enum! {
 code_enum! {
     /// 监护情况评价.
     GuardianshipRating = schema::GUARDIANSHIP_RATING_CODES {
+        /// 较好
         Good = "good",
+        /// 一般
         Fair = "fair",
+        /// 差
         Poor = "poor",
     }
 }
@@ -109,7 +114,9 @@ code_enum! {
 code_enum! {
     /// Whether a child is on the roster.
     ChildStatus = schema::CHILD_STATUS_CODES {
+        /// 在册
         Active = "active",
+        /// 已退出
         Exited = "exited",
     }
 }
@@ -117,12 +124,19 @@ code_enum! {
 code_enum! {
     /// Why a child left the roster.
     ExitReason = schema::EXIT_REASON_CODES {
+        /// 年满18周岁
         Turned18 = "turned_18",
+        /// 迁出
         MovedAway = "moved_away",
+        /// 父母返乡
         ParentReturned = "parent_returned",
+        /// 死亡
         Died = "died",
+        /// 被收养
         Adopted = "adopted",
+        /// 不再符合条件
         NoLongerEligible = "no_longer_eligible",
+        /// 其他
         Other = "other",
     }
 }
@@ -144,11 +158,15 @@ code_enum! {
 code_enum! {
     /// Who a guardian row is to the child.
     GuardianRole = schema::GUARDIAN_ROLE_CODES {
+        /// 父亲
         Father = "father",
+        /// 母亲
         Mother = "mother",
+        /// 祖父母/外祖父母
         Grandparent = "grandparent",
         /// 受委托照护人 (the 乙方 of a care agreement).
         EntrustedCaregiver = "entrusted_caregiver",
+        /// 其他监护人
         OtherGuardian = "other_guardian",
     }
 }
@@ -156,16 +174,27 @@ code_enum! {
 code_enum! {
     /// Where a parent or guardian is, in the terms that decide a child's category.
     Whereabouts = schema::WHEREABOUTS_CODES {
+        /// 在家
         AtHome = "at_home",
+        /// 外出务工
         AwayWorking = "away_working",
+        /// 重度残疾
         SeverelyDisabled = "severely_disabled",
+        /// 重病
         SeriouslyIll = "seriously_ill",
+        /// 服刑或被羁押
         Imprisoned = "imprisoned",
+        /// 强制隔离戒毒
         DrugRehab = "drug_rehab",
+        /// 被限制人身自由
         DeprivedOfLiberty = "deprived_of_liberty",
+        /// 失联
         Missing = "missing",
+        /// 被撤销监护资格
         GuardianshipRevoked = "guardianship_revoked",
+        /// 被遣送出境
         Deported = "deported",
+        /// 已故
         Deceased = "deceased",
     }
 }
@@ -173,9 +202,13 @@ code_enum! {
 code_enum! {
     /// 走访方式.
     VisitMode = schema::VISIT_MODE_CODES {
+        /// 入户走访
         Home = "home",
+        /// 电话
         Phone = "phone",
+        /// 微信视频
         WechatVideo = "wechat_video",
+        /// 到学校
         School = "school",
     }
 }
@@ -183,7 +216,9 @@ code_enum! {
 code_enum! {
     /// What the director did about the problems found on a visit.
     VisitAction = schema::VISIT_ACTION_CODES {
+        /// 当场解决
         ResolvedOnSpot = "resolved_on_spot",
+        /// 转介
         Referral = "referral",
         /// 强制报告 to the police; required for every emergency.
         MandatoryReport = "mandatory_report",
@@ -205,8 +240,11 @@ code_enum! {
 code_enum! {
     /// The state of a care agreement draft.
     AgreementStatus = schema::AGREEMENT_STATUS_CODES {
+        /// 草稿
         Draft = "draft",
+        /// 已签署
         Signed = "signed",
+        /// 已放弃
         Abandoned = "abandoned",
     }
 }
@@ -222,6 +260,7 @@ code_enum! {
         NoHouseholdRegistration = "no_household_registration",
         /// → police, through the mandatory report
         HarmOrAbuse = "harm_or_abuse",
+        /// 其他
         Other = "other",
     }
 }
@@ -231,8 +270,11 @@ code_enum! {
     TaskKind = schema::TASK_KIND_CODES {
         /// A minor on the 低保 or disability list who is not on the roster.
         CheckListedMinor = "check_listed_minor",
+        /// 首次走访
         FirstVisit = "first_visit",
+        /// 寒假走访
         WinterVisit = "winter_visit",
+        /// 其他
         Other = "other",
     }
 }
@@ -240,7 +282,9 @@ code_enum! {
 code_enum! {
     /// 正常 / 关注 / 异常 for one checklist area of a visit.
     ItemStatus {
+        /// 正常
         Normal = "normal",
+        /// 关注
         Watch = "watch",
         /// Needs a note saying what is wrong.
         Abnormal = "abnormal",
@@ -268,8 +312,11 @@ code_enum! {
 code_enum! {
     /// A child's health in the child's file.
     HealthCondition {
+        /// 健康
         Healthy = "healthy",
+        /// 残疾
         Disabled = "disabled",
+        /// 患病
         Ill = "ill",
     }
 }
@@ -277,12 +324,19 @@ code_enum! {
 code_enum! {
     /// The seven disability types of the 残疾人证.
     DisabilityType {
+        /// 视力残疾
         Visual = "visual",
+        /// 听力残疾
         Hearing = "hearing",
+        /// 言语残疾
         Speech = "speech",
+        /// 肢体残疾
         Physical = "physical",
+        /// 智力残疾
         Intellectual = "intellectual",
+        /// 精神残疾
         Mental = "mental",
+        /// 多重残疾
         Multiple = "multiple",
     }
 }
@@ -290,12 +344,19 @@ code_enum! {
 code_enum! {
     /// The school stage a child is at.
     SchoolStage {
+        /// 未到入学年龄
         BelowSchoolAge = "below_school_age",
+        /// 学前教育
         Preschool = "preschool",
+        /// 小学
         Primary = "primary",
+        /// 初中
         JuniorSecondary = "junior_secondary",
+        /// 高中
         SeniorSecondary = "senior_secondary",
+        /// 中职
         Vocational = "vocational",
+        /// 特殊教育学校
         SpecialEducation = "special_education",
     }
 }
@@ -303,6 +364,7 @@ code_enum! {
 code_enum! {
     /// Whether a child goes to school: 失学 and 辍学 are problems to refer.
     Enrolment {
+        /// 在读
         Enrolled = "enrolled",
         /// 失学: never enrolled.
         NeverEnrolled = "never_enrolled",
@@ -314,8 +376,11 @@ code_enum! {
 code_enum! {
     /// Who the 甲方 of a care agreement is to the child.
     PrincipalRelation {
+        /// 父亲
         Father = "father",
+        /// 母亲
         Mother = "mother",
+        /// 监护人
         Guardian = "guardian",
     }
 }

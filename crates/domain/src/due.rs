@@ -59,8 +59,11 @@ impl Default for VisitPolicy {
 /// What the policy needs to know about a child.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DueFacts {
+    /// The child's categories.
     pub categories: Vec<Category>,
+    /// The child's current risk colour.
     pub risk_colour: RiskColour,
+    /// On the roster or exited (exited children have no due date).
     pub status: ChildStatus,
     /// The day the child was added to the roster.
     pub added_on: NaiveDate,
@@ -93,11 +96,20 @@ impl DueFacts {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DueStatus {
     /// The due date passed `days` days ago (at least 1).
-    Overdue { days: i64 },
+    Overdue {
+        /// Whole days.
+        days: i64,
+    },
     /// Due in `days` days (0 = today), within the "soon" window.
-    DueSoon { days: i64 },
+    DueSoon {
+        /// Whole days.
+        days: i64,
+    },
     /// Due in `days` days, beyond the "soon" window.
-    NotDue { days: i64 },
+    NotDue {
+        /// Whole days.
+        days: i64,
+    },
 }
 
 /// The longest interval or first-visit allowance the policy applies, whatever the data

@@ -18,6 +18,7 @@ pub struct DomainError {
 }
 
 impl DomainError {
+    /// A rule broken, with its stable code and the sentence in Chinese and English.
     pub fn new(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> DomainError {
         DomainError {
             code,
@@ -27,6 +28,7 @@ impl DomainError {
         }
     }
 
+    /// The same error, naming the field at fault (for the form to highlight).
     pub fn on_field(mut self, field: impl Into<String>) -> DomainError {
         self.field = Some(field.into());
         self

@@ -14,18 +14,28 @@ use uuid::Uuid;
 /// One parent, guardian or caregiver of a child (table `guardian`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Guardian {
+    /// The child this person is a parent, guardian or caregiver of.
     pub child_id: Uuid,
+    /// Who the person is to the child.
     pub role: GuardianRole,
+    /// The person's full name.
     pub name: String,
+    /// 身份证号 in stored form; masked on screen.
     pub id_number: Option<String>,
     /// Relationship to the child in words (外祖母, 叔叔, 邻居 …).
     pub relationship: Option<String>,
+    /// A phone number to reach the person.
     pub phone: Option<String>,
+    /// Where the person is (at home, away working, missing, …).
     pub whereabouts: Option<Whereabouts>,
+    /// Where the person works while away.
     pub work_location: Option<String>,
+    /// The person's health, in a few words.
     pub health: Option<String>,
+    /// Where the person lives.
     pub address: Option<String>,
     #[serde(default)]
+    /// Soft delete; the record and its history stay.
     pub deleted: bool,
 }
 

@@ -5,6 +5,8 @@
 //!
 //! Pure: no I/O, no clock reads (today's date is always passed in).
 
+#![warn(missing_docs)]
+
 pub mod agreement;
 pub mod child;
 pub mod codes;

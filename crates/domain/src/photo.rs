@@ -12,17 +12,23 @@ use uuid::Uuid;
 /// One photo (table `photo`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Photo {
+    /// The child in the photo.
     pub child_id: Uuid,
+    /// The visit the photo was taken on, if any.
     pub visit_id: Option<Uuid>,
     /// SHA-256 (lowercase hex) of the re-encoded image blob.
     pub blob_sha256: String,
     /// SHA-256 (lowercase hex) of the thumbnail blob.
     pub thumb_sha256: String,
+    /// Width in pixels after resizing.
     pub width: u32,
+    /// Height in pixels after resizing.
     pub height: u32,
+    /// Size of the image blob in bytes.
     pub bytes: u32,
     /// When the photo was taken, as the device wrote it (RFC 3339, local offset).
     pub taken_at: String,
+    /// Set when the photo is voided, with the reason.
     pub voided: Option<Void>,
 }
 

@@ -13,18 +13,24 @@ use uuid::Uuid;
 /// One referral (table `referral`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Referral {
+    /// The child the problem concerns.
     pub child_id: Uuid,
     /// The visit that found the problem, if any.
     pub visit_id: Option<Uuid>,
+    /// What kind of problem, which decides the receiving body.
     pub kind: ReferralKind,
     /// The body the problem went to (e.g. 区民政局, 某某小学, 派出所户籍室).
     pub receiving_body: String,
+    /// The day the problem was handed over.
     pub referred_on: NaiveDate,
     /// When the receiving body should have answered.
     pub feedback_due_on: NaiveDate,
+    /// What the receiving body did.
     pub outcome: Option<String>,
+    /// The day the referral was closed (needs an outcome).
     pub closed_on: Option<NaiveDate>,
     #[serde(default)]
+    /// Soft delete; the record and its history stay.
     pub deleted: bool,
 }
 

@@ -19,10 +19,15 @@ pub const CATEGORY_CODES: &[&str] = &[
     "difficulty",           // 困境儿童
     "left_behind",          // 农村留守儿童
 ];
+/// Codes of a child's sex.
 pub const SEX_CODES: &[&str] = &["male", "female"];
+/// Codes of the risk colours, most urgent first.
 pub const RISK_CODES: &[&str] = &["red", "yellow", "blue", "green"];
+/// Codes of the guardianship rating (较好 / 一般 / 差).
 pub const GUARDIANSHIP_RATING_CODES: &[&str] = &["good", "fair", "poor"];
+/// Codes of a child's roster status.
 pub const CHILD_STATUS_CODES: &[&str] = &["active", "exited"];
+/// Codes of the reasons a child leaves the roster.
 pub const EXIT_REASON_CODES: &[&str] = &[
     "turned_18",
     "moved_away",
@@ -32,7 +37,9 @@ pub const EXIT_REASON_CODES: &[&str] = &[
     "no_longer_eligible",
     "other",
 ];
+/// Codes of the assistance a family receives.
 pub const ASSISTANCE_CODES: &[&str] = &["dibao", "tekun", "temporary_relief", "medical_relief"];
+/// Codes of who a guardian row is to the child.
 pub const GUARDIAN_ROLE_CODES: &[&str] = &[
     "father",
     "mother",
@@ -40,6 +47,7 @@ pub const GUARDIAN_ROLE_CODES: &[&str] = &[
     "entrusted_caregiver",
     "other_guardian",
 ];
+/// Codes of where a parent or guardian is.
 pub const WHEREABOUTS_CODES: &[&str] = &[
     "at_home",
     "away_working",
@@ -53,10 +61,15 @@ pub const WHEREABOUTS_CODES: &[&str] = &[
     "deported",
     "deceased",
 ];
+/// Codes of the visit modes.
 pub const VISIT_MODE_CODES: &[&str] = &["home", "phone", "wechat_video", "school"];
+/// Codes of the actions taken on a visit.
 pub const VISIT_ACTION_CODES: &[&str] = &["resolved_on_spot", "referral", "mandatory_report"];
+/// Codes of who signs a care agreement.
 pub const SIGNER_ROLE_CODES: &[&str] = &["principal", "caregiver", "witness"];
+/// Codes of a care agreement draft's state.
 pub const AGREEMENT_STATUS_CODES: &[&str] = &["draft", "signed", "abandoned"];
+/// Codes of the referral kinds, by receiving body.
 pub const REFERRAL_KIND_CODES: &[&str] = &[
     "missing_guardianship",      // → civil affairs temporary guardianship
     "out_of_school",             // → education bureau and school
@@ -64,6 +77,7 @@ pub const REFERRAL_KIND_CODES: &[&str] = &[
     "harm_or_abuse",             // → police (mandatory report)
     "other",
 ];
+/// Codes of the kinds of task.
 pub const TASK_KIND_CODES: &[&str] =
     &["check_listed_minor", "first_visit", "winter_visit", "other"];
 

@@ -14,17 +14,22 @@ use uuid::Uuid;
 /// One task (table `task`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
+    /// What kind of work.
     pub kind: TaskKind,
     /// The village the task belongs to: the record's scope.
     pub village_code: String,
     /// The child concerned; none for a listed minor not yet on the roster.
     pub child_id: Option<Uuid>,
+    /// A one-line description shown in the work list.
     pub title: String,
     /// Kind-specific details (for a listed minor: which list, name, birth date, …).
     pub details: Option<Value>,
+    /// The day the work should be done by.
     pub due_on: NaiveDate,
+    /// The day the work was done.
     pub done_on: Option<NaiveDate>,
     #[serde(default)]
+    /// Soft delete; the record and its history stay.
     pub deleted: bool,
 }
 

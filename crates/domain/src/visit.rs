@@ -16,31 +16,44 @@ use uuid::Uuid;
 /// One visit (table `visit`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Visit {
+    /// The child visited.
     pub child_id: Uuid,
     /// When the visit took place, as the device wrote it (RFC 3339, local offset).
     pub visited_at: String,
+    /// Home, phone, WeChat video or at school.
     pub mode: VisitMode,
+    /// Who was present.
     pub people_present: Option<String>,
+    /// The director who visited.
     pub visitor: String,
+    /// Where the visit took place, if a fix was taken.
     pub gps: Option<GpsFix>,
+    /// The six-area checklist.
     pub checklist: Checklist,
     /// The child's risk colour after this visit.
     pub risk_colour: RiskColour,
     /// Violence, abuse, trafficking, running away, danger to life.
     pub emergency: bool,
+    /// Problems found, in a few sentences.
     pub problems: Option<String>,
+    /// What was done: resolved on the spot, referral, mandatory report.
     pub actions: Vec<VisitAction>,
     /// The next visit's due date the director set; the due policy may bring it closer.
     pub next_due_on: Option<NaiveDate>,
+    /// The visit in the director's words, kept short.
     pub narrative: Option<String>,
+    /// Set when the visit is voided, with the reason.
     pub voided: Option<Void>,
 }
 
 /// A GPS fix taken during the visit (field `gps`): degrees and accuracy in metres.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GpsFix {
+    /// Latitude in degrees.
     pub lat: f64,
+    /// Longitude in degrees.
     pub lon: f64,
+    /// Accuracy radius in metres.
     pub accuracy_m: f64,
 }
 
@@ -48,6 +61,7 @@ pub struct GpsFix {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistItem {
+    /// 正常, 关注 or 异常.
     pub status: ItemStatus,
     /// A short note; required when the status is abnormal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,11 +73,17 @@ pub struct ChecklistItem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checklist {
+    /// 生活: food, housing, allowance received.
     pub living: ChecklistItem,
+    /// 监护: caregiver present, agreement valid, contact with parents.
     pub guardianship: ChecklistItem,
+    /// 教育: enrolled, attending, dropout risk.
     pub education: ChecklistItem,
+    /// 健康: illness, disability, medical insurance.
     pub health: ChecklistItem,
+    /// 安全: home hazards, drowning, signs of violence.
     pub safety: ChecklistItem,
+    /// 心理: mood and behaviour.
     pub mood: ChecklistItem,
 }
 
