@@ -39,7 +39,11 @@ fn photographic_image(w: u32, h: u32) -> RgbImage {
         let mut b = 60.0 + 150.0 * (1.0 - fy) * (1.0 - 0.5 * fx);
         // A "house": a darker block with a hard edge and a brick-like texture.
         if (0.2..0.65).contains(&fx) && (0.35..0.9).contains(&fy) {
-            let brick = if (y / 24 + (x / 64) % 2) % 2 == 0 { 18.0 } else { -12.0 };
+            let brick = if (y / 24 + (x / 64) % 2) % 2 == 0 {
+                18.0
+            } else {
+                -12.0
+            };
             r = 150.0 + brick;
             g = 95.0 + brick * 0.6;
             b = 70.0 + brick * 0.4;

@@ -185,7 +185,9 @@ impl PhotoError {
                 format!("照片文件太大（超过 {mb} MB），请重新拍摄")
             }
             PhotoError::TooManyPixels { width, height, .. } => {
-                format!("照片尺寸太大（{width}×{height} 像素），无法处理，请用手机相机正常拍摄后重试")
+                format!(
+                    "照片尺寸太大（{width}×{height} 像素），无法处理，请用手机相机正常拍摄后重试"
+                )
             }
             PhotoError::UnsupportedFormat => {
                 "不支持的图片格式，请使用 JPG、PNG 或 WebP 格式的照片".to_string()
@@ -207,7 +209,12 @@ pub fn process_photo(input: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhot
     let rgb = flatten_to_rgb(decoded.image);
 
     // Resize in the stored orientation, then rotate the (much smaller) result.
-    let (tw, th) = fit_within(rgb.width(), rgb.height(), limits.long_edge, limits.long_edge);
+    let (tw, th) = fit_within(
+        rgb.width(),
+        rgb.height(),
+        limits.long_edge,
+        limits.long_edge,
+    );
     let full = resize_rgb(rgb, tw, th)?;
     let full = orient_rgb(full, decoded.orientation);
 
@@ -354,8 +361,8 @@ fn guarded_decode(input: &[u8], limits: &PhotoLimits) -> Result<Decoded, PhotoEr
             finish(decoder, image_limits, max_alloc, dims, map_err, too_many)
         }
         Format::Png => {
-            let decoder =
-                PngDecoder::with_limits(Cursor::new(input), image_limits.clone()).map_err(map_err)?;
+            let decoder = PngDecoder::with_limits(Cursor::new(input), image_limits.clone())
+                .map_err(map_err)?;
             finish(decoder, image_limits, max_alloc, dims, map_err, too_many)
         }
         Format::WebP => {
@@ -433,14 +440,14 @@ fn webp_dimensions(b: &[u8]) -> Result<(u32, u32), PhotoError> {
             if b.get(23..26) != Some(&[0x9d, 0x01, 0x2a]) {
                 return Err(corrupt("WebP VP8 start code missing"));
             }
-            let w = u32::from(u16::from_le_bytes([
-                *b.get(26).ok_or_else(short)?,
-                *b.get(27).ok_or_else(short)?,
-            ]) & 0x3fff);
-            let h = u32::from(u16::from_le_bytes([
-                *b.get(28).ok_or_else(short)?,
-                *b.get(29).ok_or_else(short)?,
-            ]) & 0x3fff);
+            let w = u32::from(
+                u16::from_le_bytes([*b.get(26).ok_or_else(short)?, *b.get(27).ok_or_else(short)?])
+                    & 0x3fff,
+            );
+            let h = u32::from(
+                u16::from_le_bytes([*b.get(28).ok_or_else(short)?, *b.get(29).ok_or_else(short)?])
+                    & 0x3fff,
+            );
             Ok((w, h))
         }
         b"VP8L" => {
@@ -508,7 +515,10 @@ fn jpeg_header(b: &[u8]) -> Result<(u32, u32), PhotoError> {
                     return Err(corrupt("JPEG scan before frame header"));
                 }
                 loop {
-                    let rel = b[pos..].iter().position(|&x| x == 0xFF).ok_or_else(truncated)?;
+                    let rel = b[pos..]
+                        .iter()
+                        .position(|&x| x == 0xFF)
+                        .ok_or_else(truncated)?;
                     pos += rel;
                     match b.get(pos + 1) {
                         None => return Err(truncated()),
@@ -569,7 +579,10 @@ fn fit_within(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
     if w <= max_w && h <= max_h {
         return (w, h);
     }
-    let scale = f64::min(f64::from(max_w) / f64::from(w), f64::from(max_h) / f64::from(h));
+    let scale = f64::min(
+        f64::from(max_w) / f64::from(w),
+        f64::from(max_h) / f64::from(h),
+    );
     let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_w);
     let nh = ((f64::from(h) * scale).round() as u32).clamp(1, max_h);
     (nw, nh)
@@ -608,7 +621,12 @@ fn resize_rgb_ref(img: &RgbImage, tw: u32, th: u32) -> Result<RgbImage, PhotoErr
     if img.dimensions() == (tw, th) {
         return Ok(img.clone());
     }
-    let buf = resize_raw(img.as_raw(), img.dimensions(), (tw, th), fr::PixelType::U8x3)?;
+    let buf = resize_raw(
+        img.as_raw(),
+        img.dimensions(),
+        (tw, th),
+        fr::PixelType::U8x3,
+    )?;
     Ok(RgbImage::from_raw(tw, th, buf).expect("resizer output sized for the image"))
 }
 

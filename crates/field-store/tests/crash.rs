@@ -33,7 +33,7 @@ fn visits_that_returned_success_survive_sigkill_and_the_outbox_matches_the_rows(
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_micros(2_000 + seed % 40_000);
+        let delay = Duration::from_micros(5_000 + seed % 60_000);
         let mut proc = Command::new(FIELDCTL)
             .args(["--data", &data, "debug", "write-visits", &child, "--count", "100000"])
             .stdout(Stdio::piped())

@@ -52,7 +52,12 @@ fn exif_app1(orientation: u16) -> Vec<u8> {
 fn jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, quality)
-        .write_image(img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
         .unwrap();
     out
 }
@@ -69,7 +74,12 @@ fn camera_jpeg(img: &RgbImage, orientation: u16) -> Vec<u8> {
 fn png_rgba(img: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::new();
     PngEncoder::new(&mut out)
-        .write_image(img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgba8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgba8,
+        )
         .unwrap();
     out
 }
@@ -129,7 +139,10 @@ fn header_markers(jpeg: &[u8]) -> Vec<u8> {
 fn assert_no_metadata(jpeg: &[u8], what: &str) {
     assert!(!contains(jpeg, b"Exif\0\0"), "{what}: Exif header survived");
     assert!(!contains(jpeg, b"Exif"), "{what}: 'Exif' bytes survived");
-    assert!(!contains(jpeg, &[0xFF, 0xE1]), "{what}: APP1 marker survived");
+    assert!(
+        !contains(jpeg, &[0xFF, 0xE1]),
+        "{what}: APP1 marker survived"
+    );
     assert!(!contains(jpeg, &GPS_SECONDS), "{what}: GPS value survived");
     assert!(!contains(jpeg, b"MM\0\x2a"), "{what}: TIFF header survived");
     // Structurally: only JFIF APP0, tables, frame and scan headers before the data.
@@ -158,13 +171,25 @@ fn orientation_6_turns_a_sideways_photo_upright() {
     // Orientation 6 = rotate 90° clockwise: the stored top-left lands top-right.
     let full = decode(&out.full);
     assert_eq!(full.dimensions(), (200, 400));
-    assert!(is_red(full.get_pixel(185, 15)), "{:?}", full.get_pixel(185, 15));
-    assert!(is_blue(full.get_pixel(15, 15)), "{:?}", full.get_pixel(15, 15));
+    assert!(
+        is_red(full.get_pixel(185, 15)),
+        "{:?}",
+        full.get_pixel(185, 15)
+    );
+    assert!(
+        is_blue(full.get_pixel(15, 15)),
+        "{:?}",
+        full.get_pixel(15, 15)
+    );
     assert!(is_blue(full.get_pixel(185, 385)));
 
     let thumb = decode(&out.thumb);
     assert_eq!(thumb.dimensions(), (160, 320));
-    assert!(is_red(thumb.get_pixel(150, 8)), "{:?}", thumb.get_pixel(150, 8));
+    assert!(
+        is_red(thumb.get_pixel(150, 8)),
+        "{:?}",
+        thumb.get_pixel(150, 8)
+    );
     assert!(is_blue(thumb.get_pixel(8, 8)));
 }
 
@@ -178,8 +203,11 @@ fn every_common_orientation_puts_the_corner_where_it_belongs() {
         (8, (200, 400), (15, 385), (15, 15)),
     ];
     for (orientation, size, red_at, blue_at) in cases {
-        let out = process_photo(&camera_jpeg(&marked(400, 200), orientation), &Default::default())
-            .unwrap();
+        let out = process_photo(
+            &camera_jpeg(&marked(400, 200), orientation),
+            &Default::default(),
+        )
+        .unwrap();
         let full = decode(&out.full);
         assert_eq!(full.dimensions(), size, "orientation {orientation}");
         assert_eq!((out.width, out.height), size);
@@ -188,7 +216,10 @@ fn every_common_orientation_puts_the_corner_where_it_belongs() {
             "orientation {orientation}: {:?}",
             full.get_pixel(red_at.0, red_at.1)
         );
-        assert!(is_blue(full.get_pixel(blue_at.0, blue_at.1)), "orientation {orientation}");
+        assert!(
+            is_blue(full.get_pixel(blue_at.0, blue_at.1)),
+            "orientation {orientation}"
+        );
     }
 }
 
@@ -250,7 +281,10 @@ fn hashes_identify_the_outputs_and_are_deterministic() {
     assert_eq!(a.full_sha256, sha256_hex(&a.full));
     assert_eq!(a.thumb_sha256, sha256_hex(&a.thumb));
     assert_eq!(a.full_sha256.len(), 64);
-    assert!(a.full_sha256.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(a
+        .full_sha256
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     assert_ne!(a.full_sha256, a.thumb_sha256);
 }
 
@@ -268,7 +302,10 @@ fn png_and_webp_inputs_work_and_transparency_becomes_white() {
     let full = decode(&out.full);
     assert_eq!(full.dimensions(), (300, 200));
     let left = full.get_pixel(40, 100);
-    assert!(left.0.iter().all(|&c| c > 240), "transparent → white, got {left:?}");
+    assert!(
+        left.0.iter().all(|&c| c > 240),
+        "transparent → white, got {left:?}"
+    );
     assert!(is_red(full.get_pixel(260, 100)));
     assert_no_metadata(&out.full, "png→full");
 
@@ -291,7 +328,11 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         for &b in bytes {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -313,7 +354,10 @@ fn png_declaring(w: u32, h: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend(png_chunk(b"IHDR", &ihdr));
     // A few bytes of zlib data (an empty stored block); the rest "would follow".
-    png.extend(png_chunk(b"IDAT", &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF]));
+    png.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF],
+    ));
     png.extend(png_chunk(b"IEND", &[]));
     png
 }
@@ -335,10 +379,15 @@ fn decompression_bomb_png_is_refused_from_its_header() {
     assert!(e.zh().contains("100000×100000"), "{}", e.zh());
 
     // Over the pixel budget with both sides allowed, and over one side's limit.
-    assert_eq!(err(&png_declaring(10_000, 10_000)).code(), "too_many_pixels");
+    assert_eq!(
+        err(&png_declaring(10_000, 10_000)).code(),
+        "too_many_pixels"
+    );
     assert_eq!(err(&png_declaring(12_001, 10)).code(), "too_many_pixels");
     assert_eq!(
-        process_signature(&bomb, &Default::default()).unwrap_err().code(),
+        process_signature(&bomb, &Default::default())
+            .unwrap_err()
+            .code(),
         "too_many_pixels"
     );
 }
@@ -381,7 +430,14 @@ fn truncated_jpegs_are_corrupt() {
     let good = camera_jpeg(&gradient(300, 200), 6);
     process_photo(&good, &Default::default()).unwrap();
     // Cut in the EXIF segment, in the tables, early and late in the scan, before EOI.
-    for cut in [10, 150, 400, good.len() / 2, good.len() - 100, good.len() - 1] {
+    for cut in [
+        10,
+        150,
+        400,
+        good.len() / 2,
+        good.len() - 100,
+        good.len() - 1,
+    ] {
         let e = err(&good[..cut]);
         assert_eq!(e.code(), "corrupt", "cut at {cut}: {e}");
         assert_eq!(e.zh(), "无法识别的图片文件，可能已损坏，请重新拍摄");
@@ -461,7 +517,10 @@ fn every_error_has_a_code_a_chinese_message_and_an_english_display() {
     let mut codes = std::collections::HashSet::new();
     for e in errors {
         assert!(codes.insert(e.code()), "duplicate code {}", e.code());
-        assert!(e.zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
+        assert!(e
+            .zh()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
         assert!(e.to_string().is_ascii(), "{e}");
     }
 }
@@ -497,18 +556,22 @@ fn signature_is_a_small_grayscale_png_on_white() {
     }
 
     // Small and tall signatures: never upscaled, bounded in height.
-    let small = process_signature(&png_rgba(&RgbaImage::new(300, 100)), &Default::default())
-        .unwrap();
+    let small =
+        process_signature(&png_rgba(&RgbaImage::new(300, 100)), &Default::default()).unwrap();
     assert_eq!((small.width, small.height), (300, 100));
     let tall = process_signature(&jpeg(&gradient(300, 1000), 80), &Default::default()).unwrap();
     assert_eq!((tall.width, tall.height), (120, 400));
 
     assert_eq!(
-        process_signature(&[], &Default::default()).unwrap_err().code(),
+        process_signature(&[], &Default::default())
+            .unwrap_err()
+            .code(),
         "empty"
     );
     assert_eq!(
-        process_signature(b"hello", &Default::default()).unwrap_err().code(),
+        process_signature(b"hello", &Default::default())
+            .unwrap_err()
+            .code(),
         "unsupported_format"
     );
 }

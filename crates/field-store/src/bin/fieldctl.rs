@@ -83,6 +83,28 @@ enum Cmd {
         #[arg(long)]
         include_exited: bool,
     },
+    /// Enroll this device with a sync server using a one-time code from the admin.
+    Enroll {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "fieldctl")]
+        name: String,
+    },
+    /// Sync with the server now (push, photos, pull, verify). Retries network
+    /// failures with back-off up to --retries times.
+    Sync {
+        #[arg(long, default_value_t = 0)]
+        retries: u32,
+        /// Changes per push request.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long)]
+        no_thumbnails: bool,
+    },
+    /// Changes the server refused, with its reasons.
+    Rejected,
     /// Outbox depth, last change, rejected changes, cursor.
     Status,
     /// The whole synced state as canonical JSON (compare two devices byte for byte).
@@ -204,6 +226,15 @@ fn main() {
     let cli = Cli::parse();
     let json_out = cli.json;
     if let Err(e) = run(cli) {
+        let sync = e.downcast_ref::<field_store::sync::SyncError>();
+        if let Some(se) = sync {
+            if json_out {
+                println!("{}", json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}}));
+            } else {
+                eprintln!("错误：{}\nerror: {}", se.zh(), se);
+            }
+            std::process::exit(1);
+        }
         match e.downcast_ref::<StoreError>() {
             Some(se) => {
                 if json_out {
@@ -432,6 +463,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out
             });
         }
+        Cmd::Enroll { server, code, name } => {
+            let e = field_store::sync::enroll(&mut store, server, code, name).map_err(sync_error)?;
+            print(j, &json!({"device_id": e.device_id, "account_id": e.account_id, "role": e.role, "villages": e.scopes}), || {
+                format!("登记成功 enrolled: {} ({}) 村 villages {:?}", e.account_id, e.role, e.scopes)
+            });
+        }
+        Cmd::Sync { retries, batch, no_thumbnails } => {
+            let opts = field_store::sync::SyncOptions {
+                push_batch: *batch,
+                fetch_thumbnails: !no_thumbnails,
+                ..Default::default()
+            };
+            let report = sync_with_progress(&mut store, &opts, *retries, j)?;
+            print(j, &serde_json::to_value(&report)?, || {
+                format!(
+                    "同步完成 synced: 上传 pushed {} 条, 被拒 rejected {}, 下载 pulled {} 条, 照片 blobs {} ({} bytes), 缩略图 thumbnails {}",
+                    report.pushed, report.rejected, report.pulled, report.blobs_uploaded, report.blob_bytes_sent, report.thumbnails_fetched
+                )
+            });
+        }
+        Cmd::Rejected => {
+            let rejected = store.rejected_changes()?;
+            print(j, &serde_json::to_value(&rejected)?, || {
+                let mut out = format!("{} 条被拒绝 rejected change(s)\n", rejected.len());
+                for r in &rejected {
+                    out.push_str(&format!("{} {}.{}: {} ({})\n", r.change.device_seq, r.change.table, r.change.field, r.message, r.code));
+                }
+                out
+            });
+        }
         Cmd::Status => {
             let st = store.status()?;
             let v = serde_json::to_value(&st)?;
@@ -485,6 +546,67 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A sync error as a store-style error, so it prints in Chinese and English.
+fn sync_error(e: field_store::sync::SyncError) -> anyhow::Error {
+    anyhow::Error::from(e)
+}
+
+/// Runs sync rounds until one succeeds or `retries` network failures have happened,
+/// showing a progress bar on a terminal.
+fn sync_with_progress(
+    store: &mut Store,
+    opts: &field_store::sync::SyncOptions,
+    retries: u32,
+    json_out: bool,
+) -> anyhow::Result<field_store::sync::SyncReport> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    use std::io::IsTerminal;
+    let bar = if !json_out && std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template("{msg:10} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut backoff = field_store::sync::Backoff::new(std::time::Duration::from_millis(500), std::time::Duration::from_secs(30));
+    let mut attempt = 0;
+    loop {
+        let mut on_progress = |p: &field_store::sync::SyncProgress| {
+            if let Some(b) = &bar {
+                if let Some(phase) = p.phase {
+                    b.set_message(phase.label_zh());
+                }
+                if p.bytes_total > 0 {
+                    b.set_length(p.bytes_total);
+                    b.set_position(p.bytes_done);
+                } else {
+                    b.set_length(p.records_total.max(p.records_done));
+                    b.set_position(p.records_done);
+                }
+            }
+        };
+        match field_store::sync::sync_once(store, opts, &mut on_progress) {
+            Ok(r) => {
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                return Ok(r);
+            }
+            Err(e) if e.is_retryable() && attempt < retries => {
+                attempt += 1;
+                let d = backoff.next_delay();
+                eprintln!("网络问题，{:.1} 秒后重试 network problem, retrying in {:.1}s: {e}", d.as_secs_f64(), d.as_secs_f64());
+                std::thread::sleep(d);
+            }
+            Err(e) => return Err(sync_error(e)),
+        }
+    }
 }
 
 fn now_rfc3339(store: &Store) -> String {
