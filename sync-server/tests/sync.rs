@@ -1,0 +1,406 @@
+//! Push, pull, verify, exactly-once, rejections, re-scoping, access log, audit and the
+//! late-commit race, on SQLite and (when configured) PostgreSQL.
+
+mod common;
+
+use common::{Backend, TestServer};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use sync_core::wire::{PulledChange, VerifyRequest, VerifyResponse, PROTOCOL_VERSION};
+use sync_core::{Hlc, Replica, Scope, ScopeChecksum};
+
+backend_tests!(
+    a_village_s_devices_receive_what_its_director_pushed,
+    the_same_batch_pushed_three_times_is_stored_once,
+    rejected_changes_are_reported_recorded_and_count_as_held,
+    verify_agrees_with_a_replica_built_from_pulled_changes,
+    a_child_moving_village_reaches_the_new_village_whole,
+    supervisor_reads_are_written_to_the_access_log,
+    the_audit_trail_names_account_and_device,
+    late_commits_are_never_skipped_by_a_racing_puller,
+);
+
+async fn a_village_s_devices_receive_what_its_director_pushed(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let phone = s.device("dir-a").await;
+    let tablet = s.device("dir-a").await;
+    let other = s.device("dir-b").await;
+    assert_eq!(phone.scopes, vec!["A"]);
+    let (_child, changes) = phone.new_child("A", "王小花");
+    let out = phone.push(&changes).await;
+    assert_eq!(
+        (out.accepted, out.max_device_seq, out.rejected.len()),
+        (9, 9, 0)
+    );
+    assert!(out.server_time_ms > 0);
+    let (pulled, cursor) = tablet.pull_all(0).await;
+    assert_eq!(pulled.len(), 9);
+    assert!(pulled.iter().all(|p| p.change.scope.as_str() == "A"));
+    assert_eq!(
+        pulled.iter().map(|p| p.change.op_id).collect::<Vec<_>>(),
+        changes.iter().map(|c| c.op_id).collect::<Vec<_>>()
+    );
+    assert_eq!(tablet.pull_all(cursor).await.0.len(), 0);
+    assert_eq!(
+        other.pull_all(0).await.0.len(),
+        0,
+        "village B's device sees nothing of village A"
+    );
+    // Paging.
+    let first = tablet.pull_page(0, 4).await;
+    assert_eq!(first.changes.len(), 4);
+    assert!(first.has_more);
+}
+
+async fn the_same_batch_pushed_three_times_is_stored_once(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let phone = s.device("dir-a").await;
+    let reader = s.device("dir-a").await;
+    let (child, mut batch) = phone.new_child("A", "李明");
+    batch.extend(phone.new_visit("A", child).1);
+    let n = batch.len() as u64;
+    for _ in 0..3 {
+        let out = phone.push(&batch).await;
+        assert_eq!((out.accepted, out.max_device_seq), (n, n));
+        assert!(out.rejected.is_empty());
+    }
+    // Interleaved duplicates inside one push, in another order.
+    let mut messy: Vec<_> = batch.iter().rev().cloned().collect();
+    messy.extend(batch.iter().step_by(2).cloned());
+    let out = phone.push(&messy).await;
+    assert!(out.rejected.is_empty());
+    assert_eq!(out.max_device_seq, n);
+    let (pulled, _) = reader.pull_all(0).await;
+    assert_eq!(pulled.len() as u64, n, "each change once in the feed");
+    let ids: HashSet<_> = pulled.iter().map(|p| p.change.op_id).collect();
+    assert_eq!(ids.len() as u64, n);
+}
+
+async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let phone = s.device("dir-a").await;
+    let row = uuid::Uuid::now_v7();
+    let good1 = phone.change("child", row, "name", json!("张三"), "A");
+    let unknown = phone.change("child", row, "favourite_colour", json!("red"), "A");
+    let bad = phone.change("child", row, "sex", json!("unknown"), "A");
+    let foreign = phone.change("child", uuid::Uuid::now_v7(), "name", json!("x"), "B");
+    let mut ahead = phone.change("child", row, "notes", json!("n"), "A");
+    ahead.hlc = Hlc::new(common::now_ms() + 3_600_000, 0);
+    let table = phone.change("secret_table", row, "name", json!("x"), "A");
+    let good2 = phone.change("child", row, "risk_colour", json!("red"), "A");
+    let batch = vec![good1, unknown.clone(), bad, foreign, ahead, table, good2];
+    let out = phone.push(&batch).await;
+    assert_eq!(out.accepted, 2);
+    assert_eq!(out.max_device_seq, 7, "rejected changes are held too");
+    let codes: BTreeMap<u64, String> = out
+        .rejected
+        .iter()
+        .map(|r| (r.device_seq, r.code.clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        BTreeMap::from([
+            (2, "unknown_field".to_string()),
+            (3, "bad_value".into()),
+            (4, "out_of_scope".into()),
+            (5, "clock_ahead".into()),
+            (6, "unknown_table".into())
+        ])
+    );
+    assert!(out.rejected.iter().all(|r| !r.message.is_empty()));
+    // Re-pushing the same rejected change is refused again, the same way.
+    let again = phone.push(&[unknown]).await;
+    assert_eq!(again.rejected[0].code, "unknown_field");
+    // The same op_id with other content is a conflict.
+    let mut forged = batch[0].clone();
+    forged.value = json!("李四");
+    let out = phone.push(&[forged]).await;
+    assert_eq!(out.rejected[0].code, "op_id_conflict");
+    let (pulled, _) = s.device("dir-a").await.pull_all(0).await;
+    assert_eq!(pulled.len(), 2);
+    assert_eq!(pulled[0].change.value, json!("张三"));
+    // A gap: seq 9 arrives before 8; the server holds 7, then 9 once 8 arrives.
+    let c8 = phone.change("child", row, "status", json!("active"), "A");
+    let c9 = phone.change("child", row, "added_on", json!("2025-01-01"), "A");
+    assert_eq!(phone.push(&[c9]).await.max_device_seq, 7);
+    assert_eq!(phone.push(&[c8]).await.max_device_seq, 9);
+}
+
+fn checksums_of(pulled: &[PulledChange]) -> BTreeMap<Scope, ScopeChecksum> {
+    // A device's view: every field's winner, in the scope its latest feed entry named.
+    let mut replica = Replica::default();
+    let mut row_scope = BTreeMap::new();
+    for p in pulled {
+        replica.apply(&p.change);
+        row_scope.insert(
+            (p.change.table.clone(), p.change.row_id),
+            p.change.scope.clone(),
+        );
+    }
+    let mut out: BTreeMap<Scope, ScopeChecksum> = BTreeMap::new();
+    for (k, v) in &replica.fields {
+        let scope = row_scope[&(k.table.clone(), k.row_id)].clone();
+        out.entry(scope)
+            .or_default()
+            .add(ScopeChecksum::field_hash(k, &v.stamp, &v.value));
+    }
+    out
+}
+
+async fn verify(
+    device: &common::Device,
+    checksums: BTreeMap<Scope, ScopeChecksum>,
+) -> VerifyResponse {
+    let (status, body) = device
+        .post(
+            "/v1/verify",
+            &serde_json::to_value(VerifyRequest {
+                protocol: PROTOCOL_VERSION,
+                checksums,
+            })
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+async fn verify_agrees_with_a_replica_built_from_pulled_changes(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a1 = s.device("dir-a").await;
+    let a2 = s.device("dir-a").await;
+    let (child, c) = a1.new_child("A", "陈晨");
+    a1.push(&c).await;
+    a2.push(&a2.new_visit("A", child).1).await;
+    // Concurrent edits of one field: the larger (hlc, device) wins on both sides.
+    let e1 = a1.change("child", child, "risk_colour", json!("red"), "A");
+    let e2 = a2.change("child", child, "risk_colour", json!("yellow"), "A");
+    a2.push(&[e2]).await;
+    a1.push(&[e1]).await;
+    let reader = s.device("dir-a").await;
+    let (pulled, _) = reader.pull_all(0).await;
+    let mine = checksums_of(&pulled);
+    assert_eq!(mine[&Scope::new("A")].fields, 9 + 8);
+    let v = verify(&reader, mine.clone()).await;
+    assert!(v.mismatched.is_empty(), "{v:?}");
+    let mut wrong = mine;
+    wrong.get_mut(&Scope::new("A")).unwrap().sum ^= 1;
+    assert_eq!(
+        verify(&reader, wrong).await.mismatched,
+        vec![Scope::new("A")]
+    );
+    let (status, body) = reader
+        .post(
+            "/v1/verify",
+            &json!({"protocol": PROTOCOL_VERSION, "checksums": {"B": {"fields": 0, "sum": "0"}}}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("out_of_scope")));
+}
+
+async fn a_child_moving_village_reaches_the_new_village_whole(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let b = s.device("dir-b").await;
+    let (child, c) = a.new_child("A", "赵小雨");
+    a.push(&c).await;
+    let (visit, v) = a.new_visit("A", child);
+    a.push(&v).await;
+    let guardian = uuid::Uuid::now_v7();
+    a.push(&[
+        a.change(
+            "guardian",
+            guardian,
+            "child_id",
+            json!(child.to_string()),
+            "A",
+        ),
+        a.change("guardian", guardian, "name", json!("赵奶奶"), "A"),
+        a.change("guardian", guardian, "role", json!("grandparent"), "A"),
+    ])
+    .await;
+    let (_, a_cursor) = a.pull_all(0).await;
+    let (before_b, b_cursor) = b.pull_all(0).await;
+    assert!(before_b.is_empty());
+
+    // The family moves to village B; A's director records it.
+    let mv = a.change("child", child, "village_code", json!("B"), "B");
+    let out = a.push(&[mv.clone()]).await;
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+
+    // B's device receives the whole record, in scope B.
+    let (got, b_cursor) = b.pull_all(b_cursor).await;
+    assert!(got.iter().all(|p| p.change.scope.as_str() == "B"));
+    let rows: BTreeSet<_> = got
+        .iter()
+        .map(|p| (p.change.table.clone(), p.change.row_id))
+        .collect();
+    assert_eq!(
+        rows,
+        BTreeSet::from([
+            ("child".to_string(), child),
+            ("visit".into(), visit),
+            ("guardian".into(), guardian)
+        ])
+    );
+    let mut replica = Replica::default();
+    for p in &got {
+        replica.apply(&p.change);
+    }
+    assert_eq!(
+        replica.fields.len(),
+        9 + 8 + 3,
+        "every current field of the record"
+    );
+    let server = s
+        .state
+        .db
+        .checksums(&["B".into(), "A".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        server[&Scope::new("B")],
+        checksums_of(&got)[&Scope::new("B")]
+    );
+    assert_eq!(server[&Scope::new("A")].fields, 0);
+
+    // A's device learns the child left (the move, in scope A), then nothing more.
+    let (a_got, a_cursor) = a.pull_all(a_cursor).await;
+    assert_eq!(a_got.len(), 1);
+    assert_eq!(
+        (a_got[0].change.op_id, a_got[0].change.scope.as_str()),
+        (mv.op_id, "A")
+    );
+    b.push(&[b.change("child", child, "risk_colour", json!("red"), "B")])
+        .await;
+    assert!(
+        a.pull_all(a_cursor).await.0.is_empty(),
+        "A sees no later edits of the child"
+    );
+    assert_eq!(b.pull_all(b_cursor).await.0.len(), 1);
+    // A may no longer write the child; B may.
+    let late = a
+        .push(&[a.change("child", child, "notes", json!("x"), "A")])
+        .await;
+    assert_eq!(late.rejected[0].code, "out_of_scope");
+    // New rows for the child belong in B.
+    let (_, v2) = b.new_visit("B", child);
+    assert!(b.push(&v2).await.rejected.is_empty());
+    // A move to a village that does not exist is refused.
+    let bad = b
+        .push(&[b.change("child", child, "village_code", json!("ZZ"), "ZZ")])
+        .await;
+    assert_eq!(bad.rejected[0].code, "unknown_village");
+}
+
+async fn supervisor_reads_are_written_to_the_access_log(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let c = s.device("dir-c").await;
+    a.push(&a.new_child("A", "周一").1).await;
+    c.push(&c.new_child("C", "周二").1).await;
+    let sup = s.device("sup-1").await;
+    assert_eq!(sup.scopes, vec!["A", "B"]);
+    let (got, _) = sup.pull_all(0).await;
+    assert_eq!(got.len(), 9, "only the supervisor's own township");
+    assert!(got.iter().all(|p| p.change.scope.as_str() == "A"));
+    let log = s.state.db.access_log().await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (
+            log[0].account_id,
+            log[0].device_id,
+            log[0].scope.as_str(),
+            log[0].record_count
+        ),
+        (sup.account_id, sup.device_id, "A", 9)
+    );
+    // A director's own pulls are not logged.
+    s.device("dir-a").await.pull_all(0).await;
+    assert_eq!(s.state.db.access_log().await.unwrap().len(), 1);
+    let admin = s.device("admin").await;
+    assert_eq!(admin.pull_all(0).await.0.len(), 18);
+    assert_eq!(s.state.db.access_log().await.unwrap().len(), 3);
+}
+
+async fn the_audit_trail_names_account_and_device(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let (child, c) = a.new_child("A", "吴桐");
+    a.push(&c).await;
+    let a2 = s.device("dir-a").await;
+    a2.push(&[a2.change("child", child, "risk_colour", json!("red"), "A")])
+        .await;
+    let trail = s.state.db.audit_row(child).await.unwrap();
+    assert_eq!(trail.len(), 10);
+    assert!(trail.iter().all(|e| e.account_login == "dir-a"));
+    assert_eq!(trail.last().unwrap().device_id, a2.device_id);
+    assert_eq!(trail.last().unwrap().field, "risk_colour");
+}
+
+/// Many devices push small batches concurrently through two server instances over the
+/// same storage while a county admin pulls in a loop. Every accepted change must reach
+/// the puller exactly once, whatever order the transactions committed in.
+async fn late_commits_are_never_skipped_by_a_racing_puller(backend: Backend) {
+    let s1 = TestServer::start(backend).await;
+    let s2 = s1.another_instance().await;
+    let mut pushers = Vec::new();
+    for (i, login) in ["dir-a", "dir-a", "dir-b", "dir-b", "dir-c", "dir-c"]
+        .iter()
+        .enumerate()
+    {
+        let d = s1.device(login).await;
+        let d = if i % 2 == 0 { d } else { d.via(&s2) };
+        let village = &login[4..].to_uppercase();
+        let village = village.clone();
+        pushers.push(tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            for round in 0..25 {
+                let (_, c) = d.new_child(&village, &format!("孩子{round}"));
+                let out = d.push(&c[..3 + round % 6]).await;
+                assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+                accepted.extend(c[..3 + round % 6].iter().map(|c| c.op_id));
+            }
+            accepted
+        }));
+    }
+    let admin = s1.device("admin").await;
+    let admin2 = admin.via(&s2);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let puller = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut cursor = 0;
+            let mut last_seq = 0;
+            let mut turn = 0u32;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                turn += 1;
+                let d = if turn % 2 == 0 { &admin } else { &admin2 };
+                let page = d.pull_page(cursor, 7).await;
+                for p in &page.changes {
+                    assert!(p.server_seq > last_seq, "server_seq strictly increases");
+                    last_seq = p.server_seq;
+                    seen.push(p.change.op_id);
+                }
+                cursor = page.next_cursor;
+                if finished && !page.has_more {
+                    return seen;
+                }
+            }
+        })
+    };
+    let mut accepted = HashSet::new();
+    for p in pushers {
+        accepted.extend(p.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = puller.await.unwrap();
+    let seen_set: HashSet<_> = seen.iter().copied().collect();
+    assert_eq!(seen.len(), seen_set.len(), "no change twice");
+    assert_eq!(
+        seen_set, accepted,
+        "the racing puller's union is every accepted change"
+    );
+}
