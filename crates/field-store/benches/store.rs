@@ -54,18 +54,26 @@ fn plain_visit_table(conn: &Connection) {
 fn open_plain(path: &std::path::Path, relaxed: bool) -> Connection {
     let c = Connection::open(path).unwrap();
     c.pragma_update(None, "journal_mode", "WAL").unwrap();
-    c.pragma_update(None, "synchronous", if relaxed { "NORMAL" } else { "FULL" }).unwrap();
+    c.pragma_update(None, "synchronous", if relaxed { "NORMAL" } else { "FULL" })
+        .unwrap();
     c
 }
 
 fn local_write(c: &mut Criterion) {
     for relaxed in [false, true] {
-        let label = if relaxed { "synchronous=NORMAL" } else { "synchronous=FULL" };
+        let label = if relaxed {
+            "synchronous=NORMAL"
+        } else {
+            "synchronous=FULL"
+        };
         let mut g = c.benchmark_group(format!("local_write/{label}"));
         g.measurement_time(Duration::from_secs(8));
         g.throughput(Throughput::Elements(1));
         let dir = tempfile::tempdir().unwrap();
-        let opts = OpenOptions { relaxed_durability: relaxed, ..Default::default() };
+        let opts = OpenOptions {
+            relaxed_durability: relaxed,
+            ..Default::default()
+        };
         let mut store = Store::open(dir.path().join("device.db"), &opts).unwrap();
         let today = store.today().to_string();
         let child = store.add_child(child_fields(1, &today)).unwrap();
@@ -81,9 +89,16 @@ fn local_write(c: &mut Criterion) {
                 conn.execute(
                     "INSERT INTO visit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
-                        uuid::Uuid::now_v7().to_string(), child.to_string(), f["visited_at"].as_str(), f["mode"].as_str(),
-                        f["visitor"].as_str(), f["checklist"].to_string(), f["risk_colour"].as_str(),
-                        false, f["actions"].to_string(), f["narrative"].as_str()
+                        uuid::Uuid::now_v7().to_string(),
+                        child.to_string(),
+                        f["visited_at"].as_str(),
+                        f["mode"].as_str(),
+                        f["visitor"].as_str(),
+                        f["checklist"].to_string(),
+                        f["risk_colour"].as_str(),
+                        false,
+                        f["actions"].to_string(),
+                        f["narrative"].as_str()
                     ],
                 )
                 .unwrap()
@@ -115,7 +130,10 @@ fn apply(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let opts = OpenOptions { relaxed_durability: true, ..Default::default() };
+                let opts = OpenOptions {
+                    relaxed_durability: true,
+                    ..Default::default()
+                };
                 let s = Store::open(dir.path().join("d.db"), &opts).unwrap();
                 (dir, s)
             },
@@ -165,9 +183,17 @@ fn apply(c: &mut Criterion) {
         }
         let obj = objs
             .entry(ch.row_id)
-            .or_insert_with(|| src.put_object(automerge::ROOT, ch.row_id.to_string(), automerge::ObjType::Map).unwrap())
+            .or_insert_with(|| {
+                src.put_object(
+                    automerge::ROOT,
+                    ch.row_id.to_string(),
+                    automerge::ObjType::Map,
+                )
+                .unwrap()
+            })
             .clone();
-        src.put(&obj, ch.field.as_str(), ch.value.to_string()).unwrap();
+        src.put(&obj, ch.field.as_str(), ch.value.to_string())
+            .unwrap();
     }
     src.commit();
     let am_changes = src.get_changes(&[]);
@@ -183,7 +209,10 @@ fn apply(c: &mut Criterion) {
 
 fn roster(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let opts = OpenOptions { relaxed_durability: true, ..Default::default() };
+    let opts = OpenOptions {
+        relaxed_durability: true,
+        ..Default::default()
+    };
     let mut store = Store::open(dir.path().join("d.db"), &opts).unwrap();
     let today = store.today();
     let conn = open_plain(&dir.path().join("plain.db"), true);
@@ -200,7 +229,14 @@ fn roster(c: &mut Criterion) {
         }
         conn.execute(
             "INSERT INTO child VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id.to_string(), format!("儿童{i:05}"), "[\"left_behind\"]", (i % 4) as i64, "green", added],
+            params![
+                id.to_string(),
+                format!("儿童{i:05}"),
+                "[\"left_behind\"]",
+                (i % 4) as i64,
+                "green",
+                added
+            ],
         )
         .unwrap();
     }
@@ -209,7 +245,14 @@ fn roster(c: &mut Criterion) {
         b.iter(|| assert_eq!(store.roster(&RosterFilter::default()).unwrap().len(), 5000))
     });
     g.bench_function("field-store roster search by pinyin initials", |b| {
-        b.iter(|| store.roster(&RosterFilter { search: Some("er".into()), ..Default::default() }).unwrap())
+        b.iter(|| {
+            store
+                .roster(&RosterFilter {
+                    search: Some("er".into()),
+                    ..Default::default()
+                })
+                .unwrap()
+        })
     });
     g.bench_function("baseline: plain SELECT … ORDER BY", |b| {
         b.iter(|| {

@@ -32,7 +32,11 @@ pub struct ApplyReport {
 impl Store {
     /// Applies a page of pulled changes and, in the same transaction, stores
     /// `next_cursor` (when given) as the pull cursor.
-    pub fn apply_changes(&mut self, changes: &[Change], next_cursor: Option<u64>) -> Result<ApplyReport> {
+    pub fn apply_changes(
+        &mut self,
+        changes: &[Change],
+        next_cursor: Option<u64>,
+    ) -> Result<ApplyReport> {
         let wall = self.wall_ms();
         let today = self.today();
         let tx = self.begin()?;
@@ -99,7 +103,10 @@ impl Store {
             // The scope the server files this row under (the last change of the page
             // is the freshest word), unless the row says its own village.
             let feed_scope = group.last().map(|c| c.scope.0.clone()).unwrap_or_default();
-            let new_scope = rec.text(SCOPE_FIELD).map(str::to_string).unwrap_or(feed_scope);
+            let new_scope = rec
+                .text(SCOPE_FIELD)
+                .map(str::to_string)
+                .unwrap_or(feed_scope);
             let scope_changed = old_scope.as_deref() != Some(new_scope.as_str());
             if !changed && !scope_changed {
                 continue;
@@ -150,7 +157,14 @@ impl Store {
     }
 }
 
-fn note_loser(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldState, winner: &Change, at: &str) -> Result<()> {
+fn note_loser(
+    tx: &Connection,
+    rec: &StoredRecord,
+    field: &str,
+    loser: &FieldState,
+    winner: &Change,
+    at: &str,
+) -> Result<()> {
     let w = FieldState {
         stamp: winner.stamp(),
         value: winner.value.clone(),
@@ -158,7 +172,14 @@ fn note_loser(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldSta
     note_loser_against(tx, rec, field, loser, &w, at)
 }
 
-fn note_loser_against(tx: &Connection, rec: &StoredRecord, field: &str, loser: &FieldState, winner: &FieldState, at: &str) -> Result<()> {
+fn note_loser_against(
+    tx: &Connection,
+    rec: &StoredRecord,
+    field: &str,
+    loser: &FieldState,
+    winner: &FieldState,
+    at: &str,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR IGNORE INTO field_history (tbl, row_id, field, value, hlc, device_id, winner_hlc, winner_device, noted_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -183,13 +204,18 @@ fn note_loser_against(tx: &Connection, rec: &StoredRecord, field: &str, loser: &
 fn evict_out_of_scope(tx: &Connection, children: &[Uuid], scopes: &[String]) -> Result<usize> {
     let mut evicted = 0;
     for child in children {
-        let Some(rec) = load_record(tx, "child", *child)? else { continue };
+        let Some(rec) = load_record(tx, "child", *child)? else {
+            continue;
+        };
         if scopes.iter().any(|s| *s == rec.scope) {
             continue;
         }
         let id = child.to_string();
         tx.execute("DELETE FROM record WHERE child_id = ?1", [&id])?;
-        tx.execute("DELETE FROM record WHERE tbl = 'child' AND row_id = ?1", [&id])?;
+        tx.execute(
+            "DELETE FROM record WHERE tbl = 'child' AND row_id = ?1",
+            [&id],
+        )?;
         tx.execute("DELETE FROM roster_entry WHERE child_id = ?1", [&id])?;
         evicted += 1;
     }

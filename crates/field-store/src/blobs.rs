@@ -25,12 +25,23 @@ impl BlobKind {
 }
 
 /// Stores a blob (a no-op if the same content is already held).
-pub(crate) fn put_blob(conn: &Connection, sha256: &str, kind: BlobKind, bytes: &[u8]) -> Result<()> {
+pub(crate) fn put_blob(
+    conn: &Connection,
+    sha256: &str,
+    kind: BlobKind,
+    bytes: &[u8],
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO blob (sha256, kind, bytes, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sha256) DO NOTHING",
     )?
-    .execute(params![sha256, kind.as_str(), bytes, bytes.len() as i64, chrono::Utc::now().to_rfc3339()])?;
+    .execute(params![
+        sha256,
+        kind.as_str(),
+        bytes,
+        bytes.len() as i64,
+        chrono::Utc::now().to_rfc3339()
+    ])?;
     Ok(())
 }
 
@@ -46,7 +57,9 @@ impl Store {
     /// A blob's bytes.
     pub fn blob(&self, sha256: &str) -> Result<Vec<u8>> {
         self.conn
-            .query_row("SELECT bytes FROM blob WHERE sha256 = ?1", [sha256], |r| r.get(0))
+            .query_row("SELECT bytes FROM blob WHERE sha256 = ?1", [sha256], |r| {
+                r.get(0)
+            })
             .optional()?
             .ok_or_else(|| StoreError::NotFound {
                 what: "blob",
@@ -66,15 +79,16 @@ impl Store {
     /// Stores a blob fetched from the server (its hash already verified by the caller).
     pub fn store_fetched_blob(&mut self, sha256: &str, kind: BlobKind, bytes: &[u8]) -> Result<()> {
         put_blob(&self.conn, sha256, kind, bytes)?;
-        self.conn.execute("UPDATE blob SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
+        self.conn
+            .execute("UPDATE blob SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
         Ok(())
     }
 
     /// Blobs not yet uploaded, oldest first.
     pub fn pending_blobs(&self) -> Result<Vec<PendingBlob>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT sha256, kind, size FROM blob WHERE uploaded = 0 ORDER BY created_at, sha256")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT sha256, kind, size FROM blob WHERE uploaded = 0 ORDER BY created_at, sha256",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(PendingBlob {
                 sha256: r.get(0)?,
@@ -87,7 +101,8 @@ impl Store {
 
     /// Marks a blob as held by the server.
     pub fn mark_blob_uploaded(&mut self, sha256: &str) -> Result<()> {
-        self.conn.execute("UPDATE blob SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
+        self.conn
+            .execute("UPDATE blob SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
         Ok(())
     }
 }

@@ -71,7 +71,13 @@ impl Store {
         };
         let mut visits = rows("visit")?;
         visits.sort_by(|a, b| {
-            let at = |r: &FileRow| r.fields.get("visited_at").and_then(Value::as_str).unwrap_or("").to_string();
+            let at = |r: &FileRow| {
+                r.fields
+                    .get("visited_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             at(b).cmp(&at(a))
         });
         let mut stmt = self.conn.prepare(
@@ -97,7 +103,8 @@ impl Store {
                 let (table, row_id, field, value, device_id, winner_device, noted_at) = r?;
                 Ok(HistoryEntry {
                     table,
-                    row_id: Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    row_id: Uuid::parse_str(&row_id)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     field,
                     value: serde_json::from_str(&value).unwrap_or(Value::Null),
                     device_id,

@@ -19,7 +19,9 @@ pub enum StoreError {
     #[error("the data is encrypted and the PIN/key is missing or wrong")]
     Locked,
     /// The database file belongs to a newer app version.
-    #[error("the data was written by a newer app version (schema {found}, this app knows {known})")]
+    #[error(
+        "the data was written by a newer app version (schema {found}, this app knows {known})"
+    )]
     TooNew { found: i64, known: i64 },
     #[error("storage error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -52,7 +54,9 @@ impl StoreError {
             StoreError::NotFound { what, .. } => format!("在本机找不到这条{}记录", what_zh(what)),
             StoreError::Locked => "数据已加密，请输入正确的 PIN 码".into(),
             StoreError::TooNew { .. } => "数据来自更新版本的应用，请先升级应用".into(),
-            StoreError::Sqlite(_) | StoreError::Io(_) => "保存失败（存储出错），已保存的数据不受影响，请重试".into(),
+            StoreError::Sqlite(_) | StoreError::Io(_) => {
+                "保存失败（存储出错），已保存的数据不受影响，请重试".into()
+            }
             StoreError::Corrupt(_) => "本机数据损坏，请联系管理员".into(),
         }
     }

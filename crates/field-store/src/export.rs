@@ -13,10 +13,13 @@ use sync_core::{FieldKey, Scope, ScopeChecksum};
 
 impl Store {
     /// Calls `f` for every synced row, in (table, row id) order.
-    pub fn for_each_record(&self, mut f: impl FnMut(crate::record::StoredRecord) -> Result<()>) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {RECORD_COLUMNS} FROM record ORDER BY tbl, row_id"))?;
+    pub fn for_each_record(
+        &self,
+        mut f: impl FnMut(crate::record::StoredRecord) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM record ORDER BY tbl, row_id"
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             f(decode_record(row_to_record(r)?)?)?;
@@ -47,7 +50,8 @@ impl Store {
             }));
             Ok(())
         })?;
-        serde_json::to_string_pretty(&Value::Array(rows)).map_err(|e| StoreError::Corrupt(e.to_string()))
+        serde_json::to_string_pretty(&Value::Array(rows))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// One checksum per scope over the winning version of every field held.

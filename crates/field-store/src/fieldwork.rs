@@ -42,22 +42,26 @@ pub struct SignedAgreement {
 }
 
 /// Runs the domain's rules for a row as it will be after a write.
-fn domain_rules(today: NaiveDate) -> impl Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()> {
+fn domain_rules(
+    today: NaiveDate,
+) -> impl Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()> {
     move |_conn, rec, before| {
         if rec.table == "agreement_draft" {
-            if let Some(status) = before.and_then(|b| b.text("status")).and_then(domain::AgreementStatus::from_code) {
+            if let Some(status) = before
+                .and_then(|b| b.text("status"))
+                .and_then(domain::AgreementStatus::from_code)
+            {
                 domain::agreement::ensure_draft_editable(status)?;
             }
         }
         if rec.table == "signature" {
             // A signature must sign exactly the version it names (same text hash).
             let sig = domain::agreement::Signature::from_fields(&rec.doc)?;
-            let version = load_record(_conn, "agreement_version", sig.agreement_version_id)?.ok_or_else(|| {
-                StoreError::NotFound {
+            let version = load_record(_conn, "agreement_version", sig.agreement_version_id)?
+                .ok_or_else(|| StoreError::NotFound {
                     what: "agreement_version",
                     id: sig.agreement_version_id.to_string(),
-                }
-            })?;
+                })?;
             let v = domain::agreement::AgreementVersion::from_fields(&version.doc)?;
             domain::agreement::ensure_signature_bound(&sig, version.row_id, &v)?;
         }
@@ -93,19 +97,30 @@ impl Store {
     /// Adds a row of any synced table (guardian, referral, task, …) after validation.
     pub fn add_record(&mut self, table: &str, fields: Map<String, Value>) -> Result<Uuid> {
         let check = domain_rules(self.today());
-        Ok(self.write_row(RowWrite::new(table, None, fields), &check)?.row_id)
+        Ok(self
+            .write_row(RowWrite::new(table, None, fields), &check)?
+            .row_id)
     }
 
     /// Changes some fields of a row held on this device. Returns how many changed.
-    pub fn edit_record(&mut self, table: &str, row_id: Uuid, fields: Map<String, Value>) -> Result<usize> {
+    pub fn edit_record(
+        &mut self,
+        table: &str,
+        row_id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<usize> {
         if load_record(&self.conn, table, row_id)?.is_none() {
             return Err(StoreError::NotFound {
-                what: domain::schema::table(table).map(|t| t.name).unwrap_or("record"),
+                what: domain::schema::table(table)
+                    .map(|t| t.name)
+                    .unwrap_or("record"),
                 id: row_id.to_string(),
             });
         }
         let check = domain_rules(self.today());
-        Ok(self.write_row(RowWrite::new(table, Some(row_id), fields), &check)?.changed)
+        Ok(self
+            .write_row(RowWrite::new(table, Some(row_id), fields), &check)?
+            .changed)
     }
 
     /// Soft-deletes a mutable row (the audit trail keeps it).
@@ -130,7 +145,12 @@ impl Store {
     /// Records a visit and its photos in one transaction. Photos are processed first
     /// (orientation, resize, EXIF stripped); a bad photo refuses the whole visit
     /// before anything is written, so the director can retry without duplicates.
-    pub fn record_visit(&mut self, child_id: Uuid, mut fields: Map<String, Value>, photos: &[Vec<u8>]) -> Result<VisitReceipt> {
+    pub fn record_visit(
+        &mut self,
+        child_id: Uuid,
+        mut fields: Map<String, Value>,
+        photos: &[Vec<u8>],
+    ) -> Result<VisitReceipt> {
         let limits = PhotoLimits::default();
         let processed = photos
             .iter()
@@ -168,12 +188,20 @@ impl Store {
         }
         let check = domain_rules(self.today());
         self.write_rows_with_blobs(writes, &blobs, &check)?;
-        Ok(VisitReceipt { visit_id, photo_ids })
+        Ok(VisitReceipt {
+            visit_id,
+            photo_ids,
+        })
     }
 
     /// Creates or edits a care agreement draft. A signed draft cannot be edited: an
     /// amendment is a new draft and a new signed version.
-    pub fn save_agreement_draft(&mut self, child_id: Uuid, draft_id: Option<Uuid>, terms: Value) -> Result<Uuid> {
+    pub fn save_agreement_draft(
+        &mut self,
+        child_id: Uuid,
+        draft_id: Option<Uuid>,
+        terms: Value,
+    ) -> Result<Uuid> {
         let mut f = Map::new();
         f.insert("terms".into(), terms);
         match draft_id {
@@ -192,26 +220,43 @@ impl Store {
     /// Signs a draft: freezes its canonical zh-CN text and SHA-256 as a new immutable
     /// version (the period comes from the terms), stores each signature image bound to
     /// that hash, and marks the draft signed — all in one transaction.
-    pub fn sign_agreement(&mut self, draft_id: Uuid, signatures: &[SignatureInput]) -> Result<SignedAgreement> {
+    pub fn sign_agreement(
+        &mut self,
+        draft_id: Uuid,
+        signatures: &[SignatureInput],
+    ) -> Result<SignedAgreement> {
         let draft = load_record(&self.conn, "agreement_draft", draft_id)?
             .filter(|d| !d.is_deleted())
             .ok_or_else(|| StoreError::NotFound {
                 what: "agreement_draft",
                 id: draft_id.to_string(),
             })?;
-        let status = draft.text("status").and_then(domain::AgreementStatus::from_code);
+        let status = draft
+            .text("status")
+            .and_then(domain::AgreementStatus::from_code);
         domain::agreement::ensure_draft_editable(status.unwrap_or(domain::AgreementStatus::Draft))?;
-        let child_id = draft.child_ref().ok_or_else(|| StoreError::Corrupt("draft without child".into()))?;
+        let child_id = draft
+            .child_ref()
+            .ok_or_else(|| StoreError::Corrupt("draft without child".into()))?;
         let terms: domain::agreement::AgreementTerms =
-            serde_json::from_value(draft.doc.get("terms").cloned().unwrap_or(Value::Null)).map_err(|e| {
-                DomainError::new("bad_terms", "协议内容不完整或格式不对，请检查后再签署", format!("agreement terms: {e}"))
-            })?;
+            serde_json::from_value(draft.doc.get("terms").cloned().unwrap_or(Value::Null))
+                .map_err(|e| {
+                    DomainError::new(
+                        "bad_terms",
+                        "协议内容不完整或格式不对，请检查后再签署",
+                        format!("agreement terms: {e}"),
+                    )
+                })?;
         let today = self.today();
         for needed in ["principal", "caregiver"] {
             if !signatures.iter().any(|s| s.role == needed) {
                 return Err(DomainError::new(
                     "signature_missing",
-                    if needed == "principal" { "需要委托方（甲方）签字" } else { "需要受托照护人（乙方）签字" },
+                    if needed == "principal" {
+                        "需要委托方（甲方）签字"
+                    } else {
+                        "需要受托照护人（乙方）签字"
+                    },
                     format!("the {needed} must sign"),
                 )
                 .into());
@@ -222,8 +267,10 @@ impl Store {
             .filter(|v| v.text("draft_id") == Some(draft_id.to_string().as_str()))
             .count();
         let version = earlier as u32 + 1;
-        let now = chrono::Utc::now().to_rfc3339();
-        let sealed = domain::agreement::AgreementVersion::seal(child_id, draft_id, version, &terms, &now, today)?;
+        let now = self.now_china_rfc3339();
+        let sealed = domain::agreement::AgreementVersion::seal(
+            child_id, draft_id, version, &terms, &now, today,
+        )?;
         let sha = sealed.text_sha256.clone();
         let limits = PhotoLimits::default();
         let images = signatures

@@ -32,9 +32,9 @@ impl Store {
     /// Up to `limit` unsent changes in `device_seq` order (whole writes only, so a batch
     /// may hold a little more than `limit` when one write has many fields).
     pub fn pending_changes(&self, limit: usize) -> Result<Vec<Change>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT first_seq, tbl, row_id, scope, changes FROM outbox ORDER BY first_seq")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT first_seq, tbl, row_id, scope, changes FROM outbox ORDER BY first_seq",
+        )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -45,9 +45,10 @@ impl Store {
             let table: String = r.get(1)?;
             let row_id: String = r.get(2)?;
             let scope: String = r.get(3)?;
-            let ops: Vec<OutboxOp> =
-                serde_json::from_str(&r.get::<_, String>(4)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let row_id = Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let ops: Vec<OutboxOp> = serde_json::from_str(&r.get::<_, String>(4)?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let row_id =
+                Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             for (i, op) in ops.into_iter().enumerate() {
                 out.push(Change {
                     op_id: op.op_id,
@@ -67,9 +68,16 @@ impl Store {
 
     /// Number of unsent changes and the wall-clock ms of the oldest.
     pub fn outbox_depth(&self) -> Result<(u64, Option<u64>)> {
-        Ok(self.conn.query_row("SELECT coalesce(sum(n), 0), min(written_at) FROM outbox", [], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?.map(|v| v as u64)))
-        })?)
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(n), 0), min(written_at) FROM outbox",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                ))
+            },
+        )?)
     }
 
     /// Takes the server's answer to a push: everything up to `max_device_seq` leaves the
@@ -78,8 +86,11 @@ impl Store {
         let tx = self.begin()?;
         let at = chrono::Utc::now().to_rfc3339();
         for rej in resp.rejected.iter().filter(|r| !r.is_retryable()) {
-            let Some(change) = sent.iter().find(|c| c.op_id == rej.op_id) else { continue };
-            let json = serde_json::to_string(change).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let Some(change) = sent.iter().find(|c| c.op_id == rej.op_id) else {
+                continue;
+            };
+            let json =
+                serde_json::to_string(change).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO rejected_change (device_seq, op_id, change, code, message, rejected_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -100,7 +111,12 @@ impl Store {
             .conn
             .prepare("SELECT change, code, message, rejected_at FROM rejected_change ORDER BY device_seq DESC")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         rows.map(|r| {
             let (c, code, message, rejected_at) = r?;
@@ -126,15 +142,24 @@ impl Store {
         clock.reset_after_rejection(wall);
         let mut groups = Vec::new();
         {
-            let mut stmt = tx.prepare("SELECT first_seq, tbl, row_id, changes FROM outbox ORDER BY first_seq")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
+            let mut stmt = tx
+                .prepare("SELECT first_seq, tbl, row_id, changes FROM outbox ORDER BY first_seq")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
             for row in rows {
                 groups.push(row?);
             }
         }
         let mut restamped = 0;
         for (first, table, row_id, ops) in groups {
-            let mut ops: Vec<OutboxOp> = serde_json::from_str(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut ops: Vec<OutboxOp> =
+                serde_json::from_str(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let hlc = clock.now(wall);
             let rid = Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut rec = crate::record::load_record(&tx, &table, rid)?;
@@ -152,10 +177,17 @@ impl Store {
             if let Some(rec) = rec {
                 crate::record::save_record(&tx, &rec)?;
             }
-            let json = serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.execute("UPDATE outbox SET changes = ?1 WHERE first_seq = ?2", params![json, first])?;
+            let json =
+                serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "UPDATE outbox SET changes = ?1 WHERE first_seq = ?2",
+                params![json, first],
+            )?;
         }
-        tx.execute("UPDATE device SET hlc_last = ?1 WHERE id = 1", [clock.last().as_u64() as i64])?;
+        tx.execute(
+            "UPDATE device SET hlc_last = ?1 WHERE id = 1",
+            [clock.last().as_u64() as i64],
+        )?;
         tx.commit()?;
         Ok(restamped)
     }

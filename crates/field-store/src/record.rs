@@ -37,7 +37,9 @@ impl StoredRecord {
 
     /// Whether an append-only row was voided.
     pub fn is_voided(&self) -> bool {
-        self.doc.get(domain::schema::VOID_FIELD).is_some_and(|v| !v.is_null())
+        self.doc
+            .get(domain::schema::VOID_FIELD)
+            .is_some_and(|v| !v.is_null())
     }
 
     /// A text field's value.
@@ -54,29 +56,47 @@ impl StoredRecord {
 type ClockEntry = (Hlc, Uuid);
 
 pub(crate) fn encode_clocks(clocks: &BTreeMap<String, Stamp>) -> String {
-    let m: BTreeMap<&str, ClockEntry> = clocks.iter().map(|(k, s)| (k.as_str(), (s.hlc, s.device_id))).collect();
+    let m: BTreeMap<&str, ClockEntry> = clocks
+        .iter()
+        .map(|(k, s)| (k.as_str(), (s.hlc, s.device_id)))
+        .collect();
     serde_json::to_string(&m).unwrap_or_else(|_| "{}".into())
 }
 
 fn decode_clocks(s: &str) -> Result<BTreeMap<String, Stamp>> {
-    let m: BTreeMap<String, ClockEntry> = serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("clocks: {e}")))?;
+    let m: BTreeMap<String, ClockEntry> =
+        serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("clocks: {e}")))?;
     Ok(m.into_iter()
         .map(|(k, (hlc, device_id))| (k, Stamp { hlc, device_id }))
         .collect())
 }
 
-pub(crate) fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, Option<String>, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+pub(crate) fn row_to_record(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, Option<String>, String, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
-pub(crate) fn decode_record(raw: (String, String, String, Option<String>, String, String)) -> Result<StoredRecord> {
+pub(crate) fn decode_record(
+    raw: (String, String, String, Option<String>, String, String),
+) -> Result<StoredRecord> {
     let (table, row_id, scope, child_id, doc, clocks) = raw;
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     Ok(StoredRecord {
         table,
         row_id: Uuid::parse_str(&row_id).map_err(|e| corrupt(&e))?,
         scope,
-        child_id: child_id.map(|c| Uuid::parse_str(&c)).transpose().map_err(|e| corrupt(&e))?,
+        child_id: child_id
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|e| corrupt(&e))?,
         doc: serde_json::from_str(&doc).map_err(|e| corrupt(&e))?,
         clocks: decode_clocks(&clocks)?,
     })
@@ -87,14 +107,20 @@ pub(crate) const RECORD_COLUMNS: &str = "tbl, row_id, scope, child_id, doc, cloc
 /// Loads one row.
 pub fn load_record(conn: &Connection, table: &str, row_id: Uuid) -> Result<Option<StoredRecord>> {
     let raw = conn
-        .prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM record WHERE tbl = ?1 AND row_id = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM record WHERE tbl = ?1 AND row_id = ?2"
+        ))?
         .query_row(params![table, row_id.to_string()], row_to_record)
         .optional()?;
     raw.map(decode_record).transpose()
 }
 
 /// Loads the rows of `table` that belong to a child, in row-id (creation) order.
-pub fn records_of_child(conn: &Connection, table: &str, child_id: Uuid) -> Result<Vec<StoredRecord>> {
+pub fn records_of_child(
+    conn: &Connection,
+    table: &str,
+    child_id: Uuid,
+) -> Result<Vec<StoredRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {RECORD_COLUMNS} FROM record WHERE child_id = ?1 AND tbl = ?2 ORDER BY row_id"
     ))?;

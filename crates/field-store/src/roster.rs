@@ -52,11 +52,14 @@ pub struct RosterFilter {
 /// The policy in force on this device (configurable data; the domain default if unset).
 pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
     let raw: Option<String> = conn
-        .query_row("SELECT visit_policy FROM device WHERE id = 1", [], |r| r.get(0))
+        .query_row("SELECT visit_policy FROM device WHERE id = 1", [], |r| {
+            r.get(0)
+        })
         .optional()?
         .flatten();
     match raw {
-        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("visit policy: {e}"))),
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("visit policy: {e}"))),
         None => Ok(VisitPolicy::default()),
     }
 }
@@ -65,11 +68,13 @@ pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
 pub(crate) fn refresh(conn: &Connection, child_id: Uuid, _today: NaiveDate) -> Result<()> {
     let id = child_id.to_string();
     let Some(child) = load_record(conn, "child", child_id)? else {
-        conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?.execute([&id])?;
+        conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?
+            .execute([&id])?;
         return Ok(());
     };
     if child.is_deleted() {
-        conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?.execute([&id])?;
+        conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?
+            .execute([&id])?;
         return Ok(());
     }
     let name = child.text("name").unwrap_or_default().to_string();
@@ -93,7 +98,10 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, _today: NaiveDate) -> R
             last = Some((at, v.text("next_due_on").and_then(parse_date), v.row_id));
         }
     }
-    let last_visit_on = last.as_ref().and_then(|(at, _, _)| at.get(..10)).and_then(parse_date);
+    let last_visit_on = last
+        .as_ref()
+        .and_then(|(at, _, _)| at.get(..10))
+        .and_then(parse_date);
     let last_visit_unsynced = match &last {
         Some((_, _, visit_id)) => conn
             .prepare_cached("SELECT 1 FROM outbox WHERE tbl = 'visit' AND row_id = ?1")?
@@ -105,9 +113,16 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, _today: NaiveDate) -> R
     let risk_colour = RiskColour::from_code(&risk).unwrap_or(RiskColour::Green);
     let next_due = match added_on {
         Some(added_on) => policy(conn)?.next_due_on(&DueFacts {
-            categories: categories.iter().filter_map(|c| Category::from_code(c)).collect(),
+            categories: categories
+                .iter()
+                .filter_map(|c| Category::from_code(c))
+                .collect(),
             risk_colour,
-            status: if active { ChildStatus::Active } else { ChildStatus::Exited },
+            status: if active {
+                ChildStatus::Active
+            } else {
+                ChildStatus::Exited
+            },
             added_on,
             last_visit_on,
             next_due_on: last.as_ref().and_then(|(_, d, _)| *d),
@@ -147,7 +162,11 @@ impl Store {
         let today_s = today.to_string();
         let soon_days = policy(&self.conn)?.soon_days;
         let soon_s = (today + chrono::Duration::days(soon_days)).to_string();
-        let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let search = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let mut stmt = self.conn.prepare_cached(
             "SELECT child_id, name, scope, categories, risk_colour, last_visit_on, last_visit_unsynced, next_due_on
              FROM roster_entry
@@ -206,7 +225,9 @@ impl Store {
                     DueStatus::NotDue { .. } => "not_due",
                 }),
                 due_days: due.map(|d| match d {
-                    DueStatus::Overdue { days } | DueStatus::DueSoon { days } | DueStatus::NotDue { days } => days,
+                    DueStatus::Overdue { days }
+                    | DueStatus::DueSoon { days }
+                    | DueStatus::NotDue { days } => days,
                 }),
                 due,
             });

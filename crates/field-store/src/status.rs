@@ -34,7 +34,9 @@ impl Store {
     pub fn status(&self) -> Result<Status> {
         let st = self.device_state()?;
         let (outbox, oldest) = self.outbox_depth()?;
-        let count = |sql: &str| -> Result<u64> { Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+        let count = |sql: &str| -> Result<u64> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
         let (pending_blobs, pending_blob_bytes) = self.conn.query_row(
             "SELECT count(*), coalesce(sum(size), 0) FROM blob WHERE uploaded = 0",
             [],

@@ -67,14 +67,28 @@ impl Store {
             conn.pragma_update(None, "key", key)?;
         }
         // With a wrong key SQLCipher fails on the first read, not on `PRAGMA key`.
-        if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
             return Err(match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => StoreError::Locked,
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::NotADatabase =>
+                {
+                    StoreError::Locked
+                }
                 other => other.into(),
             });
         }
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", if opts.relaxed_durability { "NORMAL" } else { "FULL" })?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if opts.relaxed_durability {
+                "NORMAL"
+            } else {
+                "FULL"
+            },
+        )?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
@@ -108,6 +122,27 @@ impl Store {
             .date_naive()
     }
 
+    /// Now on the corrected clock, in China time, as RFC 3339 to the second
+    /// (`2026-11-28T09:30:00+08:00`): how visit and signing times are written.
+    pub fn now_china_rfc3339(&self) -> String {
+        let st = self.device_state().ok();
+        let ms = self.wall_ms() as i64 + st.map(|s| s.clock_offset_ms).unwrap_or(0);
+        let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&china)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    }
+
+    /// Points this device at another server address (same enrollment).
+    pub fn set_server_url(&mut self, url: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE device SET server_url = ?1",
+            [url.trim_end_matches('/')],
+        )?;
+        Ok(())
+    }
+
     /// The device row.
     pub fn device_state(&self) -> Result<DeviceState> {
         read_device(&self.conn)
@@ -122,13 +157,16 @@ impl Store {
 
     /// Records the clock correction the server reported.
     pub fn set_clock_offset(&mut self, offset_ms: i64) -> Result<()> {
-        self.conn.execute("UPDATE device SET clock_offset_ms = ?1", [offset_ms])?;
+        self.conn
+            .execute("UPDATE device SET clock_offset_ms = ?1", [offset_ms])?;
         Ok(())
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once).
     pub(crate) fn begin(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
     /// Raw connection, for read-only queries of sibling modules and tests.
@@ -176,7 +214,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StoreError::TooNew { found: version, known });
+        return Err(StoreError::TooNew {
+            found: version,
+            known,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
@@ -189,7 +230,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 fn ensure_device(conn: &mut Connection) -> Result<Uuid> {
     let existing: Option<String> = conn
-        .query_row("SELECT device_id FROM device WHERE id = 1", [], |r| r.get(0))
+        .query_row("SELECT device_id FROM device WHERE id = 1", [], |r| {
+            r.get(0)
+        })
         .optional()?;
     if let Some(id) = existing {
         return Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()));

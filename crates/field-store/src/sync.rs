@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::time::Duration;
 use sync_core::wire::{
-    codes, ErrorBody, Heartbeat, PullRequest, PullResponse, PushRequest, PushResponse, VerifyRequest, VerifyResponse,
-    PROTOCOL_VERSION,
+    codes, ErrorBody, Heartbeat, PullRequest, PullResponse, PushRequest, PushResponse,
+    VerifyRequest, VerifyResponse, PROTOCOL_VERSION,
 };
 use uuid::Uuid;
 
@@ -122,7 +122,11 @@ pub enum SyncError {
     Unauthorized(String),
     /// The server refused a request for a reason that retrying will not fix.
     #[error("server refused the request ({code}): {message}")]
-    Refused { status: u16, code: String, message: String },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -188,7 +192,12 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(base: Duration, cap: Duration) -> Backoff {
         let seed = (Uuid::now_v7().as_u128() as u64) | 1;
-        Backoff { attempt: 0, base, cap, seed }
+        Backoff {
+            attempt: 0,
+            base,
+            cap,
+            seed,
+        }
     }
 
     /// The wait before the next attempt: base·2ⁿ capped, times a random factor in
@@ -229,12 +238,18 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn refusal(resp: reqwest::blocking::Response) -> SyncError {
     let status = resp.status().as_u16();
     let body: Option<ErrorBody> = resp.json().ok();
-    let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
+    let (code, message) = body
+        .map(|b| (b.code, b.message))
+        .unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
     match status {
         401 if code == codes::DEVICE_REVOKED => SyncError::Revoked,
         401 => SyncError::Unauthorized(message),
         500..=599 | 408 | 429 => SyncError::Network(format!("HTTP {status}: {message}")),
-        _ => SyncError::Refused { status, code, message },
+        _ => SyncError::Refused {
+            status,
+            code,
+            message,
+        },
     }
 }
 
@@ -245,7 +260,8 @@ fn net(e: reqwest::Error) -> SyncError {
 impl Store {
     /// Saves what enrollment returned (server, token, villages).
     pub fn save_enrollment(&mut self, server_url: &str, e: &Enrollment) -> crate::Result<()> {
-        let scopes = serde_json::to_string(&e.scopes).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        let scopes =
+            serde_json::to_string(&e.scopes).map_err(|x| StoreError::Corrupt(x.to_string()))?;
         self.conn.execute(
             "UPDATE device SET server_url = ?1, token = ?2, account_id = ?3, role = ?4, scopes = ?5 WHERE id = 1",
             params![server_url, e.token, e.account_id, e.role, scopes],
@@ -257,9 +273,11 @@ impl Store {
     pub fn enrollment(&self) -> crate::Result<Option<(String, String)>> {
         Ok(self
             .conn
-            .query_row("SELECT server_url, token FROM device WHERE id = 1 AND token IS NOT NULL", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT server_url, token FROM device WHERE id = 1 AND token IS NOT NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?)
     }
 
@@ -267,7 +285,14 @@ impl Store {
     /// (lost) phone does at its next contact. Freed pages are overwritten.
     pub fn wipe(&mut self) -> crate::Result<()> {
         let tx = self.begin()?;
-        for t in ["record", "outbox", "rejected_change", "field_history", "blob", "roster_entry"] {
+        for t in [
+            "record",
+            "outbox",
+            "rejected_change",
+            "field_history",
+            "blob",
+            "roster_entry",
+        ] {
             tx.execute(&format!("DELETE FROM {t}"), [])?;
         }
         tx.execute(
@@ -282,7 +307,12 @@ impl Store {
 }
 
 /// Enrolls this device with a one-time code from the admin.
-pub fn enroll(store: &mut Store, server_url: &str, code: &str, device_name: &str) -> SyncResult<Enrollment> {
+pub fn enroll(
+    store: &mut Store,
+    server_url: &str,
+    code: &str,
+    device_name: &str,
+) -> SyncResult<Enrollment> {
     let opts = SyncOptions::default();
     let client = http(&opts)?;
     let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
@@ -304,7 +334,12 @@ pub fn enroll(store: &mut Store, server_url: &str, code: &str, device_name: &str
 
 /// Sets the device's clock correction from a server timestamp seen between two wall
 /// clock readings. Small differences (under a second) are ignored as network noise.
-fn learn_offset(store: &mut Store, server_ms: u64, sent_ms: u64, received_ms: u64) -> SyncResult<i64> {
+fn learn_offset(
+    store: &mut Store,
+    server_ms: u64,
+    sent_ms: u64,
+    received_ms: u64,
+) -> SyncResult<i64> {
     let mid = (sent_ms as i128 + received_ms as i128) / 2;
     let offset = (server_ms as i128 - mid) as i64;
     let current = store.device_state()?.clock_offset_ms;
@@ -351,8 +386,10 @@ impl Session<'_> {
         }
         let bytes = resp.bytes().map_err(net)?;
         self.report.wire_bytes_down += bytes.len() as u64;
-        let answer: A = serde_json::from_slice(&bytes).map_err(|e| SyncError::Network(format!("bad response: {e}")))?;
-        self.report.clock_offset_ms = learn_offset(store, answer.server_time_ms(), sent, store.wall_ms())?;
+        let answer: A = serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::Network(format!("bad response: {e}")))?;
+        self.report.clock_offset_ms =
+            learn_offset(store, answer.server_time_ms(), sent, store.wall_ms())?;
         Ok(answer)
     }
 }
@@ -377,7 +414,11 @@ impl HasServerTime for VerifyResponse {
 }
 
 /// One sync round. See the module documentation for the steps.
-pub fn sync_once(store: &mut Store, opts: &SyncOptions, progress: &mut dyn FnMut(&SyncProgress)) -> SyncResult<SyncReport> {
+pub fn sync_once(
+    store: &mut Store,
+    opts: &SyncOptions,
+    progress: &mut dyn FnMut(&SyncProgress),
+) -> SyncResult<SyncReport> {
     let (base, token) = store
         .enrollment()?
         .ok_or_else(|| SyncError::Unauthorized("this device is not enrolled".into()))?;
@@ -397,7 +438,10 @@ pub fn sync_once(store: &mut Store, opts: &SyncOptions, progress: &mut dyn FnMut
         Ok(()) => {
             store
                 .connection()
-                .execute("UPDATE device SET last_sync_at = ?1", [chrono::Utc::now().to_rfc3339()])
+                .execute(
+                    "UPDATE device SET last_sync_at = ?1",
+                    [chrono::Utc::now().to_rfc3339()],
+                )
                 .map_err(StoreError::from)?;
             Ok(s.report)
         }
@@ -493,7 +537,12 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
     let mut bytes_done = 0;
     for (i, b) in pending.iter().enumerate() {
         let status_url = format!("{}/v1/blobs/{}/status", s.base, b.sha256);
-        let resp = s.client.get(&status_url).bearer_auth(&s.token).send().map_err(net)?;
+        let resp = s
+            .client
+            .get(&status_url)
+            .bearer_auth(&s.token)
+            .send()
+            .map_err(net)?;
         if !resp.status().is_success() {
             return Err(refusal(resp));
         }
@@ -504,7 +553,12 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
             while offset < bytes.len() {
                 let end = (offset + opts.chunk_bytes).min(bytes.len());
                 let chunk = bytes[offset..end].to_vec();
-                let url = format!("{}/v1/blobs/{}?offset={offset}&total={}", s.base, b.sha256, bytes.len());
+                let url = format!(
+                    "{}/v1/blobs/{}?offset={offset}&total={}",
+                    s.base,
+                    b.sha256,
+                    bytes.len()
+                );
                 let resp = s
                     .client
                     .put(url)
@@ -569,7 +623,12 @@ fn pull(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResul
         (s.progress)(&SyncProgress {
             phase: Some(SyncPhase::Pull),
             records_done: s.report.pulled,
-            records_total: s.report.pulled + if page.has_more { opts.pull_page as u64 } else { 0 },
+            records_total: s.report.pulled
+                + if page.has_more {
+                    opts.pull_page as u64
+                } else {
+                    0
+                },
             ..Default::default()
         });
         if !page.has_more || page.next_cursor <= cursor {

@@ -53,7 +53,8 @@ pub struct WriteOutcome {
 
 /// A check the caller runs inside the write transaction, on the row as it will be
 /// after the write (domain rules, references to other rows).
-pub type RecordCheck<'a> = &'a dyn Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()>;
+pub type RecordCheck<'a> =
+    &'a dyn Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()>;
 
 impl Store {
     /// Writes one row in one transaction. See [`Store::write_rows`].
@@ -63,7 +64,11 @@ impl Store {
 
     /// Writes several rows (a visit and its photos, an agreement version and its
     /// signatures) in ONE transaction: all of them or none.
-    pub fn write_rows(&mut self, writes: Vec<RowWrite>, check: RecordCheck<'_>) -> Result<Vec<WriteOutcome>> {
+    pub fn write_rows(
+        &mut self,
+        writes: Vec<RowWrite>,
+        check: RecordCheck<'_>,
+    ) -> Result<Vec<WriteOutcome>> {
         self.write_rows_with_blobs(writes, &[], check)
     }
 
@@ -83,7 +88,16 @@ impl Store {
         let mut outcomes = Vec::with_capacity(writes.len());
         let mut touched_children = Vec::new();
         for w in writes {
-            let outcome = write_one(&tx, &mut state.next_seq, &mut clock, wall, state.device_id, w, check, &mut touched_children)?;
+            let outcome = write_one(
+                &tx,
+                &mut state.next_seq,
+                &mut clock,
+                wall,
+                state.device_id,
+                w,
+                check,
+                &mut touched_children,
+            )?;
             outcomes.push(outcome);
         }
         for b in blobs {
@@ -116,14 +130,19 @@ fn write_one(
         .ok_or_else(|| DomainError::from(sync_core::SchemaError::UnknownTable(w.table.clone())))?;
     let row_id = w.row_id.unwrap_or_else(Uuid::now_v7);
     let existing = load_record(tx, &w.table, row_id)?;
-    if w.row_id.is_some() && existing.is_none() && required_fields(spec).any(|f| !w.fields.contains_key(f)) {
+    if w.row_id.is_some()
+        && existing.is_none()
+        && required_fields(spec).any(|f| !w.fields.contains_key(f))
+    {
         // An edit of a row this device does not hold.
         return Err(StoreError::NotFound {
             what: spec.name,
             id: row_id.to_string(),
         });
     }
-    let mut rec = existing.clone().unwrap_or_else(|| StoredRecord::new(spec.name, row_id));
+    let mut rec = existing
+        .clone()
+        .unwrap_or_else(|| StoredRecord::new(spec.name, row_id));
     let hlc = clock.now(wall);
     let stamp = Stamp { hlc, device_id };
     let mut changes: Vec<(String, Value)> = Vec::new();
@@ -142,7 +161,8 @@ fn write_one(
             hlc,
             scope: Scope::new(""),
         };
-        spec.validate(&probe, existing.is_some()).map_err(DomainError::from)?;
+        spec.validate(&probe, existing.is_some())
+            .map_err(DomainError::from)?;
         rec.doc.insert(field.clone(), value.clone());
         rec.clocks.insert(field.clone(), stamp);
         changes.push((field, value));
@@ -215,7 +235,9 @@ fn write_one(
 fn required_fields(spec: &'static sync_core::TableSpec) -> impl Iterator<Item = &'static str> {
     spec.fields
         .iter()
-        .filter(|f| !f.nullable && f.name != schema::TOMBSTONE_FIELD && f.name != schema::VOID_FIELD)
+        .filter(|f| {
+            !f.nullable && f.name != schema::TOMBSTONE_FIELD && f.name != schema::VOID_FIELD
+        })
         .map(|f| f.name)
 }
 
@@ -225,7 +247,9 @@ fn scope_of_local_row(conn: &Connection, rec: &StoredRecord) -> Result<String> {
     if let Some(v) = rec.text(SCOPE_FIELD) {
         return Ok(v.to_string());
     }
-    let child_id = rec.child_id.ok_or_else(|| StoreError::Corrupt(format!("{} row without child", rec.table)))?;
+    let child_id = rec
+        .child_id
+        .ok_or_else(|| StoreError::Corrupt(format!("{} row without child", rec.table)))?;
     let child = load_record(conn, "child", child_id)?.ok_or_else(|| {
         StoreError::Domain(
             DomainError::new(

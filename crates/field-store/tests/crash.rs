@@ -10,7 +10,10 @@ use std::time::Duration;
 const FIELDCTL: &str = env!("CARGO_BIN_EXE_fieldctl");
 
 fn trials() -> usize {
-    std::env::var("TONGHU_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(200)
+    std::env::var("TONGHU_CRASH_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
 }
 
 #[test]
@@ -18,11 +21,32 @@ fn visits_that_returned_success_survive_sigkill_and_the_outbox_matches_the_rows(
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
     let out = Command::new(FIELDCTL)
-        .args(["--data", &data, "--json", "child", "add", "--name", "测试儿童", "--sex", "male"])
-        .args(["--birth-date", "2015-06-01", "--village", "v1", "--category", "left_behind"])
+        .args([
+            "--data",
+            &data,
+            "--json",
+            "child",
+            "add",
+            "--name",
+            "测试儿童",
+            "--sex",
+            "male",
+        ])
+        .args([
+            "--birth-date",
+            "2015-06-01",
+            "--village",
+            "v1",
+            "--category",
+            "left_behind",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let child: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let child = child["child_id"].as_str().unwrap().to_string();
 
@@ -35,14 +59,25 @@ fn visits_that_returned_success_survive_sigkill_and_the_outbox_matches_the_rows(
         seed ^= seed << 17;
         let delay = Duration::from_micros(5_000 + seed % 60_000);
         let mut proc = Command::new(FIELDCTL)
-            .args(["--data", &data, "debug", "write-visits", &child, "--count", "100000"])
+            .args([
+                "--data",
+                &data,
+                "debug",
+                "write-visits",
+                &child,
+                "--count",
+                "100000",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let stdout = proc.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>()
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
         });
         std::thread::sleep(delay);
         proc.kill().unwrap(); // SIGKILL
@@ -54,7 +89,10 @@ fn visits_that_returned_success_survive_sigkill_and_the_outbox_matches_the_rows(
         // printed last line is not a whole UUID and is dropped.
         acknowledged.extend(reader.join().unwrap().into_iter().filter(|l| l.len() == 36));
     }
-    assert!(killed_mid_run > trials() / 2, "the writer must really be killed mid-run");
+    assert!(
+        killed_mid_run > trials() / 2,
+        "the writer must really be killed mid-run"
+    );
 
     let store = Store::open(dir.path().join("device.db"), &OpenOptions::default()).unwrap();
     let mut visits = std::collections::BTreeMap::new();
@@ -67,28 +105,71 @@ fn visits_that_returned_success_survive_sigkill_and_the_outbox_matches_the_rows(
         })
         .unwrap();
     for id in &acknowledged {
-        let v = visits.get(id).unwrap_or_else(|| panic!("acknowledged visit {id} lost"));
-        for f in ["child_id", "visited_at", "mode", "visitor", "checklist", "risk_colour", "emergency", "actions", "narrative"] {
-            assert!(v.doc.contains_key(f) && v.clocks.contains_key(f), "visit {id} half-written: {f} missing");
+        let v = visits
+            .get(id)
+            .unwrap_or_else(|| panic!("acknowledged visit {id} lost"));
+        for f in [
+            "child_id",
+            "visited_at",
+            "mode",
+            "visitor",
+            "checklist",
+            "risk_colour",
+            "emergency",
+            "actions",
+            "narrative",
+        ] {
+            assert!(
+                v.doc.contains_key(f) && v.clocks.contains_key(f),
+                "visit {id} half-written: {f} missing"
+            );
         }
     }
     // The outbox matches the rows: a dense run of device_seq from 1, one entry per
     // captured field of every row, nothing more.
     let pending = store.pending_changes(usize::MAX).unwrap();
     let seqs: Vec<u64> = pending.iter().map(|c| c.device_seq).collect();
-    assert_eq!(seqs, (1..=pending.len() as u64).collect::<Vec<_>>(), "device_seq dense");
-    assert_eq!(store.device_state().unwrap().next_seq, pending.len() as u64 + 1);
+    assert_eq!(
+        seqs,
+        (1..=pending.len() as u64).collect::<Vec<_>>(),
+        "device_seq dense"
+    );
+    assert_eq!(
+        store.device_state().unwrap().next_seq,
+        pending.len() as u64 + 1
+    );
     let captured: usize = {
         let mut n = 0;
-        store.for_each_record(|r| { n += r.clocks.len(); Ok(()) }).unwrap();
+        store
+            .for_each_record(|r| {
+                n += r.clocks.len();
+                Ok(())
+            })
+            .unwrap();
         n
     };
-    assert_eq!(pending.len(), captured, "one outbox change per stored field");
+    assert_eq!(
+        pending.len(),
+        captured,
+        "one outbox change per stored field"
+    );
     for c in &pending {
         if c.table == "visit" {
-            assert!(visits.contains_key(&c.row_id.to_string()), "outbox names a visit that is not stored");
+            assert!(
+                visits.contains_key(&c.row_id.to_string()),
+                "outbox names a visit that is not stored"
+            );
         }
     }
-    assert!(acknowledged.len() > 100, "enough writes succeeded to mean something: {}", acknowledged.len());
-    eprintln!("{} trials, {} acknowledged visits, {} stored", trials(), acknowledged.len(), visits.len());
+    assert!(
+        acknowledged.len() > 100,
+        "enough writes succeeded to mean something: {}",
+        acknowledged.len()
+    );
+    eprintln!(
+        "{} trials, {} acknowledged visits, {} stored",
+        trials(),
+        acknowledged.len(),
+        visits.len()
+    );
 }

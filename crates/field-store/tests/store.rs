@@ -14,7 +14,13 @@ fn fields(v: Value) -> Map<String, Value> {
     }
 }
 
-fn child(name: &str, village: &str, categories: &[&str], risk: &str, added_on: &str) -> Map<String, Value> {
+fn child(
+    name: &str,
+    village: &str,
+    categories: &[&str],
+    risk: &str,
+    added_on: &str,
+) -> Map<String, Value> {
     fields(json!({
         "name": name, "sex": "female", "birth_date": "2016-03-08", "village_code": village,
         "categories": categories, "risk_colour": risk, "household_registered": true,
@@ -51,14 +57,24 @@ fn today(s: &Store) -> String {
 fn a_local_write_captures_one_change_per_field_with_dense_sequence_numbers() {
     let mut s = Store::open_in_memory().unwrap();
     let t = today(&s);
-    let id = s.add_child(child("李小花", "v1", &["left_behind"], "green", &t)).unwrap();
+    let id = s
+        .add_child(child("李小花", "v1", &["left_behind"], "green", &t))
+        .unwrap();
     let pending = s.pending_changes(usize::MAX).unwrap();
     assert_eq!(pending.len(), 9, "one change per field written");
     let seqs: Vec<u64> = pending.iter().map(|c| c.device_seq).collect();
     assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
-    assert!(pending.iter().all(|c| c.row_id == id && c.scope.as_str() == "v1"));
+    assert!(pending
+        .iter()
+        .all(|c| c.row_id == id && c.scope.as_str() == "v1"));
 
-    let n = s.edit_record("child", id, fields(json!({"risk_colour": "yellow", "name": "李小花"}))).unwrap();
+    let n = s
+        .edit_record(
+            "child",
+            id,
+            fields(json!({"risk_colour": "yellow", "name": "李小花"})),
+        )
+        .unwrap();
     assert_eq!(n, 1, "setting a field to its current value is not a change");
     let pending = s.pending_changes(usize::MAX).unwrap();
     assert_eq!(pending.last().unwrap().device_seq, 10);
@@ -70,7 +86,9 @@ fn a_local_write_captures_one_change_per_field_with_dense_sequence_numbers() {
 fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let mut s = Store::open_in_memory().unwrap();
     let t = today(&s);
-    let id = s.add_child(child("张三", "v1", &["left_behind"], "green", &t)).unwrap();
+    let id = s
+        .add_child(child("张三", "v1", &["left_behind"], "green", &t))
+        .unwrap();
     let before = (s.export_canonical().unwrap(), s.status().unwrap());
 
     let mut bad_id = child("李四", "v1", &["left_behind"], "green", &t);
@@ -79,33 +97,66 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(e.code(), "invalid_id_number", "{e}");
     assert!(e.zh().contains("身份证"), "{}", e.zh());
 
-    let e = s.add_child(child("李四", "v1", &["space_cadet"], "green", &t)).unwrap_err();
-    assert!(e.code() == "bad_value" || e.code() == "unknown_category", "{}", e.code());
+    let e = s
+        .add_child(child("李四", "v1", &["space_cadet"], "green", &t))
+        .unwrap_err();
+    assert!(
+        e.code() == "bad_value" || e.code() == "unknown_category",
+        "{}",
+        e.code()
+    );
 
-    let e = s.record_visit(Uuid::now_v7(), visit("2026-11-01T10:00:00+08:00", "green"), &[]).unwrap_err();
+    let e = s
+        .record_visit(
+            Uuid::now_v7(),
+            visit("2026-11-01T10:00:00+08:00", "green"),
+            &[],
+        )
+        .unwrap_err();
     assert_eq!(e.code(), "child_not_found");
 
-    let e = s.record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[b"not an image".to_vec()]).unwrap_err();
+    let e = s
+        .record_visit(
+            id,
+            visit("2026-11-01T10:00:00+08:00", "green"),
+            &[b"not an image".to_vec()],
+        )
+        .unwrap_err();
     assert!(!e.zh().is_empty());
     let huge = vec![0xFFu8; 100 * 1024 * 1024];
-    let e = s.record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[huge]).unwrap_err();
+    let e = s
+        .record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[huge])
+        .unwrap_err();
     assert_eq!(e.code(), "too_large");
 
-    let e = s.edit_record("child", Uuid::now_v7(), fields(json!({"name": "x"}))).unwrap_err();
+    let e = s
+        .edit_record("child", Uuid::now_v7(), fields(json!({"name": "x"})))
+        .unwrap_err();
     assert_eq!(e.code(), "not_found");
 
-    assert_eq!(before, (s.export_canonical().unwrap(), s.status().unwrap()), "nothing changed");
+    assert_eq!(
+        before,
+        (s.export_canonical().unwrap(), s.status().unwrap()),
+        "nothing changed"
+    );
 }
 
 #[test]
 fn a_visit_is_write_once_and_can_only_be_voided() {
     let mut s = Store::open_in_memory().unwrap();
     let t = today(&s);
-    let id = s.add_child(child("张三", "v1", &["left_behind"], "green", &t)).unwrap();
-    let v = s.record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[]).unwrap();
-    let e = s.edit_record("visit", v.visit_id, fields(json!({"risk_colour": "red"}))).unwrap_err();
+    let id = s
+        .add_child(child("张三", "v1", &["left_behind"], "green", &t))
+        .unwrap();
+    let v = s
+        .record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[])
+        .unwrap();
+    let e = s
+        .edit_record("visit", v.visit_id, fields(json!({"risk_colour": "red"})))
+        .unwrap_err();
     assert_eq!(e.code(), "write_once");
-    s.void_record("visit", v.visit_id, "录错了儿童", "王主任").unwrap();
+    s.void_record("visit", v.visit_id, "录错了儿童", "王主任")
+        .unwrap();
     let file = s.child_file(id).unwrap();
     assert_eq!(file.visits.len(), 1, "a voided visit stays in the file");
     assert_eq!(file.visits[0].fields["voided"]["reason"], "录错了儿童");
@@ -116,13 +167,17 @@ fn pulled_changes_merge_idempotently_and_the_loser_is_kept_in_history() {
     let mut a = Store::open_in_memory().unwrap();
     let mut b = Store::open_in_memory().unwrap();
     let t = today(&a);
-    let id = a.add_child(child("李小花", "v1", &["left_behind"], "green", &t)).unwrap();
+    let id = a
+        .add_child(child("李小花", "v1", &["left_behind"], "green", &t))
+        .unwrap();
     exchange(&a, &mut b);
     assert_eq!(a.export_canonical().unwrap(), b.export_canonical().unwrap());
 
     // Both directors edit the same field offline.
-    a.edit_record("child", id, fields(json!({"current_address": "东街 1 号"}))).unwrap();
-    b.edit_record("child", id, fields(json!({"current_address": "西街 2 号"}))).unwrap();
+    a.edit_record("child", id, fields(json!({"current_address": "东街 1 号"})))
+        .unwrap();
+    b.edit_record("child", id, fields(json!({"current_address": "西街 2 号"})))
+        .unwrap();
     let from_a = a.pending_changes(usize::MAX).unwrap();
     let from_b = b.pending_changes(usize::MAX).unwrap();
     a.apply_changes(&from_b, Some(7)).unwrap();
@@ -130,13 +185,21 @@ fn pulled_changes_merge_idempotently_and_the_loser_is_kept_in_history() {
     let again = b.apply_changes(&from_a, None).unwrap();
     assert_eq!(again.applied, 0, "re-applying a page changes nothing");
     assert_eq!(a.export_canonical().unwrap(), b.export_canonical().unwrap());
-    assert_eq!(a.device_state().unwrap().pull_cursor, 7, "cursor stored with the page");
+    assert_eq!(
+        a.device_state().unwrap().pull_cursor,
+        7,
+        "cursor stored with the page"
+    );
 
     let winner = a.child_file(id).unwrap().child.fields["current_address"].clone();
     for s in [&a, &b] {
         let h = s.child_file(id).unwrap().history;
         let lost: Vec<_> = h.iter().filter(|e| e.field == "current_address").collect();
-        assert_eq!(lost.len(), 1, "the losing value is kept once on each device");
+        assert_eq!(
+            lost.len(),
+            1,
+            "the losing value is kept once on each device"
+        );
         assert_ne!(lost[0].value, winner);
     }
 }
@@ -147,29 +210,70 @@ fn the_roster_puts_overdue_first_and_red_before_green_and_finds_pinyin_initials(
     let today = s.today();
     let long_ago = (today - chrono::Duration::days(200)).to_string();
     let recent = today.to_string();
-    let green_overdue = s.add_child(child("赵一", "v1", &["left_behind"], "green", &long_ago)).unwrap();
-    let red_overdue = s.add_child(child("钱二", "v1", &["community_orphan"], "red", &long_ago)).unwrap();
-    let fresh = s.add_child(child("孙三", "v1", &["left_behind"], "green", &recent)).unwrap();
-    let visited = s.add_child(child("李小花", "v1", &["left_behind"], "green", &long_ago)).unwrap();
+    let green_overdue = s
+        .add_child(child("赵一", "v1", &["left_behind"], "green", &long_ago))
+        .unwrap();
+    let red_overdue = s
+        .add_child(child("钱二", "v1", &["community_orphan"], "red", &long_ago))
+        .unwrap();
+    let fresh = s
+        .add_child(child("孙三", "v1", &["left_behind"], "green", &recent))
+        .unwrap();
+    let visited = s
+        .add_child(child("李小花", "v1", &["left_behind"], "green", &long_ago))
+        .unwrap();
     let at = format!("{}T09:00:00+08:00", today);
     s.record_visit(visited, visit(&at, "green"), &[]).unwrap();
 
     let r = s.roster(&RosterFilter::default()).unwrap();
     let order: Vec<Uuid> = r.iter().map(|e| e.child_id).collect();
-    assert_eq!(order[..2], [red_overdue, green_overdue], "overdue first, red before green");
+    assert_eq!(
+        order[..2],
+        [red_overdue, green_overdue],
+        "overdue first, red before green"
+    );
     assert!(order.contains(&fresh) && order.contains(&visited));
     let v = r.iter().find(|e| e.child_id == visited).unwrap();
-    assert!(v.last_visit_unsynced, "visited but not yet synced is told apart");
+    assert!(
+        v.last_visit_unsynced,
+        "visited but not yet synced is told apart"
+    );
     assert!(v.next_due_on.as_deref().unwrap() > today.to_string().as_str());
 
-    let found = s.roster(&RosterFilter { search: Some("lxh".into()), ..Default::default() }).unwrap();
-    assert_eq!(found.iter().map(|e| e.child_id).collect::<Vec<_>>(), vec![visited]);
-    let found = s.roster(&RosterFilter { search: Some("小花".into()), ..Default::default() }).unwrap();
+    let found = s
+        .roster(&RosterFilter {
+            search: Some("lxh".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|e| e.child_id).collect::<Vec<_>>(),
+        vec![visited]
+    );
+    let found = s
+        .roster(&RosterFilter {
+            search: Some("小花".into()),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(found.len(), 1);
-    let overdue = s.roster(&RosterFilter { overdue_only: true, ..Default::default() }).unwrap();
+    let overdue = s
+        .roster(&RosterFilter {
+            overdue_only: true,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(overdue.len(), 2);
-    let orphans = s.roster(&RosterFilter { category: Some("community_orphan".into()), ..Default::default() }).unwrap();
-    assert_eq!(orphans.iter().map(|e| e.child_id).collect::<Vec<_>>(), vec![red_overdue]);
+    let orphans = s
+        .roster(&RosterFilter {
+            category: Some("community_orphan".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        orphans.iter().map(|e| e.child_id).collect::<Vec<_>>(),
+        vec![red_overdue]
+    );
 }
 
 #[test]
@@ -177,15 +281,23 @@ fn a_child_who_moves_village_takes_the_file_along_and_leaves_the_old_device() {
     let mut old = Store::open_in_memory().unwrap();
     old.set_scopes(&["v1".into()]).unwrap();
     let t = today(&old);
-    let id = old.add_child(child("周五", "v1", &["left_behind"], "green", &t)).unwrap();
-    old.record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[]).unwrap();
+    let id = old
+        .add_child(child("周五", "v1", &["left_behind"], "green", &t))
+        .unwrap();
+    old.record_visit(id, visit("2026-11-01T10:00:00+08:00", "green"), &[])
+        .unwrap();
     let mut other = Store::open_in_memory().unwrap();
     exchange(&old, &mut other);
-    other.edit_record("child", id, fields(json!({"village_code": "v2"}))).unwrap();
+    other
+        .edit_record("child", id, fields(json!({"village_code": "v2"})))
+        .unwrap();
     let file = other.child_file(id).unwrap();
     assert_eq!(file.village, "v2");
     let sums = other.scope_checksums().unwrap();
-    assert!(sums.keys().all(|s| s.as_str() == "v2"), "the visit moved with the child: {sums:?}");
+    assert!(
+        sums.keys().all(|s| s.as_str() == "v2"),
+        "the visit moved with the child: {sums:?}"
+    );
 
     // The old device learns of the move and no longer holds the child.
     let moved = other.pending_changes(usize::MAX).unwrap();
@@ -199,17 +311,34 @@ fn a_child_who_moves_village_takes_the_file_along_and_leaves_the_old_device() {
 fn data_at_rest_is_encrypted_and_needs_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("device.db");
-    let opts = OpenOptions { key: Some("1234-pin-derived".into()), ..Default::default() };
+    let opts = OpenOptions {
+        key: Some("1234-pin-derived".into()),
+        ..Default::default()
+    };
     {
         let mut s = Store::open(&path, &opts).unwrap();
         let t = today(&s);
-        s.add_child(child("李小花", "v1", &["left_behind"], "green", &t)).unwrap();
+        s.add_child(child("李小花", "v1", &["left_behind"], "green", &t))
+            .unwrap();
     }
     let raw = std::fs::read(&path).unwrap();
-    assert!(!raw.windows("李小花".len()).any(|w| w == "李小花".as_bytes()), "names are not in the file in clear");
+    assert!(
+        !raw.windows("李小花".len())
+            .any(|w| w == "李小花".as_bytes()),
+        "names are not in the file in clear"
+    );
     assert!(!raw.starts_with(b"SQLite format 3"));
-    assert_eq!(Store::open(&path, &OpenOptions::default()).err().unwrap().code(), "locked");
-    let wrong = OpenOptions { key: Some("0000".into()), ..Default::default() };
+    assert_eq!(
+        Store::open(&path, &OpenOptions::default())
+            .err()
+            .unwrap()
+            .code(),
+        "locked"
+    );
+    let wrong = OpenOptions {
+        key: Some("0000".into()),
+        ..Default::default()
+    };
     assert_eq!(Store::open(&path, &wrong).err().unwrap().code(), "locked");
     let s = Store::open(&path, &opts).unwrap();
     assert_eq!(s.status().unwrap().children, 1);
@@ -220,11 +349,15 @@ fn unsent_changes_are_restamped_after_the_server_refuses_a_far_future_clock() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("device.db");
     let year_ms = 365 * 24 * 3600 * 1000;
-    let fast = OpenOptions { clock_skew_ms: year_ms, ..Default::default() };
+    let fast = OpenOptions {
+        clock_skew_ms: year_ms,
+        ..Default::default()
+    };
     let (ops, hlcs) = {
         let mut s = Store::open(&path, &fast).unwrap();
         let t = today(&s);
-        s.add_child(child("吴六", "v1", &["left_behind"], "green", &t)).unwrap();
+        s.add_child(child("吴六", "v1", &["left_behind"], "green", &t))
+            .unwrap();
         let p = s.pending_changes(usize::MAX).unwrap();
         (p.iter().map(|c| c.op_id).collect::<Vec<_>>(), p[0].hlc)
     };
@@ -232,10 +365,20 @@ fn unsent_changes_are_restamped_after_the_server_refuses_a_far_future_clock() {
     s.set_clock_offset(-year_ms).unwrap(); // learned from the server
     assert_eq!(s.restamp_pending().unwrap(), ops.len());
     let p = s.pending_changes(usize::MAX).unwrap();
-    assert_eq!(p.iter().map(|c| c.op_id).collect::<Vec<_>>(), ops, "same op_ids: a retry is recognised");
+    assert_eq!(
+        p.iter().map(|c| c.op_id).collect::<Vec<_>>(),
+        ops,
+        "same op_ids: a retry is recognised"
+    );
     let now = chrono::Utc::now().timestamp_millis() as u64;
     assert!(p[0].hlc < hlcs);
-    assert!(p[0].hlc.millis().abs_diff(now) < 60_000, "restamped to true time");
+    assert!(
+        p[0].hlc.millis().abs_diff(now) < 60_000,
+        "restamped to true time"
+    );
     let exported = s.export_canonical().unwrap();
-    assert!(exported.contains(&p[0].hlc.to_string()), "the row's clocks follow the outbox");
+    assert!(
+        exported.contains(&p[0].hlc.to_string()),
+        "the row's clocks follow the outbox"
+    );
 }

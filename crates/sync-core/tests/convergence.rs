@@ -10,7 +10,13 @@ use uuid::Uuid;
 #[derive(Clone, Debug)]
 enum Step {
     /// Replica `r` edits `field` of `row` at wall time `wall` (clocks may jump).
-    Edit { r: usize, row: u8, field: u8, value: u8, wall: u64 },
+    Edit {
+        r: usize,
+        row: u8,
+        field: u8,
+        value: u8,
+        wall: u64,
+    },
     /// Deliver the change at `idx` (mod the log length) to replica `to`.
     Deliver { to: usize, idx: usize },
     /// Deliver the change and then the same change again.
@@ -19,14 +25,28 @@ enum Step {
 
 fn step(n: usize) -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0..n, 0u8..4, 0u8..3, any::<u8>(), 0u64..5_000).prop_map(|(r, row, field, value, wall)| Step::Edit { r, row, field, value, wall }),
+        (0..n, 0u8..4, 0u8..3, any::<u8>(), 0u64..5_000).prop_map(
+            |(r, row, field, value, wall)| Step::Edit {
+                r,
+                row,
+                field,
+                value,
+                wall
+            }
+        ),
         (0..n, any::<usize>()).prop_map(|(to, idx)| Step::Deliver { to, idx }),
         (0..n, any::<usize>()).prop_map(|(to, idx)| Step::Duplicate { to, idx }),
     ]
 }
 
 fn scenario() -> impl Strategy<Value = (usize, Vec<Step>, u64)> {
-    (3usize..=5).prop_flat_map(|n| (Just(n), proptest::collection::vec(step(n), 1..120), any::<u64>()))
+    (3usize..=5).prop_flat_map(|n| {
+        (
+            Just(n),
+            proptest::collection::vec(step(n), 1..120),
+            any::<u64>(),
+        )
+    })
 }
 
 proptest! {

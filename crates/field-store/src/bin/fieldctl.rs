@@ -7,8 +7,8 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use field_store::fieldwork::SignatureInput;
 use domain::DueStatus;
+use field_store::fieldwork::SignatureInput;
 use field_store::roster::RosterFilter;
 use field_store::{OpenOptions, Store, StoreError};
 use serde_json::{json, Map, Value};
@@ -17,10 +17,19 @@ use std::path::PathBuf;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "fieldctl", about = "Tonghu device CLI (headless child director's phone)", version)]
+#[command(
+    name = "fieldctl",
+    about = "Tonghu device CLI (headless child director's phone)",
+    version
+)]
 struct Cli {
     /// Device data folder.
-    #[arg(long, global = true, env = "TONGHU_DEVICE_DIR", default_value = "tonghu-device")]
+    #[arg(
+        long,
+        global = true,
+        env = "TONGHU_DEVICE_DIR",
+        default_value = "tonghu-device"
+    )]
     data: PathBuf,
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
@@ -30,7 +39,13 @@ struct Cli {
     key: Option<String>,
     /// Run this device with its wall clock off by this many ms (testing clock skew;
     /// e.g. 31536000000 = a year fast, negative = slow).
-    #[arg(long, global = true, env = "TONGHU_CLOCK_SKEW_MS", default_value_t = 0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TONGHU_CLOCK_SKEW_MS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     clock_skew_ms: i64,
     #[command(subcommand)]
     cmd: Cmd,
@@ -229,7 +244,10 @@ fn main() {
         let sync = e.downcast_ref::<field_store::sync::SyncError>();
         if let Some(se) = sync {
             if json_out {
-                println!("{}", json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}}));
+                println!(
+                    "{}",
+                    json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}})
+                );
             } else {
                 eprintln!("错误：{}\nerror: {}", se.zh(), se);
             }
@@ -238,14 +256,20 @@ fn main() {
         match e.downcast_ref::<StoreError>() {
             Some(se) => {
                 if json_out {
-                    println!("{}", json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}}));
+                    println!(
+                        "{}",
+                        json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}})
+                    );
                 } else {
                     eprintln!("错误：{}\nerror: {}", se.zh(), se);
                 }
             }
             None => {
                 if json_out {
-                    println!("{}", json!({"error": {"code": "cli", "zh": "命令出错", "en": format!("{e:#}")}}));
+                    println!(
+                        "{}",
+                        json!({"error": {"code": "cli", "zh": "命令出错", "en": format!("{e:#}")}})
+                    );
                 } else {
                     eprintln!("错误：命令出错\nerror: {e:#}");
                 }
@@ -256,7 +280,8 @@ fn main() {
 }
 
 fn open(cli: &Cli) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&cli.data).with_context(|| format!("creating {}", cli.data.display()))?;
+    std::fs::create_dir_all(&cli.data)
+        .with_context(|| format!("creating {}", cli.data.display()))?;
     let opts = OpenOptions {
         key: cli.key.clone(),
         clock_skew_ms: cli.clock_skew_ms,
@@ -292,7 +317,10 @@ fn fields_of(set: &SetArgs) -> anyhow::Result<Map<String, Value>> {
 
 fn print(json_out: bool, value: &Value, human: impl FnOnce() -> String) {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     } else {
         println!("{}", human());
     }
@@ -331,18 +359,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             f.insert("status".into(), json!("active"));
             f.insert(
                 "added_on".into(),
-                json!(added_on.clone().unwrap_or_else(|| store.today().to_string())),
+                json!(added_on
+                    .clone()
+                    .unwrap_or_else(|| store.today().to_string())),
             );
             if let Some(idn) = id_number {
                 f.insert("id_number".into(), json!(idn));
             }
             f.extend(fields_of(set)?);
             let id = store.add_child(f)?;
-            print(j, &json!({"child_id": id}), || format!("已登记儿童 child added: {id}"));
+            print(j, &json!({"child_id": id}), || {
+                format!("已登记儿童 child added: {id}")
+            });
         }
         Cmd::Child(ChildCmd::Edit { id, set }) => {
             let n = store.edit_record("child", *id, fields_of(set)?)?;
-            print(j, &json!({"child_id": id, "changed": n}), || format!("已修改 {n} 项 changed {n} field(s)"));
+            print(j, &json!({"child_id": id, "changed": n}), || {
+                format!("已修改 {n} 项 changed {n} field(s)")
+            });
         }
         Cmd::Child(ChildCmd::Show { id }) => {
             let file = store.child_file(*id)?;
@@ -351,19 +385,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Child(ChildCmd::Delete { id }) => {
             store.delete_record("child", *id)?;
-            print(j, &json!({"child_id": id, "deleted": true}), || "已删除（保留审计记录）deleted".into());
+            print(j, &json!({"child_id": id, "deleted": true}), || {
+                "已删除（保留审计记录）deleted".into()
+            });
         }
-        Cmd::Guardian { child, role, name, set } => {
+        Cmd::Guardian {
+            child,
+            role,
+            name,
+            set,
+        } => {
             let mut f = fields_of(set)?;
             f.insert("child_id".into(), json!(child));
             f.insert("role".into(), json!(role));
             f.insert("name".into(), json!(name));
             let id = store.add_record("guardian", f)?;
-            print(j, &json!({"guardian_id": id}), || format!("已添加监护人 guardian added: {id}"));
+            print(j, &json!({"guardian_id": id}), || {
+                format!("已添加监护人 guardian added: {id}")
+            });
         }
         Cmd::Record { table, set } => {
             let id = store.add_record(table, fields_of(set)?)?;
-            print(j, &json!({"id": id, "table": table}), || format!("已保存 saved {table} {id}"));
+            print(j, &json!({"id": id, "table": table}), || {
+                format!("已保存 saved {table} {id}")
+            });
         }
         Cmd::Visit(VisitCmd::Add {
             child,
@@ -376,7 +421,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             set,
         }) => {
             let mut f = Map::new();
-            f.insert("visited_at".into(), json!(at.clone().unwrap_or_else(|| now_rfc3339(&store))));
+            f.insert(
+                "visited_at".into(),
+                json!(at.clone().unwrap_or_else(|| now_rfc3339(&store))),
+            );
             f.insert("mode".into(), json!(mode));
             f.insert("visitor".into(), json!(visitor));
             f.insert("risk_colour".into(), json!(risk));
@@ -390,31 +438,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let r = store.record_visit(*child, f, &images)?;
             print(j, &serde_json::to_value(&r)?, || {
-                format!("已记录走访 visit recorded: {} ({} 张照片 photos)", r.visit_id, r.photo_ids.len())
+                format!(
+                    "已记录走访 visit recorded: {} ({} 张照片 photos)",
+                    r.visit_id,
+                    r.photo_ids.len()
+                )
             });
         }
         Cmd::Visit(VisitCmd::Void { id, reason, by }) => {
             store.void_record("visit", *id, reason, by)?;
-            print(j, &json!({"visit_id": id, "voided": true}), || "已作废 visit voided".into());
+            print(j, &json!({"visit_id": id, "voided": true}), || {
+                "已作废 visit voided".into()
+            });
         }
-        Cmd::Agreement(AgreementCmd::Draft { child, terms, draft }) => {
-            let text = std::fs::read_to_string(terms).with_context(|| format!("reading {}", terms.display()))?;
+        Cmd::Agreement(AgreementCmd::Draft {
+            child,
+            terms,
+            draft,
+        }) => {
+            let text = std::fs::read_to_string(terms)
+                .with_context(|| format!("reading {}", terms.display()))?;
             let terms: Value = serde_json::from_str(&text).context("terms must be JSON")?;
             let id = store.save_agreement_draft(*child, *draft, terms)?;
-            print(j, &json!({"draft_id": id}), || format!("协议草稿已保存 draft saved: {id}"));
+            print(j, &json!({"draft_id": id}), || {
+                format!("协议草稿已保存 draft saved: {id}")
+            });
         }
         Cmd::Agreement(AgreementCmd::Sign { draft, signatures }) => {
             let sigs = signatures
                 .iter()
                 .map(|s| {
                     let mut parts = s.splitn(3, ':');
-                    let (Some(role), Some(name), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+                    let (Some(role), Some(name), Some(path)) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
                         anyhow::bail!("--signature expects role:name:image.png, got {s:?}");
                     };
                     Ok(SignatureInput {
                         role: role.to_string(),
                         name: name.to_string(),
-                        image: std::fs::read(path).with_context(|| format!("reading signature {path}"))?,
+                        image: std::fs::read(path)
+                            .with_context(|| format!("reading signature {path}"))?,
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -449,7 +513,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         Some(DueStatus::NotDue { days }) => format!("{days} 天后 due later"),
                         None => "—".into(),
                     };
-                    let unsynced = if e.last_visit_unsynced { " (走访未同步 visit not synced)" } else { "" };
+                    let unsynced = if e.last_visit_unsynced {
+                        " (走访未同步 visit not synced)"
+                    } else {
+                        ""
+                    };
                     out.push_str(&format!(
                         "{}  {}  {}  下次 next {}  {}{}\n",
                         e.child_id,
@@ -464,12 +532,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             });
         }
         Cmd::Enroll { server, code, name } => {
-            let e = field_store::sync::enroll(&mut store, server, code, name).map_err(sync_error)?;
-            print(j, &json!({"device_id": e.device_id, "account_id": e.account_id, "role": e.role, "villages": e.scopes}), || {
-                format!("登记成功 enrolled: {} ({}) 村 villages {:?}", e.account_id, e.role, e.scopes)
-            });
+            let e =
+                field_store::sync::enroll(&mut store, server, code, name).map_err(sync_error)?;
+            print(
+                j,
+                &json!({"device_id": e.device_id, "account_id": e.account_id, "role": e.role, "villages": e.scopes}),
+                || {
+                    format!(
+                        "登记成功 enrolled: {} ({}) 村 villages {:?}",
+                        e.account_id, e.role, e.scopes
+                    )
+                },
+            );
         }
-        Cmd::Sync { retries, batch, no_thumbnails } => {
+        Cmd::Sync {
+            retries,
+            batch,
+            no_thumbnails,
+        } => {
             let opts = field_store::sync::SyncOptions {
                 push_batch: *batch,
                 fetch_thumbnails: !no_thumbnails,
@@ -488,7 +568,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(j, &serde_json::to_value(&rejected)?, || {
                 let mut out = format!("{} 条被拒绝 rejected change(s)\n", rejected.len());
                 for r in &rejected {
-                    out.push_str(&format!("{} {}.{}: {} ({})\n", r.change.device_seq, r.change.table, r.change.field, r.message, r.code));
+                    out.push_str(&format!(
+                        "{} {}.{}: {} ({})\n",
+                        r.change.device_seq, r.change.table, r.change.field, r.message, r.code
+                    ));
                 }
                 out
             });
@@ -574,7 +657,10 @@ fn sync_with_progress(
     } else {
         None
     };
-    let mut backoff = field_store::sync::Backoff::new(std::time::Duration::from_millis(500), std::time::Duration::from_secs(30));
+    let mut backoff = field_store::sync::Backoff::new(
+        std::time::Duration::from_millis(500),
+        std::time::Duration::from_secs(30),
+    );
     let mut attempt = 0;
     loop {
         let mut on_progress = |p: &field_store::sync::SyncProgress| {
@@ -601,7 +687,11 @@ fn sync_with_progress(
             Err(e) if e.is_retryable() && attempt < retries => {
                 attempt += 1;
                 let d = backoff.next_delay();
-                eprintln!("网络问题，{:.1} 秒后重试 network problem, retrying in {:.1}s: {e}", d.as_secs_f64(), d.as_secs_f64());
+                eprintln!(
+                    "网络问题，{:.1} 秒后重试 network problem, retrying in {:.1}s: {e}",
+                    d.as_secs_f64(),
+                    d.as_secs_f64()
+                );
                 std::thread::sleep(d);
             }
             Err(e) => return Err(sync_error(e)),
@@ -610,11 +700,7 @@ fn sync_with_progress(
 }
 
 fn now_rfc3339(store: &Store) -> String {
-    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    chrono::DateTime::from_timestamp_millis(store.wall_ms() as i64)
-        .unwrap_or_default()
-        .with_timezone(&china)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    store.now_china_rfc3339()
 }
 
 /// Builds the six-area checklist from `area=status[:note]` items (others normal).
@@ -663,7 +749,10 @@ fn human_child_file(v: &Value) -> String {
         ("转介 referrals", "referrals"),
         ("他人修改 changed by someone else", "history"),
     ] {
-        out.push_str(&format!("{label}: {}\n", v[key].as_array().map(|a| a.len()).unwrap_or(0)));
+        out.push_str(&format!(
+            "{label}: {}\n",
+            v[key].as_array().map(|a| a.len()).unwrap_or(0)
+        ));
     }
     out
 }
