@@ -733,15 +733,16 @@ impl Database for SqliteDatabase {
                 });
             }
             conn.execute(
-                "INSERT INTO blob_chunks (sha256, offset, total, data) VALUES (?,?,?,?)",
+                "INSERT INTO blob_chunks (sha256, \"offset\", total, data) VALUES (?,?,?,?)",
                 params![sha, offset as i64, total as i64, chunk],
             )?;
             let held = offset + chunk.len() as u64;
             if held < total {
                 return Ok(AppendOutcome::Appended { held_bytes: held });
             }
-            let mut st =
-                conn.prepare_cached("SELECT data FROM blob_chunks WHERE sha256=? ORDER BY offset")?;
+            let mut st = conn.prepare_cached(
+                "SELECT data FROM blob_chunks WHERE sha256=? ORDER BY \"offset\"",
+            )?;
             let mut bytes = Vec::with_capacity(total as usize);
             for part in st.query_map([&sha], |r| r.get::<_, Vec<u8>>(0))? {
                 bytes.extend_from_slice(&part?);
