@@ -209,6 +209,17 @@ pub fn plan(
                 plan.duplicates += 1;
                 plan.held_seqs.push(c.device_seq);
             }
+            Err((code, message)) if code == sync_core::wire::codes::CLOCK_AHEAD => {
+                // Not held: the device corrects its clock, re-stamps this and every
+                // later change (same op_ids) and sends them again, so nothing after
+                // it in the batch is stored either.
+                plan.rejections.push(PlannedRejection {
+                    index,
+                    code,
+                    message,
+                });
+                break;
+            }
             Err((code, message)) => {
                 if c.device_seq >= 1 && c.device_seq <= i64::MAX as u64 {
                     plan.held_seqs.push(c.device_seq);

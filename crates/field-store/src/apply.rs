@@ -132,8 +132,11 @@ impl Store {
         for child in &touched_children {
             crate::roster::refresh(&tx, *child, today)?;
         }
-        if !state.scopes.is_empty() {
-            report.evicted_children = evict_out_of_scope(&tx, &touched_children, &state.scopes)?;
+        let may_leave = changes
+            .iter()
+            .any(|c| c.field == SCOPE_FIELD || !state.scopes.iter().any(|s| *s == c.scope.0));
+        if !state.scopes.is_empty() && may_leave {
+            report.evicted_children = evict_out_of_scope(&tx, &state.scopes)?;
         }
 
         // Later local stamps must order after everything seen. A far-future stamp (which
@@ -198,26 +201,22 @@ fn note_loser_against(
     Ok(())
 }
 
-/// Removes children (and every row of their file) whose village is no longer one this
-/// device holds: a child who moved away is no longer the old director's to see.
-/// Unsent local changes stay in the outbox; the server decides on them.
-fn evict_out_of_scope(tx: &Connection, children: &[Uuid], scopes: &[String]) -> Result<usize> {
-    let mut evicted = 0;
-    for child in children {
-        let Some(rec) = load_record(tx, "child", *child)? else {
-            continue;
-        };
-        if scopes.iter().any(|s| *s == rec.scope) {
-            continue;
-        }
-        let id = child.to_string();
-        tx.execute("DELETE FROM record WHERE child_id = ?1", [&id])?;
-        tx.execute(
-            "DELETE FROM record WHERE tbl = 'child' AND row_id = ?1",
-            [&id],
-        )?;
-        tx.execute("DELETE FROM roster_entry WHERE child_id = ?1", [&id])?;
-        evicted += 1;
-    }
-    Ok(evicted)
+/// Removes every row whose village is no longer one this device holds — a child who
+/// moved away, with the whole file, is no longer the old director's to see. Rows with
+/// unsent local changes stay until the server has them.
+pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<usize> {
+    let scopes = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
+    const FOREIGN: &str = "scope NOT IN (SELECT value FROM json_each(?1))
+        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.tbl = record.tbl AND o.row_id = record.row_id)";
+    let children = tx.execute(
+        &format!("DELETE FROM record WHERE tbl = 'child' AND {FOREIGN}"),
+        [&scopes],
+    )?;
+    tx.execute(&format!("DELETE FROM record WHERE {FOREIGN}"), [&scopes])?;
+    tx.execute(
+        "DELETE FROM roster_entry WHERE scope NOT IN (SELECT value FROM json_each(?1))
+           AND NOT EXISTS (SELECT 1 FROM record r WHERE r.tbl = 'child' AND r.row_id = roster_entry.child_id)",
+        [&scopes],
+    )?;
+    Ok(children)
 }

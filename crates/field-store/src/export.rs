@@ -73,6 +73,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes rows outside this device's villages that have nothing left to send (a
+    /// child who moved away). Returns the number of children removed.
+    pub fn evict_out_of_scope(&mut self) -> Result<usize> {
+        let scopes = self.device_state()?.scopes;
+        if scopes.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.begin()?;
+        let n = crate::apply::evict_out_of_scope(&tx, &scopes)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Forgets every row of a scope (before re-fetching it after a checksum mismatch).
     /// Unsent local changes are kept in the outbox and re-applied to the fresh copy.
     pub fn drop_scope(&mut self, scope: &str) -> Result<usize> {

@@ -39,8 +39,14 @@ pub struct SyncOptions {
     pub chunk_bytes: usize,
     /// Fetch thumbnails of photos in the device's villages.
     pub fetch_thumbnails: bool,
+    /// Upload photos and signature images in this round (a phone may keep them for
+    /// Wi-Fi; records always go).
+    pub upload_blobs: bool,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Counts every blob byte put on the wire, including chunks whose request failed
+    /// (tests use it to prove an interrupted upload resumes instead of restarting).
+    pub blob_meter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for SyncOptions {
@@ -50,7 +56,9 @@ impl Default for SyncOptions {
             pull_page: 1000,
             chunk_bytes: 64 * 1024,
             fetch_thumbnails: true,
+            upload_blobs: true,
             timeout: Duration::from_secs(30),
+            blob_meter: None,
         }
     }
 }
@@ -166,10 +174,22 @@ type SyncResult<T> = Result<T, SyncError>;
 pub struct Enrollment {
     pub device_id: Uuid,
     pub token: String,
+    /// The account's id (the server may send a number or a string).
+    #[serde(deserialize_with = "string_or_number")]
     pub account_id: String,
     pub role: String,
     pub scopes: Vec<String>,
     pub server_time_ms: u64,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "unexpected account id {other}"
+        ))),
+    }
 }
 
 /// Blob upload status as the server reports it.
@@ -450,7 +470,9 @@ pub fn sync_once(
 
 fn run_round(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
     push(store, opts, s)?;
-    upload_blobs(store, opts, s)?;
+    if opts.upload_blobs {
+        upload_blobs(store, opts, s)?;
+    }
     pull(store, opts, s)?;
     verify(store, opts, s)?;
     if opts.fetch_thumbnails {
@@ -553,6 +575,9 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
             while offset < bytes.len() {
                 let end = (offset + opts.chunk_bytes).min(bytes.len());
                 let chunk = bytes[offset..end].to_vec();
+                if let Some(m) = &opts.blob_meter {
+                    m.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
                 let url = format!(
                     "{}/v1/blobs/{}?offset={offset}&total={}",
                     s.base,
@@ -638,7 +663,17 @@ fn pull(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResul
 }
 
 fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
-    let checksums = store.scope_checksums()?;
+    s.report.evicted_children += store.evict_out_of_scope()? as u64;
+    // Only the villages this device holds; one it holds nothing of counts as empty,
+    // so a village the server has data for and the device lacks is found too.
+    let scopes = store.device_state()?.scopes;
+    let mut checksums = store.scope_checksums()?;
+    checksums.retain(|s, _| scopes.iter().any(|x| *x == s.0));
+    for s in &scopes {
+        checksums
+            .entry(sync_core::Scope::new(s.clone()))
+            .or_default();
+    }
     let req = VerifyRequest {
         protocol: PROTOCOL_VERSION,
         checksums,

@@ -369,8 +369,9 @@ async fn ingest_batch(
         .rejections
         .iter()
         .filter(|r| {
+            // A clock_ahead refusal is not held: the device re-stamps and re-sends.
             let s = batch.changes[r.index].device_seq;
-            s >= 1 && s <= i64::MAX as u64
+            s >= 1 && s <= i64::MAX as u64 && r.code != sync_core::wire::codes::CLOCK_AHEAD
         })
         .collect();
     if !held.is_empty() {

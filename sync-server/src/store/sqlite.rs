@@ -394,9 +394,15 @@ fn ingest_batch(
              ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
         )?;
         for r in &plan.rejections {
+            if r.code == sync_core::wire::codes::CLOCK_AHEAD {
+                continue; // not held: the device re-stamps and sends it again
+            }
             let c = &batch.changes[r.index];
             if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
                 continue; // cannot be held; reported only
+            }
+            if r.code == sync_core::wire::codes::CLOCK_AHEAD {
+                continue; // not held: the device re-stamps and sends it again
             }
             st.execute(params![
                 dev,

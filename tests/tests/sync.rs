@@ -1,0 +1,424 @@
+//! Sync that survives the field: devices (real field-store stores) and the real
+//! sync-server over loopback, on SQLite and on PostgreSQL. Each test runs once per
+//! backend (see `tonghu_tests::backends`).
+
+use field_store::roster::RosterFilter;
+use field_store::sync::{SyncError, SyncOptions};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tonghu_tests::proxy::{FaultPlan, FaultProxy};
+use tonghu_tests::*;
+
+/// Syncs every device in turn until a full round changes nothing anywhere.
+fn settle(devices: &mut [&mut Device]) {
+    for _ in 0..3 {
+        for d in devices.iter_mut() {
+            d.sync().unwrap();
+        }
+    }
+}
+
+#[test]
+fn directors_editing_the_same_children_offline_converge_and_keep_the_losing_values() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut a = server.device("d1");
+        let mut b = server.device("d1b");
+        let mut sup = server.device("s1");
+        let kids: Vec<_> = (0..5)
+            .map(|i| a.add_child(&format!("儿童{i}"), "v1"))
+            .collect();
+        a.sync().unwrap();
+        b.sync().unwrap();
+        assert_eq!(
+            a.export(),
+            b.export(),
+            "{}: b received a's children",
+            backend.name()
+        );
+
+        // Both edit the same fields while offline, in different orders.
+        let mut seed = 7u64;
+        for round in 0..4 {
+            for (i, k) in kids.iter().enumerate() {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let who = (seed >> 33) % 3;
+                let addr = json!(format!("{round}-{i}-{who}"));
+                if who != 1 {
+                    a.store
+                        .edit_record("child", *k, obj(json!({"current_address": addr})))
+                        .unwrap();
+                }
+                if who != 0 {
+                    b.store
+                        .edit_record(
+                            "child",
+                            *k,
+                            obj(json!({"current_address": addr, "notes": format!("b{round}")})),
+                        )
+                        .unwrap();
+                }
+            }
+            if seed % 2 == 0 {
+                a.sync().unwrap();
+                b.sync().unwrap();
+            } else {
+                b.sync().unwrap();
+                a.sync().unwrap();
+            }
+        }
+        settle(&mut [&mut a, &mut b, &mut sup]);
+        assert_eq!(
+            a.export(),
+            b.export(),
+            "{}: the two directors converge",
+            backend.name()
+        );
+        assert_eq!(
+            a.export(),
+            sup.export(),
+            "{}: the supervisor sees the same township data",
+            backend.name()
+        );
+        // The server agrees field by field (a verify round found nothing to heal).
+        let r = a.sync().unwrap();
+        assert!(r.mismatched_scopes.is_empty());
+        let lost: usize = kids
+            .iter()
+            .map(|k| a.store.child_file(*k).unwrap().history.len())
+            .sum();
+        let lost_b: usize = kids
+            .iter()
+            .map(|k| b.store.child_file(*k).unwrap().history.len())
+            .sum();
+        assert!(
+            lost > 0 && lost_b > 0,
+            "{}: concurrent edits left their losers in history ({lost}, {lost_b})",
+            backend.name()
+        );
+    }
+}
+
+#[test]
+fn a_device_offline_for_30_days_with_hundreds_of_visits_and_photos_syncs_completely() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut phone = server.device("d2");
+        let kids: Vec<_> = (0..20)
+            .map(|i| phone.add_child(&format!("孩子{i}"), "v2"))
+            .collect();
+        let photos: Vec<Vec<u8>> = (0..4).map(|i| test_photo(900, 600, i)).collect();
+        for day in 0..30 {
+            for (i, k) in kids.iter().enumerate().filter(|(i, _)| (i + day) % 3 == 0) {
+                let with = if (i + day) % 4 == 0 {
+                    std::slice::from_ref(&photos[(i + day) % 4])
+                } else {
+                    &[]
+                };
+                phone.visit(*k, &format!("第{day}天"), with);
+            }
+        }
+        let before = phone.store.status().unwrap();
+        assert!(before.outbox_changes > 1500 && before.pending_blobs > 0);
+        let mut last = None;
+        let report = field_store::sync::sync_once(
+            &mut phone.store,
+            &SyncOptions {
+                push_batch: 300,
+                ..Default::default()
+            },
+            &mut |p| last = Some(p.clone()),
+        )
+        .unwrap();
+        assert!(last.is_some(), "progress was reported");
+        let after = phone.store.status().unwrap();
+        assert_eq!(
+            (
+                after.outbox_changes,
+                after.pending_blobs,
+                after.rejected_changes
+            ),
+            (0, 0, 0),
+            "{}",
+            backend.name()
+        );
+        assert_eq!(report.pushed, before.outbox_changes);
+
+        // A second phone of the same village receives every visit and every thumbnail.
+        let mut other = server.device("d2");
+        other.sync().unwrap();
+        assert_eq!(other.export(), phone.export(), "{}", backend.name());
+        let visits = other.store.child_file(kids[0]).unwrap();
+        for p in &visits.photos {
+            assert!(other
+                .store
+                .has_blob(p.fields["thumb_sha256"].as_str().unwrap())
+                .unwrap());
+        }
+    }
+}
+
+#[test]
+fn a_child_who_moves_village_reaches_the_new_village_whole_and_leaves_the_old_one() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut old = server.device("d1");
+        let mut new = server.device("d2");
+        let child = old.add_child("周小五", "v1");
+        old.visit(child, "入户走访", &[test_photo(400, 300, 1)]);
+        old.visit(child, "电话回访", &[]);
+        old.sync().unwrap();
+        new.sync().unwrap();
+        assert!(
+            new.store.child_file(child).is_err(),
+            "{}: not v2's child yet",
+            backend.name()
+        );
+
+        old.store
+            .edit_record("child", child, obj(json!({"village_code": "v2"})))
+            .unwrap();
+        old.sync().unwrap();
+        assert!(
+            old.store.child_file(child).is_err(),
+            "{}: the old device no longer holds the child",
+            backend.name()
+        );
+        new.sync().unwrap();
+        let file = new.store.child_file(child).unwrap();
+        assert_eq!(file.village, "v2");
+        assert_eq!(
+            file.visits.len(),
+            2,
+            "{}: the visits came along",
+            backend.name()
+        );
+        assert_eq!(file.photos.len(), 1);
+        assert!(new
+            .store
+            .has_blob(file.photos[0].fields["thumb_sha256"].as_str().unwrap())
+            .unwrap());
+
+        // Later edits in v2 do not reach v1.
+        new.store
+            .edit_record("child", child, obj(json!({"notes": "已转入二村"})))
+            .unwrap();
+        new.sync().unwrap();
+        old.sync().unwrap();
+        assert!(old.store.child_file(child).is_err());
+        assert!(old
+            .store
+            .roster(&RosterFilter::default())
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[test]
+fn a_phone_a_year_fast_or_slow_loses_nothing_and_does_not_win_every_conflict() {
+    const YEAR: i64 = 365 * 24 * 3600 * 1000;
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut fast = server.device_with_skew("d1", YEAR);
+        let mut honest = server.device("d1b");
+        let mut slow = server.device_with_skew("d1b", -YEAR);
+        // Enrollment taught the fast and slow phones the offset; forget it to play a
+        // phone whose clock jumped after enrollment.
+        fast.store.set_clock_offset(0).unwrap();
+        slow.store.set_clock_offset(0).unwrap();
+
+        let child = fast.add_child("钱七", "v1");
+        fast.visit(child, "快钟走访", &[]);
+        let report = fast.sync().unwrap();
+        assert!(
+            report.restamped > 0,
+            "{}: the far-future stamps were re-stamped",
+            backend.name()
+        );
+        assert_eq!(fast.store.status().unwrap().outbox_changes, 0);
+        assert_eq!(
+            fast.store.status().unwrap().rejected_changes,
+            0,
+            "nothing lost to the clock"
+        );
+        honest.sync().unwrap();
+        assert_eq!(honest.store.child_file(child).unwrap().visits.len(), 1);
+
+        // Later, the honest director's edit is the later one and must win.
+        fast.store
+            .edit_record("child", child, obj(json!({"notes": "fast"})))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        honest
+            .store
+            .edit_record("child", child, obj(json!({"notes": "honest"})))
+            .unwrap();
+        fast.sync().unwrap();
+        honest.sync().unwrap();
+        fast.sync().unwrap();
+        assert_eq!(
+            fast.store.child_file(child).unwrap().child.fields["notes"],
+            "honest",
+            "{}",
+            backend.name()
+        );
+
+        // A slow phone's work arrives whole too.
+        slow.sync().unwrap();
+        slow.visit(child, "慢钟走访", &[]);
+        slow.sync().unwrap();
+        honest.sync().unwrap();
+        assert_eq!(
+            honest.store.child_file(child).unwrap().visits.len(),
+            2,
+            "{}",
+            backend.name()
+        );
+        settle(&mut [&mut fast, &mut honest, &mut slow]);
+        assert_eq!(fast.export(), slow.export());
+    }
+}
+
+#[test]
+fn hundreds_of_cut_delayed_and_repeated_connections_lose_and_duplicate_nothing() {
+    let trials: usize = std::env::var("TONGHU_FAULT_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let proxy = FaultProxy::start(
+            server.addr,
+            FaultPlan {
+                cut_probability: 0.35,
+                cut_within: 1500,
+                max_delay_ms: 2,
+                repeat_probability: 0.2,
+                seed: 42,
+                ..Default::default()
+            },
+        );
+        let mut a = server.device("d3");
+        let mut b = server.device("d3");
+        a.use_server(&proxy.url());
+        b.use_server(&proxy.url());
+        let opts = SyncOptions {
+            push_batch: 20,
+            fetch_thumbnails: false,
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        let ka = a.add_child("甲", "v3");
+        let kb = b.add_child("乙", "v3");
+        let mut failures = 0;
+        for t in 0..trials {
+            let (dev, kid) = if t % 2 == 0 {
+                (&mut a, ka)
+            } else {
+                (&mut b, kb)
+            };
+            dev.visit(kid, &format!("trial {t}"), &[]);
+            if t % 3 == 0 {
+                dev.store
+                    .edit_record("child", kid, obj(json!({"notes": format!("t{t}")})))
+                    .unwrap();
+            }
+            if let Err(e) = dev.sync_with(&opts) {
+                assert!(
+                    e.is_retryable(),
+                    "only network failures are expected, got {e}"
+                );
+                failures += 1;
+            }
+        }
+        assert!(
+            failures > trials / 10,
+            "{}: the proxy really broke connections ({failures})",
+            backend.name()
+        );
+        assert!(
+            proxy.stats.replays.load(Ordering::Relaxed) > 0
+                && proxy.stats.cuts.load(Ordering::Relaxed) > 0
+        );
+        let minted =
+            a.store.status().unwrap().last_device_seq + b.store.status().unwrap().last_device_seq;
+        for d in [&mut a, &mut b] {
+            d.use_server(&server.url);
+        }
+        settle(&mut [&mut a, &mut b]);
+        assert_eq!(a.export(), b.export(), "{}", backend.name());
+        assert_eq!(
+            a.store.child_file(ka).unwrap().visits.len(),
+            trials.div_ceil(2),
+            "no visit lost"
+        );
+        // A fresh device pulls exactly one copy of every change ever made.
+        let mut fresh = server.device("d3");
+        let r = fresh.sync().unwrap();
+        assert_eq!(
+            r.pulled,
+            minted,
+            "{}: nothing duplicated, nothing missing",
+            backend.name()
+        );
+        assert_eq!(fresh.export(), a.export());
+    }
+}
+
+#[test]
+fn a_photo_upload_cut_in_the_middle_resumes_without_resending_more_than_one_chunk() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut phone = server.device("d1");
+        let child = phone.add_child("孙八", "v1");
+        phone.visit(child, "带照片", &[test_photo(1600, 1200, 9)]);
+        // Records first (as on a phone set to upload photos on Wi-Fi only).
+        phone
+            .sync_with(&SyncOptions {
+                upload_blobs: false,
+                ..Default::default()
+            })
+            .unwrap();
+        let pending = phone.store.pending_blobs().unwrap();
+        let total: u64 = pending.iter().map(|b| b.size).sum();
+        assert!(
+            total > 100_000,
+            "photo and thumbnail wait for upload ({total} bytes)"
+        );
+        let chunk = 16 * 1024;
+        // A proxy that cuts the connection once half of the bytes have gone up.
+        let proxy = FaultProxy::start(
+            server.addr,
+            FaultPlan {
+                cut_up_at: Some(total / 2),
+                ..Default::default()
+            },
+        );
+        let meter = Arc::new(AtomicU64::new(0));
+        let opts = SyncOptions {
+            chunk_bytes: chunk,
+            fetch_thumbnails: false,
+            blob_meter: Some(meter.clone()),
+            ..Default::default()
+        };
+        phone.use_server(&proxy.url());
+        let first = phone.sync_with(&opts);
+        assert!(
+            matches!(first, Err(SyncError::Network(_))),
+            "{}: the upload was interrupted",
+            backend.name()
+        );
+        phone.use_server(&server.url);
+        phone.sync_with(&opts).unwrap();
+        assert_eq!(phone.store.pending_blobs().unwrap().len(), 0);
+        let sent = meter.load(Ordering::Relaxed);
+        assert!(
+            sent <= total + chunk as u64,
+            "{}: {sent} bytes sent for {total} bytes of blobs",
+            backend.name()
+        );
+    }
+}
