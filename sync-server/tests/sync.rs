@@ -88,10 +88,24 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
     ahead.hlc = Hlc::new(common::now_ms() + 3_600_000, 0);
     let table = phone.change("secret_table", row, "name", json!("x"), "A");
     let good2 = phone.change("child", row, "risk_colour", json!("red"), "A");
-    let batch = vec![good1, unknown.clone(), bad, foreign, ahead, table, good2];
+    // Seqs: good1 1, unknown 2, bad 3, foreign 4, ahead 5, table 6, good2 7; the far-ahead
+    // change goes last: a clock_ahead refusal is not held and stops the batch (the
+    // device re-stamps it and everything after it).
+    let batch = vec![
+        good1,
+        unknown.clone(),
+        bad,
+        foreign,
+        table,
+        good2,
+        ahead.clone(),
+    ];
     let out = phone.push(&batch).await;
-    assert_eq!(out.accepted, 2);
-    assert_eq!(out.max_device_seq, 7, "rejected changes are held too");
+    assert_eq!(out.accepted, 2, "{:?}", out.rejected);
+    assert_eq!(
+        out.max_device_seq, 4,
+        "rejected changes are held too, up to the unheld clock_ahead (seq 5)"
+    );
     let codes: BTreeMap<u64, String> = out
         .rejected
         .iter()
@@ -104,7 +118,7 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
             (3, "bad_value".into()),
             (4, "out_of_scope".into()),
             (5, "clock_ahead".into()),
-            (6, "unknown_table".into())
+            (6, "unknown_table".into()),
         ])
     );
     assert!(out.rejected.iter().all(|r| !r.message.is_empty()));
@@ -117,13 +131,19 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
     let out = phone.push(&[forged]).await;
     assert_eq!(out.rejected[0].code, "op_id_conflict");
     let (pulled, _) = s.device("dir-a").await.pull_all(0).await;
-    assert_eq!(pulled.len(), 2);
+    assert_eq!(pulled.len(), 2, "{pulled:?}");
     assert_eq!(pulled[0].change.value, json!("张三"));
-    // A gap: seq 9 arrives before 8; the server holds 7, then 9 once 8 arrives.
+    // Gaps: seq 9 arrives before 8, and 5 is still missing; once 5 arrives, 9 is held.
     let c8 = phone.change("child", row, "status", json!("active"), "A");
     let c9 = phone.change("child", row, "added_on", json!("2025-01-01"), "A");
-    assert_eq!(phone.push(&[c9]).await.max_device_seq, 7);
-    assert_eq!(phone.push(&[c8]).await.max_device_seq, 9);
+    assert_eq!(phone.push(&[c9]).await.max_device_seq, 4);
+    assert_eq!(phone.push(&[c8]).await.max_device_seq, 4);
+    // The device corrects its clock and re-stamps the refused change (same op_id).
+    let mut restamped = ahead;
+    restamped.hlc = Hlc::new(common::now_ms(), 0);
+    let out = phone.push(&[restamped]).await;
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    assert_eq!(out.max_device_seq, 9);
 }
 
 fn checksums_of(pulled: &[PulledChange]) -> BTreeMap<Scope, ScopeChecksum> {

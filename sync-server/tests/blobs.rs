@@ -1,0 +1,168 @@
+//! Resumable, hash-verified, scope-checked blob uploads.
+
+mod common;
+
+use common::{Backend, Device, TestServer};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+backend_tests!(
+    an_interrupted_upload_continues_where_the_server_stopped,
+    blobs_outside_the_scope_are_refused
+);
+
+async fn photo_row(d: &Device, village: &str, sha: &str) -> uuid::Uuid {
+    let (child, c) = d.new_child(village, "拍照");
+    d.push(&c).await;
+    let id = uuid::Uuid::now_v7();
+    let fields = [
+        ("child_id", json!(child.to_string())),
+        ("blob_sha256", json!(sha)),
+        ("thumb_sha256", json!(sha)),
+        ("width", json!(1600)),
+        ("height", json!(1200)),
+        ("bytes", json!(1000)),
+        ("taken_at", json!("2025-06-01T10:00:00+08:00")),
+    ];
+    let out = d
+        .push(
+            &fields
+                .into_iter()
+                .map(|(f, v)| d.change("photo", id, f, v, village))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    id
+}
+
+async fn put(d: &Device, sha: &str, offset: usize, total: usize, bytes: &[u8]) -> (u16, Value) {
+    let res = d
+        .auth(d.http.put(format!(
+            "{}/v1/blobs/{sha}?offset={offset}&total={total}",
+            d.base
+        )))
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn status(d: &Device, sha: &str) -> (u16, Value) {
+    let res = d
+        .auth(d.http.get(format!("{}/v1/blobs/{sha}/status", d.base)))
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn an_interrupted_upload_continues_where_the_server_stopped(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let other_instance = s.another_instance().await;
+    let a = s.device("dir-a").await;
+    let photo: Vec<u8> = (0..600_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&photo));
+    photo_row(&a, "A", &sha).await;
+    let chunk = 200_000;
+    assert_eq!(put(&a, &sha, 0, photo.len(), &photo[..chunk]).await.0, 200);
+    // The network drops; the phone asks where to continue (another server process answers).
+    let a2 = a.via(&other_instance);
+    let (st, body) = status(&a2, &sha).await;
+    assert_eq!(
+        (st, body["held_bytes"].as_u64(), body["complete"].as_bool()),
+        (200, Some(chunk as u64), Some(false))
+    );
+    // A wrong offset is refused with what the server holds.
+    let (st, body) = put(&a2, &sha, 0, photo.len(), &photo[..chunk]).await;
+    assert_eq!((st, body["held_bytes"].as_u64()), (409, Some(chunk as u64)));
+    assert_eq!(
+        put(&a2, &sha, chunk, photo.len(), &photo[chunk..2 * chunk])
+            .await
+            .0,
+        200
+    );
+    let (st, body) = put(&a, &sha, 2 * chunk, photo.len(), &photo[2 * chunk..]).await;
+    assert_eq!(
+        (st, body["complete"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let got = a
+        .auth(a.http.get(format!("{}/v1/blobs/{sha}", a.base)))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), photo.as_slice());
+    let reader = s.device("dir-a").await;
+    assert_eq!(
+        reader
+            .auth(reader.http.get(format!("{}/v1/blobs/{sha}", s.base)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Bytes that do not hash to the name are discarded.
+    let liar: Vec<u8> = vec![1u8; 1000];
+    let claimed = hex::encode(Sha256::digest(b"something else"));
+    photo_row(&a, "A", &claimed).await;
+    let (st, body) = put(&a, &claimed, 0, liar.len(), &liar).await;
+    assert_eq!((st, body["code"].as_str()), (422, Some("hash_mismatch")));
+    let (_, body) = status(&a, &claimed).await;
+    assert_eq!(
+        (body["held_bytes"].as_u64(), body["complete"].as_bool()),
+        (Some(0), Some(false))
+    );
+    // Oversized chunks and totals.
+    let (st, _) = put(&a, &claimed, 0, 20_000_000, &liar).await;
+    assert_eq!(st, 413);
+    let (st, _) = put(&a, &claimed, 0, 400_000, &vec![0u8; 300_000]).await;
+    assert_eq!(st, 413);
+}
+
+async fn blobs_outside_the_scope_are_refused(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let b = s.device("dir-b").await;
+    let bytes = b"signature strokes".to_vec();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    photo_row(&a, "A", &sha).await;
+    assert_eq!(put(&a, &sha, 0, bytes.len(), &bytes).await.0, 200);
+    let (st, body) = status(&b, &sha).await;
+    assert_eq!((st, body["code"].as_str()), (403, Some("out_of_scope")));
+    assert_eq!(
+        b.auth(b.http.get(format!("{}/v1/blobs/{sha}", b.base)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // An upload of a blob no row names is refused too.
+    let stray = hex::encode(Sha256::digest(b"stray"));
+    assert_eq!(put(&a, &stray, 0, 5, b"stray").await.0, 403);
+    // The supervisor of the township reads it; cannot upload.
+    let sup = s.device("sup-1").await;
+    assert_eq!(
+        sup.auth(sup.http.get(format!("{}/v1/blobs/{sha}", sup.base)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(put(&sup, &sha, 0, bytes.len(), &bytes).await.0, 403);
+}
