@@ -115,6 +115,9 @@ enum Cmd {
         /// Changes per push request.
         #[arg(long, default_value_t = 500)]
         batch: usize,
+        /// Changes per pull page.
+        #[arg(long, default_value_t = 1000)]
+        page: u32,
         #[arg(long)]
         no_thumbnails: bool,
     },
@@ -548,10 +551,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Sync {
             retries,
             batch,
+            page,
             no_thumbnails,
         } => {
             let opts = field_store::sync::SyncOptions {
                 push_batch: *batch,
+                pull_page: *page,
                 fetch_thumbnails: !no_thumbnails,
                 ..Default::default()
             };
