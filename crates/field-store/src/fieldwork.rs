@@ -165,7 +165,7 @@ impl Store {
     pub fn record_visit(
         &mut self,
         child_id: Uuid,
-        mut fields: Map<String, Value>,
+        fields: Map<String, Value>,
         photos: &[Vec<u8>],
     ) -> Result<VisitReceipt> {
         let limits = PhotoLimits::default();
@@ -173,13 +173,24 @@ impl Store {
             .iter()
             .map(|p| process_photo(p, &limits))
             .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.record_visit_processed(child_id, fields, &processed)
+    }
+
+    /// Records a visit with photos that already went through [`process_photo`] (the
+    /// app may process them while the director is still typing).
+    pub fn record_visit_processed(
+        &mut self,
+        child_id: Uuid,
+        mut fields: Map<String, Value>,
+        processed: &[crate::photo::ProcessedPhoto],
+    ) -> Result<VisitReceipt> {
         fields.insert("child_id".into(), json!(child_id));
         let visit_id = Uuid::now_v7();
         let taken_at = fields.get("visited_at").cloned().unwrap_or(Value::Null);
         let mut writes = vec![RowWrite::new("visit", Some(visit_id), fields)];
         let mut blobs = Vec::new();
         let mut photo_ids = Vec::new();
-        for p in &processed {
+        for p in processed {
             let id = Uuid::now_v7();
             photo_ids.push(id);
             let mut f = Map::new();

@@ -114,6 +114,13 @@ pub struct SyncReport {
     /// Bytes of request and response bodies on the wire (compressed), both ways.
     pub wire_bytes_up: u64,
     pub wire_bytes_down: u64,
+    /// Compressed bytes of push request bodies alone.
+    pub push_bytes_up: u64,
+    /// Number of HTTP requests made.
+    pub requests: u64,
+    /// Wall time of every request, ms (for latency percentiles in load tests).
+    #[serde(skip)]
+    pub request_ms: Vec<u32>,
 }
 
 /// Why a round stopped.
@@ -380,6 +387,13 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    fn note_request(&mut self, started: std::time::Instant) {
+        self.report.requests += 1;
+        self.report
+            .request_ms
+            .push(started.elapsed().as_millis().min(u32::MAX as u128) as u32);
+    }
+
     /// POSTs a JSON body (gzip-compressed) and decodes the JSON answer, learning the
     /// clock offset from it.
     fn post<Q: Serialize, A: for<'de> Deserialize<'de> + HasServerTime>(
@@ -391,7 +405,11 @@ impl Session<'_> {
         let raw = serde_json::to_vec(body).map_err(|e| SyncError::Network(e.to_string()))?;
         let packed = gzip(&raw);
         self.report.wire_bytes_up += packed.len() as u64;
+        if path == "/v1/push" {
+            self.report.push_bytes_up += packed.len() as u64;
+        }
         let sent = store.wall_ms();
+        let started = std::time::Instant::now();
         let resp = self
             .client
             .post(format!("{}{path}", self.base))
@@ -405,6 +423,7 @@ impl Session<'_> {
             return Err(refusal(resp));
         }
         let bytes = resp.bytes().map_err(net)?;
+        self.note_request(started);
         self.report.wire_bytes_down += bytes.len() as u64;
         let answer: A = serde_json::from_slice(&bytes)
             .map_err(|e| SyncError::Network(format!("bad response: {e}")))?;
@@ -559,12 +578,14 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
     let mut bytes_done = 0;
     for (i, b) in pending.iter().enumerate() {
         let status_url = format!("{}/v1/blobs/{}/status", s.base, b.sha256);
+        let started = std::time::Instant::now();
         let resp = s
             .client
             .get(&status_url)
             .bearer_auth(&s.token)
             .send()
             .map_err(net)?;
+        s.note_request(started);
         if !resp.status().is_success() {
             return Err(refusal(resp));
         }
@@ -584,6 +605,7 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
                     b.sha256,
                     bytes.len()
                 );
+                let started = std::time::Instant::now();
                 let resp = s
                     .client
                     .put(url)
@@ -592,6 +614,7 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
                     .body(chunk)
                     .send()
                     .map_err(net)?;
+                s.note_request(started);
                 if resp.status().as_u16() == 409 {
                     // The server holds a different number of bytes than we thought
                     // (an earlier chunk did land): continue from there.
@@ -722,12 +745,14 @@ fn fetch_thumbnails(store: &mut Store, s: &mut Session<'_>) -> SyncResult<()> {
         }
     }
     for (i, h) in missing.iter().enumerate() {
+        let started = std::time::Instant::now();
         let resp = s
             .client
             .get(format!("{}/v1/blobs/{h}", s.base))
             .bearer_auth(&s.token)
             .send()
             .map_err(net)?;
+        s.note_request(started);
         if resp.status().as_u16() == 404 {
             continue; // not uploaded yet by its author
         }
