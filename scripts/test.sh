@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian/Ubuntu machine: installs what it needs, starts
+# a private PostgreSQL, runs every test (unit, property, integration, end-to-end) on
+# SQLite and PostgreSQL. CI (`.ci/run`) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+eval "$(scripts/postgres.sh)"
+export TONGHU_TEST_DATABASE_URL
+echo "test.sh: PostgreSQL at ${TONGHU_TEST_DATABASE_URL%%@*}@…" >&2
+cargo build --workspace --bins
+cargo nextest run --workspace --profile ci "$@"
+cargo test --workspace --doc
