@@ -299,7 +299,16 @@ fn a_child_who_moves_village_takes_the_file_along_and_leaves_the_old_device() {
         "the visit moved with the child: {sums:?}"
     );
 
-    // The old device learns of the move and no longer holds the child.
+    // The old device's own changes reached the server; then it learns of the move and
+    // no longer holds the child.
+    let sent = old.pending_changes(usize::MAX).unwrap();
+    let ack = sync_core::wire::PushResponse {
+        max_device_seq: sent.last().unwrap().device_seq,
+        accepted: sent.len() as u64,
+        rejected: vec![],
+        server_time_ms: 0,
+    };
+    old.record_push_result(&sent, &ack).unwrap();
     let moved = other.pending_changes(usize::MAX).unwrap();
     let report = old.apply_changes(&moved, None).unwrap();
     assert_eq!(report.evicted_children, 1);

@@ -293,7 +293,26 @@ fn open(cli: &Cli) -> anyhow::Result<Store> {
     Ok(Store::open(cli.data.join("device.db"), &opts)?)
 }
 
-fn fields_of(set: &SetArgs) -> anyhow::Result<Map<String, Value>> {
+/// A `--set` value as the schema types it: text stays text (a phone number is not a
+/// number), whole numbers and booleans where the field wants them, JSON for lists and
+/// objects, `null` to clear.
+fn typed_value(table: &str, field: &str, raw: &str) -> Value {
+    use sync_core::ValueType as T;
+    let ty = domain::schema::table(table)
+        .and_then(|t| t.field(field))
+        .map(|f| f.ty);
+    let parsed = serde_json::from_str::<Value>(raw).ok();
+    match (ty, parsed) {
+        (_, Some(Value::Null)) => Value::Null,
+        (Some(T::Integer { .. }), Some(v @ Value::Number(_))) => v,
+        (Some(T::Bool), Some(v @ Value::Bool(_))) => v,
+        (Some(T::Json { .. } | T::CodeSet(_)), Some(v @ (Value::Array(_) | Value::Object(_)))) => v,
+        (None, Some(v)) => v,
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+fn fields_of(table: &str, set: &SetArgs) -> anyhow::Result<Map<String, Value>> {
     let mut m = match &set.fields {
         Some(p) => {
             let text = if p.as_os_str() == "-" {
@@ -312,7 +331,7 @@ fn fields_of(set: &SetArgs) -> anyhow::Result<Map<String, Value>> {
         let (k, v) = kv
             .split_once('=')
             .with_context(|| format!("--set expects FIELD=VALUE, got {kv:?}"))?;
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        let value = typed_value(table, k, v);
         m.insert(k.to_string(), value);
     }
     Ok(m)
@@ -369,14 +388,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(idn) = id_number {
                 f.insert("id_number".into(), json!(idn));
             }
-            f.extend(fields_of(set)?);
+            f.extend(fields_of("child", set)?);
             let id = store.add_child(f)?;
             print(j, &json!({"child_id": id}), || {
                 format!("已登记儿童 child added: {id}")
             });
         }
         Cmd::Child(ChildCmd::Edit { id, set }) => {
-            let n = store.edit_record("child", *id, fields_of(set)?)?;
+            let n = store.edit_record("child", *id, fields_of("child", set)?)?;
             print(j, &json!({"child_id": id, "changed": n}), || {
                 format!("已修改 {n} 项 changed {n} field(s)")
             });
@@ -398,7 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             set,
         } => {
-            let mut f = fields_of(set)?;
+            let mut f = fields_of("guardian", set)?;
             f.insert("child_id".into(), json!(child));
             f.insert("role".into(), json!(role));
             f.insert("name".into(), json!(name));
@@ -408,7 +427,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             });
         }
         Cmd::Record { table, set } => {
-            let id = store.add_record(table, fields_of(set)?)?;
+            let id = store.add_record(table, fields_of(table, set)?)?;
             print(j, &json!({"id": id, "table": table}), || {
                 format!("已保存 saved {table} {id}")
             });
@@ -434,7 +453,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             f.insert("emergency".into(), json!(false));
             f.insert("actions".into(), json!([]));
             f.insert("checklist".into(), checklist(items)?);
-            f.extend(fields_of(set)?);
+            f.extend(fields_of("visit", set)?);
             let images = photos
                 .iter()
                 .map(|p| std::fs::read(p).with_context(|| format!("reading photo {}", p.display())))

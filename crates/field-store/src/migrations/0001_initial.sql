@@ -26,6 +26,9 @@ CREATE TABLE record (
     PRIMARY KEY (tbl, row_id)
 ) WITHOUT ROWID;
 CREATE INDEX record_by_child ON record (child_id, tbl) WHERE child_id IS NOT NULL;
+-- The latest visit of a child, for the roster.
+CREATE INDEX record_visit_by_time ON record (child_id, json_extract(doc, '$.visited_at'))
+    WHERE tbl = 'visit';
 CREATE INDEX record_by_scope ON record (scope, tbl);
 
 -- One row per local write: the changes of one row made in one transaction, with a
@@ -39,6 +42,7 @@ CREATE TABLE outbox (
     changes    TEXT    NOT NULL,  -- [{"op_id","field","value","hlc"}]
     written_at INTEGER NOT NULL   -- wall clock ms, for "oldest pending"
 );
+CREATE INDEX outbox_by_row ON outbox (tbl, row_id);
 
 -- Changes the server refused, with its reason: kept and shown, never dropped silently.
 CREATE TABLE rejected_change (

@@ -1,0 +1,179 @@
+//! `fieldctl` as a script or a person uses it: a day's work from the command line, and a
+//! clear error in Chinese and English (exit 1, nothing changed) on bad input.
+
+use std::process::Command;
+
+const FIELDCTL: &str = env!("CARGO_BIN_EXE_fieldctl");
+
+fn run(data: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(FIELDCTL)
+        .args(["--data", data])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(data: &str, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let (ok, out, err) = run(data, &a);
+    assert!(ok, "fieldctl {args:?} failed: {out}{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn a_day_of_field_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    json(d, &["init", "--village", "v1"]);
+    let child = json(
+        d,
+        &[
+            "child",
+            "add",
+            "--name",
+            "李小花",
+            "--sex",
+            "female",
+            "--birth-date",
+            "2016-03-08",
+            "--village",
+            "v1",
+            "--category",
+            "left_behind",
+            "--category",
+            "difficulty",
+            "--risk",
+            "yellow",
+            "--id-number",
+            "110105201603080024",
+        ],
+    );
+    let id = child["child_id"].as_str().unwrap().to_string();
+    // Two guardians.
+    json(
+        d,
+        &[
+            "guardian",
+            &id,
+            "--role",
+            "grandparent",
+            "--name",
+            "李奶奶",
+            "--set",
+            "phone=13800000000",
+        ],
+    );
+    // A visit with a watch item and a photo.
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 255) as u8, (y % 255) as u8, 90])
+    });
+    let photo = dir.path().join("home.jpg");
+    img.save(&photo).unwrap();
+    let v = json(
+        d,
+        &[
+            "visit",
+            "add",
+            &id,
+            "--item",
+            "health=watch:感冒两天",
+            "--risk",
+            "yellow",
+            "--photo",
+            photo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["photo_ids"].as_array().unwrap().len(), 1);
+
+    let roster = json(d, &["roster", "--search", "lxh"]);
+    assert_eq!(roster[0]["name"], "李小花");
+    assert_eq!(roster[0]["last_visit_unsynced"], true);
+    let file = json(d, &["child", "show", &id]);
+    assert_eq!(file["visits"][0]["checklist"]["health"]["note"], "感冒两天");
+    assert_eq!(file["guardians"].as_array().unwrap().len(), 1);
+    let (ok, human, _) = run(d, &["child", "show", &id]);
+    assert!(
+        ok && human.contains("1101**********0024"),
+        "the ID number is masked on screen: {human}"
+    );
+    assert!(!human.contains("110105201603080024"));
+
+    let status = json(d, &["status"]);
+    assert!(status["outbox_changes"].as_u64().unwrap() > 20);
+    assert_eq!(
+        status["pending_blobs"], 2,
+        "photo and thumbnail wait for upload"
+    );
+    let (ok, export, _) = run(d, &["export"]);
+    assert!(ok && export.contains("\"table\": \"visit\""));
+}
+
+#[test]
+fn bad_input_prints_chinese_and_english_exits_1_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let before = json(d, &["status"]);
+    let (ok, _, err) = run(
+        d,
+        &[
+            "child",
+            "add",
+            "--name",
+            "张三",
+            "--sex",
+            "male",
+            "--birth-date",
+            "2016-03-08",
+            "--village",
+            "v1",
+            "--category",
+            "left_behind",
+            "--id-number",
+            "110105201603080021",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("身份证号") && err.contains("error:"), "{err}");
+    let (ok, out, _) = run(
+        d,
+        &[
+            "--json",
+            "child",
+            "add",
+            "--name",
+            "张三",
+            "--sex",
+            "male",
+            "--birth-date",
+            "2016-03-08",
+            "--village",
+            "v1",
+            "--category",
+            "space_cadet",
+        ],
+    );
+    assert!(!ok);
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(e["error"]["zh"].as_str().unwrap().contains("类别"), "{e}");
+    assert!(!e["error"]["en"].as_str().unwrap().is_empty());
+    let bogus = dir.path().join("not-a-photo.jpg");
+    std::fs::write(&bogus, b"this is not a jpeg").unwrap();
+    let (ok, _, err) = run(
+        d,
+        &[
+            "visit",
+            "add",
+            "0192f0e4-0000-7000-8000-000000000000",
+            "--photo",
+            bogus.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && err.contains("错误"), "{err}");
+    assert_eq!(json(d, &["status"]), before, "nothing changed");
+}
