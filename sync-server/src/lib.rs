@@ -14,6 +14,7 @@ pub mod error;
 pub mod handlers;
 pub mod ingest;
 pub mod metrics;
+pub mod provision;
 pub mod roster;
 pub mod router;
 pub mod server;

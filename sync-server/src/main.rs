@@ -92,6 +92,31 @@ enum AdminCommand {
         #[arg(long)]
         device: uuid::Uuid,
     },
+    /// Set up devices without enrollment codes (phones handed out ready, load tests):
+    /// one device per account, printed as JSON lines {login, device_id, token, scopes, …}.
+    Provision {
+        /// Accounts to provision, by login (repeatable)…
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// …and/or every account of this role in a roster CSV.
+        #[arg(long, requires = "role")]
+        roster: Option<PathBuf>,
+        #[arg(long)]
+        role: Option<String>,
+        /// Write the JSON lines here instead of standard output (tokens are secrets).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Changes revoked phones handed over, kept aside until someone decides.
+    Quarantine {
+        #[arg(long)]
+        device: Option<uuid::Uuid>,
+    },
+    /// Apply a revoked phone's quarantined changes (after review).
+    AcceptQuarantine {
+        #[arg(long)]
+        device: uuid::Uuid,
+    },
     /// Who changed which field of a record, when.
     Audit {
         #[arg(long)]
@@ -154,8 +179,11 @@ fn fmt_ms(ms: i64) -> String {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tokio_postgres=warn".into()),
         )
+        // Logs go to standard error: standard output is for answers (codes, tokens, lists).
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
@@ -222,6 +250,70 @@ async fn main() -> anyhow::Result<()> {
                                 .unwrap_or_else(|| "-".into()),
                             d.revoked_ms.map(fmt_ms).unwrap_or_else(|| "-".into())
                         );
+                    }
+                }
+                AdminCommand::Provision {
+                    accounts,
+                    roster,
+                    role,
+                    out,
+                } => {
+                    let mut logins = accounts;
+                    if let (Some(file), Some(role)) = (roster, role) {
+                        let text = std::fs::read_to_string(&file)
+                            .with_context(|| format!("reading {}", file.display()))?;
+                        let roster = sync_server::roster::Roster::parse(&text)?;
+                        logins.extend(
+                            roster
+                                .accounts
+                                .into_iter()
+                                .filter(|a| a.role.as_str() == role)
+                                .map(|a| a.login),
+                        );
+                    }
+                    let mut lines = String::new();
+                    for login in &logins {
+                        let p = sync_server::provision::provision_device(db, login, "provisioned")
+                            .await?;
+                        lines.push_str(&serde_json::to_string(&p)?);
+                        lines.push('\n');
+                    }
+                    match out {
+                        Some(path) => {
+                            std::fs::write(&path, lines)
+                                .with_context(|| format!("writing {}", path.display()))?;
+                            eprintln!(
+                                "provisioned {} device(s) into {}",
+                                logins.len(),
+                                path.display()
+                            );
+                        }
+                        None => print!("{lines}"),
+                    }
+                }
+                AdminCommand::Quarantine { device } => {
+                    println!("device_id\treceived\tdevice_seq\ttable.field\trow_id");
+                    for q in db.quarantined(device).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}.{}\t{}",
+                            q.device_id,
+                            fmt_ms(q.received_ms),
+                            q.change.device_seq,
+                            q.change.table,
+                            q.change.field,
+                            q.change.row_id
+                        );
+                    }
+                }
+                AdminCommand::AcceptQuarantine { device } => {
+                    let out = sync_server::provision::accept_quarantine(db, device).await?;
+                    println!(
+                        "accepted {} change(s), rejected {}",
+                        out.accepted,
+                        out.rejected.len()
+                    );
+                    for r in out.rejected {
+                        println!("  {} {}: {}", r.device_seq, r.code, r.message);
                     }
                 }
                 AdminCommand::Revoke { device } => {

@@ -422,3 +422,64 @@ fn a_photo_upload_cut_in_the_middle_resumes_without_resending_more_than_one_chun
         );
     }
 }
+
+#[test]
+fn a_lost_phone_is_revoked_hands_its_unsent_work_to_quarantine_and_wipes_itself() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut lost = server.device("d2");
+        let mut colleague = server.device("d2");
+        let child = lost.add_child("郑九", "v2");
+        lost.sync().unwrap();
+        // Offline work the server has not seen yet, then the phone is reported lost.
+        lost.visit(child, "丢失前的走访", &[]);
+        lost.store
+            .edit_record("child", child, obj(json!({"notes": "丢失前写的"})))
+            .unwrap();
+        let unsent = lost.store.status().unwrap().outbox_changes;
+        let device_id = lost.store.device_id().to_string();
+        server.admin(&["revoke", "--device", &device_id]);
+
+        let e = lost.sync().unwrap_err();
+        assert!(matches!(e, SyncError::Revoked), "{}: {e}", backend.name());
+        assert!(e.zh().contains("停用"));
+        let st = lost.store.status().unwrap();
+        assert_eq!(
+            (st.children, st.records, st.outbox_changes),
+            (0, 0, 0),
+            "{}: wiped",
+            backend.name()
+        );
+        assert!(!lost.export().contains("郑九"));
+
+        // The server kept the unsent changes aside, unapplied.
+        let listed = server.admin(&["quarantine", "--device", &device_id]);
+        assert_eq!(
+            listed.lines().count() as u64 - 1,
+            unsent,
+            "{}: {listed}",
+            backend.name()
+        );
+        colleague.sync().unwrap();
+        assert_eq!(
+            colleague.store.child_file(child).unwrap().visits.len(),
+            0,
+            "not applied before review"
+        );
+        // A supervisor accepts them; then they reach the village.
+        let out = server.admin(&["accept-quarantine", "--device", &device_id]);
+        assert!(out.contains(&format!("accepted {unsent}")), "{out}");
+        colleague.sync().unwrap();
+        let file = colleague.store.child_file(child).unwrap();
+        assert_eq!(file.visits.len(), 1, "{}", backend.name());
+        assert_eq!(file.child.fields["notes"], "丢失前写的");
+        assert_eq!(
+            server
+                .admin(&["quarantine", "--device", &device_id])
+                .lines()
+                .count(),
+            1,
+            "quarantine emptied"
+        );
+    }
+}

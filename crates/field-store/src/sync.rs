@@ -470,6 +470,7 @@ pub fn sync_once(
     };
     match run_round(store, opts, &mut s) {
         Err(SyncError::Revoked) => {
+            hand_over_for_quarantine(store, opts, &mut s);
             store.wipe()?;
             Err(SyncError::Revoked)
         }
@@ -483,6 +484,31 @@ pub fn sync_once(
                 )
                 .map_err(StoreError::from)?;
             Ok(s.report)
+        }
+    }
+}
+
+/// A revoked phone's last act: send every unsent change so the server keeps it in
+/// quarantine (a supervisor decides on it), before the phone wipes itself. Best effort:
+/// the answers are 401 by design, and a network failure here must not keep the data
+/// of a lost phone alive.
+fn hand_over_for_quarantine(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) {
+    let Ok(pending) = store.pending_changes(usize::MAX) else {
+        return;
+    };
+    for batch in pending.chunks(opts.push_batch.max(1)) {
+        let Ok(heartbeat) = heartbeat(store) else {
+            return;
+        };
+        let req = PushRequest {
+            protocol: PROTOCOL_VERSION,
+            device_id: store.device_id(),
+            changes: batch.to_vec(),
+            heartbeat,
+        };
+        match s.post::<_, PushResponse>(store, "/v1/push", &req) {
+            Err(SyncError::Revoked) | Ok(_) => {}
+            Err(_) => return,
         }
     }
 }

@@ -101,32 +101,55 @@ fn sanitize(msg: &str) -> String {
 /// device: 401 `device_revoked` (the phone wipes itself).
 pub struct Authenticated(pub DeviceAuth);
 
+/// The device behind the bearer token, even a revoked one: only the push handler takes
+/// this, to keep a lost phone's unsent changes in quarantine before it wipes itself.
+pub struct AnyDevice(pub DeviceAuth);
+
+/// 401 for a revoked device.
+pub fn revoked() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "device_revoked",
+        "this device was revoked; its data must be wiped",
+    )
+}
+
+async fn device_of(parts: &Parts, state: &AppState) -> Result<DeviceAuth, ApiError> {
+    let token = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+    state
+        .db
+        .authenticate(crate::auth::token_hash(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown token"))
+}
+
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
-        let device = state
-            .db
-            .authenticate(crate::auth::token_hash(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        let device = device_of(parts, state).await?;
         if device.revoked {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "device_revoked",
-                "this device was revoked; its data must be wiped",
-            ));
+            return Err(revoked());
         }
         Ok(Authenticated(device))
+    }
+}
+
+impl FromRequestParts<AppState> for AnyDevice {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(AnyDevice(device_of(parts, state).await?))
     }
 }
 

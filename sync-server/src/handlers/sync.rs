@@ -1,7 +1,7 @@
 //! `POST /v1/push`, `POST /v1/pull`, `POST /v1/verify`: the sync protocol of
 //! [`sync_core::wire`].
 
-use super::{check_protocol, now_ms, ApiJson, AppState, Authenticated};
+use super::{check_protocol, now_ms, revoked, AnyDevice, ApiJson, AppState, Authenticated};
 use crate::error::ApiError;
 use crate::store::PushBatch;
 use axum::extract::State;
@@ -16,9 +16,12 @@ pub const MAX_PUSH_CHANGES: usize = 5000;
 /// Most changes one pull page holds.
 pub const MAX_PULL_LIMIT: u32 = 1000;
 
+/// A revoked device's push is not applied: its changes go into quarantine (for a
+/// supervisor to review and accept) and the answer is 401 `device_revoked`, upon which
+/// the phone wipes itself.
 pub async fn push(
     State(state): State<AppState>,
-    Authenticated(device): Authenticated,
+    AnyDevice(device): AnyDevice,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     check_protocol(req.protocol)?;
@@ -27,6 +30,19 @@ pub async fn push(
             "wrong_device",
             "the push names another device than the token's",
         ));
+    }
+    if device.revoked {
+        let mine: Vec<_> = req
+            .changes
+            .into_iter()
+            .filter(|c| c.device_id == device.device_id)
+            .take(MAX_PUSH_CHANGES)
+            .collect();
+        state
+            .db
+            .quarantine(device.device_id, mine, now_ms() as i64)
+            .await?;
+        return Err(revoked());
     }
     if req.changes.len() > MAX_PUSH_CHANGES {
         return Err(ApiError::new(

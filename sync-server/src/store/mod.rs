@@ -204,6 +204,14 @@ pub struct ImportSummary {
     pub accounts: usize,
 }
 
+/// A change a revoked device handed over, kept aside.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuarantinedChange {
+    pub device_id: Uuid,
+    pub change: Change,
+    pub received_ms: i64,
+}
+
 /// The server's storage. Every method is one transaction.
 #[async_trait]
 pub trait Database: Send + Sync + 'static {
@@ -224,6 +232,24 @@ pub trait Database: Send + Sync + 'static {
     ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError>;
     /// The device holding a token (by the token's SHA-256), revoked or not.
     async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
+    /// A device by its id, revoked or not.
+    async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError>;
+    /// Sets aside the unsent changes a revoked (lost) phone handed over, unapplied, for a
+    /// person to review (idempotent per op_id). Returns how many the device has there.
+    async fn quarantine(
+        &self,
+        device_id: Uuid,
+        changes: Vec<Change>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
+    /// Quarantined changes of one device, or of all, in device_seq order.
+    async fn quarantined(
+        &self,
+        device_id: Option<Uuid>,
+    ) -> Result<Vec<QuarantinedChange>, StoreError>;
+    /// Forgets quarantined changes a person has decided on.
+    async fn clear_quarantine(&self, device_id: Uuid, op_ids: Vec<Uuid>)
+        -> Result<u64, StoreError>;
     /// Validates and stores a batch of changes exactly once (see [`crate::ingest`]).
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError>;
     /// A page of the feed of the device's read scopes after `cursor`. Supervisor and

@@ -35,7 +35,13 @@ use sync_core::change::canonical_json;
 use sync_core::{FieldKey, Hlc, Stamp};
 use tokio_postgres::NoTls;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_quarantine.sql"),
+    ),
+];
 
 /// The PostgreSQL backend.
 pub struct PostgresDatabase {
@@ -608,6 +614,93 @@ impl Database for PostgresDatabase {
         Ok(Some(
             device_auth(&client, r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)).await?,
         ))
+    }
+
+    async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError> {
+        let client = self.pool.get().await?;
+        let Some(r) = client
+            .query_opt(
+                "SELECT d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.device_id=$1",
+                &[&device_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            device_auth(&client, device_id, r.get(0), r.get(1), r.get(2), r.get(3)).await?,
+        ))
+    }
+
+    async fn quarantine(
+        &self,
+        device_id: Uuid,
+        changes: Vec<Change>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let op: Vec<Uuid> = changes.iter().map(|c| c.op_id).collect();
+        let seq: Vec<i64> = changes
+            .iter()
+            .map(|c| c.device_seq.min(i64::MAX as u64) as i64)
+            .collect();
+        let body: Vec<String> = changes
+            .iter()
+            .map(|c| serde_json::to_string(c).unwrap_or_default())
+            .collect();
+        client
+            .execute(
+                "INSERT INTO quarantine (device_id, op_id, device_seq, change, received_ms)
+                 SELECT $1, op, seq, ch, $2 FROM unnest($3::uuid[], $4::int8[], $5::text[]) AS x(op, seq, ch)
+                 ON CONFLICT DO NOTHING",
+                &[&device_id, &now_ms, &op, &seq, &body],
+            )
+            .await?;
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM quarantine WHERE device_id=$1",
+                &[&device_id],
+            )
+            .await?
+            .get(0);
+        Ok(n as u64)
+    }
+
+    async fn quarantined(
+        &self,
+        device_id: Option<Uuid>,
+    ) -> Result<Vec<QuarantinedChange>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT device_id, change, received_ms FROM quarantine WHERE $1::uuid IS NULL OR device_id=$1 ORDER BY device_id, device_seq",
+                &[&device_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QuarantinedChange {
+                    device_id: r.get(0),
+                    change: serde_json::from_str(r.get::<_, &str>(1))
+                        .map_err(|e| corrupt(&format!("quarantine: {e}")))?,
+                    received_ms: r.get(2),
+                })
+            })
+            .collect()
+    }
+
+    async fn clear_quarantine(
+        &self,
+        device_id: Uuid,
+        op_ids: Vec<Uuid>,
+    ) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute(
+                "DELETE FROM quarantine WHERE device_id=$1 AND op_id = ANY($2)",
+                &[&device_id, &op_ids],
+            )
+            .await?)
     }
 
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {

@@ -23,7 +23,13 @@ use tokio::sync::oneshot;
 /// Most jobs one group commit takes.
 pub const MAX_GROUP: usize = 512;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_quarantine.sql"),
+    ),
+];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Finisher + Send>;
@@ -610,6 +616,90 @@ impl Database for SqliteDatabase {
                 None => Ok(None),
                 Some((d, a, role, place, revoked)) => Ok(Some(device_auth(conn, d, a, &role, place, revoked)?)),
             }
+        })
+        .await
+    }
+
+    async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError> {
+        self.read(move |conn| {
+            let found = conn
+                .prepare_cached(
+                    "SELECT d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.device_id=?",
+                )?
+                .query_row([device_id.as_bytes().as_slice()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, bool>(3)?))
+                })
+                .optional()?;
+            match found {
+                None => Ok(None),
+                Some((a, role, place, revoked)) => Ok(Some(device_auth(conn, device_id, a, &role, place, revoked)?)),
+            }
+        })
+        .await
+    }
+
+    async fn quarantine(
+        &self,
+        device_id: Uuid,
+        changes: Vec<Change>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            let dev = device_id.as_bytes().as_slice();
+            let mut st = conn.prepare_cached(
+                "INSERT OR IGNORE INTO quarantine (device_id, op_id, device_seq, change, received_ms) VALUES (?,?,?,?,?)",
+            )?;
+            for c in &changes {
+                st.execute(params![
+                    dev,
+                    c.op_id.as_bytes().as_slice(),
+                    c.device_seq.min(i64::MAX as u64) as i64,
+                    serde_json::to_string(c).unwrap_or_default(),
+                    now_ms
+                ])?;
+            }
+            Ok(conn.query_row("SELECT count(*) FROM quarantine WHERE device_id=?", [dev], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
+    }
+
+    async fn quarantined(
+        &self,
+        device_id: Option<Uuid>,
+    ) -> Result<Vec<QuarantinedChange>, StoreError> {
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT device_id, change, received_ms FROM quarantine WHERE ?1 IS NULL OR device_id=?1 ORDER BY device_id, device_seq",
+            )?;
+            let dev = device_id.map(|d| d.as_bytes().to_vec());
+            let rows = st.query_map([dev], |r| Ok((uuid_of(r.get(0)?)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (device_id, change, received_ms) = row?;
+                let change = serde_json::from_str(&change).map_err(|e| StoreError::Corrupt(format!("quarantine: {e}")))?;
+                out.push(QuarantinedChange { device_id, change, received_ms });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn clear_quarantine(
+        &self,
+        device_id: Uuid,
+        op_ids: Vec<Uuid>,
+    ) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            let mut st =
+                conn.prepare_cached("DELETE FROM quarantine WHERE device_id=? AND op_id=?")?;
+            let mut n = 0;
+            for op in &op_ids {
+                n += st.execute(params![
+                    device_id.as_bytes().as_slice(),
+                    op.as_bytes().as_slice()
+                ])? as u64;
+            }
+            Ok(n)
         })
         .await
     }
