@@ -287,6 +287,22 @@ fn net(e: reqwest::Error) -> SyncError {
 impl Store {
     /// Saves what enrollment returned (server, token, villages).
     pub fn save_enrollment(&mut self, server_url: &str, e: &Enrollment) -> crate::Result<()> {
+        if e.device_id != self.device_id {
+            // A device provisioned by an admin gets its identity from the server; a
+            // store may take it only while it has written nothing under its own.
+            let st = self.device_state()?;
+            if st.next_seq != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "enrollment is for device {}, but this store already wrote as {}",
+                    e.device_id, self.device_id
+                )));
+            }
+            self.conn.execute(
+                "UPDATE device SET device_id = ?1",
+                [e.device_id.to_string()],
+            )?;
+            self.device_id = e.device_id;
+        }
         let scopes =
             serde_json::to_string(&e.scopes).map_err(|x| StoreError::Corrupt(x.to_string()))?;
         self.conn.execute(

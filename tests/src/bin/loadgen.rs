@@ -251,6 +251,8 @@ fn main() -> Result<()> {
     let devices_file = work.join("devices.jsonl");
     server.admin(&[
         "provision",
+        "--roster",
+        csv.to_str().unwrap(),
         "--role",
         "director",
         "--out",
