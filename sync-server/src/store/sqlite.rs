@@ -718,15 +718,16 @@ impl Database for SqliteDatabase {
         now_ms: i64,
     ) -> Result<PullPage, StoreError> {
         let scopes = scopes_json(&device.read_scopes);
+        let read_scopes = device.read_scopes.clone();
         let page = self
             .read(move |conn| {
-                let mut st = conn.prepare_cached(
-                    "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc
-                     FROM feed f JOIN changes c ON c.op_id=f.op_id
-                     WHERE f.server_seq > ?1 AND f.scope IN (SELECT value FROM json_each(?2))
-                     ORDER BY f.server_seq LIMIT ?3",
-                )?;
-                let rows = st.query_map(params![cursor as i64, scopes, limit as i64 + 1], |r| {
+                // A few villages (a director, a supervisor): one ordered index range per
+                // village, merged — cost follows what the device receives, not the
+                // size of the feed. Many villages (a county admin): walk the feed in
+                // server_seq order, where the device's villages are dense.
+                const SELECT: &str = "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc
+                     FROM feed f JOIN changes c ON c.op_id=f.op_id";
+                let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<PulledChange> {
                     Ok(PulledChange {
                         server_seq: r.get::<_, i64>(0)? as u64,
                         change: Change {
@@ -741,8 +742,30 @@ impl Database for SqliteDatabase {
                             hlc: Hlc::from_u64(r.get::<_, i64>(9)? as u64),
                         },
                     })
-                })?;
-                let mut changes: Vec<PulledChange> = rows.collect::<Result<_, _>>()?;
+                };
+                let mut changes: Vec<PulledChange> = Vec::new();
+                if read_scopes.len() <= 64 {
+                    let mut st = conn.prepare_cached(&format!(
+                        "{SELECT} WHERE f.scope = ?1 AND f.server_seq > ?2 ORDER BY f.server_seq LIMIT ?3"
+                    ))?;
+                    for scope in &read_scopes {
+                        let rows = st.query_map(params![scope, cursor as i64, limit as i64 + 1], row)?;
+                        for r in rows {
+                            changes.push(r?);
+                        }
+                    }
+                    changes.sort_by_key(|c| c.server_seq);
+                    changes.truncate(limit as usize + 1);
+                } else {
+                    let mut st = conn.prepare_cached(&format!(
+                        "{SELECT} WHERE f.server_seq > ?1 AND f.scope IN (SELECT value FROM json_each(?2))
+                         ORDER BY f.server_seq LIMIT ?3"
+                    ))?;
+                    let rows = st.query_map(params![cursor as i64, scopes, limit as i64 + 1], row)?;
+                    for r in rows {
+                        changes.push(r?);
+                    }
+                }
                 let has_more = changes.len() > limit as usize;
                 changes.truncate(limit as usize);
                 let next_cursor = changes.last().map(|c| c.server_seq).unwrap_or(cursor);
