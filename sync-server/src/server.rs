@@ -1,6 +1,8 @@
 //! Starting a server: open the storage named by the settings (migrating it), pick the
-//! blob store, and serve the router on a listener.
+//! blob store (an S3 bucket is checked for reachability, credentials and existence
+//! before the server starts), and serve the router on a listener.
 
+use crate::blobs::s3::{S3BlobStore, S3Config, Secret};
 use crate::blobs::{disk::DiskBlobStore, BlobStore};
 use crate::error::StoreError;
 use crate::handlers::AppState;
@@ -18,13 +20,16 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StoreError> {
             region,
             access_key,
             secret_key,
-        } => Arc::new(crate::blobs::s3::S3BlobStore::new(
-            endpoint.clone(),
-            bucket.clone(),
-            region.clone(),
-            access_key.clone(),
-            secret_key.clone(),
-        )?),
+        } => Arc::new(
+            S3BlobStore::connect(S3Config {
+                endpoint: endpoint.clone(),
+                bucket: bucket.clone(),
+                region: region.clone(),
+                access_key: access_key.clone(),
+                secret_key: Secret::new(secret_key.clone()),
+            })
+            .await?,
+        ),
     };
     Ok(AppState {
         db,

@@ -1,7 +1,10 @@
 //! Test harness: a real server on 127.0.0.1 and a random port, in-process, over a fresh
 //! SQLite data folder or a fresh PostgreSQL database (when `TONGHU_TEST_DATABASE_URL`
 //! is set; with `CI=true` and no URL the PostgreSQL tests fail instead of skipping).
+//! Blobs on disk, or in a bucket of a local S3-compatible server ([`moto`]).
 #![allow(dead_code)]
+
+pub mod moto;
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,6 +115,15 @@ impl TestServer {
     /// Starts a server on a fresh store with the test roster imported.
     pub async fn start(backend: Backend) -> TestServer {
         let s = TestServer::start_with(backend, BlobSettings::Disk, None).await;
+        let roster = sync_server::roster::Roster::parse(ROSTER).unwrap();
+        s.state.db.import_roster(&roster).await.unwrap();
+        s
+    }
+
+    /// Starts a server on a fresh store with the test roster imported and blobs in
+    /// `blobs` (for example a moto bucket, see [`moto::Moto::bucket`]).
+    pub async fn start_with_blobs(backend: Backend, blobs: BlobSettings) -> TestServer {
+        let s = TestServer::start_with(backend, blobs, None).await;
         let roster = sync_server::roster::Roster::parse(ROSTER).unwrap();
         s.state.db.import_roster(&roster).await.unwrap();
         s
