@@ -38,7 +38,6 @@ impl Store {
         next_cursor: Option<u64>,
     ) -> Result<ApplyReport> {
         let wall = self.wall_ms();
-        let today = self.today();
         let tx = self.begin()?;
         let state = read_device(&tx)?;
         let mut report = ApplyReport::default();
@@ -127,10 +126,15 @@ impl Store {
             }
         }
 
+        let policy = if touched_children.is_empty() {
+            domain::VisitPolicy::default()
+        } else {
+            crate::roster::policy(&tx)?
+        };
         touched_children.sort();
         touched_children.dedup();
         for child in &touched_children {
-            crate::roster::refresh(&tx, *child, today)?;
+            crate::roster::refresh(&tx, *child, &policy)?;
         }
         let may_leave = changes
             .iter()

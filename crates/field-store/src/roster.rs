@@ -52,9 +52,8 @@ pub struct RosterFilter {
 /// The policy in force on this device (configurable data; the domain default if unset).
 pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
     let raw: Option<String> = conn
-        .query_row("SELECT visit_policy FROM device WHERE id = 1", [], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT visit_policy FROM device WHERE id = 1")?
+        .query_row([], |r| r.get(0))
         .optional()?
         .flatten();
     match raw {
@@ -65,7 +64,7 @@ pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
 }
 
 /// Recomputes one child's roster line from its records.
-pub(crate) fn refresh(conn: &Connection, child_id: Uuid, _today: NaiveDate) -> Result<()> {
+pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -> Result<()> {
     let id = child_id.to_string();
     let Some(child) = load_record(conn, "child", child_id)? else {
         conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?
@@ -127,7 +126,7 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, _today: NaiveDate) -> R
     };
     let risk_colour = RiskColour::from_code(&risk).unwrap_or(RiskColour::Green);
     let next_due = match added_on {
-        Some(added_on) => policy(conn)?.next_due_on(&DueFacts {
+        Some(added_on) => policy.next_due_on(&DueFacts {
             categories: categories
                 .iter()
                 .filter_map(|c| Category::from_code(c))
@@ -252,7 +251,6 @@ impl Store {
 
     /// Replaces the visit-due policy (configurable data) and recomputes the roster.
     pub fn set_visit_policy(&mut self, policy: &VisitPolicy) -> Result<()> {
-        let today = self.today();
         let json = serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.begin()?;
         tx.execute("UPDATE device SET visit_policy = ?1 WHERE id = 1", [json])?;
@@ -263,7 +261,7 @@ impl Store {
         };
         for id in ids {
             let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            refresh(&tx, id, today)?;
+            refresh(&tx, id, policy)?;
         }
         tx.commit()?;
         Ok(())

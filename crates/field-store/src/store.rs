@@ -91,6 +91,9 @@ impl Store {
         )?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every hot statement stays prepared (rusqlite keeps 16 by default; a visit
+        // with its roster refresh uses more).
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
         let device_id = ensure_device(&mut conn)?;
         Ok(Store {
@@ -176,8 +179,10 @@ impl Store {
 }
 
 pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT device_id, next_seq, hlc_last, clock_offset_ms, pull_cursor, acked_seq, scopes FROM device WHERE id = 1",
+    )?
+    .query_row(
         [],
         |r| {
             Ok((

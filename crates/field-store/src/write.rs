@@ -81,7 +81,6 @@ impl Store {
         check: RecordCheck<'_>,
     ) -> Result<Vec<WriteOutcome>> {
         let wall = self.wall_ms();
-        let today = self.today();
         let tx = self.begin()?;
         let mut state = read_device(&tx)?;
         let mut clock = clock_of(&state);
@@ -105,10 +104,15 @@ impl Store {
         }
         tx.prepare_cached("UPDATE device SET next_seq = ?1, hlc_last = ?2 WHERE id = 1")?
             .execute(params![state.next_seq as i64, clock.last().as_u64() as i64])?;
+        let policy = if touched_children.is_empty() {
+            domain::VisitPolicy::default()
+        } else {
+            crate::roster::policy(&tx)?
+        };
         touched_children.sort();
         touched_children.dedup();
         for child in touched_children {
-            crate::roster::refresh(&tx, child, today)?;
+            crate::roster::refresh(&tx, child, &policy)?;
         }
         tx.commit()?;
         Ok(outcomes)
