@@ -389,6 +389,29 @@ pub fn checklist() -> Value {
     })
 }
 
+/// A camera-like JPEG: smooth shapes and light sensor noise, so that it compresses the
+/// way a real photo of a room does (a few hundred KB at 1600 px).
+pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    let img = image::RgbImage::from_fn(width, height, |i, j| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let n = (x % 5) as u8;
+        let fx = i as f32 / width as f32;
+        let fy = j as f32 / height as f32;
+        let wall = ((fx * 9.0).sin() * 20.0 + 150.0) as u8;
+        let floor = (fy * 120.0) as u8;
+        let window = if (0.6..0.8).contains(&fx) && (0.2..0.45).contains(&fy) { 80 } else { 0 };
+        image::Rgb([wall.wrapping_add(n).saturating_add(window), (wall / 2 + floor / 2).wrapping_add(n), (90 + floor / 3).wrapping_add(n)])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
 /// A photo-like JPEG (gradients and noise) of the given size.
 pub fn test_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;

@@ -104,6 +104,16 @@ impl Drop for Server {
     }
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn roster_csv(devices: usize) -> String {
     let mut s = String::from("kind,code,name,parent\ncity,370600,烟台市,\n");
     let counties = 13;
@@ -275,8 +285,9 @@ fn main() -> Result<()> {
         );
     }
 
-    let base_photo = process_photo(&test_photo(2400, 1800, 7), &PhotoLimits::default())?;
+    let base_photo = process_photo(&tonghu_tests::camera_photo(2400, 1800, 7), &PhotoLimits::default())?;
     let errors = AtomicU64::new(0);
+    let setup_started = Instant::now();
     let setup = bar(args.quiet, args.devices as u64, "setup");
     pool(args.devices, 2, |i| {
         let r = (|| -> Result<()> {
@@ -313,6 +324,7 @@ fn main() -> Result<()> {
         setup.inc(1);
     });
     setup.finish();
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
     let setup_errors = errors.swap(0, Ordering::Relaxed);
 
     // --- a day's work, offline (not timed) ----------------------------------------
@@ -393,6 +405,8 @@ fn main() -> Result<()> {
     };
     let (rss_before, _) = server.memory();
     let burst = bar(args.quiet, args.devices as u64, "burst");
+    let server_cpu_before = cpu_seconds(server.child.id());
+    let own_cpu_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     pool(args.devices, args.concurrency, |i| {
         let r = (|| -> Result<()> {
@@ -419,6 +433,8 @@ fn main() -> Result<()> {
         burst.inc(1);
     });
     let elapsed = started.elapsed();
+    let server_cpu = cpu_seconds(server.child.id()) - server_cpu_before;
+    let own_cpu = cpu_seconds(std::process::id()) - own_cpu_before;
     burst.finish();
     stop.store(true, Ordering::Relaxed);
     sampler.join().ok();
@@ -474,6 +490,10 @@ fn main() -> Result<()> {
         "latency_ms_p99": percentile(&lat, 0.99),
         "latency_ms_max": lat.last().copied().unwrap_or(0),
         "errors": errors.load(Ordering::Relaxed),
+        "setup_seconds_first_sync_no_photos": setup_seconds,
+        "server_cpu_seconds_burst": server_cpu,
+        "loadgen_cpu_seconds_burst": own_cpu,
+        "photo_bytes": base_photo.full.len() + base_photo.thumb.len(),
         "setup_errors": setup_errors,
         "server_rss_before_burst_mb": rss_before as f64 / 1048576.0,
         "server_peak_rss_burst_mb": peak_rss.load(Ordering::Relaxed) as f64 / 1048576.0,
