@@ -402,8 +402,16 @@ pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
         let fy = j as f32 / height as f32;
         let wall = ((fx * 9.0).sin() * 20.0 + 150.0) as u8;
         let floor = (fy * 120.0) as u8;
-        let window = if (0.6..0.8).contains(&fx) && (0.2..0.45).contains(&fy) { 80 } else { 0 };
-        image::Rgb([wall.wrapping_add(n).saturating_add(window), (wall / 2 + floor / 2).wrapping_add(n), (90 + floor / 3).wrapping_add(n)])
+        let window = if (0.6..0.8).contains(&fx) && (0.2..0.45).contains(&fy) {
+            80
+        } else {
+            0
+        };
+        image::Rgb([
+            wall.wrapping_add(n).saturating_add(window),
+            (wall / 2 + floor / 2).wrapping_add(n),
+            (90 + floor / 3).wrapping_add(n),
+        ])
     });
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)

@@ -126,16 +126,7 @@ impl Store {
             }
         }
 
-        let policy = if touched_children.is_empty() {
-            domain::VisitPolicy::default()
-        } else {
-            crate::roster::policy(&tx)?
-        };
-        touched_children.sort();
-        touched_children.dedup();
-        for child in &touched_children {
-            crate::roster::refresh(&tx, *child, &policy)?;
-        }
+        crate::roster::refresh_all(&tx, touched_children)?;
         let may_leave = changes
             .iter()
             .any(|c| c.field == SCOPE_FIELD || !state.scopes.iter().any(|s| *s == c.scope.0));

@@ -63,6 +63,20 @@ pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
     }
 }
 
+/// Recomputes the roster lines of the children a transaction touched (each once).
+pub(crate) fn refresh_all(conn: &Connection, mut children: Vec<Uuid>) -> Result<()> {
+    if children.is_empty() {
+        return Ok(());
+    }
+    let policy = policy(conn)?;
+    children.sort();
+    children.dedup();
+    for child in children {
+        refresh(conn, child, &policy)?;
+    }
+    Ok(())
+}
+
 /// Recomputes one child's roster line from its records.
 pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -> Result<()> {
     let id = child_id.to_string();

@@ -114,26 +114,24 @@ impl Store {
         (now + self.clock_skew_ms).max(0) as u64
     }
 
-    /// Today's date in China (UTC+8), on the corrected clock: the date a director means.
-    pub fn today(&self) -> chrono::NaiveDate {
-        let st = self.device_state().ok();
-        let ms = self.wall_ms() as i64 + st.map(|s| s.clock_offset_ms).unwrap_or(0);
+    /// Now on the corrected clock, in China time (UTC+8; China has one time zone).
+    fn china_now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        let offset = self.device_state().map(|s| s.clock_offset_ms).unwrap_or(0);
         let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-        chrono::DateTime::from_timestamp_millis(ms)
+        chrono::DateTime::from_timestamp_millis(self.wall_ms() as i64 + offset)
             .unwrap_or_default()
             .with_timezone(&china)
-            .date_naive()
     }
 
-    /// Now on the corrected clock, in China time, as RFC 3339 to the second
-    /// (`2026-11-28T09:30:00+08:00`): how visit and signing times are written.
+    /// Today's date in China, on the corrected clock: the date a director means.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.china_now().date_naive()
+    }
+
+    /// Now as RFC 3339 to the second (`2026-11-28T09:30:00+08:00`): how visit and
+    /// signing times are written.
     pub fn now_china_rfc3339(&self) -> String {
-        let st = self.device_state().ok();
-        let ms = self.wall_ms() as i64 + st.map(|s| s.clock_offset_ms).unwrap_or(0);
-        let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&china)
+        self.china_now()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
     }
 

@@ -104,16 +104,7 @@ impl Store {
         }
         tx.prepare_cached("UPDATE device SET next_seq = ?1, hlc_last = ?2 WHERE id = 1")?
             .execute(params![state.next_seq as i64, clock.last().as_u64() as i64])?;
-        let policy = if touched_children.is_empty() {
-            domain::VisitPolicy::default()
-        } else {
-            crate::roster::policy(&tx)?
-        };
-        touched_children.sort();
-        touched_children.dedup();
-        for child in touched_children {
-            crate::roster::refresh(&tx, child, &policy)?;
-        }
+        crate::roster::refresh_all(&tx, touched_children)?;
         tx.commit()?;
         Ok(outcomes)
     }

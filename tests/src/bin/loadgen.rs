@@ -24,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tonghu_tests::{checklist, obj, test_photo, workspace_bin};
+use tonghu_tests::{checklist, obj, workspace_bin};
 
 #[derive(Parser, Clone)]
 #[command(about = "Tonghu load generator: N devices syncing in a morning burst")]
@@ -285,7 +285,10 @@ fn main() -> Result<()> {
         );
     }
 
-    let base_photo = process_photo(&tonghu_tests::camera_photo(2400, 1800, 7), &PhotoLimits::default())?;
+    let base_photo = process_photo(
+        &tonghu_tests::camera_photo(2400, 1800, 7),
+        &PhotoLimits::default(),
+    )?;
     let errors = AtomicU64::new(0);
     let setup_started = Instant::now();
     let setup = bar(args.quiet, args.devices as u64, "setup");

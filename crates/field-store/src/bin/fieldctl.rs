@@ -244,39 +244,17 @@ fn main() {
     let cli = Cli::parse();
     let json_out = cli.json;
     if let Err(e) = run(cli) {
-        let sync = e.downcast_ref::<field_store::sync::SyncError>();
-        if let Some(se) = sync {
-            if json_out {
-                println!(
-                    "{}",
-                    json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}})
-                );
-            } else {
-                eprintln!("错误：{}\nerror: {}", se.zh(), se);
-            }
-            std::process::exit(1);
-        }
-        match e.downcast_ref::<StoreError>() {
-            Some(se) => {
-                if json_out {
-                    println!(
-                        "{}",
-                        json!({"error": {"code": se.code(), "zh": se.zh(), "en": se.to_string()}})
-                    );
-                } else {
-                    eprintln!("错误：{}\nerror: {}", se.zh(), se);
-                }
-            }
-            None => {
-                if json_out {
-                    println!(
-                        "{}",
-                        json!({"error": {"code": "cli", "zh": "命令出错", "en": format!("{e:#}")}})
-                    );
-                } else {
-                    eprintln!("错误：命令出错\nerror: {e:#}");
-                }
-            }
+        let (code, zh, en) = if let Some(se) = e.downcast_ref::<field_store::sync::SyncError>() {
+            (se.code().to_string(), se.zh(), se.to_string())
+        } else if let Some(se) = e.downcast_ref::<StoreError>() {
+            (se.code().to_string(), se.zh(), se.to_string())
+        } else {
+            ("cli".to_string(), "命令出错".to_string(), format!("{e:#}"))
+        };
+        if json_out {
+            println!("{}", json!({"error": {"code": code, "zh": zh, "en": en}}));
+        } else {
+            eprintln!("错误：{zh}\nerror: {en}");
         }
         std::process::exit(1);
     }
