@@ -27,10 +27,9 @@
 
 use crate::store::DeviceAuth;
 use domain::schema::{table, SCOPE_FIELD};
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use sync_core::change::canonical_json;
-use sync_core::{merge_field, Change, FieldKey, FieldState, Hlc, Stamp};
+use sync_core::{Change, FieldKey, Hlc, Stamp};
 use uuid::Uuid;
 
 /// A row's identity: table and row id.
@@ -58,7 +57,9 @@ pub struct RowState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Winner {
     pub stamp: Stamp,
-    pub value: Value,
+    /// Canonical JSON text of the value (as stored; compared as text on a stamp tie,
+    /// exactly like sync-core's merge rule, so it is never parsed on ingest).
+    pub value: String,
     pub op_id: Uuid,
 }
 
@@ -77,6 +78,18 @@ pub struct StoredOp {
 }
 
 impl StoredOp {
+    /// Whether `c` (whose canonical value text is `value`) is this stored change.
+    pub fn is(&self, c: &Change, value: &str) -> bool {
+        self.device_id == c.device_id
+            && self.device_seq == c.device_seq
+            && self.table == c.table
+            && self.row_id == c.row_id
+            && self.field == c.field
+            && self.value == value
+            && self.hlc == c.hlc
+            && self.scope == c.scope.0
+    }
+
     pub fn of(c: &Change) -> StoredOp {
         StoredOp {
             device_id: c.device_id,
@@ -100,6 +113,12 @@ pub struct Keys {
     pub fields: Vec<FieldKey>,
     /// Villages named by `village_code` values.
     pub villages: Vec<String>,
+}
+
+/// The canonical JSON text of every change's value, by index (computed once per batch;
+/// backends may compute it before they enter their critical section).
+pub fn canonical_values(changes: &[Change]) -> Vec<String> {
+    changes.iter().map(|c| canonical_json(&c.value)).collect()
 }
 
 /// Names the state a batch touches (deduplicated).
@@ -179,6 +198,15 @@ pub struct Plan {
     pub held_seqs: Vec<u64>,
 }
 
+impl Plan {
+    /// Whether the feed holds a re-feed (a move), whose seqs depend on stored rows.
+    pub fn has_refeed(&self) -> bool {
+        self.feed
+            .iter()
+            .any(|f| matches!(f, FeedItem::Refeed { .. }))
+    }
+}
+
 /// Whether a table's rows carry their own village (`child`, `task`) rather than
 /// following their child.
 pub fn has_own_scope(table_name: &str) -> bool {
@@ -194,13 +222,50 @@ pub fn is_sha256_hex(s: &str) -> bool {
 pub fn plan(
     device: &DeviceAuth,
     changes: &[Change],
+    loaded: Loaded,
+    now_ms: u64,
+    max_ahead_ms: u64,
+) -> Plan {
+    let values = canonical_values(changes);
+    plan_with_values(device, changes, &values, loaded, now_ms, max_ahead_ms)
+}
+
+/// [`plan`] with the changes' canonical value texts already computed
+/// ([`canonical_values`]).
+pub fn plan_with_values(
+    device: &DeviceAuth,
+    changes: &[Change],
+    values: &[String],
     mut loaded: Loaded,
     now_ms: u64,
     max_ahead_ms: u64,
 ) -> Plan {
+    assert_eq!(
+        changes.len(),
+        values.len(),
+        "one canonical value per change"
+    );
     let mut plan = Plan::default();
+    // Changes stored earlier in this batch, by op id (index into `changes`).
+    let mut batch_ops: HashMap<Uuid, usize> = HashMap::new();
     for (index, c) in changes.iter().enumerate() {
-        match ingest_one(device, c, &mut loaded, &mut plan, now_ms, max_ahead_ms) {
+        let value = values[index].as_str();
+        let step = ingest_one(
+            device,
+            c,
+            value,
+            changes,
+            values,
+            &mut batch_ops,
+            &mut loaded,
+            &mut plan,
+            now_ms,
+            max_ahead_ms,
+        );
+        if matches!(step, Ok(Ingested::Stored)) {
+            batch_ops.insert(c.op_id, index);
+        }
+        match step {
             Ok(Ingested::Stored) => {
                 plan.accepted.push(index);
                 plan.held_seqs.push(c.device_seq);
@@ -242,9 +307,14 @@ enum Ingested {
 
 type Refusal = (&'static str, String);
 
+#[allow(clippy::too_many_arguments)]
 fn ingest_one(
     device: &DeviceAuth,
     c: &Change,
+    value: &str,
+    changes: &[Change],
+    values: &[String],
+    batch_ops: &mut HashMap<Uuid, usize>,
     loaded: &mut Loaded,
     plan: &mut Plan,
     now_ms: u64,
@@ -262,8 +332,27 @@ fn ingest_one(
             "device_seq must be a positive 63-bit number".into(),
         ));
     }
+    if let Some(&earlier) = batch_ops.get(&c.op_id) {
+        let e = &changes[earlier];
+        let same = e.device_id == c.device_id
+            && e.device_seq == c.device_seq
+            && e.table == c.table
+            && e.row_id == c.row_id
+            && e.field == c.field
+            && values[earlier] == value
+            && e.hlc == c.hlc
+            && e.scope == c.scope;
+        return if same {
+            Ok(Ingested::Duplicate)
+        } else {
+            Err((
+                "op_id_conflict",
+                "this op_id is already stored with different content".into(),
+            ))
+        };
+    }
     if let Some(stored) = loaded.ops.get(&c.op_id) {
-        return if *stored == StoredOp::of(c) {
+        return if stored.is(c, value) {
             Ok(Ingested::Duplicate)
         } else {
             Err((
@@ -352,21 +441,26 @@ fn ingest_one(
         }
     }
 
-    // Merge.
-    let mut slot = current.map(|w| FieldState {
-        stamp: w.stamp,
-        value: w.value.clone(),
-    });
-    let outcome = merge_field(&mut slot, c.stamp(), &c.value);
+    // Merge: sync-core's rule (larger stamp wins; on a tie the larger canonical JSON
+    // text), on the stored canonical text.
+    let wins = match current {
+        None => true,
+        Some(w) => {
+            c.stamp()
+                .cmp(&w.stamp)
+                .then_with(|| value.cmp(w.value.as_str()))
+                == std::cmp::Ordering::Greater
+        }
+    };
     let mut row = existing.clone().unwrap_or(RowState {
         scope: scope.to_string(),
         child_id: None,
     });
     let mut row_changed = existing.is_none();
-    if outcome.changed() {
+    if wins {
         let winner = Winner {
             stamp: c.stamp(),
-            value: c.value.clone(),
+            value: value.to_string(),
             op_id: c.op_id,
         };
         loaded.fields.insert(key.clone(), winner.clone());
@@ -381,7 +475,7 @@ fn ingest_one(
             row_changed = true;
         }
     }
-    if is_move && outcome.changed() {
+    if is_move && wins {
         let old = std::mem::replace(&mut row.scope, scope.to_string());
         row_changed = true;
         plan.feed.push(FeedItem::Entry {
@@ -412,7 +506,6 @@ fn ingest_one(
         loaded.rows.insert(row_key.clone(), row.clone());
         plan.rows.insert(row_key, row);
     }
-    loaded.ops.insert(c.op_id, StoredOp::of(c));
     Ok(Ingested::Stored)
 }
 

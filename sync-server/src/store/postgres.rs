@@ -33,13 +33,17 @@ use deadpool_postgres::{
 use std::str::FromStr;
 use sync_core::change::canonical_json;
 use sync_core::{FieldKey, Hlc, Stamp};
-use tokio_postgres::NoTls;
+use tokio_postgres::{NoTls, Statement};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (
         2,
         include_str!("../../migrations/postgres/0002_quarantine.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_held_ahead.sql"),
     ),
 ];
 
@@ -148,15 +152,152 @@ async fn device_auth(
     })
 }
 
-async fn load(tx: &Transaction<'_>, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
+/// The ingest statements, prepared once per connection (cached by deadpool), so that
+/// a push costs no Parse round trips.
+struct Statements {
+    lock: Statement,
+    ops: Statement,
+    rows: Statement,
+    fields: Statement,
+    villages: Statement,
+    device: Statement,
+    changes: Statement,
+    upsert_fields: Statement,
+    upsert_rows: Statement,
+    blob_refs: Statement,
+    rejections: Statement,
+    feed: Statement,
+    counter: Statement,
+    ahead_clear: Statement,
+    ahead_add: Statement,
+    device_update: Statement,
+}
+
+const SQL_LOCK: &str = "SELECT next_seq FROM feed_counter WHERE id=1 FOR UPDATE";
+const SQL_OPS: &str = "SELECT op_id, device_id, device_seq, table_name, row_id, field, value, hlc, scope FROM changes WHERE op_id = ANY($1)";
+const SQL_ROWS: &str = "SELECT r.table_name, r.row_id, r.scope, r.child_id FROM rows r JOIN unnest($1::text[], $2::uuid[]) AS k(t, id) ON r.table_name=k.t AND r.row_id=k.id";
+const SQL_FIELDS: &str = "SELECT x.table_name, x.row_id, x.field, x.hlc, x.device_id, x.value, x.op_id FROM fields x
+     JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS k(t, id, f) ON x.table_name=k.t AND x.row_id=k.id AND x.field=k.f";
+const SQL_VILLAGES: &str = "SELECT code FROM places WHERE kind='village' AND code = ANY($1)";
+const SQL_DEVICE: &str = "SELECT max_device_seq, ARRAY(SELECT device_seq FROM held_ahead WHERE device_id=$1) FROM devices WHERE device_id=$1";
+const SQL_CHANGES: &str = "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms)
+     SELECT op, $2, seq, $3, t, r, f, v, h, s, $4 FROM unnest($1::uuid[], $5::int8[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::int8[], $11::text[]) AS x(op, seq, t, r, f, v, h, s)";
+const SQL_UPSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
+     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])
+     ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id";
+const SQL_UPSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])
+     ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id";
+const SQL_BLOB_REFS: &str = "INSERT INTO blob_refs (sha256, table_name, row_id) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING";
+const SQL_REJECTIONS: &str = "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms)
+     SELECT $1, op, seq, c, m, ch, $2 FROM unnest($3::uuid[], $4::int8[], $5::text[], $6::text[], $7::text[]) AS x(op, seq, c, m, ch)
+     ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms";
+const SQL_FEED: &str = "INSERT INTO feed (server_seq, scope, op_id) SELECT * FROM unnest($1::int8[], $2::text[], $3::uuid[])";
+const SQL_COUNTER: &str = "UPDATE feed_counter SET next_seq=$1 WHERE id=1";
+const SQL_AHEAD_CLEAR: &str = "DELETE FROM held_ahead WHERE device_id=$1 AND device_seq<=$2";
+const SQL_AHEAD_ADD: &str = "INSERT INTO held_ahead (device_id, device_seq) SELECT $1, s FROM unnest($2::int8[]) AS x(s) ON CONFLICT DO NOTHING";
+const SQL_DEVICE_UPDATE: &str =
+    "UPDATE devices SET max_device_seq=$1, last_seen_ms=$2, heartbeat=$3 WHERE device_id=$4";
+
+async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, StoreError> {
+    let all = [
+        SQL_LOCK,
+        SQL_OPS,
+        SQL_ROWS,
+        SQL_FIELDS,
+        SQL_VILLAGES,
+        SQL_DEVICE,
+        SQL_CHANGES,
+        SQL_UPSERT_FIELDS,
+        SQL_UPSERT_ROWS,
+        SQL_BLOB_REFS,
+        SQL_REJECTIONS,
+        SQL_FEED,
+        SQL_COUNTER,
+        SQL_AHEAD_CLEAR,
+        SQL_AHEAD_ADD,
+        SQL_DEVICE_UPDATE,
+    ];
+    let mut st =
+        futures_util::future::try_join_all(all.iter().map(|sql| client.prepare_cached(sql)))
+            .await?
+            .into_iter();
+    let mut next = || st.next().expect("one statement per query");
+    Ok(Statements {
+        lock: next(),
+        ops: next(),
+        rows: next(),
+        fields: next(),
+        villages: next(),
+        device: next(),
+        changes: next(),
+        upsert_fields: next(),
+        upsert_rows: next(),
+        blob_refs: next(),
+        rejections: next(),
+        feed: next(),
+        counter: next(),
+        ahead_clear: next(),
+        ahead_add: next(),
+        device_update: next(),
+    })
+}
+
+/// What a push needs that does not depend on stored state, computed before the
+/// transaction takes the feed-counter lock.
+struct Prepared {
+    keys: ingest::Keys,
+    /// Canonical JSON text of every change's value, by index.
+    values: Vec<String>,
+    heartbeat: String,
+}
+
+fn prepare(batch: &PushBatch) -> Prepared {
+    Prepared {
+        keys: ingest::keys(&batch.changes),
+        values: ingest::canonical_values(&batch.changes),
+        heartbeat: serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
+    }
+}
+
+/// The state a batch touches, plus the feed counter and the device's held seqs.
+struct Locked {
+    next_seq: i64,
+    loaded: Loaded,
+    max_device_seq: u64,
+    held_ahead: Vec<i64>,
+}
+
+/// Takes the feed-counter lock and loads the batch's state, in ONE round trip: the
+/// lock statement is sent first and the loads are pipelined behind it on the same
+/// connection. PostgreSQL runs a connection's statements in order, so each load starts
+/// — and, in READ COMMITTED, takes its snapshot — only once the lock is held: it sees
+/// everything the previous holder committed.
+async fn lock_and_load(
+    tx: &Transaction<'_>,
+    st: &Statements,
+    device_id: Uuid,
+    keys: &ingest::Keys,
+) -> Result<Locked, StoreError> {
+    let (rt, rid): (Vec<&str>, Vec<Uuid>) =
+        keys.rows.iter().map(|(t, id)| (t.as_str(), *id)).unzip();
+    let ft: Vec<&str> = keys.fields.iter().map(|k| k.table.as_str()).collect();
+    let fid: Vec<Uuid> = keys.fields.iter().map(|k| k.row_id).collect();
+    let ff: Vec<&str> = keys.fields.iter().map(|k| k.field.as_str()).collect();
+    // `try_join` polls its first future first: the lock request is queued before the
+    // loads.
+    let (lock, (ops, rows, fields, villages, device)) = futures_util::future::try_join(
+        tx.query_one(&st.lock, &[]),
+        futures_util::future::try_join5(
+            tx.query(&st.ops, &[&keys.op_ids]),
+            tx.query(&st.rows, &[&rt, &rid]),
+            tx.query(&st.fields, &[&ft, &fid, &ff]),
+            tx.query(&st.villages, &[&keys.villages]),
+            tx.query_one(&st.device, &[&device_id]),
+        ),
+    )
+    .await?;
     let mut loaded = Loaded::default();
-    for r in tx
-        .query(
-            "SELECT op_id, device_id, device_seq, table_name, row_id, field, value, hlc, scope FROM changes WHERE op_id = ANY($1)",
-            &[&keys.op_ids],
-        )
-        .await?
-    {
+    for r in ops {
         loaded.ops.insert(
             r.get(0),
             StoredOp {
@@ -171,50 +312,46 @@ async fn load(tx: &Transaction<'_>, keys: &ingest::Keys) -> Result<Loaded, Store
             },
         );
     }
-    let (t, id): (Vec<String>, Vec<Uuid>) = keys.rows.iter().cloned().unzip();
-    for r in tx
-        .query(
-            "SELECT r.table_name, r.row_id, r.scope, r.child_id FROM rows r JOIN unnest($1::text[], $2::uuid[]) AS k(t, id) ON r.table_name=k.t AND r.row_id=k.id",
-            &[&t, &id],
-        )
-        .await?
-    {
-        loaded.rows.insert((r.get(0), r.get(1)), RowState { scope: r.get(2), child_id: r.get(3) });
+    for r in rows {
+        loaded.rows.insert(
+            (r.get(0), r.get(1)),
+            RowState {
+                scope: r.get(2),
+                child_id: r.get(3),
+            },
+        );
     }
-    let t: Vec<&str> = keys.fields.iter().map(|k| k.table.as_str()).collect();
-    let id: Vec<Uuid> = keys.fields.iter().map(|k| k.row_id).collect();
-    let f: Vec<&str> = keys.fields.iter().map(|k| k.field.as_str()).collect();
-    for r in tx
-        .query(
-            "SELECT x.table_name, x.row_id, x.field, x.hlc, x.device_id, x.value, x.op_id FROM fields x
-             JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS k(t, id, f) ON x.table_name=k.t AND x.row_id=k.id AND x.field=k.f",
-            &[&t, &id, &f],
-        )
-        .await?
-    {
-        let value: String = r.get(5);
+    for r in fields {
         loaded.fields.insert(
-            FieldKey { table: r.get(0), row_id: r.get(1), field: r.get(2) },
+            FieldKey {
+                table: r.get(0),
+                row_id: r.get(1),
+                field: r.get(2),
+            },
             Winner {
-                stamp: Stamp { hlc: Hlc::from_u64(r.get::<_, i64>(3) as u64), device_id: r.get(4) },
-                value: serde_json::from_str(&value).map_err(corrupt)?,
+                stamp: Stamp {
+                    hlc: Hlc::from_u64(r.get::<_, i64>(3) as u64),
+                    device_id: r.get(4),
+                },
+                value: r.get(5),
                 op_id: r.get(6),
             },
         );
     }
-    for r in tx
-        .query(
-            "SELECT code FROM places WHERE kind='village' AND code = ANY($1)",
-            &[&keys.villages],
-        )
-        .await?
-    {
+    for r in villages {
         loaded.villages.insert(r.get(0));
     }
-    Ok(loaded)
+    Ok(Locked {
+        next_seq: lock.get(0),
+        loaded,
+        max_device_seq: device.get::<_, i64>(0) as u64,
+        held_ahead: device.get(1),
+    })
 }
 
-async fn write_feed(
+/// Writes feed items that re-feed moved rows (their seqs depend on how many fields the
+/// rows have, so they run one statement after the other). Rare: only moves.
+async fn write_feed_with_refeeds(
     tx: &Transaction<'_>,
     feed: &[FeedItem],
     mut next: i64,
@@ -229,8 +366,7 @@ async fn write_feed(
         ops: &mut Vec<Uuid>,
     ) -> Result<(), StoreError> {
         if !seqs.is_empty() {
-            tx.execute("INSERT INTO feed (server_seq, scope, op_id) SELECT * FROM unnest($1::int8[], $2::text[], $3::uuid[])", &[&*seqs, &*scopes, &*ops])
-                .await?;
+            tx.execute(SQL_FEED, &[&*seqs, &*scopes, &*ops]).await?;
             seqs.clear();
             scopes.clear();
             ops.clear();
@@ -283,159 +419,195 @@ async fn write_feed(
     Ok(next)
 }
 
+type Exec<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
+>;
+
+/// One push in one transaction, inside the feed-counter lock (see the module doc): one
+/// round trip takes the lock and loads the state, the plan is made in memory, one
+/// pipelined round trip writes everything (the commit is the third).
 async fn ingest_batch(
     tx: &Transaction<'_>,
+    st: &Statements,
     device: &DeviceAuth,
     batch: &PushBatch,
+    prepared: &Prepared,
 ) -> Result<PushOutcome, StoreError> {
     // The serialisation point: see the module doc.
-    let next: i64 = tx
-        .query_one(
-            "SELECT next_seq FROM feed_counter WHERE id=1 FOR UPDATE",
-            &[],
-        )
-        .await?
-        .get(0);
-    let keys = ingest::keys(&batch.changes);
-    let loaded = load(tx, &keys).await?;
-    let plan = ingest::plan(
+    let locked = lock_and_load(tx, st, device.device_id, &prepared.keys).await?;
+    let next = locked.next_seq;
+    let plan = ingest::plan_with_values(
         device,
         &batch.changes,
-        loaded,
+        &prepared.values,
+        locked.loaded,
         batch.now_ms,
         batch.max_ahead_ms,
     );
     let now = batch.now_ms as i64;
 
-    let acc: Vec<&Change> = plan.accepted.iter().map(|&i| &batch.changes[i]).collect();
-    if !acc.is_empty() {
-        let op: Vec<Uuid> = acc.iter().map(|c| c.op_id).collect();
-        let seq: Vec<i64> = acc.iter().map(|c| c.device_seq as i64).collect();
-        let table: Vec<&str> = acc.iter().map(|c| c.table.as_str()).collect();
-        let row: Vec<Uuid> = acc.iter().map(|c| c.row_id).collect();
-        let field: Vec<&str> = acc.iter().map(|c| c.field.as_str()).collect();
-        let value: Vec<String> = acc.iter().map(|c| canonical_json(&c.value)).collect();
-        let hlc: Vec<i64> = acc.iter().map(|c| c.hlc.as_u64() as i64).collect();
-        let scope: Vec<&str> = acc.iter().map(|c| c.scope.as_str()).collect();
-        tx.execute(
-            "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms)
-             SELECT op, $2, seq, $3, t, r, f, v, h, s, $4 FROM unnest($1::uuid[], $5::int8[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::int8[], $11::text[]) AS x(op, seq, t, r, f, v, h, s)",
-            &[&op, &device.device_id, &device.account_id, &now, &seq, &table, &row, &field, &value, &hlc, &scope],
-        )
-        .await?;
-    }
-    if !plan.fields.is_empty() {
-        let mut t = Vec::new();
-        let mut r = Vec::new();
-        let mut f = Vec::new();
-        let mut h = Vec::new();
-        let mut d = Vec::new();
-        let mut v = Vec::new();
-        let mut o = Vec::new();
-        for (k, w) in &plan.fields {
-            t.push(k.table.as_str());
-            r.push(k.row_id);
-            f.push(k.field.as_str());
-            h.push(w.stamp.hlc.as_u64() as i64);
-            d.push(w.stamp.device_id);
-            v.push(canonical_json(&w.value));
-            o.push(w.op_id);
-        }
-        tx.execute(
-            "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
-             SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])
-             ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id",
-            &[&t, &r, &f, &h, &d, &v, &o],
-        )
-        .await?;
-    }
-    if !plan.rows.is_empty() {
-        let t: Vec<&str> = plan.rows.keys().map(|k| k.0.as_str()).collect();
-        let r: Vec<Uuid> = plan.rows.keys().map(|k| k.1).collect();
-        let s: Vec<&str> = plan.rows.values().map(|v| v.scope.as_str()).collect();
-        let c: Vec<Option<Uuid>> = plan.rows.values().map(|v| v.child_id).collect();
-        tx.execute(
-            "INSERT INTO rows (table_name, row_id, scope, child_id) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])
-             ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id",
-            &[&t, &r, &s, &c],
-        )
-        .await?;
-    }
-    if !plan.blob_refs.is_empty() {
-        let h: Vec<&str> = plan.blob_refs.iter().map(|b| b.0.as_str()).collect();
-        let t: Vec<&str> = plan.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
-        let r: Vec<Uuid> = plan.blob_refs.iter().map(|b| b.1 .1).collect();
-        tx.execute(
-            "INSERT INTO blob_refs (sha256, table_name, row_id) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING",
-            &[&h, &t, &r],
-        )
-        .await?;
-    }
-    let held: Vec<_> = plan
-        .rejections
+    let max = ingest::advance_contiguous(
+        locked.max_device_seq,
+        plan.held_seqs
+            .iter()
+            .copied()
+            .chain(locked.held_ahead.iter().map(|s| *s as u64)),
+    );
+    let max_i = max as i64;
+    let ahead_add: Vec<i64> = plan
+        .held_seqs
         .iter()
-        .filter(|r| {
-            // A clock_ahead refusal is not held: the device re-stamps and re-sends.
-            let s = batch.changes[r.index].device_seq;
-            s >= 1 && s <= i64::MAX as u64 && r.code != sync_core::wire::codes::CLOCK_AHEAD
-        })
+        .filter(|s| **s > max)
+        .map(|s| *s as i64)
         .collect();
-    if !held.is_empty() {
-        // The last rejection of an op_id within the batch wins.
-        let mut by_op: BTreeMap<Uuid, &ingest::PlannedRejection> = BTreeMap::new();
-        for r in held {
-            by_op.insert(batch.changes[r.index].op_id, r);
-        }
-        let op: Vec<Uuid> = by_op.keys().copied().collect();
-        let seq: Vec<i64> = by_op
-            .values()
-            .map(|r| batch.changes[r.index].device_seq as i64)
-            .collect();
-        let code: Vec<&str> = by_op.values().map(|r| r.code).collect();
-        let msg: Vec<&str> = by_op.values().map(|r| r.message.as_str()).collect();
-        let change: Vec<String> = by_op
-            .values()
-            .map(|r| serde_json::to_string(&batch.changes[r.index]).unwrap_or_default())
-            .collect();
-        tx.execute(
-            "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms)
-             SELECT $1, op, seq, c, m, ch, $2 FROM unnest($3::uuid[], $4::int8[], $5::text[], $6::text[], $7::text[]) AS x(op, seq, c, m, ch)
-             ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
-            &[&device.device_id, &now, &op, &seq, &code, &msg, &change],
-        )
-        .await?;
-    }
-    let after = write_feed(tx, &plan.feed, next).await?;
-    if after != next {
-        tx.execute("UPDATE feed_counter SET next_seq=$1 WHERE id=1", &[&after])
-            .await?;
+
+    // Column arrays of everything to write.
+    let acc: Vec<&Change> = plan.accepted.iter().map(|&i| &batch.changes[i]).collect();
+    let c_op: Vec<Uuid> = acc.iter().map(|c| c.op_id).collect();
+    let c_seq: Vec<i64> = acc.iter().map(|c| c.device_seq as i64).collect();
+    let c_table: Vec<&str> = acc.iter().map(|c| c.table.as_str()).collect();
+    let c_row: Vec<Uuid> = acc.iter().map(|c| c.row_id).collect();
+    let c_field: Vec<&str> = acc.iter().map(|c| c.field.as_str()).collect();
+    let c_value: Vec<&str> = plan
+        .accepted
+        .iter()
+        .map(|&i| prepared.values[i].as_str())
+        .collect();
+    let c_hlc: Vec<i64> = acc.iter().map(|c| c.hlc.as_u64() as i64).collect();
+    let c_scope: Vec<&str> = acc.iter().map(|c| c.scope.as_str()).collect();
+
+    let mut f_t = Vec::with_capacity(plan.fields.len());
+    let mut f_r = Vec::with_capacity(plan.fields.len());
+    let mut f_f = Vec::with_capacity(plan.fields.len());
+    let mut f_h = Vec::with_capacity(plan.fields.len());
+    let mut f_d = Vec::with_capacity(plan.fields.len());
+    let mut f_v = Vec::with_capacity(plan.fields.len());
+    let mut f_o = Vec::with_capacity(plan.fields.len());
+    for (k, w) in &plan.fields {
+        f_t.push(k.table.as_str());
+        f_r.push(k.row_id);
+        f_f.push(k.field.as_str());
+        f_h.push(w.stamp.hlc.as_u64() as i64);
+        f_d.push(w.stamp.device_id);
+        f_v.push(w.value.as_str());
+        f_o.push(w.op_id);
     }
 
-    let before: i64 = tx
-        .query_one(
-            "SELECT max_device_seq FROM devices WHERE device_id=$1",
-            &[&device.device_id],
-        )
-        .await?
-        .get(0);
-    let mut max = ingest::advance_contiguous(before as u64, plan.held_seqs.iter().copied());
-    let later = tx
-        .query(
-            "SELECT device_seq FROM changes WHERE device_id=$1 AND device_seq>$2 UNION SELECT device_seq FROM rejections WHERE device_id=$1 AND device_seq>$2 ORDER BY 1 LIMIT 10000",
-            &[&device.device_id, &(max as i64)],
-        )
-        .await?;
-    max = ingest::advance_contiguous(max, later.iter().map(|r| r.get::<_, i64>(0) as u64));
-    tx.execute(
-        "UPDATE devices SET max_device_seq=$1, last_seen_ms=$2, heartbeat=$3 WHERE device_id=$4",
-        &[
-            &(max as i64),
-            &now,
-            &serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
-            &device.device_id,
-        ],
-    )
-    .await?;
+    let r_t: Vec<&str> = plan.rows.keys().map(|k| k.0.as_str()).collect();
+    let r_r: Vec<Uuid> = plan.rows.keys().map(|k| k.1).collect();
+    let r_s: Vec<&str> = plan.rows.values().map(|v| v.scope.as_str()).collect();
+    let r_c: Vec<Option<Uuid>> = plan.rows.values().map(|v| v.child_id).collect();
+
+    let b_h: Vec<&str> = plan.blob_refs.iter().map(|b| b.0.as_str()).collect();
+    let b_t: Vec<&str> = plan.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
+    let b_r: Vec<Uuid> = plan.blob_refs.iter().map(|b| b.1 .1).collect();
+
+    // Held rejections; the last rejection of an op_id within the batch wins. A
+    // clock_ahead refusal is not held: the device re-stamps and re-sends.
+    let mut by_op: BTreeMap<Uuid, &ingest::PlannedRejection> = BTreeMap::new();
+    for r in &plan.rejections {
+        let s = batch.changes[r.index].device_seq;
+        if s >= 1 && s <= i64::MAX as u64 && r.code != sync_core::wire::codes::CLOCK_AHEAD {
+            by_op.insert(batch.changes[r.index].op_id, r);
+        }
+    }
+    let j_op: Vec<Uuid> = by_op.keys().copied().collect();
+    let j_seq: Vec<i64> = by_op
+        .values()
+        .map(|r| batch.changes[r.index].device_seq as i64)
+        .collect();
+    let j_code: Vec<&str> = by_op.values().map(|r| r.code).collect();
+    let j_msg: Vec<&str> = by_op.values().map(|r| r.message.as_str()).collect();
+    let j_change: Vec<String> = by_op
+        .values()
+        .map(|r| serde_json::to_string(&batch.changes[r.index]).unwrap_or_default())
+        .collect();
+
+    // Feed: without a move, every entry's seq is known now.
+    let refeed = plan.has_refeed();
+    let mut e_seq: Vec<i64> = Vec::new();
+    let mut e_scope: Vec<&str> = Vec::new();
+    let mut e_op: Vec<Uuid> = Vec::new();
+    if !refeed {
+        for item in &plan.feed {
+            if let FeedItem::Entry { scope, op_id } = item {
+                e_seq.push(next + e_seq.len() as i64);
+                e_scope.push(scope);
+                e_op.push(*op_id);
+            }
+        }
+    }
+    let after_known = next + e_seq.len() as i64;
+
+    // One pipelined round trip for all the writes.
+    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let p_changes: [P<'_>; 11] = [
+        &c_op,
+        &device.device_id,
+        &device.account_id,
+        &now,
+        &c_seq,
+        &c_table,
+        &c_row,
+        &c_field,
+        &c_value,
+        &c_hlc,
+        &c_scope,
+    ];
+    let p_fields: [P<'_>; 7] = [&f_t, &f_r, &f_f, &f_h, &f_d, &f_v, &f_o];
+    let p_rows: [P<'_>; 4] = [&r_t, &r_r, &r_s, &r_c];
+    let p_blobs: [P<'_>; 3] = [&b_h, &b_t, &b_r];
+    let p_rejections: [P<'_>; 7] = [
+        &device.device_id,
+        &now,
+        &j_op,
+        &j_seq,
+        &j_code,
+        &j_msg,
+        &j_change,
+    ];
+    let p_feed: [P<'_>; 3] = [&e_seq, &e_scope, &e_op];
+    let p_counter: [P<'_>; 1] = [&after_known];
+    let p_ahead_clear: [P<'_>; 2] = [&device.device_id, &max_i];
+    let p_ahead_add: [P<'_>; 2] = [&device.device_id, &ahead_add];
+    let p_device: [P<'_>; 4] = [&max_i, &now, &prepared.heartbeat, &device.device_id];
+    let mut writes: Vec<Exec<'_>> = Vec::new();
+    if !c_op.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.changes, &p_changes)));
+    }
+    if !f_t.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.upsert_fields, &p_fields)));
+    }
+    if !r_t.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.upsert_rows, &p_rows)));
+    }
+    if !b_h.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.blob_refs, &p_blobs)));
+    }
+    if !j_op.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.rejections, &p_rejections)));
+    }
+    if !e_seq.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.feed, &p_feed)));
+    }
+    if !refeed && after_known != next {
+        writes.push(Box::pin(tx.execute(&st.counter, &p_counter)));
+    }
+    if locked.held_ahead.iter().any(|s| *s as u64 <= max) {
+        writes.push(Box::pin(tx.execute(&st.ahead_clear, &p_ahead_clear)));
+    }
+    if !ahead_add.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.ahead_add, &p_ahead_add)));
+    }
+    writes.push(Box::pin(tx.execute(&st.device_update, &p_device)));
+    futures_util::future::try_join_all(writes).await?;
+    if refeed {
+        let after = write_feed_with_refeeds(tx, &plan.feed, next).await?;
+        if after != next {
+            tx.execute(&st.counter, &[&after]).await?;
+        }
+    }
+
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
     Ok(PushOutcome {
         max_device_seq: max,
@@ -704,9 +876,11 @@ impl Database for PostgresDatabase {
     }
 
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
+        let prepared = prepare(&batch);
         let mut client = self.pool.get().await?;
+        let st = statements(&client).await?;
         let tx = client.transaction().await?;
-        let out = ingest_batch(&tx, device, &batch).await?;
+        let out = ingest_batch(&tx, &st, device, &batch, &prepared).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_quarantine.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_held_ahead.sql"),
+    ),
 ];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -39,6 +43,25 @@ pub struct SqliteDatabase {
     jobs: mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
+    /// Dropping it stops the checkpointer thread.
+    _checkpointer: mpsc::Sender<()>,
+}
+
+/// WAL pages after which the writer checkpoints by itself — only a safety net: the
+/// checkpointer thread normally keeps the WAL short, off the writer's path.
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 16384;
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Runs passive checkpoints on its own connection until `stop` disconnects, so the
+/// single writer does not pay for them inside its group commits.
+fn checkpointer_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "sqlite checkpoint failed");
+        }
+    }
 }
 
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
@@ -123,6 +146,14 @@ impl SqliteDatabase {
     pub fn open(path: &Path) -> Result<SqliteDatabase, StoreError> {
         let conn = open_conn(path)?;
         migrate(&conn)?;
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}"
+        ))?;
+        let checkpoint_conn = open_conn(path)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpointer_loop(checkpoint_conn, stopped))?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -131,6 +162,7 @@ impl SqliteDatabase {
             jobs: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
             path: path.to_path_buf(),
+            _checkpointer: stop,
         })
     }
 
@@ -253,6 +285,23 @@ fn device_auth(
     })
 }
 
+/// What a push needs that does not depend on stored state, computed on the caller's
+/// thread before the job reaches the single writer.
+struct Prepared {
+    keys: ingest::Keys,
+    /// Canonical JSON text of every change's value, by index.
+    values: Vec<String>,
+    heartbeat: String,
+}
+
+fn prepare(batch: &PushBatch) -> Prepared {
+    Prepared {
+        keys: ingest::keys(&batch.changes),
+        values: ingest::canonical_values(&batch.changes),
+        heartbeat: serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
+    }
+}
+
 fn load(conn: &Connection, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
     let mut loaded = Loaded::default();
     let mut st = conn.prepare_cached(
@@ -292,10 +341,16 @@ fn load(conn: &Connection, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
             loaded.rows.insert(k.clone(), s);
         }
     }
+    // A field has a winner only if its row is in `rows` (ingest writes the row with its
+    // first accepted change and never deletes it), so fields of new rows — most of a
+    // typical batch — need no lookup. Values stay canonical JSON text (never parsed).
     let mut st = conn.prepare_cached(
         "SELECT hlc, device_id, value, op_id FROM fields WHERE table_name=? AND row_id=? AND field=?",
     )?;
     for k in &keys.fields {
+        if !loaded.rows.contains_key(&(k.table.clone(), k.row_id)) {
+            continue;
+        }
         let found = st
             .query_row(
                 params![k.table, k.row_id.as_bytes().as_slice(), k.field],
@@ -305,7 +360,7 @@ fn load(conn: &Connection, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
                             hlc: Hlc::from_u64(r.get::<_, i64>(0)? as u64),
                             device_id: uuid_of(r.get(1)?)?,
                         },
-                        value: json_of(&r.get::<_, String>(2)?)?,
+                        value: r.get(2)?,
                         op_id: uuid_of(r.get(3)?)?,
                     })
                 },
@@ -324,71 +379,112 @@ fn load(conn: &Connection, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
     Ok(loaded)
 }
 
+/// Rows per multi-row INSERT statement.
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts `n` rows with multi-row `INSERT … VALUES (…),(…)` statements of up to
+/// [`ROWS_PER_INSERT`] rows: `head` is the statement up to `VALUES`, `tail` what follows
+/// the value lists (e.g. an `ON CONFLICT` clause), `bind(st, row, first)` binds row
+/// `row`'s `cols` values starting at parameter index `first`.
+fn insert_rows(
+    conn: &Connection,
+    head: &str,
+    tail: &str,
+    cols: usize,
+    n: usize,
+    mut bind: impl FnMut(&mut rusqlite::CachedStatement<'_>, usize, usize) -> rusqlite::Result<()>,
+) -> Result<(), StoreError> {
+    let group = |rows: usize| -> String {
+        let one = format!("({})", vec!["?"; cols].join(","));
+        format!("{head} VALUES {} {tail}", vec![one; rows].join(","))
+    };
+    let mut done = 0;
+    while done < n {
+        let rows = (n - done).min(ROWS_PER_INSERT);
+        // Full groups share one cached statement; the remainder row by row.
+        let rows = if rows == ROWS_PER_INSERT { rows } else { 1 };
+        let mut st = conn.prepare_cached(&group(rows))?;
+        for r in 0..rows {
+            bind(&mut st, done + r, r * cols + 1)?;
+        }
+        st.raw_execute()?;
+        done += rows;
+    }
+    Ok(())
+}
+
 fn ingest_batch(
     conn: &Connection,
     device: &DeviceAuth,
     batch: &PushBatch,
+    prepared: &Prepared,
 ) -> Result<PushOutcome, StoreError> {
-    let keys = ingest::keys(&batch.changes);
-    let loaded = load(conn, &keys)?;
-    let plan = ingest::plan(
+    let loaded = load(conn, &prepared.keys)?;
+    let plan = ingest::plan_with_values(
         device,
         &batch.changes,
+        &prepared.values,
         loaded,
         batch.now_ms,
         batch.max_ahead_ms,
     );
     let now = batch.now_ms as i64;
     let dev = device.device_id.as_bytes().as_slice();
+    insert_rows(
+        conn,
+        "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms)",
+        "",
+        11,
+        plan.accepted.len(),
+        |st, i, p| {
+            let c = &batch.changes[plan.accepted[i]];
+            st.raw_bind_parameter(p, c.op_id.as_bytes().as_slice())?;
+            st.raw_bind_parameter(p + 1, dev)?;
+            st.raw_bind_parameter(p + 2, c.device_seq as i64)?;
+            st.raw_bind_parameter(p + 3, device.account_id)?;
+            st.raw_bind_parameter(p + 4, c.table.as_str())?;
+            st.raw_bind_parameter(p + 5, c.row_id.as_bytes().as_slice())?;
+            st.raw_bind_parameter(p + 6, c.field.as_str())?;
+            st.raw_bind_parameter(p + 7, prepared.values[plan.accepted[i]].as_str())?;
+            st.raw_bind_parameter(p + 8, c.hlc.as_u64() as i64)?;
+            st.raw_bind_parameter(p + 9, c.scope.as_str())?;
+            st.raw_bind_parameter(p + 10, now)
+        },
+    )?;
+    let fields: Vec<(&FieldKey, &Winner)> = plan.fields.iter().collect();
+    insert_rows(
+        conn,
+        "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)",
+        "ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id",
+        7,
+        fields.len(),
+        |st, i, p| {
+            let (k, w) = fields[i];
+            st.raw_bind_parameter(p, k.table.as_str())?;
+            st.raw_bind_parameter(p + 1, k.row_id.as_bytes().as_slice())?;
+            st.raw_bind_parameter(p + 2, k.field.as_str())?;
+            st.raw_bind_parameter(p + 3, w.stamp.hlc.as_u64() as i64)?;
+            st.raw_bind_parameter(p + 4, w.stamp.device_id.as_bytes().as_slice())?;
+            st.raw_bind_parameter(p + 5, w.value.as_str())?;
+            st.raw_bind_parameter(p + 6, w.op_id.as_bytes().as_slice())
+        },
+    )?;
+    let rows: Vec<(&ingest::RowKey, &RowState)> = plan.rows.iter().collect();
+    insert_rows(
+        conn,
+        "INSERT INTO rows (table_name, row_id, scope, child_id)",
+        "ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id",
+        4,
+        rows.len(),
+        |st, i, p| {
+            let (k, r) = rows[i];
+            st.raw_bind_parameter(p, k.0.as_str())?;
+            st.raw_bind_parameter(p + 1, k.1.as_bytes().as_slice())?;
+            st.raw_bind_parameter(p + 2, r.scope.as_str())?;
+            st.raw_bind_parameter(p + 3, r.child_id.as_ref().map(|c| c.as_bytes().as_slice()))
+        },
+    )?;
     {
-        let mut st = conn.prepare_cached(
-            "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        )?;
-        for &i in &plan.accepted {
-            let c = &batch.changes[i];
-            st.execute(params![
-                c.op_id.as_bytes().as_slice(),
-                dev,
-                c.device_seq as i64,
-                device.account_id,
-                c.table,
-                c.row_id.as_bytes().as_slice(),
-                c.field,
-                canonical_json(&c.value),
-                c.hlc.as_u64() as i64,
-                c.scope.as_str(),
-                now
-            ])?;
-        }
-    }
-    {
-        let mut st = conn.prepare_cached(
-            "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id) VALUES (?,?,?,?,?,?,?)
-             ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id",
-        )?;
-        for (k, w) in &plan.fields {
-            st.execute(params![
-                k.table,
-                k.row_id.as_bytes().as_slice(),
-                k.field,
-                w.stamp.hlc.as_u64() as i64,
-                w.stamp.device_id.as_bytes().as_slice(),
-                canonical_json(&w.value),
-                w.op_id.as_bytes().as_slice()
-            ])?;
-        }
-        let mut st = conn.prepare_cached(
-            "INSERT INTO rows (table_name, row_id, scope, child_id) VALUES (?,?,?,?)
-             ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id",
-        )?;
-        for (k, r) in &plan.rows {
-            st.execute(params![
-                k.0,
-                k.1.as_bytes().as_slice(),
-                r.scope,
-                r.child_id.map(|c| c.as_bytes().to_vec())
-            ])?;
-        }
         let mut st = conn.prepare_cached(
             "INSERT OR IGNORE INTO blob_refs (sha256, table_name, row_id) VALUES (?,?,?)",
         )?;
@@ -407,9 +503,6 @@ fn ingest_batch(
             if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
                 continue; // cannot be held; reported only
             }
-            if r.code == sync_core::wire::codes::CLOCK_AHEAD {
-                continue; // not held: the device re-stamps and sends it again
-            }
             st.execute(params![
                 dev,
                 c.op_id.as_bytes().as_slice(),
@@ -423,26 +516,11 @@ fn ingest_batch(
     }
     write_feed(conn, &plan.feed)?;
 
-    let before: i64 = conn
-        .prepare_cached("SELECT max_device_seq FROM devices WHERE device_id=?")?
-        .query_row([dev], |r| r.get(0))?;
-    let mut max = ingest::advance_contiguous(before as u64, plan.held_seqs.iter().copied());
-    let mut st = conn.prepare_cached(
-        "SELECT device_seq FROM changes WHERE device_id=?1 AND device_seq>?2 UNION SELECT device_seq FROM rejections WHERE device_id=?1 AND device_seq>?2 ORDER BY 1 LIMIT 10000",
-    )?;
-    let later: Vec<i64> = st
-        .query_map(params![dev, max as i64], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    max = ingest::advance_contiguous(max, later.into_iter().map(|s| s as u64));
+    let max = advance_device(conn, dev, &plan.held_seqs)?;
     conn.prepare_cached(
         "UPDATE devices SET max_device_seq=?, last_seen_ms=?, heartbeat=? WHERE device_id=?",
     )?
-    .execute(params![
-        max as i64,
-        now,
-        serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
-        dev
-    ])?;
+    .execute(params![max as i64, now, prepared.heartbeat, dev])?;
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
     Ok(PushOutcome {
         max_device_seq: max,
@@ -458,6 +536,36 @@ fn ingest_batch(
             })
             .collect(),
     })
+}
+
+/// The device's highest contiguous held `device_seq` after this batch held `held`:
+/// advances `devices.max_device_seq` through `held` and the seqs held before above it
+/// (`held_ahead`), and keeps in `held_ahead` exactly the held seqs left above the new
+/// maximum.
+fn advance_device(conn: &Connection, dev: &[u8], held: &[u64]) -> Result<u64, StoreError> {
+    let before: i64 = conn
+        .prepare_cached("SELECT max_device_seq FROM devices WHERE device_id=?")?
+        .query_row([dev], |r| r.get(0))?;
+    let ahead: Vec<i64> = conn
+        .prepare_cached("SELECT device_seq FROM held_ahead WHERE device_id=?")?
+        .query_map([dev], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let max = ingest::advance_contiguous(
+        before as u64,
+        held.iter().copied().chain(ahead.iter().map(|s| *s as u64)),
+    );
+    if ahead.iter().any(|s| *s as u64 <= max) {
+        conn.prepare_cached("DELETE FROM held_ahead WHERE device_id=? AND device_seq<=?")?
+            .execute(params![dev, max as i64])?;
+    }
+    let mut st = conn
+        .prepare_cached("INSERT OR IGNORE INTO held_ahead (device_id, device_seq) VALUES (?,?)")?;
+    for s in held {
+        if *s > max {
+            st.execute(params![dev, *s as i64])?;
+        }
+    }
+    Ok(max)
 }
 
 fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
@@ -706,7 +814,9 @@ impl Database for SqliteDatabase {
 
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         let device = device.clone();
-        self.write(move |conn| ingest_batch(conn, &device, &batch))
+        // Keys, canonical values: off the single writer, on the caller's thread.
+        let prepared = prepare(&batch);
+        self.write(move |conn| ingest_batch(conn, &device, &batch, &prepared))
             .await
     }
 
