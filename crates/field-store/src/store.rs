@@ -94,6 +94,12 @@ impl Store {
         // Every hot statement stays prepared (rusqlite keeps 16 by default; a visit
         // with its roster refresh uses more).
         conn.set_prepared_statement_cache_capacity(64);
+        // Plans must not depend on bound values: otherwise SQLite re-prepares a cached
+        // statement whenever a new child id is bound (measured: every roster refresh).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         migrate(&mut conn)?;
         let device_id = ensure_device(&mut conn)?;
         Ok(Store {

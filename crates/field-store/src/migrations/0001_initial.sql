@@ -25,10 +25,11 @@ CREATE TABLE record (
     clocks   TEXT NOT NULL,  -- {"field": ["hlc hex", "device uuid"]}
     PRIMARY KEY (tbl, row_id)
 ) WITHOUT ROWID;
-CREATE INDEX record_by_child ON record (child_id, tbl) WHERE child_id IS NOT NULL;
+-- Not a partial index: a partial one makes SQLite re-prepare every statement that
+-- binds child_id (the plan would depend on the bound value).
+CREATE INDEX record_by_child ON record (child_id, tbl);
 -- The latest visit of a child, for the roster.
-CREATE INDEX record_visit_by_time ON record (child_id, json_extract(doc, '$.visited_at'))
-    WHERE tbl = 'visit';
+CREATE INDEX record_visit_by_time ON record (child_id, tbl, json_extract(doc, '$.visited_at'));
 CREATE INDEX record_by_scope ON record (scope, tbl);
 
 -- One row per local write: the changes of one row made in one transaction, with a
