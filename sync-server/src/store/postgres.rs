@@ -30,6 +30,7 @@ use crate::ingest::{self, FeedItem, Loaded, RowState, StoredOp, Winner};
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction,
 };
+use std::collections::HashSet;
 use std::str::FromStr;
 use sync_core::change::canonical_json;
 use sync_core::{FieldKey, Hlc, Stamp};
@@ -162,7 +163,9 @@ struct Statements {
     villages: Statement,
     device: Statement,
     changes: Statement,
+    insert_fields: Statement,
     upsert_fields: Statement,
+    insert_rows: Statement,
     upsert_rows: Statement,
     blob_refs: Statement,
     rejections: Statement,
@@ -185,6 +188,9 @@ const SQL_CHANGES: &str = "INSERT INTO changes (op_id, device_id, device_seq, ac
 const SQL_UPSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
      SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])
      ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id";
+const SQL_INSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
+     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])";
+const SQL_INSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])";
 const SQL_UPSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])
      ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id";
 const SQL_BLOB_REFS: &str = "INSERT INTO blob_refs (sha256, table_name, row_id) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING";
@@ -207,7 +213,9 @@ async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, St
         SQL_VILLAGES,
         SQL_DEVICE,
         SQL_CHANGES,
+        SQL_INSERT_FIELDS,
         SQL_UPSERT_FIELDS,
+        SQL_INSERT_ROWS,
         SQL_UPSERT_ROWS,
         SQL_BLOB_REFS,
         SQL_REJECTIONS,
@@ -230,7 +238,9 @@ async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, St
         villages: next(),
         device: next(),
         changes: next(),
+        insert_fields: next(),
         upsert_fields: next(),
+        insert_rows: next(),
         upsert_rows: next(),
         blob_refs: next(),
         rejections: next(),
@@ -419,6 +429,66 @@ async fn write_feed_with_refeeds(
     Ok(next)
 }
 
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// Column arrays of field winners, for `unnest`.
+#[derive(Default)]
+struct FieldArrays<'a> {
+    t: Vec<&'a str>,
+    r: Vec<Uuid>,
+    f: Vec<&'a str>,
+    h: Vec<i64>,
+    d: Vec<Uuid>,
+    v: Vec<&'a str>,
+    o: Vec<Uuid>,
+}
+
+impl<'a> FieldArrays<'a> {
+    fn of(winners: &[(&'a FieldKey, &'a Winner)]) -> FieldArrays<'a> {
+        let mut a = FieldArrays::default();
+        for (k, w) in winners {
+            a.t.push(k.table.as_str());
+            a.r.push(k.row_id);
+            a.f.push(k.field.as_str());
+            a.h.push(w.stamp.hlc.as_u64() as i64);
+            a.d.push(w.stamp.device_id);
+            a.v.push(w.value.as_str());
+            a.o.push(w.op_id);
+        }
+        a
+    }
+    fn params(&self) -> [Param<'_>; 7] {
+        [
+            &self.t, &self.r, &self.f, &self.h, &self.d, &self.v, &self.o,
+        ]
+    }
+}
+
+/// Column arrays of row states, for `unnest`.
+#[derive(Default)]
+struct RowArrays<'a> {
+    t: Vec<&'a str>,
+    r: Vec<Uuid>,
+    s: Vec<&'a str>,
+    c: Vec<Option<Uuid>>,
+}
+
+impl<'a> RowArrays<'a> {
+    fn of(rows: &[(&'a ingest::RowKey, &'a RowState)]) -> RowArrays<'a> {
+        let mut a = RowArrays::default();
+        for (k, r) in rows {
+            a.t.push(k.0.as_str());
+            a.r.push(k.1);
+            a.s.push(r.scope.as_str());
+            a.c.push(r.child_id);
+        }
+        a
+    }
+    fn params(&self) -> [Param<'_>; 4] {
+        [&self.t, &self.r, &self.s, &self.c]
+    }
+}
+
 type Exec<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
 >;
@@ -436,6 +506,8 @@ async fn ingest_batch(
     // The serialisation point: see the module doc.
     let locked = lock_and_load(tx, st, device.device_id, &prepared.keys).await?;
     let next = locked.next_seq;
+    let had_fields: HashSet<FieldKey> = locked.loaded.fields.keys().cloned().collect();
+    let had_rows: HashSet<ingest::RowKey> = locked.loaded.rows.keys().cloned().collect();
     let plan = ingest::plan_with_values(
         device,
         &batch.changes,
@@ -476,27 +548,19 @@ async fn ingest_batch(
     let c_hlc: Vec<i64> = acc.iter().map(|c| c.hlc.as_u64() as i64).collect();
     let c_scope: Vec<&str> = acc.iter().map(|c| c.scope.as_str()).collect();
 
-    let mut f_t = Vec::with_capacity(plan.fields.len());
-    let mut f_r = Vec::with_capacity(plan.fields.len());
-    let mut f_f = Vec::with_capacity(plan.fields.len());
-    let mut f_h = Vec::with_capacity(plan.fields.len());
-    let mut f_d = Vec::with_capacity(plan.fields.len());
-    let mut f_v = Vec::with_capacity(plan.fields.len());
-    let mut f_o = Vec::with_capacity(plan.fields.len());
-    for (k, w) in &plan.fields {
-        f_t.push(k.table.as_str());
-        f_r.push(k.row_id);
-        f_f.push(k.field.as_str());
-        f_h.push(w.stamp.hlc.as_u64() as i64);
-        f_d.push(w.stamp.device_id);
-        f_v.push(w.value.as_str());
-        f_o.push(w.op_id);
-    }
-
-    let r_t: Vec<&str> = plan.rows.keys().map(|k| k.0.as_str()).collect();
-    let r_r: Vec<Uuid> = plan.rows.keys().map(|k| k.1).collect();
-    let r_s: Vec<&str> = plan.rows.values().map(|v| v.scope.as_str()).collect();
-    let r_c: Vec<Option<Uuid>> = plan.rows.values().map(|v| v.child_id).collect();
+    // Winners and row states split into new keys (a plain INSERT: under the lock no one
+    // else can insert them) and stored ones (an upsert, which costs PostgreSQL about
+    // twice as much per row).
+    let (new_fields, old_fields): (Vec<_>, Vec<_>) = plan
+        .fields
+        .iter()
+        .partition(|(k, _)| !had_fields.contains(*k));
+    let nf = FieldArrays::of(&new_fields);
+    let of = FieldArrays::of(&old_fields);
+    let (new_rows, old_rows): (Vec<_>, Vec<_>) =
+        plan.rows.iter().partition(|(k, _)| !had_rows.contains(*k));
+    let nr = RowArrays::of(&new_rows);
+    let or = RowArrays::of(&old_rows);
 
     let b_h: Vec<&str> = plan.blob_refs.iter().map(|b| b.0.as_str()).collect();
     let b_t: Vec<&str> = plan.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
@@ -554,8 +618,10 @@ async fn ingest_batch(
         &c_hlc,
         &c_scope,
     ];
-    let p_fields: [P<'_>; 7] = [&f_t, &f_r, &f_f, &f_h, &f_d, &f_v, &f_o];
-    let p_rows: [P<'_>; 4] = [&r_t, &r_r, &r_s, &r_c];
+    let p_new_fields = nf.params();
+    let p_old_fields = of.params();
+    let p_new_rows = nr.params();
+    let p_old_rows = or.params();
     let p_blobs: [P<'_>; 3] = [&b_h, &b_t, &b_r];
     let p_rejections: [P<'_>; 7] = [
         &device.device_id,
@@ -575,11 +641,17 @@ async fn ingest_batch(
     if !c_op.is_empty() {
         writes.push(Box::pin(tx.execute(&st.changes, &p_changes)));
     }
-    if !f_t.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.upsert_fields, &p_fields)));
+    if !nf.t.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.insert_fields, &p_new_fields)));
     }
-    if !r_t.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.upsert_rows, &p_rows)));
+    if !of.t.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.upsert_fields, &p_old_fields)));
+    }
+    if !nr.t.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.insert_rows, &p_new_rows)));
+    }
+    if !or.t.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.upsert_rows, &p_old_rows)));
     }
     if !b_h.is_empty() {
         writes.push(Box::pin(tx.execute(&st.blob_refs, &p_blobs)));
