@@ -67,6 +67,9 @@ fn checkpointer_loop(conn: Connection, stop: mpsc::Receiver<()>) {
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // The writer uses ~30 distinct statements (ingest, multi-row inserts, the rest of
+    // the API); the default cache of 16 made it re-prepare some on every push.
+    conn.set_prepared_statement_cache_capacity(128);
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
     )?;
@@ -568,14 +571,32 @@ fn advance_device(conn: &Connection, dev: &[u8], held: &[u64]) -> Result<u64, St
     Ok(max)
 }
 
+/// Inserts feed entries in order (multi-row INSERTs: rowids follow the VALUES order).
+fn write_entries(conn: &Connection, entries: &mut Vec<(&str, &Uuid)>) -> Result<(), StoreError> {
+    insert_rows(
+        conn,
+        "INSERT INTO feed (scope, op_id)",
+        "",
+        2,
+        entries.len(),
+        |st, i, p| {
+            st.raw_bind_parameter(p, entries[i].0)?;
+            st.raw_bind_parameter(p + 1, entries[i].1.as_bytes().as_slice())
+        },
+    )?;
+    entries.clear();
+    Ok(())
+}
+
 fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
-    let mut entry = conn.prepare_cached("INSERT INTO feed (scope, op_id) VALUES (?, ?)")?;
+    let mut entries: Vec<(&str, &Uuid)> = Vec::with_capacity(feed.len());
     for item in feed {
         match item {
             FeedItem::Entry { scope, op_id } => {
-                entry.execute(params![scope, op_id.as_bytes().as_slice()])?;
+                entries.push((scope.as_str(), op_id));
             }
             FeedItem::Refeed { row, scope } => {
+                write_entries(conn, &mut entries)?;
                 let id = row.1.as_bytes().as_slice();
                 conn.prepare_cached("UPDATE rows SET scope=?1 WHERE table_name=?2 AND row_id=?3")?
                     .execute(params![scope, row.0, id])?;
@@ -595,7 +616,7 @@ fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
             }
         }
     }
-    Ok(())
+    write_entries(conn, &mut entries)
 }
 
 fn scopes_json(scopes: &[String]) -> String {
