@@ -391,13 +391,13 @@ pub fn checklist() -> Value {
 
 /// A camera-like JPEG: smooth shapes and light sensor noise, so that it compresses the
 /// way a real photo of a room does (a few hundred KB at 1600 px).
-pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
+pub fn camera_photo(width: u32, height: u32, seed: u32, noise: u32) -> Vec<u8> {
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;
     let img = image::RgbImage::from_fn(width, height, |i, j| {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        let n = (x % 5) as u8;
+        let n = (x % noise.max(1)) as u8;
         let fx = i as f32 / width as f32;
         let fy = j as f32 / height as f32;
         let wall = ((fx * 9.0).sin() * 20.0 + 150.0) as u8;

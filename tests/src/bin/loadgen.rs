@@ -50,6 +50,10 @@ struct Args {
     /// Where to write the JSON report.
     #[arg(long, default_value = "loadgen-report.json")]
     report: PathBuf,
+    /// Sensor-noise amplitude of the generated photo: higher = larger JPEG (28 gives
+    /// about 260 KB for photo + thumbnail, like a real 1600 px phone photo).
+    #[arg(long, default_value_t = 28)]
+    photo_noise: u32,
     /// Hide the progress bars.
     #[arg(long)]
     quiet: bool,
@@ -286,7 +290,7 @@ fn main() -> Result<()> {
     }
 
     let base_photo = process_photo(
-        &tonghu_tests::camera_photo(2400, 1800, 7),
+        &tonghu_tests::camera_photo(2400, 1800, 7, args.photo_noise),
         &PhotoLimits::default(),
     )?;
     let errors = AtomicU64::new(0);
