@@ -85,6 +85,12 @@ pub async fn issue_code(
     Ok(minted.code)
 }
 
+/// The date `n` days before today in China, as `YYYY-MM-DD`.
+fn days_ago(n: i64) -> String {
+    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    (chrono::Utc::now().with_timezone(&china).date_naive() - chrono::Duration::days(n)).to_string()
+}
+
 /// Seeds the demo city. Not idempotent for records: call on an empty store.
 pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let roster =
@@ -159,7 +165,7 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
                 ("categories", cats),
                 ("risk_colour", json!(risk)),
                 ("status", json!("active")),
-                ("added_on", json!("2025-03-01")),
+                ("added_on", json!(days_ago(120 + (k % 5) as i64 * 30))),
             ] {
                 push("child", child, f, v);
             }
@@ -177,12 +183,24 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
             let visit = Uuid::now_v7();
             for (f, v) in [
                 ("child_id", json!(child.to_string())),
-                ("visited_at", json!("2025-06-01T10:00:00+08:00")),
+                // Spread over the last ~100 days, so the roster shows overdue, due-soon
+                // and recently visited children.
+                (
+                    "visited_at",
+                    json!(format!("{}T10:00:00+08:00", days_ago((k * 7 % 100) as i64))),
+                ),
                 ("mode", json!("home")),
                 ("visitor", json!("儿童主任")),
                 (
                     "checklist",
-                    json!({"living": "normal", "guardianship": "watch", "education": "normal", "health": "normal", "safety": "normal", "mood": "normal"}),
+                    json!({
+                        "living": {"status": "normal"},
+                        "guardianship": {"status": "watch", "note": "奶奶年纪大，需多关注"},
+                        "education": {"status": "normal"},
+                        "health": {"status": "normal"},
+                        "safety": {"status": "normal"},
+                        "mood": {"status": "normal"}
+                    }),
                 ),
                 ("risk_colour", json!(risk)),
                 ("emergency", json!(false)),
