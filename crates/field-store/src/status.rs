@@ -28,6 +28,8 @@ pub struct Status {
     pub clock_offset_ms: i64,
     /// Clock value of the last local or observed change.
     pub last_hlc: String,
+    /// Free space where the data lives, bytes.
+    pub free_storage_bytes: Option<u64>,
 }
 
 impl Store {
@@ -58,6 +60,7 @@ impl Store {
             pull_cursor: st.pull_cursor,
             clock_offset_ms: st.clock_offset_ms,
             last_hlc: st.hlc_last.to_string(),
+            free_storage_bytes: self.free_storage_bytes(),
         })
     }
 }

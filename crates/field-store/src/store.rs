@@ -48,13 +48,25 @@ pub struct Store {
     pub(crate) conn: Connection,
     pub(crate) device_id: Uuid,
     pub(crate) clock_skew_ms: i64,
+    /// The folder holding the database file (`None` in memory).
+    pub(crate) data_dir: Option<std::path::PathBuf>,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Store> {
+        let path = path.as_ref();
         let conn = Connection::open(path)?;
-        Self::from_connection(conn, opts)
+        let mut store = Self::from_connection(conn, opts)?;
+        store.data_dir = path.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+            .to_path_buf()
+        });
+        Ok(store)
     }
 
     /// An in-memory store (tests and benchmarks).
@@ -106,6 +118,7 @@ impl Store {
             conn,
             device_id,
             clock_skew_ms: opts.clock_skew_ms,
+            data_dir: None,
         })
     }
 
@@ -174,6 +187,19 @@ impl Store {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Free space on the file system holding the data, bytes (`None` in memory or if
+    /// the system cannot tell). Sent in every heartbeat: a full phone stops recording.
+    pub fn free_storage_bytes(&self) -> Option<u64> {
+        let dir = self.data_dir.as_ref()?;
+        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
     }
 
     /// Raw connection, for read-only queries of sibling modules and tests.

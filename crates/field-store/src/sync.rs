@@ -550,13 +550,8 @@ fn heartbeat(store: &Store) -> SyncResult<Heartbeat> {
         pending_blobs: st.pending_blobs,
         app_version: APP_VERSION.to_string(),
         device_clock_ms: store.wall_ms(),
-        free_storage_bytes: free_storage_bytes(),
+        free_storage_bytes: store.free_storage_bytes().unwrap_or(0),
     })
-}
-
-fn free_storage_bytes() -> u64 {
-    // Good enough for a heartbeat; the app may report the platform's own figure.
-    0
 }
 
 fn push(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {

@@ -351,6 +351,11 @@ fn data_at_rest_is_encrypted_and_needs_the_key() {
     assert_eq!(Store::open(&path, &wrong).err().unwrap().code(), "locked");
     let s = Store::open(&path, &opts).unwrap();
     assert_eq!(s.status().unwrap().children, 1);
+    assert!(
+        s.status().unwrap().free_storage_bytes.unwrap() > 0,
+        "the heartbeat can tell a full phone"
+    );
+    assert_eq!(Store::open_in_memory().unwrap().free_storage_bytes(), None);
 }
 
 #[test]
