@@ -202,7 +202,7 @@ fn note_loser_against(
 pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<usize> {
     let scopes = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
     const FOREIGN: &str = "scope NOT IN (SELECT value FROM json_each(?1))
-        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.tbl = record.tbl AND o.row_id = record.row_id)";
+        AND (tbl, row_id) NOT IN (SELECT tbl, row_id FROM outbox)";
     let children = tx.execute(
         &format!("DELETE FROM record WHERE tbl = 'child' AND {FOREIGN}"),
         [&scopes],

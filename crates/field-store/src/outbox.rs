@@ -97,6 +97,7 @@ impl Store {
             )?
             .execute(params![change.device_seq as i64, change.op_id.to_string(), json, rej.code, rej.message, at])?;
         }
+        crate::store::fold_outbox_counters(&tx)?;
         tx.prepare_cached("DELETE FROM outbox WHERE first_seq + n - 1 <= ?1")?
             .execute([resp.max_device_seq as i64])?;
         tx.prepare_cached("UPDATE device SET acked_seq = max(acked_seq, ?1) WHERE id = 1")?
@@ -180,8 +181,8 @@ impl Store {
             let json =
                 serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.execute(
-                "UPDATE outbox SET changes = ?1 WHERE first_seq = ?2",
-                params![json, first],
+                "UPDATE outbox SET changes = ?1, hlc = ?2 WHERE first_seq = ?3",
+                params![json, hlc.as_u64() as i64, first],
             )?;
         }
         tx.execute(

@@ -115,6 +115,36 @@ pub fn load_record(conn: &Connection, table: &str, row_id: Uuid) -> Result<Optio
     raw.map(decode_record).transpose()
 }
 
+/// Loads one row's current values without its field clocks (empty `clocks`): for
+/// readers that never merge, such as the roster.
+pub fn load_values(conn: &Connection, table: &str, row_id: Uuid) -> Result<Option<StoredRecord>> {
+    let raw = conn
+        .prepare_cached("SELECT scope, child_id, doc FROM record WHERE tbl = ?1 AND row_id = ?2")?
+        .query_row(params![table, row_id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((scope, child_id, doc)) = raw else {
+        return Ok(None);
+    };
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+    Ok(Some(StoredRecord {
+        table: table.to_string(),
+        row_id,
+        scope,
+        child_id: child_id
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|e| corrupt(&e))?,
+        doc: serde_json::from_str(&doc).map_err(|e| corrupt(&e))?,
+        clocks: BTreeMap::new(),
+    }))
+}
+
 /// Loads the rows of `table` that belong to a child, in row-id (creation) order.
 pub fn records_of_child(
     conn: &Connection,

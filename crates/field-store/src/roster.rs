@@ -7,7 +7,7 @@
 //! visit-due policy; this module only stores and orders.
 
 use crate::error::{Result, StoreError};
-use crate::record::load_record;
+use crate::record::load_values;
 use crate::store::Store;
 use chrono::NaiveDate;
 use domain::due::{DueFacts, DueStatus, VisitPolicy};
@@ -80,7 +80,7 @@ pub(crate) fn refresh_all(conn: &Connection, mut children: Vec<Uuid>) -> Result<
 /// Recomputes one child's roster line from its records.
 pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -> Result<()> {
     let id = child_id.to_string();
-    let Some(child) = load_record(conn, "child", child_id)? else {
+    let Some(child) = load_values(conn, "child", child_id)? else {
         conn.prepare_cached("DELETE FROM roster_entry WHERE child_id = ?1")?
             .execute([&id])?;
         return Ok(());
@@ -130,14 +130,6 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
         .as_ref()
         .and_then(|(at, _, _)| at.get(..10))
         .and_then(parse_date);
-    let last_visit_unsynced = match &last {
-        Some((_, _, visit_id)) => conn
-            .prepare_cached("SELECT 1 FROM outbox WHERE tbl = 'visit' AND row_id = ?1")?
-            .query_row([visit_id.to_string()], |_| Ok(()))
-            .optional()?
-            .is_some(),
-        None => false,
-    };
     let risk_colour = RiskColour::from_code(&risk).unwrap_or(RiskColour::Green);
     let next_due = match added_on {
         Some(added_on) => policy.next_due_on(&DueFacts {
@@ -159,7 +151,7 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
     };
     conn.prepare_cached(
         "INSERT OR REPLACE INTO roster_entry (child_id, scope, name, initials, categories, risk_rank, risk_colour,
-             active, last_visit_on, last_visit_unsynced, next_due_on)
+             active, last_visit_on, last_visit_id, next_due_on)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
@@ -172,10 +164,18 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
         risk,
         active,
         last_visit_on.map(|d| d.to_string()),
-        last_visit_unsynced,
+        last.as_ref().map(|(_, _, visit)| visit.to_string()),
         next_due.map(|d| d.to_string()),
     ])?;
     Ok(())
+}
+
+/// Visits with changes still in the outbox: "visited, not synced" is answered when the
+/// roster is read, so a push that empties the outbox needs no roster write.
+fn unsent_visits(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare_cached("SELECT row_id FROM outbox WHERE tbl = 'visit'")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -196,7 +196,7 @@ impl Store {
             .map(str::trim)
             .filter(|s| !s.is_empty());
         let mut stmt = self.conn.prepare_cached(
-            "SELECT child_id, name, scope, categories, risk_colour, last_visit_on, last_visit_unsynced, next_due_on
+            "SELECT child_id, name, scope, categories, risk_colour, last_visit_on, last_visit_id, next_due_on
              FROM roster_entry
              WHERE (active = 1 OR ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(categories) WHERE value = ?2))
@@ -226,14 +226,16 @@ impl Store {
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, Option<String>>(5)?,
-                    r.get::<_, bool>(6)?,
+                    r.get::<_, Option<String>>(6)?,
                     r.get::<_, Option<String>>(7)?,
                 ))
             },
         )?;
+        let unsent = unsent_visits(&self.conn)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, village, cats, risk, last, unsynced, next) = row?;
+            let (id, name, village, cats, risk, last, last_id, next) = row?;
+            let unsynced = last_id.is_some_and(|v| unsent.contains(&v));
             let due = next
                 .as_deref()
                 .and_then(parse_date)

@@ -15,6 +15,7 @@ use uuid::Uuid;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync.sql"),
+    include_str!("migrations/0003_fewer_pages.sql"),
 ];
 
 /// How to open a store.
@@ -135,7 +136,11 @@ impl Store {
 
     /// Now on the corrected clock, in China time (UTC+8; China has one time zone).
     fn china_now(&self) -> chrono::DateTime<chrono::FixedOffset> {
-        let offset = self.device_state().map(|s| s.clock_offset_ms).unwrap_or(0);
+        let offset = self
+            .conn
+            .prepare_cached("SELECT clock_offset_ms FROM device WHERE id = 1")
+            .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0);
         let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
         chrono::DateTime::from_timestamp_millis(self.wall_ms() as i64 + offset)
             .unwrap_or_default()
@@ -208,9 +213,17 @@ impl Store {
     }
 }
 
+/// The device's state. The next `device_seq` and the last clock value are the larger
+/// of the device row and the outbox's last row: a local write appends to the outbox
+/// only, and the device row takes the counters over before outbox rows are deleted
+/// ([`fold_outbox_counters`]), so a sequence number is never minted twice.
 pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
     conn.prepare_cached(
-        "SELECT device_id, next_seq, hlc_last, clock_offset_ms, pull_cursor, acked_seq, scopes FROM device WHERE id = 1",
+        "SELECT device_id,
+                max(next_seq, coalesce((SELECT first_seq + n FROM outbox ORDER BY first_seq DESC LIMIT 1), 0)),
+                max(hlc_last, coalesce((SELECT hlc FROM outbox ORDER BY first_seq DESC LIMIT 1), 0)),
+                clock_offset_ms, pull_cursor, acked_seq, scopes
+         FROM device WHERE id = 1",
     )?
     .query_row(
         [],
@@ -238,6 +251,19 @@ pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
             scopes: serde_json::from_str(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         })
     })
+}
+
+/// Moves the outbox's counters into the device row. Called inside every transaction
+/// that deletes outbox rows, before it deletes them.
+pub(crate) fn fold_outbox_counters(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE device SET
+            next_seq = max(next_seq, coalesce((SELECT first_seq + n FROM outbox ORDER BY first_seq DESC LIMIT 1), 0)),
+            hlc_last = max(hlc_last, coalesce((SELECT hlc FROM outbox ORDER BY first_seq DESC LIMIT 1), 0))
+         WHERE id = 1",
+    )?
+    .execute([])?;
+    Ok(())
 }
 
 /// The device's clock as persisted, ready to mint stamps inside a transaction.

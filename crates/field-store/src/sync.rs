@@ -328,6 +328,8 @@ impl Store {
     /// (lost) phone does at its next contact. Freed pages are overwritten.
     pub fn wipe(&mut self) -> crate::Result<()> {
         let tx = self.begin()?;
+        // The device keeps its identity: its sequence numbers must never be reused.
+        crate::store::fold_outbox_counters(&tx)?;
         for t in [
             "record",
             "outbox",

@@ -10,7 +10,7 @@ use crate::record::{load_record, save_record, StoredRecord};
 use crate::store::{clock_of, read_device, Store};
 use domain::schema::{self, SCOPE_FIELD};
 use domain::DomainError;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 use sync_core::{Change, Scope, Stamp};
 use uuid::Uuid;
@@ -102,8 +102,8 @@ impl Store {
         for b in blobs {
             crate::blobs::put_blob(&tx, b.sha256, b.kind, b.bytes)?;
         }
-        tx.prepare_cached("UPDATE device SET next_seq = ?1, hlc_last = ?2 WHERE id = 1")?
-            .execute(params![state.next_seq as i64, clock.last().as_u64() as i64])?;
+        // No device-row update: the outbox rows just written carry the next
+        // device_seq and the clock (see store::read_device).
         crate::roster::refresh_all(&tx, touched_children)?;
         tx.commit()?;
         Ok(outcomes)
@@ -199,15 +199,21 @@ fn write_one(
         }
     }
     let first_seq = *next_seq;
-    let ops: Vec<Value> = changes
+    let base = op_id_base();
+    let ops: Vec<OutboxOpRef<'_>> = changes
         .iter()
-        .map(|(field, value)| {
-            serde_json::json!({"op_id": Uuid::now_v7(), "field": field, "value": value, "hlc": hlc})
+        .enumerate()
+        .map(|(i, (field, value))| OutboxOpRef {
+            op_id: Uuid::from_u128(base + i as u128),
+            field,
+            value,
+            hlc,
         })
         .collect();
     let n = ops.len() as u64;
+    let ops = serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached(
-        "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         first_seq as i64,
@@ -215,8 +221,9 @@ fn write_one(
         spec.name,
         row_id.to_string(),
         rec.scope,
-        Value::Array(ops).to_string(),
-        wall as i64
+        ops,
+        wall as i64,
+        hlc.as_u64() as i64
     ])?;
     *next_seq += n;
     Ok(WriteOutcome {
@@ -224,6 +231,22 @@ fn write_one(
         changed: changes.len(),
         first_seq: Some(first_seq),
     })
+}
+
+/// How an outbox row stores its changes (read back as `outbox::OutboxOp`).
+#[derive(serde::Serialize)]
+struct OutboxOpRef<'a> {
+    op_id: Uuid,
+    field: &'a str,
+    value: &'a Value,
+    hlc: sync_core::Hlc,
+}
+
+/// The op_ids of one write are consecutive UUIDv7s: one fresh UUIDv7 with its lowest
+/// 16 bits cleared, plus the change's index. They stay unique (58 random bits remain
+/// per write) and cost one clock read and one random draw per write, not per field.
+fn op_id_base() -> u128 {
+    Uuid::now_v7().as_u128() & !0xFFFF
 }
 
 /// Fields a new row must have: not nullable, and not the tombstone / void markers.
@@ -245,7 +268,11 @@ fn scope_of_local_row(conn: &Connection, rec: &StoredRecord) -> Result<String> {
     let child_id = rec
         .child_id
         .ok_or_else(|| StoreError::Corrupt(format!("{} row without child", rec.table)))?;
-    let child = load_record(conn, "child", child_id)?.ok_or_else(|| {
+    let scope = conn
+        .prepare_cached("SELECT scope FROM record WHERE tbl = 'child' AND row_id = ?1")?
+        .query_row([child_id.to_string()], |r| r.get::<_, String>(0))
+        .optional()?;
+    scope.ok_or_else(|| {
         StoreError::Domain(
             DomainError::new(
                 "child_not_found",
@@ -254,6 +281,5 @@ fn scope_of_local_row(conn: &Connection, rec: &StoredRecord) -> Result<String> {
             )
             .on_field("child_id"),
         )
-    })?;
-    Ok(child.scope)
+    })
 }

@@ -396,3 +396,80 @@ fn unsent_changes_are_restamped_after_the_server_refuses_a_far_future_clock() {
         "the row's clocks follow the outbox"
     );
 }
+
+/// The server's answer that it holds everything pending (as a push would get).
+fn ack_all(s: &mut Store) {
+    let sent = s.pending_changes(usize::MAX).unwrap();
+    let max = sent.last().map(|c| c.device_seq).unwrap_or(0);
+    let resp = sync_core::wire::PushResponse {
+        max_device_seq: max,
+        accepted: sent.len() as u64,
+        rejected: vec![],
+        server_time_ms: 0,
+    };
+    s.record_push_result(&sent, &resp).unwrap();
+}
+
+#[test]
+fn sequence_numbers_and_the_clock_continue_after_the_outbox_empties_and_the_store_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let (first, last_hlc) = {
+        let mut s = Store::open(&path, &OpenOptions::default()).unwrap();
+        let t = today(&s);
+        s.add_child(child("李小花", "v1", &["left_behind"], "green", &t))
+            .unwrap();
+        let pending = s.pending_changes(usize::MAX).unwrap();
+        ack_all(&mut s);
+        assert_eq!(s.pending_changes(usize::MAX).unwrap().len(), 0);
+        (pending, s.device_state().unwrap().hlc_last)
+    };
+    assert_eq!(first.last().unwrap().device_seq, 9);
+    assert_eq!(last_hlc, first.last().unwrap().hlc);
+
+    let mut s = Store::open(&path, &OpenOptions::default()).unwrap();
+    let st = s.device_state().unwrap();
+    assert_eq!(st.next_seq, 10, "the emptied outbox left its counter behind");
+    assert_eq!(st.hlc_last, last_hlc);
+    let t = today(&s);
+    s.add_child(child("王小明", "v1", &["left_behind"], "green", &t))
+        .unwrap();
+    let second = s.pending_changes(usize::MAX).unwrap();
+    assert_eq!(second.first().unwrap().device_seq, 10, "no device_seq twice");
+    assert!(second.iter().all(|c| c.hlc > last_hlc), "the clock never goes back");
+    let ops: std::collections::HashSet<Uuid> =
+        first.iter().chain(&second).map(|c| c.op_id).collect();
+    assert_eq!(ops.len(), 18, "every change has its own op_id");
+    assert!(ops.iter().all(|o| o.get_version_num() == 7));
+
+    // A wiped (lost, then recovered) phone keeps its identity and its counters.
+    s.wipe().unwrap();
+    s.add_child(child("赵一", "v1", &["left_behind"], "green", &t))
+        .unwrap();
+    let third = s.pending_changes(usize::MAX).unwrap();
+    assert_eq!(third.first().unwrap().device_seq, 19);
+}
+
+#[test]
+fn visited_but_not_synced_clears_once_the_server_holds_the_visit() {
+    let mut s = Store::open_in_memory().unwrap();
+    let t = s.today();
+    let id = s
+        .add_child(child("李小花", "v1", &["left_behind"], "green", &t.to_string()))
+        .unwrap();
+    s.record_visit(id, visit(&format!("{t}T09:00:00+08:00"), "green"), &[])
+        .unwrap();
+    let line = |s: &Store| {
+        s.roster(&RosterFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|e| e.child_id == id)
+            .unwrap()
+    };
+    assert!(line(&s).last_visit_unsynced);
+    assert_eq!(line(&s).last_visit_on, Some(t.to_string()));
+    ack_all(&mut s);
+    let after = line(&s);
+    assert!(!after.last_visit_unsynced, "the server holds it now");
+    assert_eq!(after.last_visit_on, Some(t.to_string()));
+}

@@ -1,0 +1,27 @@
+-- Fewer B-tree pages per local write (issue #2's write-cost goal): a visit used to
+-- touch nine pages; now it touches four (the record, its child/visit-time index, the
+-- outbox row and the roster line).
+--
+-- * record_by_child is a prefix of record_visit_by_time (child_id, tbl, visited_at):
+--   lookups by (child_id, tbl) use the latter.
+-- * record_by_scope served only rare whole-village operations (export, drop, evict),
+--   which now scan.
+-- * outbox_by_row served "is this row unsent?" lookups; the roster now answers
+--   "visited but not synced" at read time from one pass over the (small) outbox.
+-- * roster_by_due: the roster query sorts all of a director's children anyway.
+-- * The device row is no longer rewritten by every local write: the next device_seq
+--   and the last clock value are the larger of the device row and the outbox's last
+--   row (which carries its stamp), and the device row takes them over whenever
+--   outbox rows are deleted (see store::fold_outbox_counters).
+DROP INDEX record_by_child;
+DROP INDEX record_by_scope;
+DROP INDEX outbox_by_row;
+DROP INDEX roster_by_due;
+ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE roster_entry ADD COLUMN last_visit_id TEXT;
+UPDATE roster_entry SET last_visit_id = (
+    SELECT row_id FROM record
+    WHERE child_id = roster_entry.child_id AND tbl = 'visit'
+      AND json_extract(doc, '$.voided') IS NULL
+    ORDER BY json_extract(doc, '$.visited_at') DESC LIMIT 1);
+ALTER TABLE roster_entry DROP COLUMN last_visit_unsynced;
