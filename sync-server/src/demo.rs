@@ -122,9 +122,15 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
         let mut seq = 0u64;
         let base = now_ms();
         let mut stamp = 0u16;
+        let mut last_row = Uuid::nil();
+        // One stamp per row: all fields of a row are one device write (an append-only
+        // row accepts only the fields of its creating write).
         let mut push = |table: &str, row: Uuid, field: &str, value: serde_json::Value| {
             seq += 1;
-            stamp += 1;
+            if row != last_row {
+                last_row = row;
+                stamp += 1;
+            }
             changes.push(Change {
                 op_id: Uuid::now_v7(),
                 device_id,
@@ -155,12 +161,19 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
             };
             for (f, v) in [
                 ("name", json!(name)),
-                ("sex", json!(if k % 2 == 0 { "male" } else { "female" })),
+                (
+                    "sex",
+                    json!(if k.is_multiple_of(2) {
+                        "male"
+                    } else {
+                        "female"
+                    }),
+                ),
                 (
                     "birth_date",
                     json!(format!("{}-0{}-1{}", 2012 + (k % 8), 1 + k % 9, k % 10)),
                 ),
-                ("household_registered", json!(k % 11 != 0)),
+                ("household_registered", json!(!k.is_multiple_of(11))),
                 ("village_code", json!(village)),
                 ("categories", cats),
                 ("risk_colour", json!(risk)),

@@ -14,16 +14,26 @@
 //! Validation per change: the device in the change is the token's device; `device_seq`
 //! is positive; a re-push of a stored `op_id` is a no-op (different content:
 //! `op_id_conflict`); the hlc is not too far ahead of the server clock (`clock_ahead`);
-//! the schema in `domain` (table, field, value type, write-once); scope: the writer may
+//! the schema in `domain` (table, field, value type, write-once: see below); scope: the writer may
 //! write the change's village, and an existing row's change carries the row's current
 //! village — except a move (`child.village_code` / `task.village_code` changed), for
 //! which the writer must be allowed the row's current (old) village and the new village
 //! must exist.
 //!
+//! Write-once: a row of an append-only table (a visit, a photo, a signed agreement
+//! version, a signature) is created by ONE device write — the changes that carry the
+//! stamp `(hlc, device_id)` of the first change the server accepted for the row (kept
+//! as [`RowState::created`]). Those changes may arrive over several pushes (a device
+//! write is split over batches); every one of them is accepted. Any other change of
+//! the row may only write a field the schema allows after creation (`voided`);
+//! anything else, including filling a field the creating write left empty, is refused
+//! `write_once`.
+//!
 //! Server state: per field the winning version under sync-core's merge rule; per row its
 //! current scope (for `child`/`task` their `village_code`; other rows follow the child
-//! named by `child_id`). A move that wins re-scopes the child and every row naming it,
-//! and asks the backend to re-feed their winning fields into the new village.
+//! named by `child_id`) and the stamp of its creating write. A move that wins re-scopes
+//! the child and every row naming it, and asks the backend to re-feed their winning
+//! fields into the new village.
 
 use crate::store::DeviceAuth;
 use domain::schema::{table, SCOPE_FIELD};
@@ -51,6 +61,18 @@ pub const CHILD_REF_FIELD: &str = "child_id";
 pub struct RowState {
     pub scope: String,
     pub child_id: Option<Uuid>,
+    /// The stamp of the device write that created the row: the stamp of the first
+    /// change the server accepted for it. Never changes once stored. `None` only for a
+    /// row stored before creation stamps were kept that has no change in the log (the
+    /// migration fills it from the log): every change of such a row counts as later.
+    pub created: Option<Stamp>,
+}
+
+impl RowState {
+    /// Whether a change stamped `stamp` belongs to the write that created this row.
+    pub fn created_by(&self, stamp: Stamp) -> bool {
+        self.created == Some(stamp)
+    }
 }
 
 /// The winning version of one field.
@@ -366,9 +388,14 @@ fn ingest_one(
     }
     let key = c.key();
     let current = loaded.fields.get(&key);
-    let field_written_before = current.is_some_and(|w| w.stamp != c.stamp());
-    domain::schema::validate_change(c, field_written_before)
-        .map_err(|e| (e.code(), e.to_string()))?;
+    let row_key: RowKey = (c.table.clone(), c.row_id);
+    let existing = loaded.rows.get(&row_key).cloned();
+    // Write-once (see the module doc): after the row's creating write, only fields the
+    // schema allows after creation. A field already written with another stamp counts
+    // too (rows from before creation stamps were kept).
+    let after_creation = existing.as_ref().is_some_and(|r| !r.created_by(c.stamp()))
+        || current.is_some_and(|w| w.stamp != c.stamp());
+    domain::schema::validate_change(c, after_creation).map_err(|e| (e.code(), e.to_string()))?;
     if BLOB_FIELDS.contains(&(c.table.as_str(), c.field.as_str()))
         && !c.value.as_str().is_some_and(is_sha256_hex)
     {
@@ -380,8 +407,6 @@ fn ingest_one(
 
     // Scope.
     let own = has_own_scope(&c.table);
-    let row_key: RowKey = (c.table.clone(), c.row_id);
-    let existing = loaded.rows.get(&row_key).cloned();
     let scope = c.scope.as_str();
     let is_scope_field = own && c.field == SCOPE_FIELD;
     let is_move = is_scope_field && existing.as_ref().is_some_and(|r| r.scope != scope);
@@ -455,6 +480,7 @@ fn ingest_one(
     let mut row = existing.clone().unwrap_or(RowState {
         scope: scope.to_string(),
         child_id: None,
+        created: Some(c.stamp()),
     });
     let mut row_changed = existing.is_none();
     if wins {

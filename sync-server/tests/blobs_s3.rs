@@ -80,14 +80,7 @@ async fn photo_row(d: &Device, village: &str, sha: &str) -> uuid::Uuid {
         ("bytes", json!(1000)),
         ("taken_at", json!("2025-06-01T10:00:00+08:00")),
     ];
-    let out = d
-        .push(
-            &fields
-                .into_iter()
-                .map(|(f, v)| d.change("photo", id, f, v, village))
-                .collect::<Vec<_>>(),
-        )
-        .await;
+    let out = d.push(&d.write("photo", id, fields, village)).await;
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     id
 }

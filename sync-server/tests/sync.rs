@@ -18,6 +18,7 @@ backend_tests!(
     supervisor_reads_are_written_to_the_access_log,
     the_audit_trail_names_account_and_device,
     late_commits_are_never_skipped_by_a_racing_puller,
+    an_append_only_row_takes_its_creating_write_in_pieces_then_only_a_void,
 );
 
 async fn a_village_s_devices_receive_what_its_director_pushed(backend: Backend) {
@@ -146,6 +147,88 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
     assert_eq!(out.max_device_seq, 9);
 }
 
+async fn an_append_only_row_takes_its_creating_write_in_pieces_then_only_a_void(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let phone = s.device("dir-a").await;
+    let tablet = s.device("dir-a").await;
+    let (child, c) = phone.new_child("A", "赵六");
+    assert!(phone.push(&c).await.rejected.is_empty());
+    // One device write creates the visit (one stamp), with a nullable field that only
+    // its last changes carry; the phone's outbox sends it in two pushes.
+    let (visit, mut creating) = phone.new_visit("A", child);
+    let stamp = creating[0].hlc;
+    creating.push(sync_core::Change {
+        hlc: stamp,
+        ..phone.change("visit", visit, "narrative", json!("院子里晒着被子"), "A")
+    });
+    let (first, rest) = creating.split_at(3);
+    let out = phone.push(first).await;
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    let out = phone.push(rest).await;
+    assert!(
+        out.rejected.is_empty(),
+        "the rest of the creating write is accepted: {:?}",
+        out.rejected
+    );
+    // A re-push of the whole creating write is a no-op, not a refusal.
+    assert!(phone.push(&creating).await.rejected.is_empty());
+
+    // Later writes may not fill a field the creating write left empty: from another
+    // device of the village, from the creating device itself, or with the creating
+    // write's hlc under another device.
+    let late_other = tablet.write("visit", visit, [("problems", json!("补写的问题"))], "A");
+    let late_same = phone.write("visit", visit, [("people_present", json!("奶奶"))], "A");
+    let mut forged = tablet.write("visit", visit, [("next_due_on", json!("2025-07-01"))], "A");
+    forged[0].hlc = stamp;
+    // Nor change one it filled.
+    let overwrite = tablet.write("visit", visit, [("risk_colour", json!("red"))], "A");
+    for (d, late) in [
+        (&tablet, &late_other),
+        (&phone, &late_same),
+        (&tablet, &forged),
+        (&tablet, &overwrite),
+    ] {
+        let out = d.push(late).await;
+        assert_eq!(out.accepted, 0);
+        assert_eq!(
+            out.rejected
+                .iter()
+                .map(|r| r.code.as_str())
+                .collect::<Vec<_>>(),
+            vec!["write_once"],
+            "{}",
+            late[0].field
+        );
+        assert_eq!(out.max_device_seq, late[0].device_seq, "a refusal is held");
+    }
+    // A second attempt is refused the same way.
+    assert_eq!(
+        tablet.push(&late_other).await.rejected[0].code,
+        "write_once"
+    );
+    // The void is the one field written after creation.
+    let void = tablet.write(
+        "visit",
+        visit,
+        [("voided", json!({"reason": "重复录入", "by": "主任"}))],
+        "A",
+    );
+    let out = tablet.push(&void).await;
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+
+    let (pulled, _) = s.device("dir-a").await.pull_all(0).await;
+    let mut fields: Vec<&str> = pulled
+        .iter()
+        .filter(|p| p.change.row_id == visit)
+        .map(|p| p.change.field.as_str())
+        .collect();
+    fields.sort_unstable();
+    let mut expected: Vec<&str> = creating.iter().map(|c| c.field.as_str()).collect();
+    expected.push("voided");
+    expected.sort_unstable();
+    assert_eq!(fields, expected);
+}
+
 fn checksums_of(pulled: &[PulledChange]) -> BTreeMap<Scope, ScopeChecksum> {
     // A device's view: every field's winner, in the scope its latest feed entry named.
     let mut replica = Replica::default();
@@ -245,7 +328,7 @@ async fn a_child_moving_village_reaches_the_new_village_whole(backend: Backend) 
 
     // The family moves to village B; A's director records it.
     let mv = a.change("child", child, "village_code", json!("B"), "B");
-    let out = a.push(&[mv.clone()]).await;
+    let out = a.push(std::slice::from_ref(&mv)).await;
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
 
     // B's device receives the whole record, in scope B.
@@ -397,7 +480,11 @@ async fn late_commits_are_never_skipped_by_a_racing_puller(backend: Backend) {
             loop {
                 let finished = done.load(std::sync::atomic::Ordering::SeqCst);
                 turn += 1;
-                let d = if turn % 2 == 0 { &admin } else { &admin2 };
+                let d = if turn.is_multiple_of(2) {
+                    &admin
+                } else {
+                    &admin2
+                };
                 let page = d.pull_page(cursor, 7).await;
                 for p in &page.changes {
                     assert!(p.server_seq > last_seq, "server_seq strictly increases");

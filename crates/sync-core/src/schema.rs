@@ -98,8 +98,10 @@ impl TableSpec {
     }
 
     /// Checks that a change names a known field and carries a value of its type.
-    /// `row_exists` says whether the row already has fields on the validating replica:
-    /// append-only rows accept only `after_creation` fields once they exist.
+    /// `row_exists` says whether the change comes after the row's creating write on the
+    /// validating replica (a device: the row exists; the server: the row exists and the
+    /// change is not part of the write that created it): append-only rows then accept
+    /// only `after_creation` fields.
     pub fn validate(&self, change: &Change, row_exists: bool) -> Result<(), SchemaError> {
         let spec = self
             .field(&change.field)

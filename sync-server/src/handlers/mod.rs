@@ -86,7 +86,7 @@ fn sanitize(msg: &str) -> String {
         if ch == '`' || ch == '"' {
             in_quote = !in_quote;
             if in_quote {
-                out.push_str("…");
+                out.push('…');
             }
             continue;
         }

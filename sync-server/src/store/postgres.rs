@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_held_ahead.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_row_created.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend.
@@ -178,7 +182,7 @@ struct Statements {
 
 const SQL_LOCK: &str = "SELECT next_seq FROM feed_counter WHERE id=1 FOR UPDATE";
 const SQL_OPS: &str = "SELECT op_id, device_id, device_seq, table_name, row_id, field, value, hlc, scope FROM changes WHERE op_id = ANY($1)";
-const SQL_ROWS: &str = "SELECT r.table_name, r.row_id, r.scope, r.child_id FROM rows r JOIN unnest($1::text[], $2::uuid[]) AS k(t, id) ON r.table_name=k.t AND r.row_id=k.id";
+const SQL_ROWS: &str = "SELECT r.table_name, r.row_id, r.scope, r.child_id, r.created_hlc, r.created_device FROM rows r JOIN unnest($1::text[], $2::uuid[]) AS k(t, id) ON r.table_name=k.t AND r.row_id=k.id";
 const SQL_FIELDS: &str = "SELECT x.table_name, x.row_id, x.field, x.hlc, x.device_id, x.value, x.op_id FROM fields x
      JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS k(t, id, f) ON x.table_name=k.t AND x.row_id=k.id AND x.field=k.f";
 const SQL_VILLAGES: &str = "SELECT code FROM places WHERE kind='village' AND code = ANY($1)";
@@ -190,8 +194,9 @@ const SQL_UPSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, 
      ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id";
 const SQL_INSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
      SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])";
-const SQL_INSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])";
-const SQL_UPSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])
+const SQL_INSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id, created_hlc, created_device) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::uuid[])";
+// The creation stamp is written once, with the row.
+const SQL_UPSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id, created_hlc, created_device) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::uuid[])
      ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id";
 const SQL_BLOB_REFS: &str = "INSERT INTO blob_refs (sha256, table_name, row_id) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING";
 const SQL_REJECTIONS: &str = "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms)
@@ -328,6 +333,13 @@ async fn lock_and_load(
             RowState {
                 scope: r.get(2),
                 child_id: r.get(3),
+                created: r
+                    .get::<_, Option<i64>>(4)
+                    .zip(r.get::<_, Option<Uuid>>(5))
+                    .map(|(h, d)| Stamp {
+                        hlc: Hlc::from_u64(h as u64),
+                        device_id: d,
+                    }),
             },
         );
     }
@@ -471,6 +483,8 @@ struct RowArrays<'a> {
     r: Vec<Uuid>,
     s: Vec<&'a str>,
     c: Vec<Option<Uuid>>,
+    ch: Vec<Option<i64>>,
+    cd: Vec<Option<Uuid>>,
 }
 
 impl<'a> RowArrays<'a> {
@@ -481,11 +495,13 @@ impl<'a> RowArrays<'a> {
             a.r.push(k.1);
             a.s.push(r.scope.as_str());
             a.c.push(r.child_id);
+            a.ch.push(r.created.map(|s| s.hlc.as_u64() as i64));
+            a.cd.push(r.created.map(|s| s.device_id));
         }
         a
     }
-    fn params(&self) -> [Param<'_>; 4] {
-        [&self.t, &self.r, &self.s, &self.c]
+    fn params(&self) -> [Param<'_>; 6] {
+        [&self.t, &self.r, &self.s, &self.c, &self.ch, &self.cd]
     }
 }
 
@@ -926,7 +942,7 @@ impl Database for PostgresDatabase {
                 Ok(QuarantinedChange {
                     device_id: r.get(0),
                     change: serde_json::from_str(r.get::<_, &str>(1))
-                        .map_err(|e| corrupt(&format!("quarantine: {e}")))?,
+                        .map_err(|e| corrupt(format!("quarantine: {e}")))?,
                     received_ms: r.get(2),
                 })
             })

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/sqlite/0003_held_ahead.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_row_created.sql"),
+    ),
 ];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -329,14 +333,21 @@ fn load(conn: &Connection, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
             loaded.ops.insert(*op, s);
         }
     }
-    let mut st =
-        conn.prepare_cached("SELECT scope, child_id FROM rows WHERE table_name=? AND row_id=?")?;
+    let mut st = conn.prepare_cached(
+        "SELECT scope, child_id, created_hlc, created_device FROM rows WHERE table_name=? AND row_id=?",
+    )?;
     for k in &keys.rows {
         let found = st
             .query_row(params![k.0, k.1.as_bytes().as_slice()], |r| {
+                let hlc = r.get::<_, Option<i64>>(2)?;
+                let device = r.get::<_, Option<Vec<u8>>>(3)?.map(uuid_of).transpose()?;
                 Ok(RowState {
                     scope: r.get(0)?,
                     child_id: r.get::<_, Option<Vec<u8>>>(1)?.map(uuid_of).transpose()?,
+                    created: hlc.zip(device).map(|(h, d)| Stamp {
+                        hlc: Hlc::from_u64(h as u64),
+                        device_id: d,
+                    }),
                 })
             })
             .optional()?;
@@ -475,16 +486,22 @@ fn ingest_batch(
     let rows: Vec<(&ingest::RowKey, &RowState)> = plan.rows.iter().collect();
     insert_rows(
         conn,
-        "INSERT INTO rows (table_name, row_id, scope, child_id)",
+        "INSERT INTO rows (table_name, row_id, scope, child_id, created_hlc, created_device)",
+        // The creation stamp is written once, with the row.
         "ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id",
-        4,
+        6,
         rows.len(),
         |st, i, p| {
             let (k, r) = rows[i];
             st.raw_bind_parameter(p, k.0.as_str())?;
             st.raw_bind_parameter(p + 1, k.1.as_bytes().as_slice())?;
             st.raw_bind_parameter(p + 2, r.scope.as_str())?;
-            st.raw_bind_parameter(p + 3, r.child_id.as_ref().map(|c| c.as_bytes().as_slice()))
+            st.raw_bind_parameter(p + 3, r.child_id.as_ref().map(|c| c.as_bytes().as_slice()))?;
+            st.raw_bind_parameter(p + 4, r.created.map(|s| s.hlc.as_u64() as i64))?;
+            st.raw_bind_parameter(
+                p + 5,
+                r.created.as_ref().map(|s| s.device_id.as_bytes().as_slice()),
+            )
         },
     )?;
     {

@@ -69,11 +69,11 @@ macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(crate::common::Backend::Sqlite).await } )*
+            async fn $name() { super::$name($crate::common::Backend::Sqlite).await } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { if let Some(b) = crate::common::Backend::postgres().await { super::$name(b).await } } )*
+            async fn $name() { if let Some(b) = $crate::common::Backend::postgres().await { super::$name(b).await } } )*
         }
     };
 }
@@ -283,7 +283,26 @@ impl Device {
         )
     }
 
-    /// The changes of a new visit to `child` in `village`.
+    /// One device write of several fields of a row: consecutive device_seqs, one hlc
+    /// (the way field-store writes a row).
+    pub fn write(
+        &self,
+        table: &str,
+        row: Uuid,
+        fields: impl IntoIterator<Item = (&'static str, Value)>,
+        scope: &str,
+    ) -> Vec<Change> {
+        let hlc = self.next_hlc();
+        fields
+            .into_iter()
+            .map(|(f, v)| Change {
+                hlc,
+                ..self.change(table, row, f, v, scope)
+            })
+            .collect()
+    }
+
+    /// The changes of a new visit to `child` in `village` (one device write).
     pub fn new_visit(&self, village: &str, child: Uuid) -> (Uuid, Vec<Change>) {
         let id = Uuid::now_v7();
         let fields = [
@@ -296,13 +315,7 @@ impl Device {
             ("emergency", json!(false)),
             ("actions", json!([])),
         ];
-        (
-            id,
-            fields
-                .into_iter()
-                .map(|(f, v)| self.change("visit", id, f, v, village))
-                .collect(),
-        )
+        (id, self.write("visit", id, fields, village))
     }
 
     pub fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
