@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 backend_tests!(
     an_interrupted_upload_continues_where_the_server_stopped,
-    blobs_outside_the_scope_are_refused
+    blobs_outside_the_scope_are_refused,
+    a_blob_whose_store_write_failed_is_finished_by_a_retry,
 );
 
 async fn photo_row(d: &Device, village: &str, sha: &str) -> uuid::Uuid {
@@ -158,4 +159,96 @@ async fn blobs_outside_the_scope_are_refused(backend: Backend) {
         200
     );
     assert_eq!(put(&sup, &sha, 0, bytes.len(), &bytes).await.0, 403);
+}
+
+/// Makes the disk blob store unable to write `sha`: a plain file where its directory
+/// must go (works as root too, unlike a read-only directory). Returns what to remove.
+fn block_store(s: &TestServer, sha: &str) -> std::path::PathBuf {
+    let parent = s.dir.path().join("blobs").join(&sha[..2]);
+    std::fs::create_dir_all(&parent).unwrap();
+    let blocker = parent.join(&sha[2..4]);
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    blocker
+}
+
+async fn fetch(d: &Device, sha: &str) -> (u16, Vec<u8>) {
+    let res = d
+        .auth(d.http.get(format!("{}/v1/blobs/{sha}", d.base)))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+}
+
+async fn a_blob_whose_store_write_failed_is_finished_by_a_retry(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let reader = s.device("dir-a").await;
+    let blob = |seed: u32, n: u32| -> (Vec<u8>, String) {
+        let b: Vec<u8> = (0..n).map(|i| (i * seed % 251) as u8).collect();
+        let sha = hex::encode(Sha256::digest(&b));
+        (b, sha)
+    };
+
+    // 1. The last chunk arrives, the blob-store write fails; the phone sends the last
+    //    chunk again.
+    let (photo, sha) = blob(7, 300_000);
+    photo_row(&a, "A", &sha).await;
+    let chunk = 200_000;
+    assert_eq!(put(&a, &sha, 0, photo.len(), &photo[..chunk]).await.0, 200);
+    let blocker = block_store(&s, &sha);
+    let (st, body) = put(&a, &sha, chunk, photo.len(), &photo[chunk..]).await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (503, Some("storage_unavailable"))
+    );
+    assert_eq!(fetch(&reader, &sha).await.0, 404);
+    // While the store still fails, a retry fails the same way and keeps the bytes.
+    let (st, _) = put(&a, &sha, chunk, photo.len(), &photo[chunk..]).await;
+    assert_eq!(st, 503);
+    std::fs::remove_file(&blocker).unwrap();
+    let (st, body) = put(&a, &sha, chunk, photo.len(), &photo[chunk..]).await;
+    assert_eq!(
+        (st, body["held_bytes"].as_u64(), body["complete"].as_bool()),
+        (200, Some(photo.len() as u64), Some(true)),
+        "{body}"
+    );
+    assert_eq!(fetch(&reader, &sha).await, (200, photo.clone()));
+
+    // 2. A one-chunk blob; after the failure the phone sends the whole again.
+    let (small, sha) = blob(11, 5_000);
+    photo_row(&a, "A", &sha).await;
+    let blocker = block_store(&s, &sha);
+    assert_eq!(put(&a, &sha, 0, small.len(), &small).await.0, 503);
+    std::fs::remove_file(&blocker).unwrap();
+    let (st, body) = put(&a, &sha, 0, small.len(), &small).await;
+    assert_eq!(
+        (st, body["complete"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    assert_eq!(fetch(&reader, &sha).await, (200, small.clone()));
+
+    // 3. After the failure the phone first asks where the upload stands (it would stop
+    //    sending when every byte is held): the status finishes the blob.
+    let (third, sha) = blob(13, 70_000);
+    photo_row(&a, "A", &sha).await;
+    let blocker = block_store(&s, &sha);
+    assert_eq!(put(&a, &sha, 0, third.len(), &third).await.0, 503);
+    assert_eq!(status(&a, &sha).await.0, 503, "the store still fails");
+    std::fs::remove_file(&blocker).unwrap();
+    let (st, body) = status(&a, &sha).await;
+    assert_eq!(
+        (st, body["held_bytes"].as_u64(), body["complete"].as_bool()),
+        (200, Some(third.len() as u64), Some(true)),
+        "{body}"
+    );
+    assert_eq!(fetch(&reader, &sha).await, (200, third.clone()));
+    // A late retry of a finished blob is answered complete.
+    let (st, body) = put(&a, &sha, 0, third.len(), &third).await;
+    assert_eq!(
+        (st, body["complete"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
 }

@@ -62,7 +62,7 @@ fn directors_editing_the_same_children_offline_converge_and_keep_the_losing_valu
                         .unwrap();
                 }
             }
-            if seed % 2 == 0 {
+            if seed.is_multiple_of(2) {
                 a.sync().unwrap();
                 b.sync().unwrap();
             } else {
@@ -420,6 +420,59 @@ fn a_photo_upload_cut_in_the_middle_resumes_without_resending_more_than_one_chun
             "{}: {sent} bytes sent for {total} bytes of blobs",
             backend.name()
         );
+    }
+}
+
+#[test]
+fn a_photo_whose_server_store_write_failed_is_finished_at_the_next_sync() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut phone = server.device("d1");
+        let child = phone.add_child("周九", "v1");
+        phone.visit(child, "带照片", &[test_photo(1600, 1200, 5)]);
+        let pending = phone.store.pending_blobs().unwrap();
+        assert_eq!(pending.len(), 2, "photo and thumbnail");
+        // The server's disk blob store cannot write them: a plain file where their
+        // directory must go. Every byte reaches the server; the final write fails.
+        let blockers: Vec<std::path::PathBuf> = pending
+            .iter()
+            .map(|b| {
+                let parent = server.data.join("blobs").join(&b.sha256[..2]);
+                std::fs::create_dir_all(&parent).unwrap();
+                let blocker = parent.join(&b.sha256[2..4]);
+                std::fs::write(&blocker, b"x").unwrap();
+                blocker
+            })
+            .collect();
+        let first = phone.sync();
+        assert!(
+            matches!(&first, Err(SyncError::Network(m)) if m.contains("503")),
+            "{}: {first:?}",
+            backend.name()
+        );
+        for b in &blockers {
+            let _ = std::fs::remove_file(b);
+        }
+        // The next round finishes the held upload instead of taking "every byte held"
+        // for "done".
+        phone.sync().unwrap();
+        assert_eq!(phone.store.pending_blobs().unwrap().len(), 0);
+        let (base, token) = phone.store.enrollment().unwrap().unwrap();
+        let http = reqwest::blocking::Client::new();
+        for b in &pending {
+            let resp = http
+                .get(format!("{base}/v1/blobs/{}", b.sha256))
+                .bearer_auth(&token)
+                .send()
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{}: {}", backend.name(), b.kind);
+            assert_eq!(
+                resp.bytes().unwrap().as_ref(),
+                phone.store.blob(&b.sha256).unwrap().as_slice(),
+                "{}",
+                backend.name()
+            );
+        }
     }
 }
 

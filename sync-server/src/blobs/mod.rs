@@ -3,13 +3,16 @@
 //! Uploads are resumable: chunks are appended at the offset the server holds and kept in
 //! the database (so any server process can continue an upload); when the last byte
 //! arrives the whole blob is hashed, and only a verified blob goes into the
-//! [`BlobStore`] (disk by default, S3-compatible for several processes).
+//! [`BlobStore`] (disk by default, S3-compatible for several processes). The chunks are
+//! dropped only once the blob is in the store: if that write fails, the upload stays
+//! held in full and is finished by the next chunk of it that arrives (the last one
+//! sent again, or the whole) or by the next status request.
 
 pub mod disk;
 pub mod s3;
 
 use crate::error::StoreError;
-use crate::store::{AppendOutcome, Database};
+use crate::store::{AppendOutcome, BlobState, Database};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
@@ -38,7 +41,7 @@ pub enum ChunkOutcome {
     HashMismatch,
 }
 
-/// Appends a chunk and, on the last one, verifies and stores the blob.
+/// Appends a chunk and, once every byte is held, verifies and stores the blob.
 pub async fn append_chunk(
     db: &dyn Database,
     store: &dyn BlobStore,
@@ -58,19 +61,53 @@ pub async fn append_chunk(
             held_bytes: size,
             complete: true,
         }),
-        AppendOutcome::Full { bytes } => {
-            let digest = hex::encode(Sha256::digest(&bytes));
-            if digest != sha256 {
-                db.blob_finish(sha256, None, now_ms).await?;
-                return Ok(ChunkOutcome::HashMismatch);
-            }
-            let size = bytes.len() as u64;
-            store.put(sha256, bytes).await?;
-            db.blob_finish(sha256, Some(size), now_ms).await?;
-            Ok(ChunkOutcome::Held {
-                held_bytes: size,
-                complete: true,
-            })
-        }
+        AppendOutcome::HeldInFull => finish(db, store, sha256, now_ms).await,
     }
+}
+
+/// How much of a blob the server holds. An upload held in full whose blob-store write
+/// failed is finished here first, so a device that asks before it sends anything more
+/// sees the blob complete (or, if the bytes were wrong, the upload gone).
+pub async fn status(
+    db: &dyn Database,
+    store: &dyn BlobStore,
+    sha256: &str,
+    now_ms: i64,
+) -> Result<BlobState, StoreError> {
+    let state = db.blob_state(sha256).await?;
+    if !state.held_in_full() {
+        return Ok(state);
+    }
+    finish(db, store, sha256, now_ms).await?;
+    db.blob_state(sha256).await
+}
+
+/// Verifies an upload held in full and moves it to the blob store; on a hash mismatch
+/// discards it. If the store write fails the chunks stay, for a retry.
+async fn finish(
+    db: &dyn Database,
+    store: &dyn BlobStore,
+    sha256: &str,
+    now_ms: i64,
+) -> Result<ChunkOutcome, StoreError> {
+    let Some(bytes) = db.blob_held(sha256).await? else {
+        // Another request finished (or discarded) it meanwhile.
+        let s = db.blob_state(sha256).await?;
+        return Ok(ChunkOutcome::Held {
+            held_bytes: s.held_bytes,
+            complete: s.complete,
+        });
+    };
+    let digest = hex::encode(Sha256::digest(&bytes));
+    if digest != sha256 {
+        db.blob_finish(sha256, None, now_ms).await?;
+        return Ok(ChunkOutcome::HashMismatch);
+    }
+    let size = bytes.len() as u64;
+    store.put(sha256, bytes).await?;
+    db.blob_finish(sha256, Some(size), now_ms).await?;
+    Ok(ChunkOutcome::Held {
+        held_bytes: size,
+        complete: true,
+    })
 }

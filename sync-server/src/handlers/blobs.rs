@@ -56,7 +56,13 @@ pub async fn status(
 ) -> Result<Json<BlobStatus>, ApiError> {
     check_name(&sha)?;
     check_named(&state, &sha, &device.read_scopes).await?;
-    let s = state.db.blob_state(&sha).await?;
+    let s = crate::blobs::status(
+        state.db.as_ref(),
+        state.blobs.as_ref(),
+        &sha,
+        now_ms() as i64,
+    )
+    .await?;
     Ok(Json(BlobStatus {
         held_bytes: s.held_bytes,
         complete: s.complete,

@@ -183,6 +183,14 @@ pub struct BlobState {
     pub complete: bool,
 }
 
+impl BlobState {
+    /// Every byte of the upload is held but the blob is not complete: its last chunk
+    /// just arrived, or writing it to the blob store failed (a retry finishes it).
+    pub fn held_in_full(&self) -> bool {
+        !self.complete && self.held_bytes > 0 && self.total == Some(self.held_bytes)
+    }
+}
+
 /// What appending a chunk did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendOutcome {
@@ -190,11 +198,45 @@ pub enum AppendOutcome {
     Appended { held_bytes: u64 },
     /// The offset did not match what the server holds (or `total` changed).
     Conflict { held_bytes: u64 },
-    /// The last chunk arrived: here are all the bytes, to verify and move to the blob
-    /// store. The chunks stay until [`Database::blob_finish`].
-    Full { bytes: Vec<u8> },
+    /// The server holds every byte ([`BlobState::held_in_full`]): verify them
+    /// ([`Database::blob_held`]) and move them to the blob store. The chunks stay until
+    /// [`Database::blob_finish`], so a failed store write can be retried.
+    HeldInFull,
     /// The blob was already complete.
     AlreadyComplete { size: u64 },
+}
+
+/// What a backend does with a chunk, given what it holds: one rule for every backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChunkStep {
+    /// Answer this, without storing the chunk.
+    Answer(AppendOutcome),
+    /// Store the chunk; the upload then holds `held_bytes`.
+    Store { held_bytes: u64 },
+}
+
+/// The rule of a resumable upload: a chunk must start at the bytes held and keep the
+/// announced total. An upload already held in full (its blob-store write failed) is
+/// finished by ANY chunk of it — the last one sent again, or the whole from offset 0 —
+/// without storing the chunk again.
+pub fn chunk_step(state: &BlobState, offset: u64, total: u64, len: u64) -> ChunkStep {
+    if state.complete {
+        return ChunkStep::Answer(AppendOutcome::AlreadyComplete {
+            size: state.held_bytes,
+        });
+    }
+    if state.held_in_full() && state.total == Some(total) {
+        return ChunkStep::Answer(AppendOutcome::HeldInFull);
+    }
+    if offset != state.held_bytes || state.total.is_some_and(|t| t != total) || offset + len > total
+    {
+        return ChunkStep::Answer(AppendOutcome::Conflict {
+            held_bytes: state.held_bytes,
+        });
+    }
+    ChunkStep::Store {
+        held_bytes: offset + len,
+    }
 }
 
 /// Counts after a roster import.
@@ -268,7 +310,7 @@ pub trait Database: Send + Sync + 'static {
     ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError>;
     /// How much of a blob the server holds.
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError>;
-    /// Appends a chunk at `offset` (must equal the bytes held).
+    /// Appends a chunk at `offset` (must equal the bytes held; see [`chunk_step`]).
     async fn blob_append(
         &self,
         sha256: &str,
@@ -276,6 +318,9 @@ pub trait Database: Send + Sync + 'static {
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<AppendOutcome, StoreError>;
+    /// The bytes of an upload held in full and not yet complete
+    /// ([`BlobState::held_in_full`]), in order; None otherwise.
+    async fn blob_held(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Ends an upload: marks the blob complete (after it reached the blob store) or
     /// discards its chunks (hash mismatch).
     async fn blob_finish(

@@ -1081,42 +1081,48 @@ impl Database for PostgresDatabase {
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&sha256])
             .await?;
         let state = blob_state(&tx, sha256).await?;
-        if state.complete {
-            return Ok(AppendOutcome::AlreadyComplete {
-                size: state.held_bytes,
-            });
-        }
-        if offset != state.held_bytes
-            || state.total.is_some_and(|t| t != total)
-            || offset + chunk.len() as u64 > total
-        {
-            return Ok(AppendOutcome::Conflict {
-                held_bytes: state.held_bytes,
-            });
-        }
-        let held = offset + chunk.len() as u64;
+        let held = match chunk_step(&state, offset, total, chunk.len() as u64) {
+            ChunkStep::Answer(a) => return Ok(a),
+            ChunkStep::Store { held_bytes } => held_bytes,
+        };
         tx.execute(
             "INSERT INTO blob_chunks (sha256, \"offset\", total, data) VALUES ($1,$2,$3,$4)",
             &[&sha256, &(offset as i64), &(total as i64), &chunk],
         )
         .await?;
-        let out = if held < total {
+        tx.commit().await?;
+        Ok(if held < total {
             AppendOutcome::Appended { held_bytes: held }
         } else {
-            let mut bytes = Vec::with_capacity(total as usize);
-            for r in tx
-                .query(
-                    "SELECT data FROM blob_chunks WHERE sha256=$1 ORDER BY \"offset\"",
-                    &[&sha256],
-                )
-                .await?
-            {
-                bytes.extend_from_slice(r.get::<_, &[u8]>(0));
-            }
-            AppendOutcome::Full { bytes }
-        };
+            AppendOutcome::HeldInFull
+        })
+    }
+
+    async fn blob_held(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut client = self.pool.get().await?;
+        // One snapshot for the state and the chunks.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let state = blob_state(&tx, sha256).await?;
+        if !state.held_in_full() {
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(state.held_bytes as usize);
+        for r in tx
+            .query(
+                "SELECT data FROM blob_chunks WHERE sha256=$1 ORDER BY \"offset\"",
+                &[&sha256],
+            )
+            .await?
+        {
+            bytes.extend_from_slice(r.get::<_, &[u8]>(0));
+        }
         tx.commit().await?;
-        Ok(out)
+        Ok(Some(bytes))
     }
 
     async fn blob_finish(

@@ -986,35 +986,42 @@ impl Database for SqliteDatabase {
         let sha = sha256.to_string();
         self.write(move |conn| {
             let state = blob_state(conn, &sha)?;
-            if state.complete {
-                return Ok(AppendOutcome::AlreadyComplete {
-                    size: state.held_bytes,
-                });
-            }
-            if offset != state.held_bytes
-                || state.total.is_some_and(|t| t != total)
-                || offset + chunk.len() as u64 > total
-            {
-                return Ok(AppendOutcome::Conflict {
-                    held_bytes: state.held_bytes,
-                });
-            }
+            let held = match chunk_step(&state, offset, total, chunk.len() as u64) {
+                ChunkStep::Answer(a) => return Ok(a),
+                ChunkStep::Store { held_bytes } => held_bytes,
+            };
             conn.execute(
                 "INSERT INTO blob_chunks (sha256, \"offset\", total, data) VALUES (?,?,?,?)",
                 params![sha, offset as i64, total as i64, chunk],
             )?;
-            let held = offset + chunk.len() as u64;
-            if held < total {
-                return Ok(AppendOutcome::Appended { held_bytes: held });
+            Ok(if held < total {
+                AppendOutcome::Appended { held_bytes: held }
+            } else {
+                AppendOutcome::HeldInFull
+            })
+        })
+        .await
+    }
+
+    async fn blob_held(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let sha = sha256.to_string();
+        self.read(move |conn| {
+            // One snapshot for the state and the chunks.
+            let tx = conn.unchecked_transaction()?;
+            let state = blob_state(&tx, &sha)?;
+            if !state.held_in_full() {
+                return Ok(None);
             }
-            let mut st = conn.prepare_cached(
+            let mut st = tx.prepare_cached(
                 "SELECT data FROM blob_chunks WHERE sha256=? ORDER BY \"offset\"",
             )?;
-            let mut bytes = Vec::with_capacity(total as usize);
+            let mut bytes = Vec::with_capacity(state.held_bytes as usize);
             for part in st.query_map([&sha], |r| r.get::<_, Vec<u8>>(0))? {
                 bytes.extend_from_slice(&part?);
             }
-            Ok(AppendOutcome::Full { bytes })
+            drop(st);
+            tx.commit()?;
+            Ok(Some(bytes))
         })
         .await
     }
