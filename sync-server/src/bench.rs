@@ -140,7 +140,7 @@ pub async fn run(
     let mut cursor = 0;
     let mut pulled = 0;
     loop {
-        let page = db.pull(&sup, cursor, 1000, now as i64).await?;
+        let page = db.pull(&sup, cursor, 1000, false, now as i64).await?;
         pulled += page.changes.len();
         cursor = page.next_cursor;
         if !page.has_more {

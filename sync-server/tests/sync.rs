@@ -19,6 +19,8 @@ backend_tests!(
     the_audit_trail_names_account_and_device,
     late_commits_are_never_skipped_by_a_racing_puller,
     an_append_only_row_takes_its_creating_write_in_pieces_then_only_a_void,
+    a_pull_leaves_out_the_puller_s_own_changes_and_still_moves_its_cursor,
+    own_changes_re_fed_into_a_village_reach_their_author,
 );
 
 async fn a_village_s_devices_receive_what_its_director_pushed(backend: Backend) {
@@ -227,6 +229,80 @@ async fn an_append_only_row_takes_its_creating_write_in_pieces_then_only_a_void(
     expected.push("voided");
     expected.sort_unstable();
     assert_eq!(fields, expected);
+}
+
+fn op_ids(pulled: &[PulledChange]) -> Vec<uuid::Uuid> {
+    pulled.iter().map(|p| p.change.op_id).collect()
+}
+
+async fn a_pull_leaves_out_the_puller_s_own_changes_and_still_moves_its_cursor(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let phone = s.device("dir-a").await;
+    let tablet = s.device("dir-a").await;
+    let (_, mine) = phone.new_child("A", "钱一");
+    phone.push(&mine).await;
+    let (_, theirs) = tablet.new_child("A", "孙二");
+    tablet.push(&theirs).await;
+    let (_, mine2) = phone.new_child("A", "李三");
+    phone.push(&mine2).await;
+    let theirs: Vec<_> = theirs.iter().map(|c| c.op_id).collect();
+    let (everything, end) = tablet.pull_all(0).await;
+    assert_eq!(everything.len(), 27);
+    let seq = |i: usize| everything[i].server_seq;
+
+    // A page of only the phone's own changes: nothing sent, the cursor moves past them.
+    let page = phone.pull_page_with(0, 9, false).await;
+    assert!(page.changes.is_empty());
+    assert_eq!((page.next_cursor, page.has_more), (seq(8), true));
+    let page = phone.pull_page_with(page.next_cursor, 9, false).await;
+    assert_eq!(op_ids(&page.changes), theirs);
+    assert_eq!((page.next_cursor, page.has_more), (seq(17), true));
+    let page = phone.pull_page_with(page.next_cursor, 9, false).await;
+    assert!(page.changes.is_empty());
+    assert_eq!((page.next_cursor, page.has_more), (end, false));
+    // Page by page the way a device loops: it ends, at the end of the feed.
+    let (pulled, cursor) = phone.pull_all_with(0, 4, false).await;
+    assert_eq!((op_ids(&pulled), cursor), (theirs.clone(), end));
+
+    // Asked for (a fresh copy of the village): everything.
+    assert_eq!(phone.pull_all_with(0, 10, true).await.0, everything);
+    // A client that does not know the field gets what it always got.
+    let (status, body) = phone
+        .post(
+            "/v1/pull",
+            &json!({"protocol": PROTOCOL_VERSION, "cursor": 0, "limit": 1000}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changes"].as_array().unwrap().len(), 27);
+}
+
+async fn own_changes_re_fed_into_a_village_reach_their_author(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let b = s.device("dir-b").await;
+    // B's director registers a child in B, then moves it to A: B's phone evicts it.
+    let (child, created) = b.new_child("B", "吴四");
+    b.push(&created).await;
+    let (_, cursor) = b.pull_all_with(0, 1000, false).await;
+    let away = b.change("child", child, "village_code", json!("A"), "A");
+    assert!(b.push(&[away]).await.rejected.is_empty());
+    // A's director moves it back to B: its current fields are re-fed into B, B's own
+    // original changes among them, and B's phone needs them to hold the child again.
+    let mut back = a.change("child", child, "village_code", json!("B"), "B");
+    back.hlc = Hlc::new(common::now_ms() + 60_000, 0);
+    assert!(a.push(&[back.clone()]).await.rejected.is_empty());
+    let (pulled, _) = b.pull_all_with(cursor, 1000, false).await;
+    let mut got = op_ids(&pulled);
+    got.sort();
+    let mut expected: Vec<_> = created
+        .iter()
+        .filter(|c| c.field != "village_code")
+        .map(|c| c.op_id)
+        .chain([back.op_id])
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected);
 }
 
 fn checksums_of(pulled: &[PulledChange]) -> BTreeMap<Scope, ScopeChecksum> {

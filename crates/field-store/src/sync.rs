@@ -2,8 +2,9 @@
 //!
 //! One round ([`sync_once`]) is: push the outbox in order and in batches (with a
 //! heartbeat) → upload the blobs those records name, resumably → pull pages after the
-//! cursor, each applied with its cursor in one transaction → compare per-scope
-//! checksums and re-fetch a scope that disagrees → fetch missing thumbnails.
+//! cursor (without this device's own changes), each applied with its cursor in one
+//! transaction → compare per-scope checksums and re-fetch a scope that disagrees (own
+//! changes included) → fetch missing thumbnails.
 //!
 //! Every step is safe to cut at any byte and to repeat: pushes are deduplicated by
 //! op_id on the server, a page is applied with its cursor atomically, a blob upload
@@ -536,7 +537,7 @@ fn run_round(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> Sync
     if opts.upload_blobs {
         upload_blobs(store, opts, s)?;
     }
-    pull(store, opts, s)?;
+    pull(store, opts, s, false)?;
     verify(store, opts, s)?;
     if opts.fetch_thumbnails {
         fetch_thumbnails(store, s)?;
@@ -693,13 +694,22 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
     Ok(())
 }
 
-fn pull(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
+/// Pulls pages after the cursor until the server has no more. `include_own`: whether
+/// the server sends this device's own changes too — not for a normal pull (they are
+/// here already; the cursor still moves past them), but for a fresh copy of a village.
+fn pull(
+    store: &mut Store,
+    opts: &SyncOptions,
+    s: &mut Session<'_>,
+    include_own: bool,
+) -> SyncResult<()> {
     loop {
         let cursor = store.device_state()?.pull_cursor;
         let req = PullRequest {
             protocol: PROTOCOL_VERSION,
             cursor,
             limit: opts.pull_page,
+            include_own,
         };
         let page: PullResponse = s.post(store, "/v1/pull", &req)?;
         let n = page.changes.len() as u64;
@@ -730,7 +740,7 @@ fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncRes
     // so a village the server has data for and the device lacks is found too.
     let scopes = store.device_state()?.scopes;
     let mut checksums = store.scope_checksums()?;
-    checksums.retain(|s, _| scopes.iter().any(|x| *x == s.0));
+    checksums.retain(|s, _| scopes.contains(&s.0));
     for s in &scopes {
         checksums
             .entry(sync_core::Scope::new(s.clone()))
@@ -759,7 +769,8 @@ fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncRes
         .connection()
         .execute("UPDATE device SET pull_cursor = 0", [])
         .map_err(StoreError::from)?;
-    pull(store, opts, s)?;
+    // A fresh copy: with this device's own changes, which it just dropped too.
+    pull(store, opts, s, true)?;
     // Local unsent changes to a dropped scope are still in the outbox; re-apply them
     // so the fresh copy shows them.
     let mine = store.pending_changes(usize::MAX)?;

@@ -3,7 +3,8 @@
 //! Push: the device sends its outbox in `device_seq` order plus a heartbeat; the server
 //! stores each accepted change exactly once (by `op_id`) and answers with the highest
 //! `device_seq` it holds and a reason for each rejected change.
-//! Pull: the device asks for changes in its scopes after a cursor, page by page.
+//! Pull: the device asks for changes in its scopes after a cursor, page by page, without
+//! the changes it wrote itself (it holds them) unless it asks for them.
 //! Verify: the device compares per-scope checksums after a pull.
 
 use crate::change::{Change, Scope};
@@ -93,6 +94,17 @@ pub struct PullRequest {
     pub cursor: u64,
     /// Page size the device wants; the server may send fewer.
     pub limit: u32,
+    /// Whether the page includes the puller's own changes where they first entered the
+    /// feed (it holds them already; changes re-fed into a village because a child moved
+    /// there are always sent). A device asks `false` for its pulls and `true` when it
+    /// fetches villages afresh (verify found a mismatch). Absent — a client from before
+    /// this field — means `true`: such a client gets what it always got.
+    #[serde(default = "include_own_when_absent")]
+    pub include_own: bool,
+}
+
+fn include_own_when_absent() -> bool {
+    true
 }
 
 /// A change as the server hands it out: with its place in the server's order.
@@ -106,9 +118,11 @@ pub struct PulledChange {
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
 pub struct PullResponse {
     pub changes: Vec<PulledChange>,
-    /// The cursor to store once this page is applied.
+    /// The cursor to store once this page is applied: the last `server_seq` the server
+    /// looked at for this page, which may lie beyond the last change sent (the puller's
+    /// own changes are skipped), so a page of only its own changes still moves it on.
     pub next_cursor: u64,
-    /// Whether more pages wait.
+    /// Whether more pages wait (a page may be empty and still have more after it).
     pub has_more: bool,
     pub server_time_ms: u64,
 }
@@ -132,4 +146,26 @@ pub struct VerifyResponse {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pull_request_without_include_own_includes_own_changes() {
+        let old: PullRequest =
+            serde_json::from_str(r#"{"protocol":1,"cursor":5,"limit":100}"#).unwrap();
+        assert!(
+            old.include_own,
+            "an older client keeps getting its own changes"
+        );
+        let new: PullRequest =
+            serde_json::from_str(r#"{"protocol":1,"cursor":5,"limit":100,"include_own":false}"#)
+                .unwrap();
+        assert!(!new.include_own);
+        let back: PullRequest =
+            serde_json::from_value(serde_json::to_value(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
+    }
 }

@@ -76,7 +76,7 @@ pub async fn pull(
     let limit = req.limit.clamp(1, MAX_PULL_LIMIT);
     let page = state
         .db
-        .pull(&device, req.cursor, limit, now_ms() as i64)
+        .pull(&device, req.cursor, limit, req.include_own, now_ms() as i64)
         .await?;
     crate::metrics::pull_handled(page.changes.len());
     Ok(Json(PullResponse {

@@ -174,6 +174,47 @@ pub struct PullPage {
     pub has_more: bool,
 }
 
+/// A feed entry a pull scanned: the change as handed out (its scope is the entry's
+/// village) and whether the entry is a re-feed (the row moved into that village).
+#[derive(Clone, Debug)]
+pub struct ScannedEntry {
+    pub pulled: PulledChange,
+    pub refeed: bool,
+}
+
+/// Makes a pull page of the feed entries a backend scanned after the cursor, in
+/// `server_seq` order, at most `limit + 1` of them: one rule for every backend.
+///
+/// Without `include_own`, the puller's own changes are left out where they entered the
+/// feed when ingested (it holds them); re-fed entries are always sent (a device evicts
+/// rows that leave its villages, so a row moving back may be missing on it). The
+/// cursor comes from what was scanned, not from what is sent: a page of only the
+/// puller's own changes still moves it on.
+pub fn pull_page(
+    mut scanned: Vec<ScannedEntry>,
+    cursor: u64,
+    limit: u32,
+    puller: Uuid,
+    include_own: bool,
+) -> PullPage {
+    let has_more = scanned.len() > limit as usize;
+    scanned.truncate(limit as usize);
+    let next_cursor = scanned
+        .last()
+        .map(|e| e.pulled.server_seq)
+        .unwrap_or(cursor);
+    let changes = scanned
+        .into_iter()
+        .filter(|e| include_own || e.refeed || e.pulled.change.device_id != puller)
+        .map(|e| e.pulled)
+        .collect();
+    PullPage {
+        changes,
+        next_cursor,
+        has_more,
+    }
+}
+
 /// How much of a blob the server holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct BlobState {
@@ -294,13 +335,15 @@ pub trait Database: Send + Sync + 'static {
         -> Result<u64, StoreError>;
     /// Validates and stores a batch of changes exactly once (see [`crate::ingest`]).
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError>;
-    /// A page of the feed of the device's read scopes after `cursor`. Supervisor and
-    /// admin reads are written to the access log in the same transaction.
+    /// A page of the feed of the device's read scopes after `cursor` (see
+    /// [`pull_page`] for `include_own`). Supervisor and admin reads are written to the
+    /// access log in the same transaction.
     async fn pull(
         &self,
         device: &DeviceAuth,
         cursor: u64,
         limit: u32,
+        include_own: bool,
         now_ms: i64,
     ) -> Result<PullPage, StoreError>;
     /// Per-scope checksums over the winning field versions of rows currently in scope.
@@ -367,5 +410,55 @@ pub async fn open(
                 &data_dir.join("tonghu.sqlite3"),
             )?))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_core::{Hlc, Scope};
+
+    fn entry(seq: u64, device: Uuid, refeed: bool) -> ScannedEntry {
+        ScannedEntry {
+            pulled: PulledChange {
+                server_seq: seq,
+                change: Change {
+                    op_id: Uuid::now_v7(),
+                    device_id: device,
+                    device_seq: seq,
+                    table: "child".into(),
+                    row_id: Uuid::nil(),
+                    field: "name".into(),
+                    value: serde_json::json!("x"),
+                    hlc: Hlc::new(1, 0),
+                    scope: Scope::new("A"),
+                },
+            },
+            refeed,
+        }
+    }
+
+    #[test]
+    fn own_changes_are_skipped_but_the_cursor_follows_the_scan() {
+        let (me, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let seqs = |p: &PullPage| p.changes.iter().map(|c| c.server_seq).collect::<Vec<_>>();
+        // A page of only own changes: nothing sent, the cursor moves past them.
+        let scanned = vec![
+            entry(3, me, false),
+            entry(4, me, false),
+            entry(7, other, false),
+        ];
+        let p = pull_page(scanned.clone(), 2, 2, me, false);
+        assert_eq!((seqs(&p), p.next_cursor, p.has_more), (vec![], 4, true));
+        let p = pull_page(scanned.clone(), 2, 5, me, false);
+        assert_eq!((seqs(&p), p.next_cursor, p.has_more), (vec![7], 7, false));
+        let p = pull_page(scanned, 2, 5, me, true);
+        assert_eq!(seqs(&p), vec![3, 4, 7]);
+        // Re-fed entries are sent even when they are the puller's own.
+        let p = pull_page(vec![entry(9, me, true)], 8, 5, me, false);
+        assert_eq!(seqs(&p), vec![9]);
+        // Nothing scanned: the cursor stays.
+        let p = pull_page(vec![], 8, 5, me, false);
+        assert_eq!((seqs(&p), p.next_cursor, p.has_more), (vec![], 8, false));
     }
 }

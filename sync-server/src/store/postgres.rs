@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_row_created.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_feed_refeed.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend.
@@ -412,8 +416,8 @@ async fn write_feed_with_refeeds(
                 .await?;
                 let n = tx
                     .execute(
-                        "INSERT INTO feed (server_seq, scope, op_id)
-                         SELECT $1 + row_number() OVER (ORDER BY field) - 1, $2, op_id FROM fields WHERE table_name=$3 AND row_id=$4",
+                        "INSERT INTO feed (server_seq, scope, op_id, refeed)
+                         SELECT $1 + row_number() OVER (ORDER BY field) - 1, $2, op_id, true FROM fields WHERE table_name=$3 AND row_id=$4",
                         &[&next, scope, &row.0, &row.1],
                     )
                     .await?;
@@ -426,8 +430,8 @@ async fn write_feed_with_refeeds(
                     .await?;
                     let n = tx
                         .execute(
-                            "INSERT INTO feed (server_seq, scope, op_id)
-                             SELECT $1 + row_number() OVER (ORDER BY f.table_name, f.row_id, f.field) - 1, $2, f.op_id
+                            "INSERT INTO feed (server_seq, scope, op_id, refeed)
+                             SELECT $1 + row_number() OVER (ORDER BY f.table_name, f.row_id, f.field) - 1, $2, f.op_id, true
                              FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id WHERE r.child_id=$3",
                             &[&next, scope, &row.1],
                         )
@@ -978,44 +982,41 @@ impl Database for PostgresDatabase {
         device: &DeviceAuth,
         cursor: u64,
         limit: u32,
+        include_own: bool,
         now_ms: i64,
     ) -> Result<PullPage, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let rows = tx
             .query(
-                "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc
+                "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc, f.refeed
                  FROM feed f JOIN changes c ON c.op_id=f.op_id
                  WHERE f.server_seq > $1 AND f.scope = ANY($2) ORDER BY f.server_seq LIMIT $3",
                 &[&(cursor as i64), &device.read_scopes, &(limit as i64 + 1)],
             )
             .await?;
-        let mut changes = Vec::with_capacity(rows.len());
+        let mut scanned = Vec::with_capacity(rows.len());
         for r in &rows {
             let value: &str = r.get(8);
-            changes.push(PulledChange {
-                server_seq: r.get::<_, i64>(0) as u64,
-                change: Change {
-                    scope: Scope(r.get(1)),
-                    op_id: r.get(2),
-                    device_id: r.get(3),
-                    device_seq: r.get::<_, i64>(4) as u64,
-                    table: r.get(5),
-                    row_id: r.get(6),
-                    field: r.get(7),
-                    value: serde_json::from_str(value).map_err(corrupt)?,
-                    hlc: Hlc::from_u64(r.get::<_, i64>(9) as u64),
+            scanned.push(ScannedEntry {
+                pulled: PulledChange {
+                    server_seq: r.get::<_, i64>(0) as u64,
+                    change: Change {
+                        scope: Scope(r.get(1)),
+                        op_id: r.get(2),
+                        device_id: r.get(3),
+                        device_seq: r.get::<_, i64>(4) as u64,
+                        table: r.get(5),
+                        row_id: r.get(6),
+                        field: r.get(7),
+                        value: serde_json::from_str(value).map_err(corrupt)?,
+                        hlc: Hlc::from_u64(r.get::<_, i64>(9) as u64),
+                    },
                 },
+                refeed: r.get(10),
             });
         }
-        let has_more = changes.len() > limit as usize;
-        changes.truncate(limit as usize);
-        let next_cursor = changes.last().map(|c| c.server_seq).unwrap_or(cursor);
-        let page = PullPage {
-            changes,
-            next_cursor,
-            has_more,
-        };
+        let page = pull_page(scanned, cursor, limit, device.device_id, include_own);
         if device.role != Role::Director {
             for e in super::sqlite::access_entries(device, &page, now_ms) {
                 tx.execute(

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_row_created.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_feed_refeed.sql"),
+    ),
 ];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -618,14 +622,14 @@ fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
                 conn.prepare_cached("UPDATE rows SET scope=?1 WHERE table_name=?2 AND row_id=?3")?
                     .execute(params![scope, row.0, id])?;
                 conn.prepare_cached(
-                    "INSERT INTO feed (scope, op_id) SELECT ?1, op_id FROM fields WHERE table_name=?2 AND row_id=?3 ORDER BY field",
+                    "INSERT INTO feed (scope, op_id, refeed) SELECT ?1, op_id, 1 FROM fields WHERE table_name=?2 AND row_id=?3 ORDER BY field",
                 )?
                 .execute(params![scope, row.0, id])?;
                 if row.0 == "child" {
                     conn.prepare_cached("UPDATE rows SET scope=?1 WHERE child_id=?2")?
                         .execute(params![scope, id])?;
                     conn.prepare_cached(
-                        "INSERT INTO feed (scope, op_id) SELECT ?1, f.op_id FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id
+                        "INSERT INTO feed (scope, op_id, refeed) SELECT ?1, f.op_id, 1 FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id
                          WHERE r.child_id=?2 ORDER BY f.table_name, f.row_id, f.field",
                     )?
                     .execute(params![scope, id])?;
@@ -863,61 +867,66 @@ impl Database for SqliteDatabase {
         device: &DeviceAuth,
         cursor: u64,
         limit: u32,
+        include_own: bool,
         now_ms: i64,
     ) -> Result<PullPage, StoreError> {
         let scopes = scopes_json(&device.read_scopes);
         let read_scopes = device.read_scopes.clone();
+        let puller = device.device_id;
         let page = self
             .read(move |conn| {
                 // A few villages (a director, a supervisor): one ordered index range per
                 // village, merged — cost follows what the device receives, not the
                 // size of the feed. Many villages (a county admin): walk the feed in
-                // server_seq order, where the device's villages are dense.
-                const SELECT: &str = "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc
+                // server_seq order, where the device's villages are dense. One read
+                // transaction, so every range sees the same commits.
+                const SELECT: &str = "SELECT f.server_seq, f.scope, c.op_id, c.device_id, c.device_seq, c.table_name, c.row_id, c.field, c.value, c.hlc, f.refeed
                      FROM feed f JOIN changes c ON c.op_id=f.op_id";
-                let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<PulledChange> {
-                    Ok(PulledChange {
-                        server_seq: r.get::<_, i64>(0)? as u64,
-                        change: Change {
-                            scope: Scope(r.get(1)?),
-                            op_id: uuid_of(r.get(2)?)?,
-                            device_id: uuid_of(r.get(3)?)?,
-                            device_seq: r.get::<_, i64>(4)? as u64,
-                            table: r.get(5)?,
-                            row_id: uuid_of(r.get(6)?)?,
-                            field: r.get(7)?,
-                            value: json_of(&r.get::<_, String>(8)?)?,
-                            hlc: Hlc::from_u64(r.get::<_, i64>(9)? as u64),
+                let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<ScannedEntry> {
+                    Ok(ScannedEntry {
+                        pulled: PulledChange {
+                            server_seq: r.get::<_, i64>(0)? as u64,
+                            change: Change {
+                                scope: Scope(r.get(1)?),
+                                op_id: uuid_of(r.get(2)?)?,
+                                device_id: uuid_of(r.get(3)?)?,
+                                device_seq: r.get::<_, i64>(4)? as u64,
+                                table: r.get(5)?,
+                                row_id: uuid_of(r.get(6)?)?,
+                                field: r.get(7)?,
+                                value: json_of(&r.get::<_, String>(8)?)?,
+                                hlc: Hlc::from_u64(r.get::<_, i64>(9)? as u64),
+                            },
                         },
+                        refeed: r.get(10)?,
                     })
                 };
-                let mut changes: Vec<PulledChange> = Vec::new();
+                let tx = conn.unchecked_transaction()?;
+                let mut scanned: Vec<ScannedEntry> = Vec::new();
                 if read_scopes.len() <= 64 {
-                    let mut st = conn.prepare_cached(&format!(
+                    let mut st = tx.prepare_cached(&format!(
                         "{SELECT} WHERE f.scope = ?1 AND f.server_seq > ?2 ORDER BY f.server_seq LIMIT ?3"
                     ))?;
                     for scope in &read_scopes {
                         let rows = st.query_map(params![scope, cursor as i64, limit as i64 + 1], row)?;
                         for r in rows {
-                            changes.push(r?);
+                            scanned.push(r?);
                         }
                     }
-                    changes.sort_by_key(|c| c.server_seq);
-                    changes.truncate(limit as usize + 1);
+                    scanned.sort_by_key(|e| e.pulled.server_seq);
+                    scanned.truncate(limit as usize + 1);
                 } else {
-                    let mut st = conn.prepare_cached(&format!(
+                    let mut st = tx.prepare_cached(&format!(
                         "{SELECT} WHERE f.server_seq > ?1 AND f.scope IN (SELECT value FROM json_each(?2))
                          ORDER BY f.server_seq LIMIT ?3"
                     ))?;
                     let rows = st.query_map(params![cursor as i64, scopes, limit as i64 + 1], row)?;
                     for r in rows {
-                        changes.push(r?);
+                        scanned.push(r?);
                     }
                 }
-                let has_more = changes.len() > limit as usize;
-                changes.truncate(limit as usize);
-                let next_cursor = changes.last().map(|c| c.server_seq).unwrap_or(cursor);
-                Ok(PullPage { changes, next_cursor, has_more })
+                tx.commit()?;
+                Ok(pull_page(scanned, cursor, limit, puller, include_own))
             })
             .await?;
         if device.role != Role::Director && !page.changes.is_empty() {

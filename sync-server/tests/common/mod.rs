@@ -358,7 +358,12 @@ impl Device {
             .await
     }
 
+    /// A page of the feed, this device's own changes included.
     pub async fn pull_page(&self, cursor: u64, limit: u32) -> PullResponse {
+        self.pull_page_with(cursor, limit, true).await
+    }
+
+    pub async fn pull_page_with(&self, cursor: u64, limit: u32, include_own: bool) -> PullResponse {
         let (status, body) = self
             .post(
                 "/v1/pull",
@@ -366,6 +371,7 @@ impl Device {
                     protocol: PROTOCOL_VERSION,
                     cursor,
                     limit,
+                    include_own,
                 })
                 .unwrap(),
             )
@@ -374,11 +380,27 @@ impl Device {
         serde_json::from_value(body).unwrap()
     }
 
-    /// Pulls every page after `cursor`; returns the changes and the new cursor.
-    pub async fn pull_all(&self, mut cursor: u64) -> (Vec<sync_core::wire::PulledChange>, u64) {
+    /// Pulls every page after `cursor` (own changes included); returns the changes and
+    /// the new cursor.
+    pub async fn pull_all(&self, cursor: u64) -> (Vec<sync_core::wire::PulledChange>, u64) {
+        self.pull_all_with(cursor, 1000, true).await
+    }
+
+    /// Pulls every page after `cursor` the way a device does; returns the changes and the
+    /// new cursor. Panics if a page promises more without moving the cursor.
+    pub async fn pull_all_with(
+        &self,
+        mut cursor: u64,
+        limit: u32,
+        include_own: bool,
+    ) -> (Vec<sync_core::wire::PulledChange>, u64) {
         let mut all = Vec::new();
         loop {
-            let page = self.pull_page(cursor, 1000).await;
+            let page = self.pull_page_with(cursor, limit, include_own).await;
+            assert!(
+                !page.has_more || page.next_cursor > cursor,
+                "the cursor must advance"
+            );
             all.extend(page.changes);
             cursor = page.next_cursor;
             if !page.has_more {
