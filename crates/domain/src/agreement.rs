@@ -606,6 +606,13 @@ impl AgreementDraft {
     /// Completeness is checked only when signing.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&AGREEMENT_DRAFT, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         self.terms.validate_entered(today)
     }
 }
@@ -688,6 +695,13 @@ impl AgreementVersion {
     /// is in order, the signing time is not in the future.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&AGREEMENT_VERSION, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         if text_sha256(&self.canonical_text) != self.text_sha256 {
             return Err(DomainError::new(
                 "text_hash_mismatch",
@@ -758,6 +772,13 @@ impl Signature {
     /// [`ensure_signature_bound`].
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&SIGNATURE, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         required_text("signer_name", &self.signer_name)?;
         check_sha256_hex("text_sha256", &self.text_sha256)?;
         check_sha256_hex("image_sha256", &self.image_sha256)?;

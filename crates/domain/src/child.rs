@@ -123,6 +123,13 @@ impl Child {
     /// Checks the child's file before it is saved: the schema types, then the rules.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&CHILD, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         required_text("name", &self.name)?;
         required_text("village_code", &self.village_code)?;
         not_in_future("birth_date", self.birth_date, today)?;

@@ -58,6 +58,13 @@ impl Guardian {
     /// caregiver a stated relationship and adulthood.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&GUARDIAN, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         required_text("name", &self.name)?;
         if let Some(phone) = &self.phone {
             check_phone("phone", phone)?;

@@ -49,6 +49,13 @@ impl Photo {
     /// taken-at time that is not in the future, a void with a reason.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&PHOTO, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         check_sha256_hex("blob_sha256", &self.blob_sha256)?;
         check_sha256_hex("thumb_sha256", &self.thumb_sha256)?;
         not_in_future(

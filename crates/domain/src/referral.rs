@@ -55,6 +55,13 @@ impl Referral {
     /// and an outcome for a closed referral.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&REFERRAL, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         required_text("receiving_body", &self.receiving_body)?;
         not_in_future("referred_on", self.referred_on, today)?;
         not_before(

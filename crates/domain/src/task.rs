@@ -48,6 +48,13 @@ impl Task {
     /// for visit tasks, and a done date that is not in the future.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&TASK, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         required_text("title", &self.title)?;
         required_text("village_code", &self.village_code)?;
         if matches!(self.kind, TaskKind::FirstVisit | TaskKind::WinterVisit)

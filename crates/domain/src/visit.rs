@@ -257,6 +257,13 @@ impl Visit {
     /// described problem for every referral or report.
     pub fn validate(&self, today: NaiveDate) -> Result<(), DomainError> {
         record::check_schema(&VISIT, &self.to_fields())?;
+        self.check_rules(today)
+    }
+
+    /// The rules beyond the schema's field types: what [`Self::validate`] checks after
+    /// the schema. For a record read with `from_fields`, whose fields were just
+    /// type-checked, this is all that is left to check.
+    pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
         required_text("visitor", &self.visitor)?;
         let visited_on = self.visited_on()?;
         not_in_future("visited_at", visited_on, today)?;

@@ -129,7 +129,7 @@ impl Store {
         crate::roster::refresh_all(&tx, touched_children)?;
         let may_leave = changes
             .iter()
-            .any(|c| c.field == SCOPE_FIELD || !state.scopes.iter().any(|s| *s == c.scope.0));
+            .any(|c| c.field == SCOPE_FIELD || !state.scopes.contains(&c.scope.0));
         if !state.scopes.is_empty() && may_leave {
             report.evicted_children = evict_out_of_scope(&tx, &state.scopes)?;
         }

@@ -89,20 +89,7 @@ fn same_problem(now: &DomainError, before: Result<()>) -> bool {
 /// The domain's whole-record rules for a row of `table` (the per-field schema checks
 /// already ran in the write path).
 fn validate_record(table: &str, doc: &Map<String, Value>, today: NaiveDate) -> Result<()> {
-    use domain::*;
-    match table {
-        "child" => child::Child::from_fields(doc)?.validate(today)?,
-        "guardian" => guardian::Guardian::from_fields(doc)?.validate(today)?,
-        "visit" => visit::Visit::from_fields(doc)?.validate(today)?,
-        "photo" => photo::Photo::from_fields(doc)?.validate(today)?,
-        "referral" => referral::Referral::from_fields(doc)?.validate(today)?,
-        "task" => task::Task::from_fields(doc)?.validate(today)?,
-        "agreement_draft" => agreement::AgreementDraft::from_fields(doc)?.validate(today)?,
-        "agreement_version" => agreement::AgreementVersion::from_fields(doc)?.validate(today)?,
-        "signature" => agreement::Signature::from_fields(doc)?.validate(today)?,
-        _ => {}
-    }
-    Ok(())
+    Ok(domain::validate_row(table, doc, today)?)
 }
 
 impl Store {

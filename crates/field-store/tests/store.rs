@@ -473,3 +473,65 @@ fn visited_but_not_synced_clears_once_the_server_holds_the_visit() {
     assert!(!after.last_visit_unsynced, "the server holds it now");
     assert_eq!(after.last_visit_on, Some(t.to_string()));
 }
+
+#[test]
+fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let (id, device) = (Uuid::now_v7(), Uuid::now_v7());
+    {
+        // The schema as of migration 2, with rows as that version wrote them (JSON
+        // field clocks, counters in the device row, the unsynced flag in the roster).
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../src/migrations/0001_initial.sql")).unwrap();
+        c.execute_batch(include_str!("../src/migrations/0002_sync.sql")).unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute(
+            "INSERT INTO device (id, device_id, next_seq, hlc_last, created_at) VALUES (1, ?1, 12, ?2, '2026-11-01T00:00:00Z')",
+            rusqlite::params![device.to_string(), (1_700_000_000_000i64 << 16) + 3],
+        )
+        .unwrap();
+        let t = "2026-11-01";
+        let doc = serde_json::to_string(&child("李小花", "v1", &["left_behind"], "green", t)).unwrap();
+        let hlc = format!("{:016x}", (1_700_000_000_000u64 << 16) + 1);
+        let clocks: Map<String, Value> = child("李小花", "v1", &["left_behind"], "green", t)
+            .keys()
+            .map(|k| (k.clone(), json!([hlc, device])))
+            .collect();
+        c.execute(
+            "INSERT INTO record (tbl, row_id, scope, child_id, doc, clocks) VALUES ('child', ?1, 'v1', NULL, ?2, ?3)",
+            rusqlite::params![id.to_string(), doc, Value::Object(clocks).to_string()],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO roster_entry (child_id, scope, name, initials, categories, risk_rank, risk_colour, active, last_visit_on, last_visit_unsynced, next_due_on)
+             VALUES (?1, 'v1', '李小花', 'lxh', '[\"left_behind\"]', 3, 'green', 1, NULL, 0, '2026-11-08')",
+            [id.to_string()],
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path, &OpenOptions::default()).unwrap();
+    let st = s.device_state().unwrap();
+    assert_eq!(st.next_seq, 12, "the device row's counter still rules");
+    assert_eq!(st.hlc_last.as_u64(), (1_700_000_000_000u64 << 16) + 3);
+    let r = s.roster(&RosterFilter::default()).unwrap();
+    assert_eq!(r.len(), 1);
+    assert!(!r[0].last_visit_unsynced);
+    let before = s.export_canonical().unwrap();
+    assert!(before.contains("李小花"), "the JSON field clocks still read");
+    // An edit merges against the old clocks and rewrites them in the new encoding.
+    assert_eq!(
+        s.edit_record("child", id, fields(json!({"risk_colour": "yellow"})))
+            .unwrap(),
+        1
+    );
+    let pending = s.pending_changes(usize::MAX).unwrap();
+    assert_eq!(pending.last().unwrap().device_seq, 12, "no sequence number reused");
+    let kind: String = s
+        .connection()
+        .query_row("SELECT typeof(clocks) FROM record WHERE row_id = ?1", [id.to_string()], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind, "blob");
+    let after = s.export_canonical().unwrap();
+    assert!(after.contains("yellow") && after.contains("李小花"));
+}

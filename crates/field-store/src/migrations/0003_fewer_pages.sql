@@ -25,3 +25,5 @@ UPDATE roster_entry SET last_visit_id = (
       AND json_extract(doc, '$.voided') IS NULL
     ORDER BY json_extract(doc, '$.visited_at') DESC LIMIT 1);
 ALTER TABLE roster_entry DROP COLUMN last_visit_unsynced;
+-- record.clocks is now written as a compact BLOB (record::encode_clocks); rows written
+-- before keep their JSON text until they next change (record::decode_clocks reads both).
