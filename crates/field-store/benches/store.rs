@@ -10,7 +10,7 @@ use automerge::transaction::Transactable;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use field_store::roster::RosterFilter;
 use field_store::{OpenOptions, Store};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 use sync_core::Change;
@@ -102,6 +102,54 @@ fn local_write(c: &mut Criterion) {
                     ],
                 )
                 .unwrap()
+            })
+        });
+        // The same rows an app without change capture would write for a visit, in
+        // plain SQLite: the visit row (with an index by child, for the child's file)
+        // and the child's roster line, in one transaction. What is left between this
+        // and ours is the cost of change capture (field clocks, outbox).
+        let conn2 = open_plain(&dir.path().join("plain-same.db"), relaxed);
+        plain_visit_table(&conn2);
+        conn2
+            .execute_batch(
+                "CREATE INDEX visit_by_child ON visit (child_id, visited_at);
+                 CREATE TABLE roster (child_id TEXT PRIMARY KEY, name TEXT, risk_colour TEXT,
+                     last_visit_on TEXT, last_visit_id TEXT, next_due_on TEXT) WITHOUT ROWID;",
+            )
+            .unwrap();
+        let mut conn2 = conn2;
+        g.bench_function("baseline: plain SQLite, the same rows (visit + child index + roster line), one transaction", |b| {
+            b.iter(|| {
+                let f = &fields;
+                let id = uuid::Uuid::now_v7().to_string();
+                let tx = conn2.transaction().unwrap();
+                tx.prepare_cached("INSERT INTO visit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+                    .unwrap()
+                    .execute(params![
+                        id,
+                        child.to_string(),
+                        f["visited_at"].as_str(),
+                        f["mode"].as_str(),
+                        f["visitor"].as_str(),
+                        f["checklist"].to_string(),
+                        f["risk_colour"].as_str(),
+                        false,
+                        f["actions"].to_string(),
+                        f["narrative"].as_str()
+                    ])
+                    .unwrap();
+                tx.prepare_cached("INSERT OR REPLACE INTO roster VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    .unwrap()
+                    .execute(params![
+                        child.to_string(),
+                        "儿童00001",
+                        "green",
+                        &f["visited_at"].as_str().unwrap()[..10],
+                        id,
+                        "2026-12-02"
+                    ])
+                    .unwrap();
+                tx.commit().unwrap();
             })
         });
         g.finish();
@@ -197,10 +245,95 @@ fn apply(c: &mut Criterion) {
     }
     src.commit();
     let am_changes = src.get_changes(&[]);
-    g.bench_function("baseline: automerge apply_changes", |b| {
+    g.bench_function("baseline: automerge apply_changes (in memory, not stored)", |b| {
         b.iter_batched(
             automerge::Automerge::new,
             |mut doc| doc.apply_changes(am_changes.iter().cloned()).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    // The same, stored as an automerge app stores a document (automerge-repo's way):
+    // each page of changes applied, then the incremental save since the previous heads
+    // appended to SQLite in one transaction, with the same durability as ours.
+    let am_pages: Vec<Vec<automerge::Change>> = am_changes
+        .chunks(am_changes.len().div_ceil(pages.len()))
+        .map(|c| c.to_vec())
+        .collect();
+    g.bench_function("baseline: automerge, one document, each page applied and stored", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let c = open_plain(&dir.path().join("am.db"), true);
+                c.execute_batch("CREATE TABLE chunk (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
+                    .unwrap();
+                (dir, c, automerge::Automerge::new())
+            },
+            |(_dir, mut c, mut doc)| {
+                for page in &am_pages {
+                    let heads = doc.get_heads();
+                    doc.apply_changes(page.iter().cloned()).unwrap();
+                    let tx = c.transaction().unwrap();
+                    tx.execute("INSERT INTO chunk (bytes) VALUES (?1)", [doc.save_after(&heads)])
+                        .unwrap();
+                    tx.commit().unwrap();
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // One automerge document per record (a child, a visit), the granularity an app
+    // would sync and load: per row, load the stored document (or start one), apply
+    // its changes, save it back; one transaction per page.
+    let mut per_record: Vec<(String, Vec<automerge::Change>)> = Vec::new();
+    {
+        let mut docs: Vec<(uuid::Uuid, automerge::AutoCommit)> = Vec::new();
+        for ch in &changes {
+            if docs.last().map(|(id, _)| *id) != Some(ch.row_id) {
+                docs.push((ch.row_id, automerge::AutoCommit::new()));
+            }
+            let doc = &mut docs.last_mut().unwrap().1;
+            doc.put(automerge::ROOT, ch.field.as_str(), ch.value.to_string())
+                .unwrap();
+        }
+        for (id, mut doc) in docs {
+            doc.commit();
+            per_record.push((id.to_string(), doc.get_changes(&[])));
+        }
+    }
+    let rec_pages: Vec<&[(String, Vec<automerge::Change>)]> =
+        per_record.chunks(per_record.len().div_ceil(pages.len())).collect();
+    g.bench_function("baseline: automerge, one document per record, stored", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let c = open_plain(&dir.path().join("am.db"), true);
+                c.execute_batch("CREATE TABLE doc (id TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID")
+                    .unwrap();
+                (dir, c)
+            },
+            |(_dir, mut c)| {
+                for page in &rec_pages {
+                    let tx = c.transaction().unwrap();
+                    for (id, chs) in page.iter() {
+                        let stored: Option<Vec<u8>> = tx
+                            .prepare_cached("SELECT bytes FROM doc WHERE id = ?1")
+                            .unwrap()
+                            .query_row([id], |r| r.get(0))
+                            .optional()
+                            .unwrap();
+                        let mut doc = match stored {
+                            Some(b) => automerge::Automerge::load(&b).unwrap(),
+                            None => automerge::Automerge::new(),
+                        };
+                        doc.apply_changes(chs.iter().cloned()).unwrap();
+                        tx.prepare_cached("INSERT OR REPLACE INTO doc VALUES (?1, ?2)")
+                            .unwrap()
+                            .execute(params![id, doc.save()])
+                            .unwrap();
+                    }
+                    tx.commit().unwrap();
+                }
+            },
             BatchSize::PerIteration,
         )
     });

@@ -42,5 +42,27 @@ fn main() {
         s.record_visit(child, fields.clone(), &[]).unwrap();
     }
     let per = t.elapsed() / n as u32;
-    eprintln!("{n} visits, {per:?} each");
+    let plain = rusqlite::Connection::open(dir.path().join("plain.db")).unwrap();
+    plain.pragma_update(None, "journal_mode", "WAL").unwrap();
+    plain
+        .pragma_update(None, "synchronous", if relaxed { "NORMAL" } else { "FULL" })
+        .unwrap();
+    plain
+        .execute_batch("CREATE TABLE visit (id TEXT PRIMARY KEY, child_id TEXT, doc TEXT)")
+        .unwrap();
+    let doc = Value::Object(fields).to_string();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        plain
+            .execute(
+                "INSERT INTO visit VALUES (?1, ?2, ?3)",
+                rusqlite::params![uuid::Uuid::now_v7().to_string(), child.to_string(), doc],
+            )
+            .unwrap();
+    }
+    let base = t.elapsed() / n as u32;
+    eprintln!(
+        "{n} visits: {per:?} each; plain INSERT {base:?}; ratio {:.2}",
+        per.as_secs_f64() / base.as_secs_f64()
+    );
 }

@@ -112,7 +112,7 @@ impl Store {
             }
             rec.scope = new_scope;
             rec.child_id = rec.child_ref();
-            save_record(&tx, &rec)?;
+            save_record(&tx, &rec, None)?;
             if rec.table == "child" {
                 if scope_changed && old_scope.is_some() {
                     tx.prepare_cached("UPDATE record SET scope = ?1 WHERE child_id = ?2")?

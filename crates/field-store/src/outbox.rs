@@ -176,7 +176,7 @@ impl Store {
                 restamped += 1;
             }
             if let Some(rec) = rec {
-                crate::record::save_record(&tx, &rec)?;
+                crate::record::save_record(&tx, &rec, None)?;
             }
             let json =
                 serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -236,13 +236,19 @@ pub fn records_of_child(
     rows.map(|r| decode_record(r?)).collect()
 }
 
-/// Inserts or replaces one row.
-pub(crate) fn save_record(conn: &Connection, rec: &StoredRecord) -> Result<()> {
+/// Inserts or replaces one row. `local_seq` is the device_seq of a local write of
+/// it (None for a pulled change or a re-stamp, which keep the row's previous one).
+pub(crate) fn save_record(
+    conn: &Connection,
+    rec: &StoredRecord,
+    local_seq: Option<u64>,
+) -> Result<()> {
     let doc = serde_json::to_string(&rec.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     conn.prepare_cached(
-        "INSERT INTO record (tbl, row_id, scope, child_id, doc, clocks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO record (tbl, row_id, scope, child_id, doc, clocks, local_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (tbl, row_id) DO UPDATE SET scope = excluded.scope, child_id = excluded.child_id,
-             doc = excluded.doc, clocks = excluded.clocks",
+             doc = excluded.doc, clocks = excluded.clocks,
+             local_seq = coalesce(excluded.local_seq, record.local_seq)",
     )?
     .execute(params![
         rec.table,
@@ -251,6 +257,7 @@ pub(crate) fn save_record(conn: &Connection, rec: &StoredRecord) -> Result<()> {
         rec.child_id.map(|c| c.to_string()),
         doc,
         encode_clocks(&rec.clocks),
+        local_seq.map(|s| s as i64),
     ])?;
     Ok(())
 }

@@ -102,9 +102,9 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
 
     // The latest visit that was not voided (an index on the visit time keeps this a
     // short walk however many visits the child has).
-    let last: Option<(String, Option<NaiveDate>, Uuid)> = conn
+    let last: Option<(String, Option<NaiveDate>, Option<i64>)> = conn
         .prepare_cached(
-            "SELECT json_extract(doc, '$.visited_at'), json_extract(doc, '$.next_due_on'), row_id
+            "SELECT json_extract(doc, '$.visited_at'), json_extract(doc, '$.next_due_on'), local_seq
              FROM record
              WHERE child_id = ?1 AND tbl = 'visit'
                AND (json_extract(doc, '$.voided') IS NULL)
@@ -114,18 +114,11 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
             Ok((
                 r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                 r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(2)?,
             ))
         })
         .optional()?
-        .map(|(at, next, row)| {
-            Ok::<_, StoreError>((
-                at,
-                next.as_deref().and_then(parse_date),
-                Uuid::parse_str(&row).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ))
-        })
-        .transpose()?;
+        .map(|(at, next, seq)| (at, next.as_deref().and_then(parse_date), seq));
     let last_visit_on = last
         .as_ref()
         .and_then(|(at, _, _)| at.get(..10))
@@ -151,7 +144,7 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
     };
     conn.prepare_cached(
         "INSERT OR REPLACE INTO roster_entry (child_id, scope, name, initials, categories, risk_rank, risk_colour,
-             active, last_visit_on, last_visit_id, next_due_on)
+             active, last_visit_on, last_visit_seq, next_due_on)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
@@ -164,18 +157,10 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
         risk,
         active,
         last_visit_on.map(|d| d.to_string()),
-        last.as_ref().map(|(_, _, visit)| visit.to_string()),
+        last.as_ref().and_then(|(_, _, seq)| *seq),
         next_due.map(|d| d.to_string()),
     ])?;
     Ok(())
-}
-
-/// Visits with changes still in the outbox: "visited, not synced" is answered when the
-/// roster is read, so a push that empties the outbox needs no roster write.
-fn unsent_visits(conn: &Connection) -> Result<std::collections::HashSet<String>> {
-    let mut stmt = conn.prepare_cached("SELECT row_id FROM outbox WHERE tbl = 'visit'")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -196,7 +181,8 @@ impl Store {
             .map(str::trim)
             .filter(|s| !s.is_empty());
         let mut stmt = self.conn.prepare_cached(
-            "SELECT child_id, name, scope, categories, risk_colour, last_visit_on, last_visit_id, next_due_on
+            "SELECT child_id, name, scope, categories, risk_colour, last_visit_on,
+                    coalesce(last_visit_seq > (SELECT acked_seq FROM device WHERE id = 1), 0), next_due_on
              FROM roster_entry
              WHERE (active = 1 OR ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(categories) WHERE value = ?2))
@@ -226,16 +212,14 @@ impl Store {
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, bool>(6)?,
                     r.get::<_, Option<String>>(7)?,
                 ))
             },
         )?;
-        let unsent = unsent_visits(&self.conn)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, village, cats, risk, last, last_id, next) = row?;
-            let unsynced = last_id.is_some_and(|v| unsent.contains(&v));
+            let (id, name, village, cats, risk, last, unsynced, next) = row?;
             let due = next
                 .as_deref()
                 .and_then(parse_date)

@@ -183,7 +183,7 @@ fn write_one(
     rec.child_id = rec.child_ref();
     rec.scope = scope_of_local_row(tx, &rec)?;
     check(tx, &rec, existing.as_ref())?;
-    save_record(tx, &rec)?;
+    save_record(tx, &rec, Some(*next_seq))?;
     if spec.name == "child" {
         if let Some(old) = &existing {
             if old.scope != rec.scope {

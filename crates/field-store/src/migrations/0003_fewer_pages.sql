@@ -7,7 +7,7 @@
 -- * record_by_scope served only rare whole-village operations (export, drop, evict),
 --   which now scan.
 -- * outbox_by_row served "is this row unsent?" lookups; the roster now answers
---   "visited but not synced" at read time from one pass over the (small) outbox.
+--   "visited but not synced" from the visit's local device_seq (below).
 -- * roster_by_due: the roster query sorts all of a director's children anyway.
 -- * The device row is no longer rewritten by every local write: the next device_seq
 --   and the last clock value are the larger of the device row and the outbox's last
@@ -18,9 +18,15 @@ DROP INDEX record_by_scope;
 DROP INDEX outbox_by_row;
 DROP INDEX roster_by_due;
 ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE roster_entry ADD COLUMN last_visit_id TEXT;
-UPDATE roster_entry SET last_visit_id = (
-    SELECT row_id FROM record
+-- The device_seq of a row's latest local write (NULL if it only came from the server):
+-- "visited, not synced" is then last_visit_seq > device.acked_seq, with no outbox
+-- lookup and no roster write when a push is acknowledged.
+ALTER TABLE record ADD COLUMN local_seq INTEGER;
+UPDATE record SET local_seq = (
+    SELECT max(first_seq) FROM outbox o WHERE o.tbl = record.tbl AND o.row_id = record.row_id);
+ALTER TABLE roster_entry ADD COLUMN last_visit_seq INTEGER;
+UPDATE roster_entry SET last_visit_seq = (
+    SELECT local_seq FROM record
     WHERE child_id = roster_entry.child_id AND tbl = 'visit'
       AND json_extract(doc, '$.voided') IS NULL
     ORDER BY json_extract(doc, '$.visited_at') DESC LIMIT 1);
