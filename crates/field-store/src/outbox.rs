@@ -11,12 +11,38 @@ use sync_core::wire::PushResponse;
 use sync_core::{Change, Hlc, Scope};
 use uuid::Uuid;
 
+/// One change as an outbox row written before migration 0003 stored it (each with its
+/// own op_id and stamp). Rows written since store `[[field, value], …]` with the write's
+/// first op_id in `op_base` and its stamp in `hlc` (see `write.rs`).
 #[derive(Deserialize, Serialize)]
 struct OutboxOp {
     op_id: Uuid,
     field: String,
     value: serde_json::Value,
     hlc: Hlc,
+}
+
+/// The changes of one outbox row, whichever way it was stored.
+fn decode_ops(changes: &str, op_base: Option<&[u8]>, hlc: i64) -> Result<Vec<OutboxOp>> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("outbox: {e}"));
+    match op_base {
+        None => serde_json::from_str(changes).map_err(|e| corrupt(&e)),
+        Some(base) => {
+            let base = Uuid::from_slice(base).map_err(|e| corrupt(&e))?.as_u128();
+            let pairs: Vec<(String, serde_json::Value)> =
+                serde_json::from_str(changes).map_err(|e| corrupt(&e))?;
+            Ok(pairs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (field, value))| OutboxOp {
+                    op_id: Uuid::from_u128(base + i as u128),
+                    field,
+                    value,
+                    hlc: Hlc::from_u64(hlc as u64),
+                })
+                .collect())
+        }
+    }
 }
 
 /// A change the server refused, as shown on the device.
@@ -33,7 +59,7 @@ impl Store {
     /// may hold a little more than `limit` when one write has many fields).
     pub fn pending_changes(&self, limit: usize) -> Result<Vec<Change>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT first_seq, tbl, row_id, scope, changes FROM outbox ORDER BY first_seq",
+            "SELECT first_seq, tbl, row_id, scope, changes, op_base, hlc FROM outbox ORDER BY first_seq",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
@@ -45,8 +71,11 @@ impl Store {
             let table: String = r.get(1)?;
             let row_id: String = r.get(2)?;
             let scope: String = r.get(3)?;
-            let ops: Vec<OutboxOp> = serde_json::from_str(&r.get::<_, String>(4)?)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let ops = decode_ops(
+                &r.get::<_, String>(4)?,
+                r.get::<_, Option<Vec<u8>>>(5)?.as_deref(),
+                r.get(6)?,
+            )?;
             let row_id =
                 Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             for (i, op) in ops.into_iter().enumerate() {
@@ -144,13 +173,15 @@ impl Store {
         let mut groups = Vec::new();
         {
             let mut stmt = tx
-                .prepare("SELECT first_seq, tbl, row_id, changes FROM outbox ORDER BY first_seq")?;
+                .prepare("SELECT first_seq, tbl, row_id, changes, op_base, hlc FROM outbox ORDER BY first_seq")?;
             let rows = stmt.query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<Vec<u8>>>(4)?,
+                    r.get::<_, i64>(5)?,
                 ))
             })?;
             for row in rows {
@@ -158,9 +189,8 @@ impl Store {
             }
         }
         let mut restamped = 0;
-        for (first, table, row_id, ops) in groups {
-            let mut ops: Vec<OutboxOp> =
-                serde_json::from_str(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for (first, table, row_id, changes, op_base, stored_hlc) in groups {
+            let mut ops = decode_ops(&changes, op_base.as_deref(), stored_hlc)?;
             let hlc = clock.now(wall);
             let rid = Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut rec = crate::record::load_record(&tx, &table, rid)?;
@@ -178,12 +208,20 @@ impl Store {
             if let Some(rec) = rec {
                 crate::record::save_record(&tx, &rec, None)?;
             }
-            let json =
-                serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.execute(
-                "UPDATE outbox SET changes = ?1, hlc = ?2 WHERE first_seq = ?3",
-                params![json, hlc.as_u64() as i64, first],
-            )?;
+            if op_base.is_some() {
+                // One stamp per write, kept in its own column.
+                tx.execute(
+                    "UPDATE outbox SET hlc = ?1 WHERE first_seq = ?2",
+                    params![hlc.as_u64() as i64, first],
+                )?;
+            } else {
+                let json = serde_json::to_string(&ops)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute(
+                    "UPDATE outbox SET changes = ?1, hlc = ?2 WHERE first_seq = ?3",
+                    params![json, hlc.as_u64() as i64, first],
+                )?;
+            }
         }
         tx.execute(
             "UPDATE device SET hlc_last = ?1 WHERE id = 1",

@@ -200,20 +200,14 @@ fn write_one(
     }
     let first_seq = *next_seq;
     let base = op_id_base();
-    let ops: Vec<OutboxOpRef<'_>> = changes
-        .iter()
-        .enumerate()
-        .map(|(i, (field, value))| OutboxOpRef {
-            op_id: Uuid::from_u128(base + i as u128),
-            field,
-            value,
-            hlc,
-        })
-        .collect();
+    // [[field, value], …]: the op_ids are base + index and the stamp is the row's one
+    // `hlc` column, so neither is repeated per change.
+    let ops: Vec<(&str, &Value)> = changes.iter().map(|(f, v)| (f.as_str(), v)).collect();
     let n = ops.len() as u64;
     let ops = serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached(
-        "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at, hlc, op_base)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         first_seq as i64,
@@ -223,7 +217,8 @@ fn write_one(
         rec.scope,
         ops,
         wall as i64,
-        hlc.as_u64() as i64
+        hlc.as_u64() as i64,
+        &Uuid::from_u128(base).as_bytes()[..]
     ])?;
     *next_seq += n;
     Ok(WriteOutcome {
@@ -233,19 +228,10 @@ fn write_one(
     })
 }
 
-/// How an outbox row stores its changes (read back as `outbox::OutboxOp`).
-#[derive(serde::Serialize)]
-struct OutboxOpRef<'a> {
-    op_id: Uuid,
-    field: &'a str,
-    value: &'a Value,
-    hlc: sync_core::Hlc,
-}
-
 /// The op_ids of one write are consecutive UUIDv7s: one fresh UUIDv7 with its lowest
 /// 16 bits cleared, plus the change's index. They stay unique (58 random bits remain
 /// per write) and cost one clock read and one random draw per write, not per field.
-fn op_id_base() -> u128 {
+pub(crate) fn op_id_base() -> u128 {
     Uuid::now_v7().as_u128() & !0xFFFF
 }
 

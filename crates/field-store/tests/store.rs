@@ -503,6 +503,13 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
             rusqlite::params![id.to_string(), doc, Value::Object(clocks).to_string()],
         )
         .unwrap();
+        // One unsent change in the old outbox format (an op_id and stamp per change).
+        let op = json!([{"op_id": Uuid::from_u128(7), "field": "name", "value": "李小花", "hlc": hlc}]);
+        c.execute(
+            "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at) VALUES (11, 1, 'child', ?1, 'v1', ?2, 0)",
+            rusqlite::params![id.to_string(), op.to_string()],
+        )
+        .unwrap();
         c.execute(
             "INSERT INTO roster_entry (child_id, scope, name, initials, categories, risk_rank, risk_colour, active, last_visit_on, last_visit_unsynced, next_due_on)
              VALUES (?1, 'v1', '李小花', 'lxh', '[\"left_behind\"]', 3, 'green', 1, NULL, 0, '2026-11-08')",
@@ -526,7 +533,21 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
         1
     );
     let pending = s.pending_changes(usize::MAX).unwrap();
-    assert_eq!(pending.last().unwrap().device_seq, 12, "no sequence number reused");
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        (pending[0].device_seq, pending[0].op_id, pending[0].field.as_str()),
+        (11, Uuid::from_u128(7), "name"),
+        "the old outbox row still reads"
+    );
+    assert_eq!(pending[0].value, json!("李小花"));
+    assert_eq!(pending[1].device_seq, 12, "no sequence number reused");
+    assert_eq!(pending[1].value, json!("yellow"));
+    // Re-stamping (after a far-future refusal) handles both formats.
+    assert_eq!(s.restamp_pending().unwrap(), 2);
+    let again = s.pending_changes(usize::MAX).unwrap();
+    assert_eq!(again[0].op_id, pending[0].op_id);
+    assert_eq!(again[1].op_id, pending[1].op_id);
+    assert!(again[0].hlc > pending[0].hlc && again[1].hlc > again[0].hlc);
     let kind: String = s
         .connection()
         .query_row("SELECT typeof(clocks) FROM record WHERE row_id = ?1", [id.to_string()], |r| r.get(0))

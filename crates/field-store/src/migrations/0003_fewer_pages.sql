@@ -18,6 +18,10 @@ DROP INDEX record_by_scope;
 DROP INDEX outbox_by_row;
 DROP INDEX roster_by_due;
 ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+-- A write's changes as [[field, value], …] with its first op_id here (the others follow
+-- by one) and its stamp in `hlc`: about half the bytes per write. NULL = a row written
+-- before, whose `changes` still hold an op_id and stamp per change.
+ALTER TABLE outbox ADD COLUMN op_base BLOB;
 -- The device_seq of a row's latest local write (NULL if it only came from the server):
 -- "visited, not synced" is then last_visit_seq > device.acked_seq, with no outbox
 -- lookup and no roster write when a push is acknowledged.
