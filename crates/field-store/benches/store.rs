@@ -25,9 +25,9 @@ fn obj(v: Value) -> Map<String, Value> {
 fn child_fields(i: usize, today: &str) -> Map<String, Value> {
     let risks = ["red", "yellow", "blue", "green"];
     obj(json!({
-        "name": format!("儿童{i:05}"), "sex": if i % 2 == 0 {"male"} else {"female"},
+        "name": format!("儿童{i:05}"), "sex": if i.is_multiple_of(2) {"male"} else {"female"},
         "birth_date": "2014-05-01", "village_code": format!("v{}", i % 10),
-        "categories": if i % 5 == 0 { json!(["community_orphan"]) } else { json!(["left_behind"]) },
+        "categories": if i.is_multiple_of(5) { json!(["community_orphan"]) } else { json!(["left_behind"]) },
         "risk_colour": risks[i % 4], "household_registered": true, "status": "active",
         "added_on": today, "current_address": format!("幸福村{}组{}号", i % 9, i),
     }))
