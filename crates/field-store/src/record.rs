@@ -236,6 +236,11 @@ pub fn records_of_child(
     rows.map(|r| decode_record(r?)).collect()
 }
 
+/// The `ts` column: a visit's time, by which a child's latest visit is found.
+fn time_key(rec: &StoredRecord) -> Option<&str> {
+    (rec.table == "visit").then(|| rec.text("visited_at")).flatten()
+}
+
 /// Inserts or replaces one row. `local_seq` is the device_seq of a local write of
 /// it (None for a pulled change or a re-stamp, which keep the row's previous one).
 pub(crate) fn save_record(
@@ -245,9 +250,9 @@ pub(crate) fn save_record(
 ) -> Result<()> {
     let doc = serde_json::to_string(&rec.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     conn.prepare_cached(
-        "INSERT INTO record (tbl, row_id, scope, child_id, doc, clocks, local_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO record (tbl, row_id, scope, child_id, doc, clocks, local_seq, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (tbl, row_id) DO UPDATE SET scope = excluded.scope, child_id = excluded.child_id,
-             doc = excluded.doc, clocks = excluded.clocks,
+             doc = excluded.doc, clocks = excluded.clocks, ts = excluded.ts,
              local_seq = coalesce(excluded.local_seq, record.local_seq)",
     )?
     .execute(params![
@@ -258,6 +263,7 @@ pub(crate) fn save_record(
         doc,
         encode_clocks(&rec.clocks),
         local_seq.map(|s| s as i64),
+        time_key(rec),
     ])?;
     Ok(())
 }

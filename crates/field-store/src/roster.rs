@@ -104,11 +104,11 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
     // short walk however many visits the child has).
     let last: Option<(String, Option<NaiveDate>, Option<i64>)> = conn
         .prepare_cached(
-            "SELECT json_extract(doc, '$.visited_at'), json_extract(doc, '$.next_due_on'), local_seq
+            "SELECT ts, json_extract(doc, '$.next_due_on'), local_seq
              FROM record
              WHERE child_id = ?1 AND tbl = 'visit'
                AND (json_extract(doc, '$.voided') IS NULL)
-             ORDER BY json_extract(doc, '$.visited_at') DESC LIMIT 1",
+             ORDER BY ts DESC LIMIT 1",
         )?
         .query_row([&id], |r| {
             Ok((

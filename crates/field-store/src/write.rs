@@ -12,7 +12,7 @@ use domain::schema::{self, SCOPE_FIELD};
 use domain::DomainError;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
-use sync_core::{Change, Scope, Stamp};
+use sync_core::Stamp;
 use uuid::Uuid;
 
 /// One write to one row: a new row (`row_id` `None`, or an id minted by the caller) or
@@ -140,27 +140,17 @@ fn write_one(
         .unwrap_or_else(|| StoredRecord::new(spec.name, row_id));
     let hlc = clock.now(wall);
     let stamp = Stamp { hlc, device_id };
-    let mut changes: Vec<(String, Value)> = Vec::new();
+    // The fields this write changes, in order (their values are in `rec.doc`).
+    let mut changed: Vec<String> = Vec::new();
     for (field, value) in w.fields {
         if rec.doc.get(&field) == Some(&value) {
             continue;
         }
-        let probe = Change {
-            op_id: Uuid::nil(),
-            device_id,
-            device_seq: 0,
-            table: spec.name.to_string(),
-            row_id,
-            field: field.clone(),
-            value: value.clone(),
-            hlc,
-            scope: Scope::new(""),
-        };
-        spec.validate(&probe, existing.is_some())
+        spec.validate_field(&field, &value, existing.is_some())
             .map_err(DomainError::from)?;
-        rec.doc.insert(field.clone(), value.clone());
         rec.clocks.insert(field.clone(), stamp);
-        changes.push((field, value));
+        changed.push(field.clone());
+        rec.doc.insert(field, value);
     }
     if existing.is_none() {
         if let Some(missing) = required_fields(spec).find(|f| !rec.doc.contains_key(*f)) {
@@ -173,7 +163,7 @@ fn write_one(
             .into());
         }
     }
-    if changes.is_empty() {
+    if changed.is_empty() {
         return Ok(WriteOutcome {
             row_id,
             changed: 0,
@@ -202,7 +192,10 @@ fn write_one(
     let base = op_id_base();
     // [[field, value], …]: the op_ids are base + index and the stamp is the row's one
     // `hlc` column, so neither is repeated per change.
-    let ops: Vec<(&str, &Value)> = changes.iter().map(|(f, v)| (f.as_str(), v)).collect();
+    let ops: Vec<(&str, &Value)> = changed
+        .iter()
+        .map(|f| (f.as_str(), rec.doc.get(f).unwrap_or(&Value::Null)))
+        .collect();
     let n = ops.len() as u64;
     let ops = serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached(
@@ -223,7 +216,7 @@ fn write_one(
     *next_seq += n;
     Ok(WriteOutcome {
         row_id,
-        changed: changes.len(),
+        changed: changed.len(),
         first_seq: Some(first_seq),
     })
 }

@@ -103,11 +103,21 @@ impl TableSpec {
     /// change is not part of the write that created it): append-only rows then accept
     /// only `after_creation` fields.
     pub fn validate(&self, change: &Change, row_exists: bool) -> Result<(), SchemaError> {
+        self.validate_field(&change.field, &change.value, row_exists)
+    }
+
+    /// [`TableSpec::validate`] for a field and value not (yet) wrapped in a change.
+    pub fn validate_field(
+        &self,
+        field: &str,
+        value: &Value,
+        row_exists: bool,
+    ) -> Result<(), SchemaError> {
         let spec = self
-            .field(&change.field)
+            .field(field)
             .ok_or_else(|| SchemaError::UnknownField {
                 table: self.name.to_string(),
-                field: change.field.chars().take(64).collect(),
+                field: field.chars().take(64).collect(),
             })?;
         if self.kind == TableKind::AppendOnly && row_exists && !spec.after_creation {
             return Err(SchemaError::WriteOnce {
@@ -115,7 +125,7 @@ impl TableSpec {
                 field: spec.name.to_string(),
             });
         }
-        spec.check_value(&change.value)
+        spec.check_value(value)
             .map_err(|problem| SchemaError::BadValue {
                 table: self.name.to_string(),
                 field: spec.name.to_string(),

@@ -2,8 +2,7 @@
 -- touch nine pages; now it touches four (the record, its child/visit-time index, the
 -- outbox row and the roster line).
 --
--- * record_by_child is a prefix of record_visit_by_time (child_id, tbl, visited_at):
---   lookups by (child_id, tbl) use the latter.
+-- * record_by_child and record_visit_by_time become one index (child_id, tbl, ts).
 -- * record_by_scope served only rare whole-village operations (export, drop, evict),
 --   which now scan.
 -- * outbox_by_row served "is this row unsent?" lookups; the roster now answers
@@ -27,15 +26,19 @@ CREATE TABLE record_new (
     child_id TEXT,
     doc      TEXT NOT NULL,
     clocks   NOT NULL,       -- BLOB (record::encode_clocks); JSON text in rows written before
+    ts       TEXT,           -- a visit's visited_at (for the child's latest visit), else NULL
     UNIQUE (tbl, row_id)
 );
-INSERT INTO record_new (tbl, row_id, scope, child_id, doc, clocks)
-    SELECT tbl, row_id, scope, child_id, doc, clocks FROM record ORDER BY tbl, row_id;
+INSERT INTO record_new (tbl, row_id, scope, child_id, doc, clocks, ts)
+    SELECT tbl, row_id, scope, child_id, doc, clocks,
+           CASE tbl WHEN 'visit' THEN json_extract(doc, '$.visited_at') END
+    FROM record ORDER BY tbl, row_id;
 DROP TABLE record;
 ALTER TABLE record_new RENAME TO record;
 -- A child's rows and, for visits, their time: the child's file and the roster's latest
--- visit.
-CREATE INDEX record_visit_by_time ON record (child_id, tbl, json_extract(doc, '$.visited_at'));
+-- visit. A plain column, not an expression on `doc`, so that an insert does not make
+-- SQLite parse the row's JSON.
+CREATE INDEX record_by_child ON record (child_id, tbl, ts);
 DROP INDEX outbox_by_row;
 DROP INDEX roster_by_due;
 ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
@@ -54,7 +57,7 @@ UPDATE roster_entry SET last_visit_seq = (
     SELECT local_seq FROM record
     WHERE child_id = roster_entry.child_id AND tbl = 'visit'
       AND json_extract(doc, '$.voided') IS NULL
-    ORDER BY json_extract(doc, '$.visited_at') DESC LIMIT 1);
+    ORDER BY ts DESC LIMIT 1);
 ALTER TABLE roster_entry DROP COLUMN last_visit_unsynced;
 -- record.clocks is now written as a compact BLOB (record::encode_clocks); rows written
 -- before keep their JSON text until they next change (record::decode_clocks reads both).
