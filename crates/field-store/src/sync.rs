@@ -632,7 +632,7 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
         let st: BlobStatus = resp.json().map_err(net)?;
         if !st.complete {
             let bytes = store.blob(&b.sha256)?;
-            let mut offset = st.held_bytes.min(bytes.len() as u64) as usize;
+            let mut offset = resume_offset(st.held_bytes, bytes.len(), opts.chunk_bytes);
             while offset < bytes.len() {
                 let end = (offset + opts.chunk_bytes).min(bytes.len());
                 let chunk = bytes[offset..end].to_vec();
@@ -662,7 +662,7 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
                     if held.complete {
                         break;
                     }
-                    offset = held.held_bytes.min(bytes.len() as u64) as usize;
+                    offset = resume_offset(held.held_bytes, bytes.len(), opts.chunk_bytes);
                     continue;
                 }
                 if !resp.status().is_success() {
@@ -692,6 +692,19 @@ fn upload_blobs(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> S
         });
     }
     Ok(())
+}
+
+/// Where to resume a blob upload the server holds `held` bytes of. All bytes held but
+/// the blob not complete (its store write failed) means: send the last chunk again, which
+/// makes the server verify and store it — never "nothing left to send", which would mark
+/// the blob uploaded while the server does not have it.
+fn resume_offset(held: u64, len: usize, chunk: usize) -> usize {
+    let held = held.min(len as u64) as usize;
+    if held >= len {
+        len.saturating_sub(chunk.max(1))
+    } else {
+        held
+    }
 }
 
 /// Pulls pages after the cursor until the server has no more. `include_own`: whether
@@ -824,4 +837,18 @@ fn fetch_thumbnails(store: &mut Store, s: &mut Session<'_>) -> SyncResult<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::resume_offset;
+
+    #[test]
+    fn a_fully_held_but_incomplete_blob_sends_its_last_chunk_again() {
+        assert_eq!(resume_offset(0, 1000, 256), 0);
+        assert_eq!(resume_offset(512, 1000, 256), 512);
+        assert_eq!(resume_offset(1000, 1000, 256), 744);
+        assert_eq!(resume_offset(5000, 1000, 256), 744, "more than we have: the end");
+        assert_eq!(resume_offset(1000, 100, 256), 0, "a blob smaller than a chunk");
+    }
 }
