@@ -140,7 +140,7 @@ impl Decision {
     fn draw(p: &FaultPlan, rng: &mut u64) -> Decision {
         let cut = chance(rng, p.cut_probability);
         let offset = next(rng) % p.cut_within.max(1);
-        let up = next(rng) % 2 == 0;
+        let up = next(rng).is_multiple_of(2);
         Decision {
             cut_up: p.cut_up_at.or((cut && up).then_some(offset)),
             cut_down: (cut && !up).then_some(offset),

@@ -86,9 +86,16 @@ mod tests {
         let mut emergency = fields.clone();
         emergency.insert("emergency".into(), Value::Bool(true));
         let e = validate_row("visit", &emergency, today).unwrap_err();
-        assert_eq!(e.code, "emergency_needs_report", "a record rule, after the schema");
         assert_eq!(
-            Visit::from_fields(&emergency).unwrap().validate(today).unwrap_err().code,
+            e.code, "emergency_needs_report",
+            "a record rule, after the schema"
+        );
+        assert_eq!(
+            Visit::from_fields(&emergency)
+                .unwrap()
+                .validate(today)
+                .unwrap_err()
+                .code,
             e.code
         );
     }

@@ -51,6 +51,31 @@ fn plain_visit_table(conn: &Connection) {
     .unwrap();
 }
 
+const INSERT_PLAIN_VISIT: &str =
+    "INSERT INTO visit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// The visit as one row of the plain baseline table.
+fn insert_plain_visit(
+    st: &mut rusqlite::Statement<'_>,
+    id: &str,
+    child: uuid::Uuid,
+    f: &Map<String, Value>,
+) -> usize {
+    st.execute(params![
+        id,
+        child.to_string(),
+        f["visited_at"].as_str(),
+        f["mode"].as_str(),
+        f["visitor"].as_str(),
+        f["checklist"].to_string(),
+        f["risk_colour"].as_str(),
+        false,
+        f["actions"].to_string(),
+        f["narrative"].as_str()
+    ])
+    .unwrap()
+}
+
 fn open_plain(path: &std::path::Path, relaxed: bool) -> Connection {
     let c = Connection::open(path).unwrap();
     c.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -85,23 +110,9 @@ fn local_write(c: &mut Criterion) {
         plain_visit_table(&conn);
         g.bench_function("baseline: plain INSERT of the same visit", |b| {
             b.iter(|| {
-                let f = &fields;
-                conn.execute(
-                    "INSERT INTO visit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        uuid::Uuid::now_v7().to_string(),
-                        child.to_string(),
-                        f["visited_at"].as_str(),
-                        f["mode"].as_str(),
-                        f["visitor"].as_str(),
-                        f["checklist"].to_string(),
-                        f["risk_colour"].as_str(),
-                        false,
-                        f["actions"].to_string(),
-                        f["narrative"].as_str()
-                    ],
-                )
-                .unwrap()
+                // `prepare` each time, as `Connection::execute` does.
+                let mut st = conn.prepare(INSERT_PLAIN_VISIT).unwrap();
+                insert_plain_visit(&mut st, &uuid::Uuid::now_v7().to_string(), child, &fields)
             })
         });
         // The same rows an app without change capture would write for a visit, in
@@ -123,21 +134,12 @@ fn local_write(c: &mut Criterion) {
                 let f = &fields;
                 let id = uuid::Uuid::now_v7().to_string();
                 let tx = conn2.transaction().unwrap();
-                tx.prepare_cached("INSERT INTO visit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-                    .unwrap()
-                    .execute(params![
-                        id,
-                        child.to_string(),
-                        f["visited_at"].as_str(),
-                        f["mode"].as_str(),
-                        f["visitor"].as_str(),
-                        f["checklist"].to_string(),
-                        f["risk_colour"].as_str(),
-                        false,
-                        f["actions"].to_string(),
-                        f["narrative"].as_str()
-                    ])
-                    .unwrap();
+                insert_plain_visit(
+                    &mut tx.prepare_cached(INSERT_PLAIN_VISIT).unwrap(),
+                    &id,
+                    child,
+                    f,
+                );
                 tx.prepare_cached("INSERT OR REPLACE INTO roster VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                     .unwrap()
                     .execute(params![
@@ -245,13 +247,16 @@ fn apply(c: &mut Criterion) {
     }
     src.commit();
     let am_changes = src.get_changes(&[]);
-    g.bench_function("baseline: automerge apply_changes (in memory, not stored)", |b| {
-        b.iter_batched(
-            automerge::Automerge::new,
-            |mut doc| doc.apply_changes(am_changes.iter().cloned()).unwrap(),
-            BatchSize::PerIteration,
-        )
-    });
+    g.bench_function(
+        "baseline: automerge apply_changes (in memory, not stored)",
+        |b| {
+            b.iter_batched(
+                automerge::Automerge::new,
+                |mut doc| doc.apply_changes(am_changes.iter().cloned()).unwrap(),
+                BatchSize::PerIteration,
+            )
+        },
+    );
     // The same, stored as an automerge app stores a document (automerge-repo's way):
     // each page of changes applied, then the incremental save since the previous heads
     // appended to SQLite in one transaction, with the same durability as ours.
@@ -259,28 +264,36 @@ fn apply(c: &mut Criterion) {
         .chunks(am_changes.len().div_ceil(pages.len()))
         .map(|c| c.to_vec())
         .collect();
-    g.bench_function("baseline: automerge, one document, each page applied and stored", |b| {
-        b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().unwrap();
-                let c = open_plain(&dir.path().join("am.db"), true);
-                c.execute_batch("CREATE TABLE chunk (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
+    g.bench_function(
+        "baseline: automerge, one document, each page applied and stored",
+        |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let c = open_plain(&dir.path().join("am.db"), true);
+                    c.execute_batch(
+                        "CREATE TABLE chunk (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)",
+                    )
                     .unwrap();
-                (dir, c, automerge::Automerge::new())
-            },
-            |(_dir, mut c, mut doc)| {
-                for page in &am_pages {
-                    let heads = doc.get_heads();
-                    doc.apply_changes(page.iter().cloned()).unwrap();
-                    let tx = c.transaction().unwrap();
-                    tx.execute("INSERT INTO chunk (bytes) VALUES (?1)", [doc.save_after(&heads)])
+                    (dir, c, automerge::Automerge::new())
+                },
+                |(_dir, mut c, mut doc)| {
+                    for page in &am_pages {
+                        let heads = doc.get_heads();
+                        doc.apply_changes(page.iter().cloned()).unwrap();
+                        let tx = c.transaction().unwrap();
+                        tx.execute(
+                            "INSERT INTO chunk (bytes) VALUES (?1)",
+                            [doc.save_after(&heads)],
+                        )
                         .unwrap();
-                    tx.commit().unwrap();
-                }
-            },
-            BatchSize::PerIteration,
-        )
-    });
+                        tx.commit().unwrap();
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
     // One automerge document per record (a child, a visit), the granularity an app
     // would sync and load: per row, load the stored document (or start one), apply
     // its changes, save it back; one transaction per page.
@@ -300,43 +313,49 @@ fn apply(c: &mut Criterion) {
             per_record.push((id.to_string(), doc.get_changes(&[])));
         }
     }
-    let rec_pages: Vec<&[(String, Vec<automerge::Change>)]> =
-        per_record.chunks(per_record.len().div_ceil(pages.len())).collect();
-    g.bench_function("baseline: automerge, one document per record, stored", |b| {
-        b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().unwrap();
-                let c = open_plain(&dir.path().join("am.db"), true);
-                c.execute_batch("CREATE TABLE doc (id TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID")
+    let rec_pages: Vec<&[(String, Vec<automerge::Change>)]> = per_record
+        .chunks(per_record.len().div_ceil(pages.len()))
+        .collect();
+    g.bench_function(
+        "baseline: automerge, one document per record, stored",
+        |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let c = open_plain(&dir.path().join("am.db"), true);
+                    c.execute_batch(
+                        "CREATE TABLE doc (id TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID",
+                    )
                     .unwrap();
-                (dir, c)
-            },
-            |(_dir, mut c)| {
-                for page in &rec_pages {
-                    let tx = c.transaction().unwrap();
-                    for (id, chs) in page.iter() {
-                        let stored: Option<Vec<u8>> = tx
-                            .prepare_cached("SELECT bytes FROM doc WHERE id = ?1")
-                            .unwrap()
-                            .query_row([id], |r| r.get(0))
-                            .optional()
-                            .unwrap();
-                        let mut doc = match stored {
-                            Some(b) => automerge::Automerge::load(&b).unwrap(),
-                            None => automerge::Automerge::new(),
-                        };
-                        doc.apply_changes(chs.iter().cloned()).unwrap();
-                        tx.prepare_cached("INSERT OR REPLACE INTO doc VALUES (?1, ?2)")
-                            .unwrap()
-                            .execute(params![id, doc.save()])
-                            .unwrap();
+                    (dir, c)
+                },
+                |(_dir, mut c)| {
+                    for page in &rec_pages {
+                        let tx = c.transaction().unwrap();
+                        for (id, chs) in page.iter() {
+                            let stored: Option<Vec<u8>> = tx
+                                .prepare_cached("SELECT bytes FROM doc WHERE id = ?1")
+                                .unwrap()
+                                .query_row([id], |r| r.get(0))
+                                .optional()
+                                .unwrap();
+                            let mut doc = match stored {
+                                Some(b) => automerge::Automerge::load(&b).unwrap(),
+                                None => automerge::Automerge::new(),
+                            };
+                            doc.apply_changes(chs.iter().cloned()).unwrap();
+                            tx.prepare_cached("INSERT OR REPLACE INTO doc VALUES (?1, ?2)")
+                                .unwrap()
+                                .execute(params![id, doc.save()])
+                                .unwrap();
+                        }
+                        tx.commit().unwrap();
                     }
-                    tx.commit().unwrap();
-                }
-            },
-            BatchSize::PerIteration,
-        )
-    });
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
     g.finish();
 }
 

@@ -65,31 +65,22 @@ fn domain_rules(
             let v = domain::agreement::AgreementVersion::from_fields(&version.doc)?;
             domain::agreement::ensure_signature_bound(&sig, version.row_id, &v)?;
         }
-        match validate_record(&rec.table, &rec.doc, today) {
+        match domain::validate_row(&rec.table, &rec.doc, today) {
             Ok(()) => Ok(()),
             // An edit must not make a record worse, but a problem the record already
             // had (say a date written by a phone whose clock was a year fast) must not
             // block fixing another field either.
-            Err(StoreError::Domain(e))
+            Err(e)
                 if before.is_some_and(|b| {
-                    same_problem(&e, validate_record(&b.table, &b.doc, today))
+                    domain::validate_row(&b.table, &b.doc, today)
+                        .is_err_and(|was| was.code == e.code && was.field == e.field)
                 }) =>
             {
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
-}
-
-fn same_problem(now: &DomainError, before: Result<()>) -> bool {
-    matches!(before, Err(StoreError::Domain(b)) if b.code == now.code && b.field == now.field)
-}
-
-/// The domain's whole-record rules for a row of `table` (the per-field schema checks
-/// already ran in the write path).
-fn validate_record(table: &str, doc: &Map<String, Value>, today: NaiveDate) -> Result<()> {
-    Ok(domain::validate_row(table, doc, today)?)
 }
 
 impl Store {

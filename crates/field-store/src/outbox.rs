@@ -215,8 +215,8 @@ impl Store {
                     params![hlc.as_u64() as i64, first],
                 )?;
             } else {
-                let json = serde_json::to_string(&ops)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let json =
+                    serde_json::to_string(&ops).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 tx.execute(
                     "UPDATE outbox SET changes = ?1, hlc = ?2 WHERE first_seq = ?3",
                     params![json, hlc.as_u64() as i64, first],

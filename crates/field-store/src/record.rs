@@ -106,8 +106,9 @@ fn decode_clocks_binary(b: &[u8]) -> Result<BTreeMap<String, Stamp>> {
     let mut stamps = Vec::with_capacity(n);
     for _ in 0..n {
         let chunk = b.get(at..at + 24).ok_or_else(bad)?;
-        let hlc = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
-        let device_id = Uuid::from_slice(&chunk[8..]).map_err(|_| bad())?;
+        let (hlc, device) = chunk.split_at(8);
+        let hlc = u64::from_le_bytes(hlc.try_into().map_err(|_| bad())?);
+        let device_id = Uuid::from_slice(device).map_err(|_| bad())?;
         stamps.push(Stamp {
             hlc: Hlc::from_u64(hlc),
             device_id,
@@ -133,8 +134,8 @@ fn decode_clocks(raw: &rusqlite::types::Value) -> Result<BTreeMap<String, Stamp>
     match raw {
         rusqlite::types::Value::Blob(b) => decode_clocks_binary(b),
         rusqlite::types::Value::Text(s) => {
-            let m: BTreeMap<String, ClockEntry> = serde_json::from_str(s)
-                .map_err(|e| StoreError::Corrupt(format!("clocks: {e}")))?;
+            let m: BTreeMap<String, ClockEntry> =
+                serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("clocks: {e}")))?;
             Ok(m.into_iter()
                 .map(|(k, (hlc, device_id))| (k, Stamp { hlc, device_id }))
                 .collect())
@@ -194,33 +195,16 @@ pub fn load_record(conn: &Connection, table: &str, row_id: Uuid) -> Result<Optio
 }
 
 /// Loads one row's current values without its field clocks (empty `clocks`): for
-/// readers that never merge, such as the roster.
+/// readers that never merge, such as the roster. The clocks column is replaced by the
+/// encoding of no clocks (`X'0100'`: version 1, no stamps), so nothing is parsed.
 pub fn load_values(conn: &Connection, table: &str, row_id: Uuid) -> Result<Option<StoredRecord>> {
     let raw = conn
-        .prepare_cached("SELECT scope, child_id, doc FROM record WHERE tbl = ?1 AND row_id = ?2")?
-        .query_row(params![table, row_id.to_string()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
+        .prepare_cached(
+            "SELECT tbl, row_id, scope, child_id, doc, X'0100' FROM record WHERE tbl = ?1 AND row_id = ?2",
+        )?
+        .query_row(params![table, row_id.to_string()], row_to_record)
         .optional()?;
-    let Some((scope, child_id, doc)) = raw else {
-        return Ok(None);
-    };
-    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
-    Ok(Some(StoredRecord {
-        table: table.to_string(),
-        row_id,
-        scope,
-        child_id: child_id
-            .map(|c| Uuid::parse_str(&c))
-            .transpose()
-            .map_err(|e| corrupt(&e))?,
-        doc: serde_json::from_str(&doc).map_err(|e| corrupt(&e))?,
-        clocks: BTreeMap::new(),
-    }))
+    raw.map(decode_record).transpose()
 }
 
 /// Loads the rows of `table` that belong to a child, in row-id (creation) order.
@@ -238,7 +222,9 @@ pub fn records_of_child(
 
 /// The `ts` column: a visit's time, by which a child's latest visit is found.
 fn time_key(rec: &StoredRecord) -> Option<&str> {
-    (rec.table == "visit").then(|| rec.text("visited_at")).flatten()
+    (rec.table == "visit")
+        .then(|| rec.text("visited_at"))
+        .flatten()
 }
 
 /// Inserts or replaces one row. `local_seq` is the device_seq of a local write of
@@ -313,6 +299,8 @@ mod tests {
             .collect();
         let bytes = encode_clocks(&clocks);
         assert_eq!(bytes.len(), 2 + 24 + 11 * (8 + 2));
+        // `load_values` selects this literal in place of the clocks column.
+        assert_eq!(encode_clocks(&BTreeMap::new()), [0x01, 0x00]);
     }
 
     #[test]

@@ -213,32 +213,32 @@ impl Store {
     }
 }
 
+/// The next `device_seq`: the device row's, or one past the outbox's last change.
+const NEXT_SEQ: &str = "max(next_seq, coalesce((SELECT first_seq + n FROM outbox ORDER BY first_seq DESC LIMIT 1), 0))";
+/// The last clock value handed out: the device row's, or the outbox's last write's.
+const HLC_LAST: &str =
+    "max(hlc_last, coalesce((SELECT hlc FROM outbox ORDER BY first_seq DESC LIMIT 1), 0))";
+
 /// The device's state. The next `device_seq` and the last clock value are the larger
 /// of the device row and the outbox's last row: a local write appends to the outbox
 /// only, and the device row takes the counters over before outbox rows are deleted
 /// ([`fold_outbox_counters`]), so a sequence number is never minted twice.
 pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
-    conn.prepare_cached(
-        "SELECT device_id,
-                max(next_seq, coalesce((SELECT first_seq + n FROM outbox ORDER BY first_seq DESC LIMIT 1), 0)),
-                max(hlc_last, coalesce((SELECT hlc FROM outbox ORDER BY first_seq DESC LIMIT 1), 0)),
-                clock_offset_ms, pull_cursor, acked_seq, scopes
-         FROM device WHERE id = 1",
-    )?
-    .query_row(
-        [],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        },
-    )
+    conn.prepare_cached(&format!(
+        "SELECT device_id, {NEXT_SEQ}, {HLC_LAST}, clock_offset_ms, pull_cursor, acked_seq, scopes
+             FROM device WHERE id = 1"
+    ))?
+    .query_row([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })
     .map_err(StoreError::from)
     .and_then(|(id, seq, hlc, off, cur, ack, scopes)| {
         Ok(DeviceState {
@@ -248,7 +248,8 @@ pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
             clock_offset_ms: off,
             pull_cursor: cur as u64,
             acked_seq: ack as u64,
-            scopes: serde_json::from_str(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            scopes: serde_json::from_str(&scopes)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         })
     })
 }
@@ -256,12 +257,9 @@ pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
 /// Moves the outbox's counters into the device row. Called inside every transaction
 /// that deletes outbox rows, before it deletes them.
 pub(crate) fn fold_outbox_counters(conn: &Connection) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE device SET
-            next_seq = max(next_seq, coalesce((SELECT first_seq + n FROM outbox ORDER BY first_seq DESC LIMIT 1), 0)),
-            hlc_last = max(hlc_last, coalesce((SELECT hlc FROM outbox ORDER BY first_seq DESC LIMIT 1), 0))
-         WHERE id = 1",
-    )?
+    conn.prepare_cached(&format!(
+        "UPDATE device SET next_seq = {NEXT_SEQ}, hlc_last = {HLC_LAST} WHERE id = 1"
+    ))?
     .execute([])?;
     Ok(())
 }

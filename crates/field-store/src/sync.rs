@@ -848,7 +848,15 @@ mod resume_tests {
         assert_eq!(resume_offset(0, 1000, 256), 0);
         assert_eq!(resume_offset(512, 1000, 256), 512);
         assert_eq!(resume_offset(1000, 1000, 256), 744);
-        assert_eq!(resume_offset(5000, 1000, 256), 744, "more than we have: the end");
-        assert_eq!(resume_offset(1000, 100, 256), 0, "a blob smaller than a chunk");
+        assert_eq!(
+            resume_offset(5000, 1000, 256),
+            744,
+            "more than we have: the end"
+        );
+        assert_eq!(
+            resume_offset(1000, 100, 256),
+            0,
+            "a blob smaller than a chunk"
+        );
     }
 }

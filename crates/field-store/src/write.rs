@@ -224,7 +224,7 @@ fn write_one(
 /// The op_ids of one write are consecutive UUIDv7s: one fresh UUIDv7 with its lowest
 /// 16 bits cleared, plus the change's index. They stay unique (58 random bits remain
 /// per write) and cost one clock read and one random draw per write, not per field.
-pub(crate) fn op_id_base() -> u128 {
+fn op_id_base() -> u128 {
     Uuid::now_v7().as_u128() & !0xFFFF
 }
 

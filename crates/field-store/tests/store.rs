@@ -429,14 +429,24 @@ fn sequence_numbers_and_the_clock_continue_after_the_outbox_empties_and_the_stor
 
     let mut s = Store::open(&path, &OpenOptions::default()).unwrap();
     let st = s.device_state().unwrap();
-    assert_eq!(st.next_seq, 10, "the emptied outbox left its counter behind");
+    assert_eq!(
+        st.next_seq, 10,
+        "the emptied outbox left its counter behind"
+    );
     assert_eq!(st.hlc_last, last_hlc);
     let t = today(&s);
     s.add_child(child("王小明", "v1", &["left_behind"], "green", &t))
         .unwrap();
     let second = s.pending_changes(usize::MAX).unwrap();
-    assert_eq!(second.first().unwrap().device_seq, 10, "no device_seq twice");
-    assert!(second.iter().all(|c| c.hlc > last_hlc), "the clock never goes back");
+    assert_eq!(
+        second.first().unwrap().device_seq,
+        10,
+        "no device_seq twice"
+    );
+    assert!(
+        second.iter().all(|c| c.hlc > last_hlc),
+        "the clock never goes back"
+    );
     let ops: std::collections::HashSet<Uuid> =
         first.iter().chain(&second).map(|c| c.op_id).collect();
     assert_eq!(ops.len(), 18, "every change has its own op_id");
@@ -455,7 +465,13 @@ fn visited_but_not_synced_clears_once_the_server_holds_the_visit() {
     let mut s = Store::open_in_memory().unwrap();
     let t = s.today();
     let id = s
-        .add_child(child("李小花", "v1", &["left_behind"], "green", &t.to_string()))
+        .add_child(child(
+            "李小花",
+            "v1",
+            &["left_behind"],
+            "green",
+            &t.to_string(),
+        ))
         .unwrap();
     s.record_visit(id, visit(&format!("{t}T09:00:00+08:00"), "green"), &[])
         .unwrap();
@@ -483,8 +499,10 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
         // The schema as of migration 2, with rows as that version wrote them (JSON
         // field clocks, counters in the device row, the unsynced flag in the roster).
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(include_str!("../src/migrations/0001_initial.sql")).unwrap();
-        c.execute_batch(include_str!("../src/migrations/0002_sync.sql")).unwrap();
+        c.execute_batch(include_str!("../src/migrations/0001_initial.sql"))
+            .unwrap();
+        c.execute_batch(include_str!("../src/migrations/0002_sync.sql"))
+            .unwrap();
         c.pragma_update(None, "user_version", 2).unwrap();
         c.execute(
             "INSERT INTO device (id, device_id, next_seq, hlc_last, created_at) VALUES (1, ?1, 12, ?2, '2026-11-01T00:00:00Z')",
@@ -492,7 +510,8 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
         )
         .unwrap();
         let t = "2026-11-01";
-        let doc = serde_json::to_string(&child("李小花", "v1", &["left_behind"], "green", t)).unwrap();
+        let doc =
+            serde_json::to_string(&child("李小花", "v1", &["left_behind"], "green", t)).unwrap();
         let hlc = format!("{:016x}", (1_700_000_000_000u64 << 16) + 1);
         let clocks: Map<String, Value> = child("李小花", "v1", &["left_behind"], "green", t)
             .keys()
@@ -504,7 +523,8 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
         )
         .unwrap();
         // One unsent change in the old outbox format (an op_id and stamp per change).
-        let op = json!([{"op_id": Uuid::from_u128(7), "field": "name", "value": "李小花", "hlc": hlc}]);
+        let op =
+            json!([{"op_id": Uuid::from_u128(7), "field": "name", "value": "李小花", "hlc": hlc}]);
         c.execute(
             "INSERT INTO outbox (first_seq, n, tbl, row_id, scope, changes, written_at) VALUES (11, 1, 'child', ?1, 'v1', ?2, 0)",
             rusqlite::params![id.to_string(), op.to_string()],
@@ -525,7 +545,10 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
     assert_eq!(r.len(), 1);
     assert!(!r[0].last_visit_unsynced);
     let before = s.export_canonical().unwrap();
-    assert!(before.contains("李小花"), "the JSON field clocks still read");
+    assert!(
+        before.contains("李小花"),
+        "the JSON field clocks still read"
+    );
     // An edit merges against the old clocks and rewrites them in the new encoding.
     assert_eq!(
         s.edit_record("child", id, fields(json!({"risk_colour": "yellow"})))
@@ -535,7 +558,11 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
     let pending = s.pending_changes(usize::MAX).unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(
-        (pending[0].device_seq, pending[0].op_id, pending[0].field.as_str()),
+        (
+            pending[0].device_seq,
+            pending[0].op_id,
+            pending[0].field.as_str()
+        ),
         (11, Uuid::from_u128(7), "name"),
         "the old outbox row still reads"
     );
@@ -550,7 +577,11 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
     assert!(again[0].hlc > pending[0].hlc && again[1].hlc > again[0].hlc);
     let kind: String = s
         .connection()
-        .query_row("SELECT typeof(clocks) FROM record WHERE row_id = ?1", [id.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT typeof(clocks) FROM record WHERE row_id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(kind, "blob");
     let after = s.export_canonical().unwrap();

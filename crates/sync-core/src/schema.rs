@@ -113,12 +113,10 @@ impl TableSpec {
         value: &Value,
         row_exists: bool,
     ) -> Result<(), SchemaError> {
-        let spec = self
-            .field(field)
-            .ok_or_else(|| SchemaError::UnknownField {
-                table: self.name.to_string(),
-                field: field.chars().take(64).collect(),
-            })?;
+        let spec = self.field(field).ok_or_else(|| SchemaError::UnknownField {
+            table: self.name.to_string(),
+            field: field.chars().take(64).collect(),
+        })?;
         if self.kind == TableKind::AppendOnly && row_exists && !spec.after_creation {
             return Err(SchemaError::WriteOnce {
                 table: self.name.to_string(),

@@ -1,6 +1,6 @@
 -- Fewer B-tree pages per local write (issue #2's write-cost goal): a visit used to
--- touch nine pages; now it touches four (the record, its child/visit-time index, the
--- outbox row and the roster line).
+-- touch nine B-trees and an overflow page; now five (the record, its (tbl, row_id)
+-- index, its child index, the outbox row and the roster line).
 --
 -- * record_by_child and record_visit_by_time become one index (child_id, tbl, ts).
 -- * record_by_scope served only rare whole-village operations (export, drop, evict),
