@@ -16,7 +16,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync.sql"),
     include_str!("migrations/0003_fewer_pages.sql"),
+    include_str!("migrations/0004_hardening.sql"),
 ];
+
+/// The first schema version whose roster keeps search keys (migration 0004): a store
+/// migrated across it has its roster rebuilt once.
+const SEARCH_KEY_VERSION: i64 = 4;
 
 /// How to open a store.
 #[derive(Clone, Debug, Default)]
@@ -113,8 +118,12 @@ impl Store {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
-        migrate(&mut conn)?;
+        crate::roster::register_search(&conn)?;
+        let from_version = migrate(&mut conn)?;
         let device_id = ensure_device(&mut conn)?;
+        if from_version > 0 && from_version < SEARCH_KEY_VERSION {
+            crate::roster::rebuild(&mut conn)?;
+        }
         Ok(Store {
             conn,
             device_id,
@@ -269,7 +278,8 @@ pub(crate) fn clock_of(state: &DeviceState) -> HlcClock {
     HlcClock::new(state.hlc_last).with_offset(state.clock_offset_ms)
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+/// Runs the migrations not yet applied; returns the version the store had before.
+fn migrate(conn: &mut Connection) -> Result<i64> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -284,7 +294,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
-    Ok(())
+    Ok(version)
 }
 
 fn ensure_device(conn: &mut Connection) -> Result<Uuid> {

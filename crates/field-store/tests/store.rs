@@ -544,6 +544,13 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
     let r = s.roster(&RosterFilter::default()).unwrap();
     assert_eq!(r.len(), 1);
     assert!(!r[0].last_visit_unsynced);
+    // The roster's search keys were rebuilt by the migration: the given name's
+    // initials find the child (an old "lxh" string would not).
+    let by_given_name = RosterFilter {
+        search: Some("xh".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.roster(&by_given_name).unwrap().len(), 1);
     let before = s.export_canonical().unwrap();
     assert!(
         before.contains("李小花"),
