@@ -81,6 +81,7 @@ impl Store {
     }
 
     fn from_connection(mut conn: Connection, opts: &OpenOptions) -> Result<Store> {
+        silence_cipher_log(&conn);
         if let Some(key) = &opts.key {
             conn.pragma_update(None, "key", key)?;
         }
@@ -219,6 +220,20 @@ impl Store {
     /// Raw connection, for read-only queries of sibling modules and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// SQLCipher logs to the process's stderr by default (on Android to logcat): a wrong
+/// PIN printed three `ERROR CORE … hmac check failed` lines onto the terminal, before
+/// our own `locked` error said the same thing properly. Its log is turned off (level
+/// and target are process-wide settings, set on every open so no connection runs
+/// without). Harmless where SQLCipher is built without logging: the pragmas then do
+/// nothing.
+fn silence_cipher_log(conn: &Connection) {
+    for pragma in ["PRAGMA cipher_log_level = NONE", "PRAGMA cipher_log = off"] {
+        if let Ok(mut st) = conn.prepare(pragma) {
+            let _ = st.query([]).map(|mut rows| rows.next().map(|_| ()));
+        }
     }
 }
 
