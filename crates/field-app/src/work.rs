@@ -823,12 +823,7 @@ impl DeviceApp {
 
     /// The director has seen a rejected change and acted on it: it leaves the list.
     pub fn acknowledge_rejected(&self, r: RejectedRef) -> Result<SyncState, UserError> {
-        self.with_store(|s| {
-            if !s.acknowledge_rejected(r.device_seq)? {
-                return Err(UserError::not_found("被退回的记录", "rejected change"));
-            }
-            Ok(())
-        })?;
+        self.with_store(|s| Ok(s.acknowledge_rejection(r.device_seq)?))?;
         self.after_write();
         self.sync_state(Empty {})
     }

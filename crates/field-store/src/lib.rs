@@ -10,8 +10,7 @@
 //! - [`roster`] and [`child_file`]: the queries a director needs.
 //! - [`photo`] and [`blobs`]: the photo pipeline and content-addressed blobs.
 //! - [`export`]: canonical JSON export and per-scope checksums.
-//! - [`local`]: device-local state never synced: drafts, staged photos, acknowledged
-//!   rejections.
+//! - [`local`]: device-local state never synced: drafts and staged photos.
 
 pub mod apply;
 pub mod blobs;

@@ -16,8 +16,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync.sql"),
     include_str!("migrations/0003_fewer_pages.sql"),
+    include_str!("migrations/0004_hardening.sql"),
     include_str!("migrations/0005_local_state.sql"),
 ];
+
+/// The first schema version whose roster keeps search keys (migration 0004): a store
+/// migrated across it has its roster rebuilt once.
+const SEARCH_KEY_VERSION: i64 = 4;
 
 /// How to open a store.
 #[derive(Clone, Debug, Default)]
@@ -77,6 +82,7 @@ impl Store {
     }
 
     fn from_connection(mut conn: Connection, opts: &OpenOptions) -> Result<Store> {
+        silence_cipher_log(&conn);
         if let Some(key) = &opts.key {
             conn.pragma_update(None, "key", key)?;
         }
@@ -114,8 +120,12 @@ impl Store {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
-        migrate(&mut conn)?;
+        crate::roster::register_search(&conn)?;
+        let from_version = migrate(&mut conn)?;
         let device_id = ensure_device(&mut conn)?;
+        if from_version > 0 && from_version < SEARCH_KEY_VERSION {
+            crate::roster::rebuild(&mut conn)?;
+        }
         Ok(Store {
             conn,
             device_id,
@@ -214,6 +224,20 @@ impl Store {
     }
 }
 
+/// SQLCipher logs to the process's stderr by default (on Android to logcat): a wrong
+/// PIN printed three `ERROR CORE … hmac check failed` lines onto the terminal, before
+/// our own `locked` error said the same thing properly. Its log is turned off (level
+/// and target are process-wide settings, set on every open so no connection runs
+/// without). Harmless where SQLCipher is built without logging: the pragmas then do
+/// nothing.
+fn silence_cipher_log(conn: &Connection) {
+    for pragma in ["PRAGMA cipher_log_level = NONE", "PRAGMA cipher_log = off"] {
+        if let Ok(mut st) = conn.prepare(pragma) {
+            let _ = st.query([]).map(|mut rows| rows.next().map(|_| ()));
+        }
+    }
+}
+
 /// The next `device_seq`: the device row's, or one past the outbox's last change.
 const NEXT_SEQ: &str = "max(next_seq, coalesce((SELECT first_seq + n FROM outbox ORDER BY first_seq DESC LIMIT 1), 0))";
 /// The last clock value handed out: the device row's, or the outbox's last write's.
@@ -270,7 +294,8 @@ pub(crate) fn clock_of(state: &DeviceState) -> HlcClock {
     HlcClock::new(state.hlc_last).with_offset(state.clock_offset_ms)
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+/// Runs the migrations not yet applied; returns the version the store had before.
+fn migrate(conn: &mut Connection) -> Result<i64> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -285,7 +310,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
-    Ok(())
+    Ok(version)
 }
 
 fn ensure_device(conn: &mut Connection) -> Result<Uuid> {
