@@ -4,9 +4,10 @@
 //! a phone's push (by one server-side "demo seed" device per director), so the demo
 //! exercises validation, merge and the feed. Names are invented.
 
+use crate::enrollment::issue_code;
 use crate::error::StoreError;
 use crate::roster::Roster;
-use crate::store::{Database, EnrollCodeRecord, NewDevice, PushBatch};
+use crate::store::{Database, PushBatch};
 use serde_json::json;
 use sync_core::{Change, Hlc, Scope};
 use uuid::Uuid;
@@ -56,39 +57,12 @@ const GIVEN: &[&str] = &[
 ];
 
 fn now_ms() -> u64 {
-    crate::handlers::now_ms()
-}
-
-/// Mints and stores an enrollment code for `login`; returns the code to show.
-pub async fn issue_code(
-    db: &dyn Database,
-    login: &str,
-    ttl_hours: u64,
-) -> Result<String, StoreError> {
-    let account = db
-        .account_by_login(login)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("no account {login}")))?;
-    let minted = crate::auth::mint_code();
-    let now = now_ms() as i64;
-    db.add_enroll_code(
-        EnrollCodeRecord {
-            code_id: minted.code_id.clone(),
-            account_id: account.id,
-            secret_hash: minted.secret_hash.clone(),
-            expires_ms: now + (ttl_hours as i64) * 3_600_000,
-            used: false,
-        },
-        now,
-    )
-    .await?;
-    Ok(minted.code)
+    crate::model::clock::now_ms()
 }
 
 /// The date `n` days before today in China, as `YYYY-MM-DD`.
 fn days_ago(n: i64) -> String {
-    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    (chrono::Utc::now().with_timezone(&china).date_naive() - chrono::Duration::days(n)).to_string()
+    (crate::model::clock::today() - chrono::Duration::days(n)).to_string()
 }
 
 /// Seeds the demo city. Not idempotent for records: call on an empty store.
@@ -101,23 +75,9 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let mut k = 0usize;
     for village in &villages {
         let login = format!("dir-{village}");
-        let code = issue_code(db, &login, 1).await?;
-        let (code_id, _) = crate::auth::split_code(&code).expect("minted code parses");
-        let device_id = Uuid::now_v7();
-        let (_token, token_hash) = crate::auth::mint_token();
-        let device = db
-            .enroll_device(
-                &code_id,
-                NewDevice {
-                    device_id,
-                    name: "demo seed".into(),
-                    app_version: "seed".into(),
-                    token_hash,
-                },
-                now_ms() as i64,
-            )
-            .await?
-            .map_err(|e| StoreError::Invalid(format!("demo seed device: {e:?}")))?;
+        let device =
+            crate::enrollment::server_side_device(db, &login, "demo seed", now_ms() as i64).await?;
+        let device_id = device.device_id;
         let mut changes = Vec::new();
         let mut seq = 0u64;
         let base = now_ms();
@@ -244,8 +204,12 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let director_login = format!("dir-{}", villages.first().cloned().unwrap_or_default());
     let supervisor_login = "sup-370602001".to_string();
     Ok(DemoSeed {
-        director_code: issue_code(db, &director_login, 72).await?,
-        supervisor_code: issue_code(db, &supervisor_login, 72).await?,
+        director_code: issue_code(db, &director_login, 72, now_ms() as i64)
+            .await?
+            .code,
+        supervisor_code: issue_code(db, &supervisor_login, 72, now_ms() as i64)
+            .await?
+            .code,
         director_login,
         supervisor_login,
         children,

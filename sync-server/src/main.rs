@@ -229,8 +229,15 @@ async fn main() -> anyhow::Result<()> {
                     println!("imported {} places and {} accounts", s.places, s.accounts);
                 }
                 AdminCommand::EnrollCode { account, ttl_hours } => {
-                    let code = sync_server::demo::issue_code(db, &account, ttl_hours).await?;
-                    println!("{code}");
+                    let issued = sync_server::enrollment::issue_code(
+                        db,
+                        &account,
+                        ttl_hours,
+                        sync_server::model::clock::now_ms() as i64,
+                    )
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                    println!("{}", issued.code);
                     eprintln!("one-time enrollment code for {account}, valid {ttl_hours} h");
                 }
                 AdminCommand::Devices { account } => {
@@ -273,8 +280,13 @@ async fn main() -> anyhow::Result<()> {
                     }
                     let mut lines = String::new();
                     for login in &logins {
-                        let p = sync_server::provision::provision_device(db, login, "provisioned")
-                            .await?;
+                        let p = sync_server::enrollment::provision_device(
+                            db,
+                            login,
+                            "provisioned",
+                            sync_server::model::clock::now_ms() as i64,
+                        )
+                        .await?;
                         lines.push_str(&serde_json::to_string(&p)?);
                         lines.push('\n');
                     }
@@ -318,7 +330,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 AdminCommand::Revoke { device } => {
                     if !db
-                        .revoke_device(device, sync_server::handlers::now_ms() as i64)
+                        .revoke_device(device, sync_server::model::clock::now_ms() as i64)
                         .await?
                     {
                         bail!("no device {device}");

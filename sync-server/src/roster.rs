@@ -18,7 +18,7 @@
 //! changes nothing; a changed line updates the place or account (a director's village
 //! list is replaced). Fields may be quoted with `"` (a quote inside doubled).
 
-use crate::store::Role;
+use crate::model::Role;
 
 /// A place in the hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use sync_core::wire::paths;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -22,16 +23,16 @@ pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let blob_routes = Router::new()
         .route(
-            "/v1/blobs/{sha256}",
+            paths::BLOB,
             get(handlers::blobs::fetch).put(handlers::blobs::put_chunk),
         )
-        .route("/v1/blobs/{sha256}/status", get(handlers::blobs::status))
+        .route(paths::BLOB_STATUS, get(handlers::blobs::status))
         .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES));
     Router::new()
-        .route("/v1/enroll", post(handlers::enroll::enroll))
-        .route("/v1/push", post(handlers::sync::push))
-        .route("/v1/pull", post(handlers::sync::pull))
-        .route("/v1/verify", post(handlers::sync::verify))
+        .route(paths::ENROLL, post(handlers::enroll::enroll))
+        .route(paths::PUSH, post(handlers::sync::push))
+        .route(paths::PULL, post(handlers::sync::pull))
+        .route(paths::VERIFY, post(handlers::sync::verify))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(blob_routes)
         .route("/healthz", get(handlers::health::healthz))
@@ -60,7 +61,7 @@ async fn observe(req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_string();
     let mut res = next.run(req).await;
     crate::metrics::request_done(&route, &method, started.elapsed().as_secs_f64());
-    if let Ok(v) = HeaderValue::from_str(&handlers::now_ms().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&crate::model::clock::now_ms().to_string()) {
         res.headers_mut().insert("x-server-time-ms", v);
     }
     res

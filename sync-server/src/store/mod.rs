@@ -13,68 +13,12 @@ use crate::error::StoreError;
 use crate::roster::Roster;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-use sync_core::wire::{Heartbeat, PulledChange, Rejection};
+use sync_core::wire::{Heartbeat, PulledChange};
 use sync_core::{Change, Scope, ScopeChecksum};
 use uuid::Uuid;
 
-/// What an account may do.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Role {
-    /// 儿童主任: reads and writes their villages.
-    Director,
-    /// 儿童督导员: reads the villages of their township, writes nothing.
-    Supervisor,
-    /// County civil-affairs admin: reads the villages of their county, writes nothing.
-    CountyAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Director => "director",
-            Role::Supervisor => "supervisor",
-            Role::CountyAdmin => "county_admin",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "director" => Some(Role::Director),
-            "supervisor" => Some(Role::Supervisor),
-            "county_admin" => Some(Role::CountyAdmin),
-            _ => None,
-        }
-    }
-}
-
-/// An authenticated device and what its account may read and write.
-#[derive(Clone, Debug)]
-pub struct DeviceAuth {
-    pub device_id: Uuid,
-    pub account_id: i64,
-    pub role: Role,
-    pub revoked: bool,
-    /// Village codes the device may write (a director's villages; empty otherwise).
-    pub write_scopes: Vec<String>,
-    /// Village codes the device receives.
-    pub read_scopes: Vec<String>,
-}
-
-impl DeviceAuth {
-    pub fn can_write(&self, scope: &str) -> bool {
-        self.write_scopes.iter().any(|s| s == scope)
-    }
-    pub fn can_read(&self, scope: &str) -> bool {
-        self.read_scopes.iter().any(|s| s == scope)
-    }
-}
-
-/// An account as the admin CLI sees it.
-#[derive(Clone, Debug)]
-pub struct Account {
-    pub id: i64,
-    pub login: String,
-    pub role: Role,
-}
+pub use crate::ingest::{PushBatch, PushOutcome};
+pub use crate::model::{Account, DeviceAuth, Principal, Role};
 
 /// A stored one-time enrollment code (the secret part only as an argon2 hash).
 #[derive(Clone, Debug)]
@@ -148,24 +92,6 @@ pub struct AccessLogEntry {
     pub at_ms: i64,
 }
 
-/// A push batch as the store ingests it.
-#[derive(Clone, Debug)]
-pub struct PushBatch {
-    pub changes: Vec<Change>,
-    pub heartbeat: Heartbeat,
-    pub now_ms: u64,
-    pub max_ahead_ms: u64,
-}
-
-/// The store's answer to a push.
-#[derive(Clone, Debug, Default)]
-pub struct PushOutcome {
-    pub max_device_seq: u64,
-    /// Changes stored now or already stored before (duplicates).
-    pub accepted: u64,
-    pub rejected: Vec<Rejection>,
-}
-
 /// One page of the scope feed.
 #[derive(Clone, Debug, Default)]
 pub struct PullPage {
@@ -213,6 +139,28 @@ pub fn pull_page(
         next_cursor,
         has_more,
     }
+}
+
+/// Access-log rows for a supervisor's or admin's pull page: one per village read.
+/// Directors' pulls are not logged (they read their own villages).
+pub fn access_entries(device: &DeviceAuth, page: &PullPage, now_ms: i64) -> Vec<AccessLogEntry> {
+    if device.role == Role::Director {
+        return Vec::new();
+    }
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in &page.changes {
+        *counts.entry(c.change.scope.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(scope, n)| AccessLogEntry {
+            account_id: device.account_id,
+            device_id: device.device_id,
+            scope: scope.to_string(),
+            record_count: n,
+            at_ms: now_ms,
+        })
+        .collect()
 }
 
 /// How much of a blob the server holds.
@@ -295,9 +243,10 @@ pub struct QuarantinedChange {
     pub received_ms: i64,
 }
 
-/// The server's storage. Every method is one transaction.
+/// Accounts, enrollment and devices: what the admin (CLI or console) and enrollment
+/// need. Every method is one transaction.
 #[async_trait]
-pub trait Database: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync + 'static {
     /// Creates or updates places and accounts from a roster (idempotent).
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError>;
     /// Finds an account by login.
@@ -317,6 +266,10 @@ pub trait Database: Send + Sync + 'static {
     async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
     /// A device by its id, revoked or not.
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError>;
+    /// Devices, optionally of one account.
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// Revokes a device; false if unknown.
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
     /// Sets aside the unsent changes a revoked (lost) phone handed over, unapplied, for a
     /// person to review (idempotent per op_id). Returns how many the device has there.
     async fn quarantine(
@@ -333,11 +286,22 @@ pub trait Database: Send + Sync + 'static {
     /// Forgets quarantined changes a person has decided on.
     async fn clear_quarantine(&self, device_id: Uuid, op_ids: Vec<Uuid>)
         -> Result<u64, StoreError>;
+    /// The access log of device pulls, newest last.
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError>;
+    /// Whether the store holds no places yet (used by `serve --seed-demo`).
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Village codes that exist.
+    async fn villages(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The sync protocol's storage: push (through [`crate::ingest`]), pull, verify, audit.
+#[async_trait]
+pub trait SyncStore: Send + Sync + 'static {
     /// Validates and stores a batch of changes exactly once (see [`crate::ingest`]).
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError>;
     /// A page of the feed of the device's read scopes after `cursor` (see
     /// [`pull_page`] for `include_own`). Supervisor and admin reads are written to the
-    /// access log in the same transaction.
+    /// access log ([`access_entries`]).
     async fn pull(
         &self,
         device: &DeviceAuth,
@@ -351,6 +315,14 @@ pub trait Database: Send + Sync + 'static {
         &self,
         scopes: &[String],
     ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError>;
+    /// Who changed which field of a row, when (oldest first).
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Resumable blob uploads: the chunks held and which rows name a blob (the bytes of
+/// complete blobs live in a [`crate::blobs::BlobStore`]).
+#[async_trait]
+pub trait BlobUploads: Send + Sync + 'static {
     /// How much of a blob the server holds.
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError>;
     /// Appends a chunk at `offset` (must equal the bytes held; see [`chunk_step`]).
@@ -374,28 +346,42 @@ pub trait Database: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether a row in one of `scopes` names this blob.
     async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError>;
-    /// Devices, optionally of one account.
-    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError>;
-    /// Revokes a device; false if unknown.
-    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
-    /// Who changed which field of a row, when (oldest first).
-    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
-    /// The access log, newest last.
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError>;
-    /// Whether the store holds no places yet (used by `serve --seed-demo`).
-    async fn is_empty(&self) -> Result<bool, StoreError>;
-    /// Village codes that exist.
-    async fn villages(&self) -> Result<Vec<String>, StoreError>;
-    /// Benchmark baseline: plain INSERTs of the same changes into a scratch table with
-    /// the same columns as the change log, in one transaction.
+}
+
+/// The server's storage: every role's trait. Handlers and the admin CLI hold an
+/// `Arc<dyn Database>` and call the role they need; each backend implements the roles.
+pub trait Database: AccountStore + SyncStore + BlobUploads {}
+
+impl<T: AccountStore + SyncStore + BlobUploads> Database for T {}
+
+/// Benchmark helpers, kept out of the production traits: baselines measured beside
+/// the real path in the same run (`sync-server bench-ingest`).
+#[async_trait]
+pub trait BenchStore: Send + Sync + 'static {
+    /// Plain INSERTs of the same changes into a scratch table with the same columns as
+    /// the change log, in one transaction.
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError>;
 }
+
+/// A store that can also run the benchmark baselines.
+pub trait BenchDatabase: Database + BenchStore {}
+
+impl<T: Database + BenchStore> BenchDatabase for T {}
 
 /// Opens the backend named by the settings and applies its migrations.
 pub async fn open(
     database_url: Option<&str>,
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn Database>, StoreError> {
+    let db: std::sync::Arc<dyn Database> = open_bench(database_url, data_dir).await?;
+    Ok(db)
+}
+
+/// [`open`], with the benchmark baselines reachable.
+pub async fn open_bench(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn BenchDatabase>, StoreError> {
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
             std::sync::Arc::new(postgres::PostgresDatabase::open(url).await?),

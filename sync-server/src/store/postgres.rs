@@ -116,7 +116,7 @@ impl PostgresDatabase {
 }
 
 fn now_ms() -> i64 {
-    crate::handlers::now_ms() as i64
+    crate::model::clock::now_ms() as i64
 }
 
 async fn scopes_for(
@@ -145,19 +145,11 @@ async fn device_auth(
     revoked: bool,
 ) -> Result<DeviceAuth, StoreError> {
     let role = Role::parse(role).ok_or_else(|| corrupt("unknown role"))?;
-    let read_scopes = scopes_for(c, account_id, role, place.as_deref()).await?;
-    let write_scopes = if role == Role::Director {
-        read_scopes.clone()
-    } else {
-        Vec::new()
-    };
+    let villages = scopes_for(c, account_id, role, place.as_deref()).await?;
     Ok(DeviceAuth {
         device_id,
-        account_id,
-        role,
         revoked,
-        write_scopes,
-        read_scopes,
+        principal: Principal::new(account_id, role, villages),
     })
 }
 
@@ -586,24 +578,17 @@ async fn ingest_batch(
     let b_t: Vec<&str> = plan.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
     let b_r: Vec<Uuid> = plan.blob_refs.iter().map(|b| b.1 .1).collect();
 
-    // Held rejections; the last rejection of an op_id within the batch wins. A
-    // clock_ahead refusal is not held: the device re-stamps and re-sends.
-    let mut by_op: BTreeMap<Uuid, &ingest::PlannedRejection> = BTreeMap::new();
-    for r in &plan.rejections {
-        let s = batch.changes[r.index].device_seq;
-        if s >= 1 && s <= i64::MAX as u64 && r.code != sync_core::wire::codes::CLOCK_AHEAD {
-            by_op.insert(batch.changes[r.index].op_id, r);
-        }
-    }
-    let j_op: Vec<Uuid> = by_op.keys().copied().collect();
-    let j_seq: Vec<i64> = by_op
-        .values()
+    // Held rejections (the rule is ingest's: see `Plan::held_rejections`).
+    let held = plan.held_rejections(&batch.changes);
+    let j_op: Vec<Uuid> = held.iter().map(|r| batch.changes[r.index].op_id).collect();
+    let j_seq: Vec<i64> = held
+        .iter()
         .map(|r| batch.changes[r.index].device_seq as i64)
         .collect();
-    let j_code: Vec<&str> = by_op.values().map(|r| r.code).collect();
-    let j_msg: Vec<&str> = by_op.values().map(|r| r.message.as_str()).collect();
-    let j_change: Vec<String> = by_op
-        .values()
+    let j_code: Vec<&str> = held.iter().map(|r| r.code).collect();
+    let j_msg: Vec<&str> = held.iter().map(|r| r.message.as_str()).collect();
+    let j_change: Vec<String> = held
+        .iter()
         .map(|r| serde_json::to_string(&batch.changes[r.index]).unwrap_or_default())
         .collect();
 
@@ -701,20 +686,7 @@ async fn ingest_batch(
     }
 
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(PushOutcome {
-        max_device_seq: max,
-        accepted: plan.accepted.len() as u64 + plan.duplicates,
-        rejected: plan
-            .rejections
-            .iter()
-            .map(|r| Rejection {
-                op_id: batch.changes[r.index].op_id,
-                device_seq: batch.changes[r.index].device_seq,
-                code: r.code.to_string(),
-                message: r.message.clone(),
-            })
-            .collect(),
-    })
+    Ok(plan.outcome(&batch.changes, max))
 }
 
 async fn blob_state(c: &impl GenericClient, sha: &str) -> Result<BlobState, StoreError> {
@@ -738,7 +710,7 @@ async fn blob_state(c: &impl GenericClient, sha: &str) -> Result<BlobState, Stor
 }
 
 #[async_trait]
-impl Database for PostgresDatabase {
+impl AccountStore for PostgresDatabase {
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -896,6 +868,44 @@ impl Database for PostgresDatabase {
         ))
     }
 
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE $1::text IS NULL OR a.login=$1 ORDER BY a.login, d.enrolled_ms",
+                &[&account_login],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeviceInfo {
+                device_id: r.get(0),
+                account_login: r.get(1),
+                name: r.get(2),
+                app_version: r.get(3),
+                enrolled_ms: r.get(4),
+                revoked_ms: r.get(5),
+                last_seen_ms: r.get(6),
+                max_device_seq: r.get(7),
+                heartbeat: r
+                    .get::<_, Option<&str>>(8)
+                    .and_then(|h| serde_json::from_str(h).ok()),
+            })
+            .collect())
+    }
+
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute(
+                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, $1) WHERE device_id=$2",
+                &[&now_ms, &device_id],
+            )
+            .await?
+            > 0)
+    }
+
     async fn quarantine(
         &self,
         device_id: Uuid,
@@ -967,6 +977,45 @@ impl Database for PostgresDatabase {
             .await?)
     }
 
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id", &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| AccessLogEntry {
+                account_id: r.get(0),
+                device_id: r.get(1),
+                scope: r.get(2),
+                record_count: r.get(3),
+                at_ms: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt("SELECT 1 FROM places LIMIT 1", &[])
+            .await?
+            .is_none())
+    }
+
+    async fn villages(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT code FROM places WHERE kind='village' ORDER BY code",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SyncStore for PostgresDatabase {
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         let prepared = prepare(&batch);
         let mut client = self.pool.get().await?;
@@ -1017,8 +1066,8 @@ impl Database for PostgresDatabase {
             });
         }
         let page = pull_page(scanned, cursor, limit, device.device_id, include_own);
-        if device.role != Role::Director {
-            for e in super::sqlite::access_entries(device, &page, now_ms) {
+        {
+            for e in access_entries(device, &page, now_ms) {
                 tx.execute(
                     "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES ($1,$2,$3,$4,$5)",
                     &[&e.account_id, &e.device_id, &e.scope, &e.record_count, &e.at_ms],
@@ -1064,6 +1113,32 @@ impl Database for PostgresDatabase {
         Ok(out)
     }
 
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
+                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=$1 ORDER BY c.hlc, c.device_id",
+                &[&row_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                received_ms: r.get(0),
+                account_login: r.get(1),
+                device_id: r.get(2),
+                table: r.get(3),
+                field: r.get(4),
+                hlc: Hlc::from_u64(r.get::<_, i64>(5) as u64),
+                op_id: r.get(6),
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl BlobUploads for PostgresDatabase {
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
         let client = self.pool.get().await?;
         blob_state(&client, sha256).await
@@ -1153,104 +1228,10 @@ impl Database for PostgresDatabase {
             .await?
             .is_some())
     }
+}
 
-    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE $1::text IS NULL OR a.login=$1 ORDER BY a.login, d.enrolled_ms",
-                &[&account_login],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeviceInfo {
-                device_id: r.get(0),
-                account_login: r.get(1),
-                name: r.get(2),
-                app_version: r.get(3),
-                enrolled_ms: r.get(4),
-                revoked_ms: r.get(5),
-                last_seen_ms: r.get(6),
-                max_device_seq: r.get(7),
-                heartbeat: r
-                    .get::<_, Option<&str>>(8)
-                    .and_then(|h| serde_json::from_str(h).ok()),
-            })
-            .collect())
-    }
-
-    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .execute(
-                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, $1) WHERE device_id=$2",
-                &[&now_ms, &device_id],
-            )
-            .await?
-            > 0)
-    }
-
-    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
-                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=$1 ORDER BY c.hlc, c.device_id",
-                &[&row_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                received_ms: r.get(0),
-                account_login: r.get(1),
-                device_id: r.get(2),
-                table: r.get(3),
-                field: r.get(4),
-                hlc: Hlc::from_u64(r.get::<_, i64>(5) as u64),
-                op_id: r.get(6),
-            })
-            .collect())
-    }
-
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client.query("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id", &[]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| AccessLogEntry {
-                account_id: r.get(0),
-                device_id: r.get(1),
-                scope: r.get(2),
-                record_count: r.get(3),
-                at_ms: r.get(4),
-            })
-            .collect())
-    }
-
-    async fn is_empty(&self) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .query_opt("SELECT 1 FROM places LIMIT 1", &[])
-            .await?
-            .is_none())
-    }
-
-    async fn villages(&self) -> Result<Vec<String>, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .query(
-                "SELECT code FROM places WHERE kind='village' ORDER BY code",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
-    }
-
+#[async_trait]
+impl BenchStore for PostgresDatabase {
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;

@@ -108,10 +108,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    crate::model::clock::now_ms() as i64
 }
 
 fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, rusqlite::Error> {
@@ -280,19 +277,11 @@ fn device_auth(
     revoked: bool,
 ) -> Result<DeviceAuth, StoreError> {
     let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
-    let read_scopes = scopes_for(conn, account_id, role, place.as_deref())?;
-    let write_scopes = if role == Role::Director {
-        read_scopes.clone()
-    } else {
-        Vec::new()
-    };
+    let villages = scopes_for(conn, account_id, role, place.as_deref())?;
     Ok(DeviceAuth {
         device_id,
-        account_id,
-        role,
         revoked,
-        write_scopes,
-        read_scopes,
+        principal: Principal::new(account_id, role, villages),
     })
 }
 
@@ -519,14 +508,8 @@ fn ingest_batch(
             "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms) VALUES (?,?,?,?,?,?,?)
              ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
         )?;
-        for r in &plan.rejections {
-            if r.code == sync_core::wire::codes::CLOCK_AHEAD {
-                continue; // not held: the device re-stamps and sends it again
-            }
+        for r in plan.held_rejections(&batch.changes) {
             let c = &batch.changes[r.index];
-            if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
-                continue; // cannot be held; reported only
-            }
             st.execute(params![
                 dev,
                 c.op_id.as_bytes().as_slice(),
@@ -546,20 +529,7 @@ fn ingest_batch(
     )?
     .execute(params![max as i64, now, prepared.heartbeat, dev])?;
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(PushOutcome {
-        max_device_seq: max,
-        accepted: plan.accepted.len() as u64 + plan.duplicates,
-        rejected: plan
-            .rejections
-            .iter()
-            .map(|r| Rejection {
-                op_id: batch.changes[r.index].op_id,
-                device_seq: batch.changes[r.index].device_seq,
-                code: r.code.to_string(),
-                message: r.message.clone(),
-            })
-            .collect(),
-    })
+    Ok(plan.outcome(&batch.changes, max))
 }
 
 /// The device's highest contiguous held `device_seq` after this batch held `held`:
@@ -645,7 +615,7 @@ fn scopes_json(scopes: &[String]) -> String {
 }
 
 #[async_trait]
-impl Database for SqliteDatabase {
+impl AccountStore for SqliteDatabase {
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
         let roster = roster.clone();
         self.write(move |conn| {
@@ -788,6 +758,41 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
+        let login = account_login.map(str::to_string);
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE ?1 IS NULL OR a.login=?1 ORDER BY a.login, d.enrolled_ms",
+            )?;
+            let rows = st.query_map([login], |r| {
+                Ok(DeviceInfo {
+                    device_id: uuid_of(r.get(0)?)?,
+                    account_login: r.get(1)?,
+                    name: r.get(2)?,
+                    app_version: r.get(3)?,
+                    enrolled_ms: r.get(4)?,
+                    revoked_ms: r.get(5)?,
+                    last_seen_ms: r.get(6)?,
+                    max_device_seq: r.get(7)?,
+                    heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, ?) WHERE device_id=?",
+                params![now_ms, device_id.as_bytes().as_slice()],
+            )? > 0)
+        })
+        .await
+    }
+
     async fn quarantine(
         &self,
         device_id: Uuid,
@@ -854,6 +859,35 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id")?;
+            let rows = st.query_map([], |r| {
+                Ok(AccessLogEntry { account_id: r.get(0)?, device_id: uuid_of(r.get(1)?)?, scope: r.get(2)?, record_count: r.get(3)?, at_ms: r.get(4)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.read(|conn| Ok(!conn.prepare("SELECT 1 FROM places LIMIT 1")?.exists([])?))
+            .await
+    }
+
+    async fn villages(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut st =
+                conn.prepare("SELECT code FROM places WHERE kind='village' ORDER BY code")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SyncStore for SqliteDatabase {
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         let device = device.clone();
         // Keys, canonical values: off the single writer, on the caller's thread.
@@ -929,8 +963,8 @@ impl Database for SqliteDatabase {
                 Ok(pull_page(scanned, cursor, limit, puller, include_own))
             })
             .await?;
-        if device.role != Role::Director && !page.changes.is_empty() {
-            let entries = access_entries(device, &page, now_ms);
+        let entries = access_entries(device, &page, now_ms);
+        if !entries.is_empty() {
             self.write(move |conn| {
                 let mut st = conn.prepare_cached(
                     "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES (?,?,?,?,?)",
@@ -980,6 +1014,31 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
+                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=? ORDER BY c.hlc, c.device_id",
+            )?;
+            let rows = st.query_map([row_id.as_bytes().as_slice()], |r| {
+                Ok(AuditEntry {
+                    received_ms: r.get(0)?,
+                    account_login: r.get(1)?,
+                    device_id: uuid_of(r.get(2)?)?,
+                    table: r.get(3)?,
+                    field: r.get(4)?,
+                    hlc: Hlc::from_u64(r.get::<_, i64>(5)? as u64),
+                    op_id: uuid_of(r.get(6)?)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl BlobUploads for SqliteDatabase {
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
         let sha = sha256.to_string();
         self.read(move |conn| blob_state(conn, &sha)).await
@@ -1068,90 +1127,10 @@ impl Database for SqliteDatabase {
         })
         .await
     }
+}
 
-    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
-        let login = account_login.map(str::to_string);
-        self.read(move |conn| {
-            let mut st = conn.prepare(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE ?1 IS NULL OR a.login=?1 ORDER BY a.login, d.enrolled_ms",
-            )?;
-            let rows = st.query_map([login], |r| {
-                Ok(DeviceInfo {
-                    device_id: uuid_of(r.get(0)?)?,
-                    account_login: r.get(1)?,
-                    name: r.get(2)?,
-                    app_version: r.get(3)?,
-                    enrolled_ms: r.get(4)?,
-                    revoked_ms: r.get(5)?,
-                    last_seen_ms: r.get(6)?,
-                    max_device_seq: r.get(7)?,
-                    heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
-        self.write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, ?) WHERE device_id=?",
-                params![now_ms, device_id.as_bytes().as_slice()],
-            )? > 0)
-        })
-        .await
-    }
-
-    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(move |conn| {
-            let mut st = conn.prepare(
-                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
-                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=? ORDER BY c.hlc, c.device_id",
-            )?;
-            let rows = st.query_map([row_id.as_bytes().as_slice()], |r| {
-                Ok(AuditEntry {
-                    received_ms: r.get(0)?,
-                    account_login: r.get(1)?,
-                    device_id: uuid_of(r.get(2)?)?,
-                    table: r.get(3)?,
-                    field: r.get(4)?,
-                    hlc: Hlc::from_u64(r.get::<_, i64>(5)? as u64),
-                    op_id: uuid_of(r.get(6)?)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
-        self.read(|conn| {
-            let mut st = conn.prepare("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id")?;
-            let rows = st.query_map([], |r| {
-                Ok(AccessLogEntry { account_id: r.get(0)?, device_id: uuid_of(r.get(1)?)?, scope: r.get(2)?, record_count: r.get(3)?, at_ms: r.get(4)? })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.read(|conn| Ok(!conn.prepare("SELECT 1 FROM places LIMIT 1")?.exists([])?))
-            .await
-    }
-
-    async fn villages(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| {
-            let mut st =
-                conn.prepare("SELECT code FROM places WHERE kind='village' ORDER BY code")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
+#[async_trait]
+impl BenchStore for SqliteDatabase {
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError> {
         let changes = changes.to_vec();
         self.write(move |conn| {
@@ -1201,26 +1180,4 @@ fn blob_state(conn: &Connection, sha: &str) -> Result<BlobState, StoreError> {
         total: total.map(|t| t as u64),
         complete: false,
     })
-}
-
-/// Access-log rows for a supervisor's or admin's page: one per village read.
-pub(crate) fn access_entries(
-    device: &DeviceAuth,
-    page: &PullPage,
-    now_ms: i64,
-) -> Vec<AccessLogEntry> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for c in &page.changes {
-        *counts.entry(c.change.scope.as_str()).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .map(|(scope, n)| AccessLogEntry {
-            account_id: device.account_id,
-            device_id: device.device_id,
-            scope: scope.to_string(),
-            record_count: n,
-            at_ms: now_ms,
-        })
-        .collect()
 }
