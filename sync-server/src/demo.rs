@@ -1,6 +1,8 @@
 //! The demo city: one county, three townships, ten villages, a director per village, a
-//! supervisor per township, a county admin, and 60 children with a guardian and a
-//! visit each. The records are written as real changes through the same ingest path as
+//! supervisor per township, a county admin, a city admin, and 60 children with a
+//! guardian and a visit each; some left-behind children with a signed care agreement
+//! (one ending soon), and a few referrals and a mandatory report past their feedback
+//! date. The records are written as real changes through the same ingest path as
 //! a phone's push (by one server-side "demo seed" device per director), so the demo
 //! exercises validation, merge and the feed. Names are invented.
 
@@ -38,6 +40,7 @@ pub fn demo_roster_csv() -> String {
         csv.push_str(&format!("supervisor,sup-{t},督导员{t},{t}\n"));
     }
     csv.push_str("county_admin,admin-370602,区民政管理员,370602\n");
+    csv.push_str("city_admin,admin-3706,市民政管理员,3706\n");
     csv
 }
 
@@ -48,6 +51,8 @@ pub struct DemoSeed {
     pub director_code: String,
     pub supervisor_login: String,
     pub supervisor_code: String,
+    /// One-time console login codes: (login, code) of the supervisor and the admins.
+    pub console_codes: Vec<(String, String)>,
     pub children: usize,
 }
 
@@ -181,6 +186,55 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
             ] {
                 push("visit", visit, f, v);
             }
+            if i % 3 == 0 && k % 2 == 0 {
+                // A signed care agreement for half of the left-behind children; every
+                // fourth of those ends within a month.
+                let text = format!(
+                    "委托照护协议（演示）\n甲方（委托人）：{name}之父，身份证号 37060219800101{:04}，外出务工。\n乙方（受托人）：{name}之祖母。\n见证人：村儿童主任。\n甲方每周至少与儿童联系一次。",
+                    k % 10_000
+                );
+                let agreement = Uuid::now_v7();
+                let until = if k % 8 == 0 { -20 } else { -300 };
+                for (f, v) in [
+                    ("child_id", json!(child.to_string())),
+                    ("draft_id", json!(Uuid::now_v7().to_string())),
+                    ("version", json!(1)),
+                    ("text_sha256", json!(domain::text_sha256(&text))),
+                    ("canonical_text", json!(text)),
+                    ("valid_from", json!(days_ago(60))),
+                    ("valid_until", json!(days_ago(until))),
+                    (
+                        "signed_at",
+                        json!(format!("{}T15:00:00+08:00", days_ago(60))),
+                    ),
+                ] {
+                    push("agreement_version", agreement, f, v);
+                }
+            }
+            if k % 9 == 0 {
+                let referral = Uuid::now_v7();
+                let kind = if k % 18 == 0 {
+                    "harm_or_abuse"
+                } else {
+                    "out_of_school"
+                };
+                for (f, v) in [
+                    ("child_id", json!(child.to_string())),
+                    ("kind", json!(kind)),
+                    (
+                        "receiving_body",
+                        json!(if kind == "harm_or_abuse" {
+                            "派出所"
+                        } else {
+                            "中心小学"
+                        }),
+                    ),
+                    ("referred_on", json!(days_ago(40))),
+                    ("feedback_due_on", json!(days_ago(10))),
+                ] {
+                    push("referral", referral, f, v);
+                }
+            }
             children += 1;
         }
         let out = db
@@ -203,7 +257,16 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     }
     let director_login = format!("dir-{}", villages.first().cloned().unwrap_or_default());
     let supervisor_login = "sup-370602001".to_string();
+    let mut console_codes = Vec::new();
+    for login in [supervisor_login.as_str(), "admin-370602", "admin-3706"] {
+        if let Some(code) =
+            crate::console::people::issue_login_code(db, login, now_ms() as i64).await?
+        {
+            console_codes.push((login.to_string(), code));
+        }
+    }
     Ok(DemoSeed {
+        console_codes,
         director_code: issue_code(db, &director_login, 72, now_ms() as i64)
             .await?
             .code,

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod bench;
 pub mod blobs;
+pub mod console;
 pub mod demo;
 pub mod enrollment;
 pub mod error;

@@ -124,6 +124,12 @@ enum AdminCommand {
     },
     /// Seed the demo city.
     SeedDemo,
+    /// Issue a one-time console login code for a supervisor or admin (their next login
+    /// sets their password).
+    LoginCode {
+        #[arg(long)]
+        account: String,
+    },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -212,6 +218,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", settings.listen))?;
             tracing::info!(addr = %listener.local_addr()?, "listening");
+            eprintln!(
+                "supervisor console: http://{}/console",
+                listener.local_addr()?
+            );
             sync_server::server::run(state, listener).await?;
         }
         Command::Admin { storage, command } => {
@@ -352,6 +362,21 @@ async fn main() -> anyhow::Result<()> {
                         );
                     }
                 }
+                AdminCommand::LoginCode { account } => {
+                    match sync_server::console::people::issue_login_code(
+                        db,
+                        &account,
+                        sync_server::model::clock::now_ms() as i64,
+                    )
+                    .await?
+                    {
+                        Some(code) => {
+                            println!("{code}");
+                            eprintln!("one-time console login code for {account}, valid 72 h");
+                        }
+                        None => bail!("no supervisor or admin account {account}"),
+                    }
+                }
                 AdminCommand::SeedDemo => {
                     let seed = sync_server::demo::seed_demo(db).await?;
                     print_seed(&seed);
@@ -382,4 +407,7 @@ fn print_seed(seed: &sync_server::demo::DemoSeed) {
         "supervisor {}  enrollment code {}",
         seed.supervisor_login, seed.supervisor_code
     );
+    for (login, code) in &seed.console_codes {
+        println!("console    {login}  one-time login code {code}");
+    }
 }

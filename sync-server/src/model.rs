@@ -15,13 +15,21 @@ pub enum Role {
     /// 儿童督导员: reads the villages of their township, writes nothing.
     Supervisor,
     /// County (区市) civil-affairs admin: reads the villages of their county, writes
-    /// nothing.
+    /// nothing; administers the county's accounts and devices in the console.
     CountyAdmin,
+    /// City civil-affairs admin: reads every village of the city, writes nothing;
+    /// administers the city's accounts and devices in the console.
+    CityAdmin,
 }
 
 impl Role {
     /// Every role, in roster order.
-    pub const ALL: [Role; 3] = [Role::Director, Role::Supervisor, Role::CountyAdmin];
+    pub const ALL: [Role; 4] = [
+        Role::Director,
+        Role::Supervisor,
+        Role::CountyAdmin,
+        Role::CityAdmin,
+    ];
 
     /// The stable code (roster CSV, storage, the wire).
     pub fn as_str(self) -> &'static str {
@@ -29,6 +37,7 @@ impl Role {
             Role::Director => "director",
             Role::Supervisor => "supervisor",
             Role::CountyAdmin => "county_admin",
+            Role::CityAdmin => "city_admin",
         }
     }
 
@@ -37,12 +46,33 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// Whether people of this role log in to the console (directors use their phones).
+    pub fn uses_console(self) -> bool {
+        self != Role::Director
+    }
+
+    /// Whether this role administers accounts and devices of its area in the console.
+    pub fn administers(self) -> bool {
+        matches!(self, Role::CountyAdmin | Role::CityAdmin)
+    }
+
+    /// The role in English.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Role::Director => "child director",
+            Role::Supervisor => "township supervisor",
+            Role::CountyAdmin => "county admin",
+            Role::CityAdmin => "city admin",
+        }
+    }
+
     /// The role as the people in it say it.
     pub fn label_zh(self) -> &'static str {
         match self {
             Role::Director => "儿童主任",
             Role::Supervisor => "儿童督导员",
             Role::CountyAdmin => "区市民政管理员",
+            Role::CityAdmin => "市民政管理员",
         }
     }
 }

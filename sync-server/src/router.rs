@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::VERIFY, post(handlers::sync::verify))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(blob_routes)
+        .merge(console_routes())
         .route("/healthz", get(handlers::health::healthz))
         .route("/metrics", get(handlers::health::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -49,6 +50,46 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(RequestDecompressionLayer::new())
         .with_state(state)
+}
+
+/// The supervisor console: pages under `/console`, JSON under `/api/v1/console`.
+fn console_routes() -> Router<AppState> {
+    use handlers::console::{admin, api, pages};
+    Router::new()
+        .route("/console", get(pages::home))
+        .route("/console/login", get(pages::login_form).post(pages::login))
+        .route(
+            "/console/first-login",
+            get(pages::first_login_form).post(pages::first_login),
+        )
+        .route("/console/logout", post(pages::logout))
+        .route("/console/overview", get(pages::overview))
+        .route("/console/directors/{login}", get(pages::director))
+        .route("/console/children/{id}", get(pages::child))
+        .route(
+            "/console/children/{id}/agreements/{agreement}",
+            get(pages::agreement),
+        )
+        .route("/console/export/{file}", get(pages::export))
+        .route("/console/admin", get(admin::page))
+        .route("/console/admin/roster", post(admin::roster))
+        .route("/console/admin/enroll-code", post(admin::enroll_code))
+        .route("/console/admin/login-code", post(admin::login_code))
+        .route("/console/admin/devices/{id}/revoke", post(admin::revoke))
+        .route(
+            "/console/admin/devices/{id}/quarantine",
+            get(admin::quarantine),
+        )
+        .route(
+            "/console/admin/devices/{id}/quarantine/accept",
+            post(admin::accept_quarantine),
+        )
+        .route("/console/admin/access-log", get(admin::access_log))
+        .route("/api/v1/console/overview", get(api::overview))
+        .route("/api/v1/console/directors/{login}", get(api::director))
+        .route("/api/v1/console/children/{child_id}", get(api::child))
+        .route("/api/openapi.json", get(api::openapi))
+        .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
 }
 
 async fn observe(req: Request, next: Next) -> Response {

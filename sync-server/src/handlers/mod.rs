@@ -4,6 +4,7 @@
 //! and the bearer-token extractor.
 
 pub mod blobs;
+pub mod console;
 pub mod enroll;
 pub mod health;
 pub mod sync;

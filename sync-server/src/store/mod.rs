@@ -243,6 +243,152 @@ pub struct QuarantinedChange {
     pub received_ms: i64,
 }
 
+/// A place of the hierarchy as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceRow {
+    pub code: String,
+    pub kind: crate::roster::PlaceKind,
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+/// An account as the console's admin pages list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    /// The township / county / city of a supervisor / admin.
+    pub place: Option<String>,
+    /// A director's villages.
+    pub villages: Vec<String>,
+}
+
+/// A person's console login as stored (secrets only as Argon2id hashes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonRecord {
+    pub account_id: i64,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    pub place: Option<String>,
+    pub password_hash: Option<String>,
+    pub login_code_hash: Option<String>,
+    pub login_code_expires_ms: Option<i64>,
+    pub failed_logins: i64,
+    pub locked_until_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for PersonRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonRecord")
+            .field("account_id", &self.account_id)
+            .field("role", &self.role)
+            .field("failed_logins", &self.failed_logins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A console session as stored (the cookie only as its SHA-256).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_hash: [u8; 32],
+    pub account_id: i64,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("account_id", &self.account_id)
+            .field("expires_ms", &self.expires_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of the console's access log: who viewed or exported what, when. The
+/// subject is a place code, a child id or a file name, never a person's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleLogEntry {
+    pub account_id: i64,
+    pub login: String,
+    pub action: String,
+    pub subject: String,
+    pub at_ms: i64,
+}
+
+/// One synced row as the console reads it: its winning field values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordRow {
+    pub table: String,
+    pub row_id: Uuid,
+    /// The village the row is in now.
+    pub scope: String,
+    /// The child a non-child row follows.
+    pub child_id: Option<Uuid>,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A child as the console's read model holds it (`console/projection.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildFacts {
+    pub child_id: Uuid,
+    pub village: String,
+    pub name: String,
+    pub risk_colour: String,
+    /// Category codes.
+    pub categories: Vec<String>,
+    pub active: bool,
+    pub added_on: String,
+    pub last_visit_on: Option<String>,
+    pub next_due_on: Option<String>,
+    /// Last day of the latest signed (not voided) care agreement.
+    pub agreement_until: Option<String>,
+}
+
+/// A (not voided) visit in the read model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitFact {
+    pub visit_id: Uuid,
+    pub child_id: Uuid,
+    pub village: String,
+    pub visited_on: String,
+}
+
+/// A referral (or, `report`, a mandatory report) in the read model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferralFact {
+    pub referral_id: Uuid,
+    pub child_id: Uuid,
+    pub village: String,
+    pub report: bool,
+    pub feedback_due_on: String,
+    pub open: bool,
+}
+
+/// The read model of some children, recomputed: replaces everything stored of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectionUpdate {
+    /// Every child recomputed (those without a child row are removed).
+    pub child_ids: Vec<Uuid>,
+    pub children: Vec<ChildFacts>,
+    pub visits: Vec<VisitFact>,
+    pub referrals: Vec<ReferralFact>,
+}
+
+/// Children whose records changed after a feed position.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub child_ids: Vec<Uuid>,
+    /// The last `server_seq` scanned (the cursor once these are folded in).
+    pub last_seq: u64,
+    pub more: bool,
+}
+
 /// Accounts, enrollment and devices: what the admin (CLI or console) and enrollment
 /// need. Every method is one transaction.
 #[async_trait]
@@ -348,11 +494,94 @@ pub trait BlobUploads: Send + Sync + 'static {
     async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError>;
 }
 
+/// What the supervisor console reads and keeps: people's logins and sessions, its
+/// access log, the place tree, accounts, and its read model of the children.
+#[async_trait]
+pub trait ConsoleStore: Send + Sync + 'static {
+    /// A person (supervisor or admin) by login, with their login secrets.
+    async fn person(&self, login: &str) -> Result<Option<PersonRecord>, StoreError>;
+    /// A person by account id.
+    async fn person_by_id(&self, account_id: i64) -> Result<Option<PersonRecord>, StoreError>;
+    /// Sets a one-time login code (Argon2id hash) for a person; failures reset.
+    async fn set_login_code(
+        &self,
+        account_id: i64,
+        code_hash: String,
+        expires_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Sets a person's password (Argon2id hash), using up the one-time code.
+    async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError>;
+    /// Counts a failed login; from `lock_after` failures on the login is locked until
+    /// `now_ms + lock_ms`. Returns the failures counted.
+    async fn login_failed(
+        &self,
+        account_id: i64,
+        now_ms: i64,
+        lock_after: i64,
+        lock_ms: i64,
+    ) -> Result<i64, StoreError>;
+    /// Clears the failure count after a good login.
+    async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError>;
+    /// Stores a new session.
+    async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError>;
+    /// The session behind a cookie's hash, if it has not expired.
+    async fn session(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session (logout).
+    async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+    /// What an account may read (a person's scopes).
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError>;
+    /// Writes a line of the console's access log.
+    async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError>;
+    /// The console's access log, newest first, at most `limit` lines.
+    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
+    /// Every place.
+    async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
+    /// Every account with its place or villages.
+    async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
+    /// Held rejections per device.
+    async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
+    /// Devices of these accounts.
+    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// The read model's cursor (last `server_seq` folded in).
+    async fn console_cursor(&self) -> Result<u64, StoreError>;
+    /// Children whose records have feed entries after `after_seq` (at most `limit`
+    /// entries scanned).
+    async fn console_touched(&self, after_seq: u64, limit: i64) -> Result<Touched, StoreError>;
+    /// The child rows `child_ids` and every row that follows them.
+    async fn child_records(&self, child_ids: &[Uuid]) -> Result<Vec<RecordRow>, StoreError>;
+    /// Replaces the read model of `update.child_ids` and moves the cursor from
+    /// `from_seq` to `to_seq` — only if the cursor is still `from_seq` (another refresher
+    /// may have gone further); returns whether it was applied.
+    async fn console_apply(
+        &self,
+        from_seq: u64,
+        to_seq: u64,
+        update: ProjectionUpdate,
+    ) -> Result<bool, StoreError>;
+    /// The read model's children of `villages`.
+    async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError>;
+    /// Visits per village and day of `villages` on or after `since` (YYYY-MM-DD).
+    async fn console_visit_days(
+        &self,
+        villages: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// Open referrals and reports of `villages`.
+    async fn console_open_referrals(
+        &self,
+        villages: &[String],
+    ) -> Result<Vec<ReferralFact>, StoreError>;
+}
+
 /// The server's storage: every role's trait. Handlers and the admin CLI hold an
 /// `Arc<dyn Database>` and call the role they need; each backend implements the roles.
-pub trait Database: AccountStore + SyncStore + BlobUploads {}
+pub trait Database: AccountStore + SyncStore + BlobUploads + ConsoleStore {}
 
-impl<T: AccountStore + SyncStore + BlobUploads> Database for T {}
+impl<T: AccountStore + SyncStore + BlobUploads + ConsoleStore> Database for T {}
 
 /// Benchmark helpers, kept out of the production traits: baselines measured beside
 /// the real path in the same run (`sync-server bench-ingest`).
