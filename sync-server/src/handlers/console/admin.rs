@@ -361,7 +361,7 @@ fn roster_in_area(v: &Viewer, places: &Places, r: &Roster) -> Result<(), (String
 /// Imports a roster CSV uploaded in the browser.
 pub async fn roster(
     State(state): State<AppState>,
-    PageViewer(v): PageViewer,
+    PageViewer(mut v): PageViewer,
     mut form: Multipart,
 ) -> Result<Response, PageError> {
     let mut csrf = String::new();
@@ -424,6 +424,10 @@ pub async fn roster(
         .await;
     }
     let s = state.db.import_roster(&roster).await?;
+    // New villages of the admin's area are theirs from now on.
+    if let Some(p) = state.db.principal(v.account_id).await? {
+        v.principal = p;
+    }
     core::log(
         state.db.as_ref(),
         &v,
