@@ -65,6 +65,13 @@ fn now_ms() -> u64 {
     crate::model::clock::now_ms()
 }
 
+/// An invented 身份证号 with a valid check digit (region 370602, born 2014).
+fn demo_id_number(k: usize) -> String {
+    let first17 = format!("3706022014{:02}{:02}{:03}", 1 + k % 12, 1 + k % 28, k % 1000);
+    let check = domain::id_number::check_digit(&first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
 /// The date `n` days before today in China, as `YYYY-MM-DD`.
 fn days_ago(n: i64) -> String {
     (crate::model::clock::today() - chrono::Duration::days(n)).to_string()
@@ -78,10 +85,12 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let villages = db.villages().await?;
     let mut children = 0;
     let mut k = 0usize;
-    for village in &villages {
+    for (vi, village) in villages.iter().enumerate() {
         let login = format!("dir-{village}");
         let device =
-            crate::enrollment::server_side_device(db, &login, "demo seed", now_ms() as i64).await?;
+            crate::enrollment::server_side_device(db, &login, "演示手机 demo phone", now_ms() as i64)
+                .await?;
+        let mut village_children = Vec::new();
         let device_id = device.device_id;
         let mut changes = Vec::new();
         let mut seq = 0u64;
@@ -139,6 +148,7 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
                     json!(format!("{}-0{}-1{}", 2012 + (k % 8), 1 + k % 9, k % 10)),
                 ),
                 ("household_registered", json!(!k.is_multiple_of(11))),
+                ("id_number", json!(demo_id_number(k))),
                 ("village_code", json!(village)),
                 ("categories", cats),
                 ("risk_colour", json!(risk)),
@@ -235,14 +245,26 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
                     push("referral", referral, f, v);
                 }
             }
+            village_children.push(child);
             children += 1;
         }
+        // What the demo phones report: some records waiting, and in the second village
+        // visits recorded on the phone that have not reached the server yet.
+        let heartbeat = sync_core::wire::Heartbeat {
+            pending_changes: (vi as u64 * 7) % 12,
+            oldest_pending_secs: (vi as u64 % 4) * 5400,
+            pending_blobs: vi as u64 % 3,
+            app_version: "0.1.0".into(),
+            device_clock_ms: now_ms() + (vi as u64 % 3) * 45_000,
+            free_storage_bytes: 2_000_000_000 + vi as u64 * 700_000_000,
+            unsent_visit_children: if vi == 1 { village_children.clone() } else { Vec::new() },
+        };
         let out = db
             .push(
                 &device,
                 PushBatch {
                     changes,
-                    heartbeat: Default::default(),
+                    heartbeat,
                     now_ms: now_ms(),
                     max_ahead_ms: sync_core::hlc::DEFAULT_MAX_AHEAD_MS,
                 },

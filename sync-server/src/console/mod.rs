@@ -267,7 +267,37 @@ pub struct AgreementLine {
 /// shown summarised): none of these leaves the server through the console.
 const MASKED_FIELDS: &[&str] = &["id_number"];
 
+/// A visit checklist as a line: each area with its state (and note).
+fn checklist_line(v: &serde_json::Map<String, serde_json::Value>) -> String {
+    const AREAS: [(&str, &str); 6] = [
+        ("living", "生活"),
+        ("guardianship", "监护"),
+        ("education", "教育"),
+        ("health", "健康"),
+        ("safety", "安全"),
+        ("mood", "心理"),
+    ];
+    AREAS
+        .iter()
+        .filter_map(|(k, zh)| {
+            let item = v.get(*k)?;
+            let status = item.get("status").and_then(|s| s.as_str()).unwrap_or("");
+            let note = item.get("note").and_then(|s| s.as_str()).unwrap_or("");
+            let st = domain::labels::code_label_zh(status);
+            Some(if note.is_empty() {
+                format!("{zh}：{st}")
+            } else {
+                format!("{zh}：{st}（{note}）")
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 fn show_value(field: &str, v: &serde_json::Value) -> String {
+    if let (serde_json::Value::Object(m), "checklist") = (v, field) {
+        return checklist_line(m);
+    }
     let raw = match v {
         serde_json::Value::Null => return String::new(),
         serde_json::Value::String(s) => s.clone(),
@@ -389,12 +419,16 @@ pub async fn child_file(db: &dyn Database, viewer: &Viewer, child_id: Uuid) -> R
         });
     }
     rest.sort_by(|a, b| a.table.cmp(&b.table).then_with(|| b.row_id.cmp(&a.row_id)));
+    let mut fields = lines(child);
+    for f in fields.iter_mut().filter(|f| f.field == domain::schema::SCOPE_FIELD) {
+        f.value = format!("{} ({})", places.name(&child.scope), child.scope);
+    }
     log(db, viewer, "view_child", &child_id.to_string()).await?;
     Ok(ChildFile {
         child_id,
         name,
         village: places.place_ref(&child.scope),
-        fields: lines(child),
+        fields,
         records: rest,
         agreements,
     })
