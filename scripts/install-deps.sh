@@ -2,7 +2,9 @@
 # Installs what building and testing Tonghu needs on a fresh Debian/Ubuntu machine.
 # Idempotent: only what is missing is installed. Run as root, or with sudo available.
 #   scripts/install-deps.sh          build tools (run command)
-#   scripts/install-deps.sh --test   also test tools (PostgreSQL, moto for S3, nextest)
+#   scripts/install-deps.sh --test   also test tools (PostgreSQL, moto for S3, nextest;
+#                                    for the console: Chromium, a CJK font, Node and
+#                                    npm, schemathesis)
 set -euo pipefail
 log() { echo "install-deps: $*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -11,6 +13,10 @@ export DEBIAN_FRONTEND=noninteractive
 want=(build-essential pkg-config perl make curl ca-certificates)
 if [ "${1:-}" = "--test" ]; then
   want+=(postgresql postgresql-client python3-pip python3-venv)
+  # The console's browser tests drive Debian's Chromium (never a downloaded browser);
+  # Chinese text needs a CJK font.
+  want+=(chromium fonts-noto-cjk)
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -30,6 +36,12 @@ if [ "${1:-}" = "--test" ]; then
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest from crates.io"
     cargo install cargo-nextest --locked >&2
+  fi
+  # The property-based fuzzer run against the console's OpenAPI file.
+  if ! command -v schemathesis >/dev/null 2>&1; then
+    log "pip install schemathesis"
+    python3 -m pip install --quiet schemathesis >&2 \
+      || python3 -m pip install --quiet --break-system-packages schemathesis >&2
   fi
   # A local S3-compatible server for the object-storage blob tests.
   if ! python3 -c "import moto.server" >/dev/null 2>&1; then

@@ -9,5 +9,11 @@ eval "$(scripts/postgres.sh)"
 export TONGHU_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${TONGHU_TEST_DATABASE_URL%%@*}@…" >&2
 cargo build --workspace --bins
+# The supervisor console in a real browser (Debian's Chromium), SQLite and PostgreSQL.
+(
+  cd sync-server/tests/browser
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2
+  node --test --test-concurrency=1 console.test.mjs
+)
 # nextest's summary line is the run's last word (there are no doc tests to run).
 cargo nextest run --workspace --profile ci "$@"

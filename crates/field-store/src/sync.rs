@@ -574,6 +574,24 @@ fn run_round(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> Sync
 
 fn heartbeat(store: &Store) -> SyncResult<Heartbeat> {
     let st = store.status()?;
+    // Children whose latest visit the server has not acknowledged yet (ids only): the
+    // supervisor sees "visited, not yet synced" instead of "not visited". The same
+    // rule as the roster's `last_visit_unsynced`.
+    let mut unsent = store
+        .connection()
+        .prepare_cached(
+            "SELECT child_id FROM roster_entry
+             WHERE last_visit_seq > (SELECT acked_seq FROM device WHERE id = 1)
+             ORDER BY child_id LIMIT ?1",
+        )
+        .map_err(StoreError::from)?;
+    let unsent_visit_children = unsent
+        .query_map([sync_core::wire::MAX_UNSENT_VISIT_CHILDREN as i64], |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(StoreError::from)?
+        .filter_map(|id| id.ok().and_then(|id| Uuid::parse_str(&id).ok()))
+        .collect();
     Ok(Heartbeat {
         pending_changes: st.outbox_changes,
         oldest_pending_secs: st.oldest_pending_secs.unwrap_or(0),
@@ -581,6 +599,7 @@ fn heartbeat(store: &Store) -> SyncResult<Heartbeat> {
         app_version: APP_VERSION.to_string(),
         device_clock_ms: store.wall_ms(),
         free_storage_bytes: store.free_storage_bytes().unwrap_or(0),
+        unsent_visit_children,
     })
 }
 
