@@ -220,8 +220,8 @@ fn family_name(face: &FontRef<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// Glyph lookups for one render. Characters the font lacks print as its `.notdef` box
-/// and are listed in [`Metrics::missing`].
+/// Glyph lookups for one render. Characters the font lacks print as a white square (□)
+/// and are listed in [`Metrics::missing`]; the PDF's text keeps the real character.
 pub(crate) struct Metrics<'a> {
     charmap: skrifa::charmap::Charmap<'a>,
     glyphs: skrifa::metrics::GlyphMetrics<'a>,
@@ -240,7 +240,12 @@ impl Metrics<'_> {
             Some(g) => g,
             None => {
                 self.missing.push(c);
-                GlyphId::NOTDEF
+                // A white square, as Chinese texts mark a character that cannot be set
+                // (the font's own .notdef, CID 0, is dropped by some text extractors).
+                ['□', '?']
+                    .iter()
+                    .find_map(|r| self.charmap.map(*r))
+                    .unwrap_or(GlyphId::NOTDEF)
             }
         };
         let advance = self

@@ -258,8 +258,8 @@ pub(crate) fn break_lines(clusters: &[Cluster], first_width: f32, width: f32) ->
             // Wider than a line: cut it where it must be.
             let mut k = a;
             let mut w = 0.0;
-            for j in a..c {
-                let cw = clusters[j].width;
+            for (j, cluster) in clusters.iter().enumerate().take(c).skip(a) {
+                let cw = cluster.width;
                 if j > k && w + cw > avail(&lines) + EPS {
                     lines.push(Line {
                         start: k,

@@ -63,8 +63,8 @@ pub struct RenderedAgreement {
     /// How many A4 pages it has.
     pub pages: usize,
     /// Characters the font has no glyph for, in the order first met (at most 64). They
-    /// print as the font's empty box but stay in the PDF's text; the app should tell the
-    /// director (a rare character in a name, an emoji).
+    /// print as a white square (□) but stay in the PDF's text layer; the app should tell
+    /// the director (a rare character in a name, an emoji).
     pub missing_glyphs: Vec<char>,
 }
 
@@ -352,15 +352,14 @@ impl<'m, 'f> Composer<'m, 'f> {
         Laid { clusters, lines }
     }
 
-    /// The run of one laid line, starting at `x`, stretched to `justify_to` points wide
+    /// The run of one laid line, its baseline starting at `(x, baseline)`, stretched to `justify_to` points wide
     /// when given and the stretch is small.
     fn run(
         &mut self,
         text: &str,
         laid: &Laid,
         line: &Line,
-        x: f32,
-        baseline: f32,
+        (x, baseline): (f32, f32),
         p: Para,
         justify_to: Option<f32>,
     ) -> Option<Run> {
@@ -418,7 +417,7 @@ impl<'m, 'f> Composer<'m, 'f> {
                 };
             let justify = (p.align == Align::Justify && !line.last).then_some(avail);
             let baseline = p.baseline_in(self.y);
-            if let Some(run) = self.run(text, &laid, line, x, baseline, p, justify) {
+            if let Some(run) = self.run(text, &laid, line, (x, baseline), p, justify) {
                 self.push(Item::Text(run));
             }
             self.y += p.line_h();
@@ -635,7 +634,7 @@ impl<'m, 'f> Composer<'m, 'f> {
             let laid = c.lay(s, p.size, iw, iw);
             for line in &laid.lines {
                 let base = p.baseline_in(*y);
-                if let Some(run) = c.run(s, &laid, line, CARD_PAD, base, p, None) {
+                if let Some(run) = c.run(s, &laid, line, (CARD_PAD, base), p, None) {
                     items.push(Item::Text(run));
                 }
                 *y += p.line_h();
@@ -720,7 +719,7 @@ impl<'m, 'f> Composer<'m, 'f> {
                 if let Some(line) = laid.lines.first() {
                     let x = CARD_PAD + ((iw - line.width) / 2.0).max(0.0);
                     let base = gray.baseline_in(y + (SIGNATURE_BOX_H - gray.line_h()) / 2.0);
-                    if let Some(run) = self.run("未签署", &laid, line, x, base, gray, None) {
+                    if let Some(run) = self.run("未签署", &laid, line, (x, base), gray, None) {
                         items.push(Item::Text(run));
                     }
                 }
@@ -827,7 +826,7 @@ impl<'m, 'f> Composer<'m, 'f> {
                 Align::Center => ((TEXT_W - line.width) / 2.0).max(0.0),
                 _ => 0.0,
             };
-        self.run(text, &laid, line, x, baseline, p, None)
+        self.run(text, &laid, line, (x, baseline), p, None)
             .map(Item::Text)
     }
 }

@@ -85,7 +85,7 @@ pub fn signature_png(seed: u32, w: u32, h: u32) -> Vec<u8> {
     let strokes = 3 + seed % 3;
     for s in 0..strokes {
         let x0 = fw * (0.15 + 0.22 * s as f32);
-        let phase = (seed * 7 + s * 13) as f32;
+        let phase = (seed.wrapping_mul(7).wrapping_add(s * 13) % 1000) as f32;
         for t in 0..400 {
             let t = t as f32 / 400.0;
             let x = x0 + t * fw * 0.2;
