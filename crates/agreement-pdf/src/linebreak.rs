@@ -208,6 +208,30 @@ pub(crate) fn clusters(text: &str, mut width: impl FnMut(char) -> f32) -> Vec<Cl
     out
 }
 
+/// Fullwidth punctuation whose ink sits in the left half of its em box.
+fn left_inked(c: char) -> bool {
+    matches!(
+        c,
+        '，' | '。' | '、' | '；' | '：' | '）' | '」' | '』' | '】' | '》' | '〉' | '〕' | '〗'
+    )
+}
+
+/// Fullwidth punctuation that pairs with a [`left_inked`] mark before it.
+fn fullwidth_mark(c: char) -> bool {
+    left_inked(c) || matches!(c, '（' | '「' | '『' | '【' | '《' | '〈' | '〔' | '〖')
+}
+
+/// Two fullwidth marks in a row (`）：`, `。」`, `，（`) would leave a whole em of white
+/// between them: the first is set in half an em (标点挤压), as Chinese typesetting does.
+pub(crate) fn compress_punctuation(clusters: &mut [Cluster], size: f32) {
+    for i in 1..clusters.len() {
+        if left_inked(clusters[i - 1].ch) && fullwidth_mark(clusters[i].ch) {
+            let w = &mut clusters[i - 1].width;
+            *w = w.min(size * 0.5);
+        }
+    }
+}
+
 /// Breaks `clusters` into lines: the first at most `first_width` wide, the others
 /// `width`. Every line fits unless it is a single cluster wider than the line.
 pub(crate) fn break_lines(clusters: &[Cluster], first_width: f32, width: f32) -> Vec<Line> {
@@ -397,6 +421,14 @@ mod tests {
         assert_eq!(&text[cl[1].text.clone()], "乙\u{7}");
         assert!(clusters("\u{200b}\u{200d}", widths).is_empty());
         assert!(break_lines(&[], 10.0, 10.0).is_empty());
+    }
+
+    #[test]
+    fn a_mark_before_another_mark_is_set_in_half_an_em() {
+        let mut cl = clusters("人）：王，（一）。", widths);
+        compress_punctuation(&mut cl, 10.0);
+        let w: Vec<f32> = cl.iter().map(|c| c.width).collect();
+        assert_eq!(w, [10.0, 5.0, 10.0, 10.0, 5.0, 10.0, 10.0, 5.0, 10.0]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use skrifa::GlyphId;
 
 use crate::font::Metrics;
 use crate::input::{Party, PrintableAgreement, SignatureImage, SignerRole};
-use crate::linebreak::{break_lines, clusters, Cluster, Line};
+use crate::linebreak::{break_lines, clusters, compress_punctuation, Cluster, Line};
 use crate::signature::{self, Strokes};
 use crate::{AgreementFont, PdfError, MAX_FIELD_CHARS, MAX_SIGNERS, MAX_TEXT_CHARS};
 
@@ -347,7 +347,8 @@ impl<'m, 'f> Composer<'m, 'f> {
 
     fn lay(&mut self, text: &str, size: f32, first_width: f32, width: f32) -> Laid {
         let m = &mut *self.m;
-        let clusters = clusters(text, |c| m.width(c, size));
+        let mut clusters = clusters(text, |c| m.width(c, size));
+        compress_punctuation(&mut clusters, size);
         let lines = break_lines(&clusters, first_width, width);
         Laid { clusters, lines }
     }
@@ -466,7 +467,10 @@ impl<'m, 'f> Composer<'m, 'f> {
         if !input.child_name.trim().is_empty() {
             facts.push(format!("儿童：{}", one_line(&input.child_name)));
         }
-        facts.push(format!("协议版本：第{}版", input.version));
+        let version = format!("第{}版", input.version);
+        if !(titled && lines[..block].iter().any(|l| l.contains(&version))) {
+            facts.push(format!("协议版本：{version}"));
+        }
         if !input.signed_on.trim().is_empty() {
             facts.push(format!(
                 "签订日期：{}",

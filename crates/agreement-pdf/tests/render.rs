@@ -163,7 +163,7 @@ fn a_signed_agreement_prints_every_clause_the_parties_and_the_hash_on_every_page
     for needed in [
         "农村留守儿童委托照护协议",
         "儿童：王小明",
-        "协议版本：第1版",
+        "（第1版）",
         "签订日期：2026年5月20日",
         "签署各方",
         "甲方（委托人）",
