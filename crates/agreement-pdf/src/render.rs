@@ -105,12 +105,14 @@ pub fn render(
         })
         .collect();
     let page_count = pages.len();
-    let pdf = draw(
-        &pages,
-        &images,
-        font,
-        &format!("{title}（第{}版）", input.version),
-    )?;
+    let doc_title = format!("{title}（第{}版）", input.version);
+    // krilla and its font subsetter are another project's code fed a font file from
+    // disk: should a damaged font ever make them panic, the director gets an error,
+    // not a crashed app. Nothing drawn so far is reused after a failure.
+    let pdf = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        draw(&pages, &images, font, &doc_title)
+    }))
+    .unwrap_or_else(|_| Err(PdfError::Write("the PDF writer failed on this font".into())))?;
     Ok(RenderedAgreement {
         pdf,
         pages: page_count,
