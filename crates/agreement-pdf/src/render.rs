@@ -51,6 +51,9 @@ const CARD_GAP: f32 = 12.0;
 const CARD_PAD: f32 = 8.0;
 const SIGNATURE_BOX_H: f32 = 64.0;
 
+/// The title of a copy whose text has no title block of its own.
+const DEFAULT_TITLE: &str = "委托照护协议";
+
 /// What the closing lines say: the three copies, and how to check a paper copy.
 const THREE_COPIES: &str = "本协议一式三份，甲方、乙方、村（居）民委员会各执一份。";
 const HOW_TO_CHECK: &str = "核对方法：每页页脚印有协议全文的 SHA-256 指纹。与童护应用中这份协议的指纹一致，即说明本打印件的协议内容与签署时一致。";
@@ -442,27 +445,30 @@ impl<'m, 'f> Composer<'m, 'f> {
             && lines[..block]
                 .iter()
                 .all(|l| l.trim().chars().count() <= 40);
-        let mut title = "委托照护协议".to_string();
-        let mut rest = &lines[..];
-        if titled {
-            title = lines[0].trim().to_string();
-            let mut big = Para {
-                size: TITLE,
-                ink: Ink::Bold,
-                align: Align::Center,
-                indent: 0.0,
-                leading: 1.5,
-            };
+        let big = Para {
+            size: TITLE,
+            ink: Ink::Bold,
+            align: Align::Center,
+            indent: 0.0,
+            leading: 1.5,
+        };
+        let (title, rest) = if titled {
+            let mut p = big;
             for l in &lines[..block] {
-                self.paragraph(l.trim(), big, 0.0);
-                big = Para {
+                self.paragraph(l.trim(), p, 0.0);
+                p = Para {
                     size: BODY,
                     ink: Ink::Black,
                     ..big
                 };
             }
-            rest = &lines[block..];
-        }
+            (lines[0].trim().to_string(), &lines[block..])
+        } else {
+            // A text without a title block still gets a title on its copy (outside the
+            // text, which starts below the details line).
+            self.paragraph(DEFAULT_TITLE, big, 0.0);
+            (DEFAULT_TITLE.to_string(), &lines[..])
+        };
 
         // 儿童、版本、签订日期 under the title, then a rule.
         let mut facts = Vec::new();

@@ -342,9 +342,10 @@ fn the_same_agreement_gives_the_same_bytes() {
 }
 
 #[test]
-fn text_without_a_title_block_prints_as_paragraphs() {
-    // No blank line: no title block, the default title, the text as body.
-    let text = "第一段没有标题的协议文本。\n第二段。";
+fn text_without_a_title_block_gets_the_copy_s_own_title() {
+    // A first paragraph too long for a title: no title block. The copy prints its own
+    // title, the version in the details line, then the whole text as body.
+    let text = "第一段协议文本，它比任何标题都长得多，所以不是标题，而是协议正文的第一段，应当作为正文排版。\n第二段。";
     let input = PrintableAgreement {
         canonical_text: text.into(),
         text_sha256: text_sha256(text),
@@ -353,9 +354,10 @@ fn text_without_a_title_block_prints_as_paragraphs() {
     let printed = print(&input, &font());
     let body = squeeze(&printed.body_text());
     assert!(
-        body.contains("第一段没有标题的协议文本。第二段。"),
+        body.starts_with("委托照护协议儿童：王小明协议版本：第1版"),
         "{body}"
     );
+    assert!(body.contains(&squeeze(text)), "{body}");
 }
 
 fn code(input: &PrintableAgreement) -> &'static str {
