@@ -223,7 +223,7 @@ fn the_simplified_chinese_face_of_noto_sans_cjk_is_picked() {
     let font = AgreementFont::from_path(path)
         .expect("fonts-noto-cjk is installed by scripts/install-deps.sh");
     assert_eq!(font.family_name(), "Noto Sans CJK SC");
-    // The JP face (index 0) is refused nothing, but is not what `new` picks.
+    // The collection's first face is the Japanese one: loadable by index, never picked.
     let jp = AgreementFont::with_index(std::fs::read(path).unwrap(), 0).unwrap();
     assert_eq!(jp.family_name(), "Noto Sans CJK JP");
     assert_ne!(font.index(), 0);
