@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tonghu needs on a fresh Debian/Ubuntu machine.
 # Idempotent: only what is missing is installed. Run as root, or with sudo available.
-#   scripts/install-deps.sh          build tools (run command)
+#   scripts/install-deps.sh          build tools (run command), the CJK font printed copies use
 #   scripts/install-deps.sh --test   also test tools (PostgreSQL, moto for S3, nextest;
-#                                    for the console: Chromium, a CJK font, Node and
-#                                    npm, schemathesis)
+#                                    Chromium, Node and npm, schemathesis for the browser
+#                                    and API tests; poppler-utils to read printed PDFs back)
 set -euo pipefail
 log() { echo "install-deps: $*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-want=(build-essential pkg-config perl make curl ca-certificates)
+# fonts-noto-cjk: Noto Sans CJK (OFL), the font agreement-pdf sets printed copies in.
+want=(build-essential pkg-config perl make curl ca-certificates fonts-noto-cjk)
 if [ "${1:-}" = "--test" ]; then
   want+=(postgresql postgresql-client python3-pip python3-venv)
-  # The console's browser tests drive Debian's Chromium (never a downloaded browser);
-  # Chinese text needs a CJK font.
-  want+=(chromium fonts-noto-cjk)
+  # The browser tests drive Debian's Chromium (never a downloaded browser).
+  want+=(chromium)
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+  # agreement-pdf's tests: pdftotext/pdffonts/pdftoppm, and a font without Chinese.
+  want+=(poppler-utils fonts-dejavu-core)
 fi
 missing=()
 for p in "${want[@]}"; do
