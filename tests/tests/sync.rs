@@ -606,3 +606,53 @@ fn a_lost_phone_is_revoked_hands_its_unsent_work_to_quarantine_and_wipes_itself(
         );
     }
 }
+
+#[test]
+fn a_record_saved_on_the_phone_while_a_sync_is_in_flight_does_not_make_its_village_be_fetched_again(
+) {
+    // The app saves through one connection while its sync runner syncs through another:
+    // a child saved after the push and before the checksums are compared is on the phone
+    // and not yet on the server. That is not divergence; dropping the village to fetch
+    // it again would blank the director's roster in the middle of a round.
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut d = server.device("d1");
+        d.add_child("李小花", "v1");
+        let mut screen =
+            field_store::Store::open(d.path().join("device.db"), &Default::default()).unwrap();
+        let mut saved = None;
+        let report = field_store::sync::sync_once(&mut d.store, &Default::default(), &mut |p| {
+            if p.phase == Some(field_store::sync::SyncPhase::Pull) && saved.is_none() {
+                let mut f = serde_json::Map::new();
+                for (k, v) in [
+                    ("name", json!("周小雨")),
+                    ("sex", json!("female")),
+                    ("birth_date", json!("2017-05-01")),
+                    ("village_code", json!("v1")),
+                    ("categories", json!(["left_behind"])),
+                    ("risk_colour", json!("green")),
+                    ("household_registered", json!(true)),
+                    ("status", json!("active")),
+                    (
+                        "added_on",
+                        json!(chrono::Utc::now().date_naive().to_string()),
+                    ),
+                ] {
+                    f.insert(k.into(), v);
+                }
+                saved = Some(screen.add_child(f).unwrap());
+            }
+        })
+        .unwrap();
+        assert!(saved.is_some(), "the save happened during the round");
+        assert!(
+            report.mismatched_scopes.is_empty(),
+            "{}: a save during the round is not a divergence: {report:?}",
+            backend.name()
+        );
+        // The next round sends it and the village then agrees with the server.
+        let next = d.sync().unwrap();
+        assert!(next.mismatched_scopes.is_empty(), "{next:?}");
+        assert_eq!(d.store.outbox_depth().unwrap().0, 0);
+    }
+}

@@ -38,6 +38,9 @@ pub struct AppConfig {
     pub background_sync: Option<RunnerConfig>,
     /// Lock after this much time without a touch, unless the settings say otherwise.
     pub watch_idle: bool,
+    /// The CJK font printed agreements are set in (the app ships one as a resource);
+    /// `None` looks for the system's (`agreement_pdf::find_system_font`).
+    pub font_path: Option<PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -47,6 +50,7 @@ impl Default for AppConfig {
             kdf: KdfParams::default(),
             background_sync: Some(RunnerConfig::default()),
             watch_idle: true,
+            font_path: None,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct DeviceApp {
     pub(crate) session: Mutex<Session>,
     pub(crate) sinks: Arc<Mutex<Vec<EventSink>>>,
     pub(crate) runner: Option<Runner>,
+    /// The font for printed copies, loaded the first time one is made.
+    pub(crate) font: std::sync::OnceLock<Result<agreement_pdf::AgreementFont, UserError>>,
 }
 
 impl DeviceApp {
@@ -109,6 +115,7 @@ impl DeviceApp {
             }),
             sinks,
             runner,
+            font: std::sync::OnceLock::new(),
         });
         if config.watch_idle {
             start_idle_watch(Arc::downgrade(&app));

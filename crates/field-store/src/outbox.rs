@@ -141,6 +141,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The villages that have changes not yet on the server.
+    pub fn scopes_with_unsent_changes(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT scope FROM outbox")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Number of unsent changes and the wall-clock ms of the oldest.
     pub fn outbox_depth(&self) -> Result<(u64, Option<u64>)> {
         Ok(self.conn.query_row(

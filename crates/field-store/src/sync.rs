@@ -796,8 +796,20 @@ fn pull(
 fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
     s.report.evicted_children += store.evict_out_of_scope()? as u64;
     // Only the villages this device holds; one it holds nothing of counts as empty,
-    // so a village the server has data for and the device lacks is found too.
-    let scopes = store.device_state()?.scopes;
+    // so a village the server has data for and the device lacks is found too. A village
+    // with changes still in the outbox is left for a later round: a record saved on the
+    // phone after this round's push (the app saves while its runner syncs) is not yet
+    // on the server, and that is not divergence.
+    let unsent = store.scopes_with_unsent_changes()?;
+    let scopes: Vec<String> = store
+        .device_state()?
+        .scopes
+        .into_iter()
+        .filter(|s| !unsent.contains(s))
+        .collect();
+    if scopes.is_empty() {
+        return Ok(());
+    }
     let mut checksums = store.scope_checksums()?;
     checksums.retain(|s, _| scopes.contains(&s.0));
     for s in &scopes {
