@@ -1,0 +1,217 @@
+// The one module that talks to the device core. Every screen calls the typed functions
+// below and nothing else, so a change in the core's command list is a change here.
+//
+// Transport: inside the Tauri shell, `invoke(command, { args })`; in a plain browser the
+// bridge on localhost, `POST /api/<command>` with the args as the JSON body, answering
+// 200 with the result or 4xx/5xx with a UserError. Events (app_state, sync_state,
+// sync_progress) come from Tauri's `listen` or from the bridge's EventSource.
+
+import type {
+  AgreementPdf,
+  AgreementPreview,
+  AppState,
+  ChildFile,
+  Draft,
+  Home,
+  NewVisit,
+  NoticeAcknowledgement,
+  RosterEntry,
+  RosterFilter,
+  Settings,
+  SignatureInput,
+  SignedAgreement,
+  StagedPhoto,
+  SyncProgress,
+  SyncState,
+  UserError,
+  Vocabulary,
+  VisitReceipt,
+} from './types';
+
+/** A failure from the core, carrying its UserError (code, Chinese and English). */
+export class ApiError extends Error {
+  readonly user: UserError;
+  readonly status: number;
+  constructor(user: UserError, status = 0) {
+    super(`${user.code}: ${user.en}`);
+    this.user = user;
+    this.status = status;
+  }
+}
+
+/** A UserError for a failure that never reached the core (the bridge is down, …). */
+function transportError(detail: string): ApiError {
+  return new ApiError({
+    code: 'core_unreachable',
+    zh: '无法连接本机数据服务，请重新打开应用',
+    en: `Cannot reach the app's data service; reopen the app (${detail})`,
+  });
+}
+
+/** Whether a thrown value is a UserError answer; non-API errors become one. */
+export function asUserError(e: unknown): UserError {
+  if (e instanceof ApiError) return e.user;
+  const msg = e instanceof Error ? e.message : String(e);
+  return { code: 'ui_error', zh: `出现意外错误：${msg}`, en: `Unexpected error: ${msg}` };
+}
+
+type Tauri = { invoke: (cmd: string, args: Record<string, unknown>) => Promise<unknown> };
+let tauri: Promise<Tauri> | null = null;
+
+export function inTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+function isUserError(v: unknown): v is UserError {
+  return !!v && typeof v === 'object' && 'code' in v && 'zh' in v && 'en' in v;
+}
+
+/** Where the bridge is: same origin (the bridge serves the UI, or Vite proxies /api). */
+const base = '';
+
+/** Sends one command to the core and returns its answer, or throws ApiError. */
+export async function call<T>(command: string, args: object = {}): Promise<T> {
+  if (inTauri()) {
+    tauri ??= import('@tauri-apps/api/core').then((m) => ({ invoke: m.invoke }));
+    try {
+      return (await (await tauri).invoke(command, { args })) as T;
+    } catch (e) {
+      if (isUserError(e)) throw new ApiError(e);
+      throw transportError(String(e));
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${base}/api/${command}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    });
+  } catch (e) {
+    throw transportError(String(e));
+  }
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!res.ok) {
+    if (isUserError(body)) throw new ApiError(body, res.status);
+    throw transportError(`HTTP ${res.status}`);
+  }
+  return body as T;
+}
+
+// ---- events -------------------------------------------------------------------------
+
+export type EventMap = {
+  app_state: AppState;
+  sync_state: SyncState;
+  sync_progress: SyncProgress;
+};
+type Handler<K extends keyof EventMap> = (data: EventMap[K]) => void;
+const handlers: { [K in keyof EventMap]: Set<Handler<K>> } = {
+  app_state: new Set(),
+  sync_state: new Set(),
+  sync_progress: new Set(),
+};
+let eventsStarted = false;
+let source: EventSource | null = null;
+
+function dispatch<K extends keyof EventMap>(name: K, data: EventMap[K]) {
+  for (const h of handlers[name]) h(data);
+}
+
+function startEvents() {
+  if (eventsStarted) return;
+  eventsStarted = true;
+  const names = Object.keys(handlers) as (keyof EventMap)[];
+  if (inTauri()) {
+    void import('@tauri-apps/api/event').then((m) => {
+      for (const n of names) void m.listen(n, (ev) => dispatch(n, ev.payload as never));
+    });
+    return;
+  }
+  const open = () => {
+    source = new EventSource(`${base}/api/events`);
+    for (const n of names) {
+      source.addEventListener(n, (ev) => {
+        try {
+          dispatch(n, JSON.parse((ev as MessageEvent).data));
+        } catch {
+          /* a malformed event is dropped; the next poll corrects the screen */
+        }
+      });
+    }
+    // EventSource reconnects by itself after an error; a closed one is reopened.
+    source.onerror = () => {
+      if (source && source.readyState === EventSource.CLOSED) {
+        source = null;
+        setTimeout(open, 2000);
+      }
+    };
+  };
+  open();
+}
+
+/** Calls `handler` for every event `name` until the returned function is called. */
+export function on<K extends keyof EventMap>(name: K, handler: Handler<K>): () => void {
+  startEvents();
+  handlers[name].add(handler);
+  return () => handlers[name].delete(handler);
+}
+
+// ---- commands -----------------------------------------------------------------------
+
+export const api = {
+  appState: () => call<AppState>('app_state'),
+  enroll: (a: { server_url: string; code: string; device_name?: string }) =>
+    call<AppState>('enroll', a),
+  setPin: (pin: string) => call<AppState>('set_pin', { pin }),
+  unlock: (pin: string) => call<AppState>('unlock', { pin }),
+  lock: () => call<AppState>('lock'),
+
+  home: () => call<Home>('home'),
+  roster: (f: RosterFilter) => call<RosterEntry[]>('roster', f),
+  childFile: (child_id: string) => call<ChildFile>('child_file', { child_id }),
+  addChild: (fields: Record<string, unknown>, acknowledgement?: NoticeAcknowledgement) =>
+    call<{ child_id: string }>('add_child', { fields, acknowledgement }),
+  editChild: (child_id: string, fields: Record<string, unknown>) =>
+    call<unknown>('edit_child', { child_id, fields }),
+  addGuardian: (child_id: string, fields: Record<string, unknown>) =>
+    call<{ guardian_id: string }>('add_guardian', { child_id, fields }),
+  editGuardian: (guardian_id: string, fields: Record<string, unknown>) =>
+    call<unknown>('edit_guardian', { guardian_id, fields }),
+  registrationNotice: () => call<{ text: string; sha256: string }>('registration_notice'),
+
+  stagePhoto: (image_base64: string) => call<StagedPhoto>('stage_photo', { image_base64 }),
+  discardPhoto: (photo_id: string) => call<unknown>('discard_photo', { photo_id }),
+  photoThumb: (photo_id: string) => call<{ thumb_base64: string }>('photo_thumb', { photo_id }),
+  recordVisit: (v: NewVisit) => call<VisitReceipt>('record_visit', v),
+  voidVisit: (visit_id: string, reason: string) =>
+    call<unknown>('void_visit', { visit_id, reason }),
+
+  saveDraft: <T>(kind: string, key: string, data: T) =>
+    call<unknown>('save_draft', { kind, key, data }),
+  getDraft: <T>(kind: string, key: string) => call<Draft<T> | null>('get_draft', { kind, key }),
+  discardDraft: (kind: string, key: string) => call<unknown>('discard_draft', { kind, key }),
+
+  saveAgreementDraft: (child_id: string, draft_id: string | undefined, terms: unknown) =>
+    call<{ draft_id: string }>('save_agreement_draft', { child_id, draft_id, terms }),
+  agreementPreview: (draft_id: string) =>
+    call<AgreementPreview>('agreement_preview', { draft_id }),
+  signAgreement: (draft_id: string, sha256: string, signatures: SignatureInput[]) =>
+    call<SignedAgreement>('sign_agreement', { draft_id, text_sha256: sha256, signatures }),
+  agreementPdf: (version_id: string) => call<AgreementPdf>('agreement_pdf', { version_id }),
+
+  syncState: () => call<SyncState>('sync_state'),
+  syncNow: () => call<SyncState>('sync_now'),
+  acknowledgeRejected: (row_id: string) => call<unknown>('acknowledge_rejected', { row_id }),
+
+  settings: () => call<Settings>('settings'),
+  updateSettings: (s: Partial<Pick<Settings, 'language' | 'auto_lock_secs'>>) =>
+    call<Settings>('update_settings', s),
+  vocabulary: () => call<Vocabulary>('vocabulary'),
+};
