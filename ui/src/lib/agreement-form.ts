@@ -1,7 +1,7 @@
 // The care agreement's terms as the form edits them (domain::agreement::AgreementTerms)
 // and who signs. Pure, tested in node; the core validates and renders the text.
 
-import type { ChildFile, FileRow } from './types';
+import type { ChildFileView, GuardianView } from './types';
 
 export interface Terms {
   principal: { name: string; relation: string | null; id_number: string; phone: string; work_location: string };
@@ -37,50 +37,52 @@ export function emptyTerms(): Terms {
   };
 }
 
-const s = (v: unknown) => (typeof v === 'string' ? v : '');
-
 /** A new draft filled from the child's file: the child, the entrusted caregiver, and
  *  the parent who is away working. The ID numbers are not copied (the file holds them
  *  masked); the director types them if the family wants them in the agreement. */
-export function prefillTerms(f: ChildFile): Terms {
+export function prefillTerms(f: ChildFileView): Terms {
   const t = emptyTerms();
-  t.child.name = s(f.child.name);
-  t.child.birth_date = s(f.child.birth_date) || null;
-  const school = f.child.school as { name?: string } | null | undefined;
-  t.child.school = school?.name ?? '';
-  const care = f.guardians.find((g) => g.role === 'entrusted_caregiver') ?? f.guardians.find((g) => g.role === 'grandparent');
+  t.child.name = f.child.name;
+  t.child.birth_date = f.child.birth_date || null;
+  t.child.school = f.child.school?.name ?? '';
+  const care =
+    f.guardians.find((g) => g.role === 'entrusted_caregiver') ?? f.guardians.find((g) => g.role === 'grandparent');
   if (care) {
-    t.caregiver.name = s(care.name);
-    t.caregiver.relationship = s(care.relationship);
-    t.caregiver.phone = s(care.phone);
-    t.caregiver.address = s(care.address) || s(f.child.current_address);
+    t.caregiver.name = care.name;
+    t.caregiver.relationship = care.relationship ?? '';
+    t.caregiver.phone = care.phone ?? '';
+    t.caregiver.health = care.health ?? '';
+    t.caregiver.address = care.address ?? f.child.current_address ?? '';
   }
-  const away = (g: FileRow) => g.whereabouts === 'away_working';
-  const parent =
-    f.guardians.find((g) => (g.role === 'father' || g.role === 'mother') && away(g)) ??
-    f.guardians.find((g) => g.role === 'father' || g.role === 'mother');
+  const away = (g: GuardianView) => g.whereabouts === 'away_working';
+  const isParent = (g: GuardianView) => g.role === 'father' || g.role === 'mother';
+  const parent = f.guardians.find((g) => isParent(g) && away(g)) ?? f.guardians.find(isParent);
   if (parent) {
-    t.principal.name = s(parent.name);
-    t.principal.relation = parent.role === 'father' || parent.role === 'mother' ? String(parent.role) : null;
-    t.principal.phone = s(parent.phone);
-    t.principal.work_location = s(parent.work_location);
+    t.principal.name = parent.name;
+    t.principal.relation = parent.role;
+    t.principal.phone = parent.phone ?? '';
+    t.principal.work_location = parent.work_location ?? '';
     if (away(parent)) t.reason = '外出务工';
   }
   return t;
 }
 
+export type SignerRole = 'caregiver' | 'principal' | 'witness';
 export interface Signer {
-  role: 'caregiver' | 'principal' | 'witness';
+  role: SignerRole;
   name: string;
 }
 
-/** Who signs, in order: the caregiver, the parent (甲方) if present, the director as
- *  witness. */
-export function signersFor(t: Terms, parentPresent: boolean): Signer[] {
-  const out: Signer[] = [{ role: 'caregiver', name: t.caregiver.name }];
-  if (parentPresent) out.push({ role: 'principal', name: t.principal.name });
-  out.push({ role: 'witness', name: t.witness.child_director || t.witness.village_committee });
-  return out;
+const ORDER: SignerRole[] = ['caregiver', 'principal', 'witness'];
+
+/** Who signs, in order: the caregiver, the parent (甲方), the director as witness. The
+ *  core says who must sign; a parent it does not require signs too when present. */
+export function signersFor(t: Terms, required: string[], parentPresent: boolean): Signer[] {
+  const roles = new Set(required.filter((r): r is SignerRole => (ORDER as string[]).includes(r)));
+  if (parentPresent) roles.add('principal');
+  const name = (r: SignerRole) =>
+    r === 'caregiver' ? t.caregiver.name : r === 'principal' ? t.principal.name : t.witness.child_director || t.witness.village_committee;
+  return ORDER.filter((r) => roles.has(r)).map((role) => ({ role, name: name(role) }));
 }
 
 /** The terms as the core reads them: an empty date is `null`, not "". */

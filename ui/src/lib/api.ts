@@ -7,25 +7,31 @@
 // sync_progress) come from Tauri's `listen` or from the bridge's EventSource.
 
 import type {
-  AgreementPdf,
   AgreementPreview,
+  AgreementSigned,
+  AgreementTextView,
   AppState,
-  ChildFile,
-  Draft,
+  ChildFileView,
+  ConsentNotice,
+  DraftSaved,
+  DraftView,
   Home,
+  ImageData,
+  NewChild,
+  NewGuardian,
   NewVisit,
-  NoticeAcknowledgement,
-  RosterEntry,
+  PdfFile,
   RosterFilter,
-  Settings,
-  SignatureInput,
-  SignedAgreement,
-  StagedPhoto,
-  SyncProgress,
+  RosterItem,
+  Saved,
+  SettingsView,
+  SignerInput,
+  StagedPhotoView,
+  SyncProgressView,
   SyncState,
   UserError,
   Vocabulary,
-  VisitReceipt,
+  VisitSaved,
 } from './types';
 
 /** A failure from the core, carrying its UserError (code, Chinese and English). */
@@ -109,7 +115,7 @@ export async function call<T>(command: string, args: object = {}): Promise<T> {
 export type EventMap = {
   app_state: AppState;
   sync_state: SyncState;
-  sync_progress: SyncProgress;
+  sync_progress: SyncProgressView;
 };
 type Handler<K extends keyof EventMap> = (data: EventMap[K]) => void;
 const handlers: { [K in keyof EventMap]: Set<Handler<K>> } = {
@@ -167,51 +173,44 @@ export function on<K extends keyof EventMap>(name: K, handler: Handler<K>): () =
 
 export const api = {
   appState: () => call<AppState>('app_state'),
-  enroll: (a: { server_url: string; code: string; device_name?: string }) =>
-    call<AppState>('enroll', a),
+  enroll: (a: { server_url: string; code: string; device_name?: string }) => call<AppState>('enroll', a),
   setPin: (pin: string) => call<AppState>('set_pin', { pin }),
   unlock: (pin: string) => call<AppState>('unlock', { pin }),
   lock: () => call<AppState>('lock'),
 
   home: () => call<Home>('home'),
-  roster: (f: RosterFilter) => call<RosterEntry[]>('roster', f),
-  childFile: (child_id: string) => call<ChildFile>('child_file', { child_id }),
-  addChild: (fields: Record<string, unknown>, acknowledgement?: NoticeAcknowledgement) =>
-    call<{ child_id: string }>('add_child', { fields, acknowledgement }),
-  editChild: (child_id: string, fields: Record<string, unknown>) =>
-    call<unknown>('edit_child', { child_id, fields }),
-  addGuardian: (child_id: string, fields: Record<string, unknown>) =>
-    call<{ guardian_id: string }>('add_guardian', { child_id, fields }),
-  editGuardian: (guardian_id: string, fields: Record<string, unknown>) =>
-    call<unknown>('edit_guardian', { guardian_id, fields }),
-  registrationNotice: () => call<{ text: string; sha256: string }>('registration_notice'),
+  roster: (f: RosterFilter) => call<RosterItem[]>('roster', f),
+  childFile: (child_id: string) => call<ChildFileView>('child_file', { child_id }),
+  consentNotice: () => call<ConsentNotice>('consent_notice'),
+  addChild: (c: NewChild) => call<Saved>('add_child', c),
+  editChild: (child_id: string, changes: Record<string, unknown>) => call<Saved>('edit_child', { child_id, changes }),
+  addGuardian: (g: NewGuardian) => call<Saved>('add_guardian', g),
+  editGuardian: (guardian_id: string, changes: Record<string, unknown>) =>
+    call<Saved>('edit_guardian', { guardian_id, changes }),
 
-  stagePhoto: (image_base64: string) => call<StagedPhoto>('stage_photo', { image_base64 }),
+  stagePhoto: (image_base64: string) => call<StagedPhotoView>('stage_photo', { image_base64 }),
   discardPhoto: (photo_id: string) => call<unknown>('discard_photo', { photo_id }),
-  photoThumb: (photo_id: string) => call<{ thumb_base64: string }>('photo_thumb', { photo_id }),
-  recordVisit: (v: NewVisit) => call<VisitReceipt>('record_visit', v),
-  voidVisit: (visit_id: string, reason: string) =>
-    call<unknown>('void_visit', { visit_id, reason }),
+  photo: (sha256: string) => call<ImageData>('photo', { sha256 }),
+  recordVisit: (v: NewVisit) => call<VisitSaved>('record_visit', v),
+  voidVisit: (visit_id: string, reason: string) => call<Saved>('void_visit', { visit_id, reason }),
 
-  saveDraft: <T>(kind: string, key: string, data: T) =>
-    call<unknown>('save_draft', { kind, key, data }),
-  getDraft: <T>(kind: string, key: string) => call<Draft<T> | null>('get_draft', { kind, key }),
+  saveDraft: (kind: string, key: string, data: unknown) => call<DraftSaved>('save_draft', { kind, key, data }),
+  getDraft: (kind: string, key: string) => call<DraftView | null>('get_draft', { kind, key }),
   discardDraft: (kind: string, key: string) => call<unknown>('discard_draft', { kind, key }),
 
   saveAgreementDraft: (child_id: string, draft_id: string | undefined, terms: unknown) =>
-    call<{ draft_id: string }>('save_agreement_draft', { child_id, draft_id, terms }),
-  agreementPreview: (draft_id: string) =>
-    call<AgreementPreview>('agreement_preview', { draft_id }),
-  signAgreement: (draft_id: string, sha256: string, signatures: SignatureInput[]) =>
-    call<SignedAgreement>('sign_agreement', { draft_id, text_sha256: sha256, signatures }),
-  agreementPdf: (version_id: string) => call<AgreementPdf>('agreement_pdf', { version_id }),
+    call<Saved>('save_agreement_draft', { child_id, draft_id, terms }),
+  agreementPreview: (draft_id: string) => call<AgreementPreview>('agreement_preview', { draft_id }),
+  signAgreement: (draft_id: string, sha256: string, signers: SignerInput[]) =>
+    call<AgreementSigned>('sign_agreement', { draft_id, sha256, signers }),
+  agreement: (version_id: string) => call<AgreementTextView>('agreement', { version_id }),
+  agreementPdf: (version_id: string) => call<PdfFile>('agreement_pdf', { version_id }),
 
   syncState: () => call<SyncState>('sync_state'),
-  syncNow: () => call<SyncState>('sync_now'),
-  acknowledgeRejected: (row_id: string) => call<unknown>('acknowledge_rejected', { row_id }),
+  syncNow: () => call<SyncState>('sync_now', { wait: false, retries: 0 }),
+  acknowledgeRejected: (device_seq: number) => call<unknown>('acknowledge_rejected', { device_seq }),
 
-  settings: () => call<Settings>('settings'),
-  updateSettings: (s: Partial<Pick<Settings, 'language' | 'auto_lock_secs'>>) =>
-    call<Settings>('update_settings', s),
+  settings: () => call<SettingsView>('settings'),
+  updateSettings: (s: { language?: 'zh' | 'en'; auto_lock_secs?: number }) => call<SettingsView>('update_settings', s),
   vocabulary: () => call<Vocabulary>('vocabulary'),
 };

@@ -4,13 +4,13 @@
 
 import { api, on, asUserError } from './api';
 import { i18n } from './i18n.svelte';
-import type { AppState, CodeLabel, SyncProgress, SyncState, UserError, Vocabulary } from './types';
+import type { AppState, SyncProgressView, SyncState, Term, UserError, VocabList, Vocabulary } from './types';
 
 export const app = $state<{
   state: AppState | null;
   sync: SyncState | null;
-  progress: SyncProgress | null;
-  vocab: Vocabulary;
+  progress: SyncProgressView | null;
+  vocab: Partial<Vocabulary>;
   bootError: UserError | null;
 }>({ state: null, sync: null, progress: null, vocab: {}, bootError: null });
 
@@ -60,12 +60,12 @@ export async function refreshSync() {
 }
 
 /** The entries of one code list (empty when the vocabulary has not loaded). */
-export function codes(list: string): CodeLabel[] {
+export function codes(list: VocabList): Term[] {
   return app.vocab[list] ?? [];
 }
 
 /** The label of `code` in `list`, in the current language; the code itself if unknown. */
-export function label(list: string, code: string | null | undefined): string {
+export function label(list: VocabList, code: string | null | undefined): string {
   if (!code) return '';
   const hit = app.vocab[list]?.find((c) => c.code === code);
   if (!hit) return code;

@@ -1,5 +1,5 @@
 // The child form's fields ↔ the schema's (domain::child). Pure, tested in node.
-import type { FileRow } from './types';
+import type { ChildView, NewChild } from './types';
 
 export interface ChildFormValue {
   name: string;
@@ -24,41 +24,44 @@ export function emptyChild(village: string): ChildFormValue {
   };
 }
 
-const s = (v: unknown) => (typeof v === 'string' ? v : '');
-
 /** The form for an existing child. The ID number stays empty: the file holds it
  *  masked, and an empty box means "unchanged". */
-export function childToForm(c: FileRow): ChildFormValue {
+export function childToForm(c: ChildView): ChildFormValue {
   return {
-    name: s(c.name), sex: s(c.sex), birth_date: s(c.birth_date), id_number: '',
-    ethnicity: s(c.ethnicity), village_code: s(c.village_code),
-    categories: Array.isArray(c.categories) ? (c.categories as string[]) : [],
-    risk_colour: s(c.risk_colour), household_registered: c.household_registered !== false,
-    current_address: s(c.current_address), guardianship_rating: s(c.guardianship_rating), notes: s(c.notes),
+    name: c.name, sex: c.sex, birth_date: c.birth_date, id_number: '',
+    ethnicity: c.ethnicity ?? '', village_code: c.village_code,
+    categories: [...c.categories],
+    risk_colour: c.risk_colour, household_registered: c.household_registered !== false,
+    current_address: c.current_address ?? '', guardianship_rating: c.guardianship_rating ?? '', notes: c.notes ?? '',
   };
 }
 
-const opt = (v: string) => (v.trim() === '' ? null : v.trim());
+const opt = (v: string) => (v.trim() === '' ? undefined : v.trim());
 
-/** Fields for `add_child` (every field; blanks as null). */
-export function formToNewChild(v: ChildFormValue): Record<string, unknown> {
+/** The `add_child` input (blanks left out). */
+export function formToNewChild(v: ChildFormValue): NewChild {
   return {
-    name: v.name.trim(), sex: v.sex || null, birth_date: v.birth_date || null,
+    name: v.name.trim(), sex: v.sex, birth_date: v.birth_date,
     id_number: opt(v.id_number.toUpperCase()), ethnicity: opt(v.ethnicity), village_code: v.village_code,
-    categories: v.categories, risk_colour: v.risk_colour || null, household_registered: v.household_registered,
-    current_address: opt(v.current_address), guardianship_rating: v.guardianship_rating || null, notes: opt(v.notes),
+    categories: v.categories, risk_colour: v.risk_colour || undefined, household_registered: v.household_registered,
+    current_address: opt(v.current_address), guardianship_rating: v.guardianship_rating || undefined, notes: opt(v.notes),
   };
 }
 
 /** Only the fields that changed, for `edit_child` (one change per edited field, so an
- *  edit on another phone to another field is not overwritten). */
+ *  edit on another phone to another field is not overwritten). A cleared optional
+ *  field is sent as null. */
 export function changedFields(before: ChildFormValue, after: ChildFormValue): Record<string, unknown> {
-  const all = formToNewChild(after);
-  const old = formToNewChild(before);
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(all)) {
+  const optional = new Set(['ethnicity', 'current_address', 'guardianship_rating', 'notes', 'id_number']);
+  for (const k of Object.keys(after) as (keyof ChildFormValue)[]) {
     if (k === 'id_number' && !after.id_number.trim()) continue; // blank: keep the stored one
-    if (JSON.stringify(all[k]) !== JSON.stringify(old[k])) out[k] = all[k];
+    const a = after[k];
+    if (JSON.stringify(a) === JSON.stringify(before[k])) continue;
+    if (typeof a === 'string') {
+      const v = k === 'id_number' ? a.trim().toUpperCase() : a.trim();
+      out[k] = v === '' && optional.has(k) ? null : v;
+    } else out[k] = a;
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // No Svelte state, so tests/unit runs it in node.
 
 import { translate } from './translate';
-import type { Lang, RosterEntry, SyncState } from './types';
+import type { Lang, RosterItem, SyncState } from './types';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -47,8 +47,11 @@ export function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** Where a roster child stands against its due date, in words. */
-export function dueText(lang: Lang, e: Pick<RosterEntry, 'due_state' | 'due_days'>): string {
+/** Where a roster child stands against its due date, in words: the core's own
+ *  sentence when it gives one, else from the state and days. */
+export function dueText(lang: Lang, e: Pick<RosterItem, 'due_state' | 'due_days'> & Partial<Pick<RosterItem, 'due_zh' | 'due_en'>>): string {
+  const given = lang === 'zh' ? e.due_zh : e.due_en;
+  if (given) return given;
   const n = e.due_days ?? 0;
   switch (e.due_state) {
     case 'overdue':

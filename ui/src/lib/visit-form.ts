@@ -1,7 +1,7 @@
 // The visit form's state and rules, kept pure so they are tested in node. The core
 // validates again (domain::visit); these rules only guide the director while typing.
 
-import type { Checklist, ChecklistArea, ItemStatus, NewVisit, StagedPhoto } from './types';
+import type { Checklist, ChecklistArea, ItemStatus, NewVisit, StagedPhotoView } from './types';
 
 /** Everything on the form, as saved in the core's draft store on every change. */
 export interface VisitDraft {
@@ -14,7 +14,7 @@ export interface VisitDraft {
   next_due_on: string;
   narrative: string;
   people_present: string;
-  photos: StagedPhoto[];
+  photos: StagedPhotoView[];
 }
 
 export const DRAFT_KIND = 'visit';
@@ -112,6 +112,7 @@ export function toNewVisit(child_id: string, d: VisitDraft, areas: readonly Chec
     narrative: blankToUndef(d.narrative),
     people_present: blankToUndef(d.people_present),
     photo_ids: d.photos.map((p) => p.photo_id),
+    draft_key: child_id,
   };
 }
 
