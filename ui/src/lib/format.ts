@@ -31,6 +31,15 @@ export function day(lang: Lang, ymd: string | null | undefined): string {
   return lang === 'zh' ? `${y}年${mo}月${d}日` : `${d} ${EN_MONTHS[mo - 1]} ${y}`;
 }
 
+/** A day without the year when it is this year ("10月2日", "2 Oct"). */
+export function shortDay(lang: Lang, ymd: string | null | undefined, now: Date = new Date()): string {
+  if (!ymd) return '';
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(ymd);
+  if (!m || Number(m[1]) !== now.getFullYear()) return day(lang, ymd);
+  const [mo, d] = [Number(m[2]), Number(m[3])];
+  return lang === 'zh' ? `${mo}月${d}日` : `${d} ${EN_MONTHS[mo - 1]}`;
+}
+
 /** A timestamp as day and local time (hh:mm). */
 export function dateTime(lang: Lang, iso: string): string {
   const at = new Date(iso);
