@@ -12,6 +12,7 @@ import type {
   AgreementTextView,
   AppState,
   ChildFileView,
+  ConsentInput,
   ConsentNotice,
   DraftSaved,
   DraftView,
@@ -177,6 +178,8 @@ export const api = {
   setPin: (pin: string) => call<AppState>('set_pin', { pin }),
   unlock: (pin: string) => call<AppState>('unlock', { pin }),
   lock: () => call<AppState>('lock'),
+  keepAlive: () => call<unknown>('keep_alive'),
+  signConsent: (child_id: string, consent: ConsentInput) => call<Saved>('sign_consent', { child_id, consent }),
 
   home: () => call<Home>('home'),
   roster: (f: RosterFilter) => call<RosterItem[]>('roster', f),

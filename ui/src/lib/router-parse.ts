@@ -15,6 +15,7 @@ const patterns: [string, RegExp, string[]][] = [
   ['edit_child', /^\/child\/([^/]+)\/edit$/, ['id']],
   ['guardian', /^\/child\/([^/]+)\/guardian(?:\/([^/]+))?$/, ['id', 'guardian']],
   ['visit', /^\/child\/([^/]+)\/visit$/, ['id']],
+  ['consent', /^\/child\/([^/]+)\/consent$/, ['id']],
   ['agreement', /^\/child\/([^/]+)\/agreement(?:\/([^/]+))?$/, ['id', 'draft']],
   ['agreement_version', /^\/child\/([^/]+)\/signed\/([^/]+)$/, ['id', 'version']],
   ['sync', /^\/sync$/, []],
