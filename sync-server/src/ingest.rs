@@ -51,6 +51,7 @@ pub const BLOB_FIELDS: &[(&str, &str)] = &[
     ("photo", "blob_sha256"),
     ("photo", "thumb_sha256"),
     ("signature", "image_sha256"),
+    ("consent", "image_sha256"),
 ];
 
 /// The field that ties a row to its child (and so to the child's village).

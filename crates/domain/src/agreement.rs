@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 /// 甲方: the parent or guardian who entrusts the child's care.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Principal {
     /// 甲's full name.
@@ -41,6 +42,7 @@ pub struct Principal {
 
 /// 乙方: the adult entrusted with the child's daily care.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Caregiver {
     /// 乙's full name.
@@ -59,6 +61,7 @@ pub struct Caregiver {
 
 /// 见证方: the village committee and/or the child director.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Witness {
     /// The village (residents') committee that witnesses.
@@ -69,6 +72,7 @@ pub struct Witness {
 
 /// The child the agreement is about.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct AgreementChild {
     /// The child's name.
@@ -83,6 +87,7 @@ pub struct AgreementChild {
 
 /// Someone to call when neither 甲 nor 乙 can be reached.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct EmergencyContact {
     /// The contact's name.
@@ -97,6 +102,7 @@ pub struct EmergencyContact {
 /// `agreement_draft`). Every part may be blank while drafting; signing requires them
 /// ([`AgreementTerms::validate_for_signing`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct AgreementTerms {
     /// 甲: the parent or guardian who entrusts.
@@ -576,6 +582,7 @@ pub fn ensure_draft_editable(status: AgreementStatus) -> Result<(), DomainError>
 
 /// A care agreement while it is drafted (table `agreement_draft`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AgreementDraft {
     /// The child the agreement is for.
     pub child_id: Uuid,
@@ -620,6 +627,7 @@ impl AgreementDraft {
 /// A signed care agreement version (table `agreement_version`): the frozen text and
 /// its hash. Written once; voided with a reason, never edited.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AgreementVersion {
     /// The child the agreement is for.
     pub child_id: Uuid,
@@ -735,6 +743,7 @@ impl AgreementVersion {
 
 /// One signature on one agreement version (table `signature`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Signature {
     /// The child the agreement is for.
     pub child_id: Uuid,
@@ -748,6 +757,10 @@ pub struct Signature {
     pub text_sha256: String,
     /// SHA-256 of the signature image blob.
     pub image_sha256: String,
+    /// The pen strokes, as captured (kept with the image).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub strokes: Option<serde_json::Value>,
     /// When it was signed, as the device wrote it (RFC 3339, local offset).
     pub signed_at: String,
     /// Set when the signature is voided, with the reason.
@@ -1078,6 +1091,7 @@ mod tests {
                 signer_name: "某人".into(),
                 text_sha256: v.text_sha256.clone(),
                 image_sha256: "ef".repeat(32),
+                strokes: None,
                 signed_at: "2026-05-20T10:05:00+08:00".into(),
                 voided: None,
             })

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// The child's file (table `child`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Child {
     /// The child's full name.
     pub name: String,
@@ -64,6 +65,7 @@ pub struct Child {
 
 /// A child's health (field `health`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Health {
     /// Healthy, disabled or ill.
     pub condition: HealthCondition,
@@ -80,6 +82,7 @@ pub struct Health {
 
 /// A child's schooling (field `school`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct School {
     /// Enrolled, never enrolled (失学) or dropped out (辍学).
     pub enrolment: Enrolment,

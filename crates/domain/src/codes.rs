@@ -20,6 +20,7 @@ macro_rules! code_enum {
             Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug,
             serde::Serialize, serde::Deserialize,
         )]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $code)] $var, )+
         }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 /// One parent, guardian or caregiver of a child (table `guardian`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Guardian {
     /// The child this person is a parent, guardian or caregiver of.
     pub child_id: Uuid,

@@ -73,6 +73,9 @@ pub fn field_label_zh(field: &str) -> &str {
         "signer_role" => "签署人身份",
         "signer_name" => "签署人姓名",
         "image_sha256" => "签名图像",
+        "strokes" => "签名笔迹",
+        "notice_version" => "告知书版本",
+        "notice_sha256" => "告知书指纹",
         // referral
         "kind" => "类别",
         "receiving_body" => "接收单位",
@@ -101,7 +104,37 @@ pub fn table_label_zh(table: &str) -> &str {
         "signature" => "签名",
         "referral" => "转介",
         "task" => "任务",
+        "consent" => "登记告知签名",
         other => other,
+    }
+}
+
+/// The English name of a synced table.
+pub fn table_label_en(table: &str) -> &str {
+    match table {
+        "child" => "child's file",
+        "guardian" => "guardian or caregiver",
+        "visit" => "visit",
+        "photo" => "photo",
+        "agreement_draft" => "care agreement draft",
+        "agreement_version" => "signed care agreement",
+        "signature" => "signature",
+        "referral" => "referral",
+        "task" => "task",
+        "consent" => "signed registration notice",
+        other => other,
+    }
+}
+
+/// The English name of a field, for messages (the schema's name with spaces).
+pub fn field_label_en(field: &str) -> String {
+    match field {
+        "village_code" => "village".into(),
+        "id_number" => "ID number".into(),
+        "risk_colour" => "risk colour".into(),
+        "blob_sha256" | "thumb_sha256" | "image_sha256" => "image".into(),
+        "text_sha256" => "agreement fingerprint".into(),
+        other => other.replace('_', " "),
     }
 }
 
@@ -223,6 +256,116 @@ pub fn code_label_zh(code: &str) -> &str {
     }
 }
 
+/// The English name of a code (the counterpart of [`code_label_zh`]). Unknown codes are
+/// returned with underscores as spaces.
+pub fn code_label_en(code: &str) -> String {
+    known_code_label_en(code)
+        .map(str::to_string)
+        .unwrap_or_else(|| code.replace('_', " "))
+}
+
+fn known_code_label_en(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "institution_orphan" => "orphan in an institution",
+        "community_orphan" => "orphan in the community",
+        "de_facto_unsupported" => "de-facto unsupported child",
+        "key_difficulty" => "key child in difficulty",
+        "difficulty" => "child in difficulty",
+        "left_behind" => "left-behind child",
+        "male" => "boy",
+        "female" => "girl",
+        "red" => "red (intervene now)",
+        "yellow" => "yellow (intervene regularly)",
+        "blue" => "blue (keep watching)",
+        "green" => "green (fine)",
+        "good" => "good",
+        "fair" => "fair",
+        "poor" => "poor",
+        "active" => "on the roster",
+        "exited" => "left the roster",
+        "turned_18" => "turned 18",
+        "moved_away" => "moved away",
+        "parent_returned" => "parent returned",
+        "died" => "died",
+        "adopted" => "adopted",
+        "no_longer_eligible" => "no longer eligible",
+        "other" => "other",
+        "dibao" => "minimum living allowance (dibao)",
+        "tekun" => "support for the destitute (tekun)",
+        "temporary_relief" => "temporary relief",
+        "medical_relief" => "medical relief",
+        "father" => "father",
+        "mother" => "mother",
+        "grandparent" => "grandparent",
+        "entrusted_caregiver" => "entrusted caregiver",
+        "other_guardian" => "other guardian",
+        "at_home" => "at home",
+        "away_working" => "working away",
+        "severely_disabled" => "severely disabled",
+        "seriously_ill" => "seriously ill",
+        "imprisoned" => "imprisoned or detained",
+        "drug_rehab" => "in compulsory drug rehabilitation",
+        "deprived_of_liberty" => "deprived of liberty",
+        "missing" => "missing",
+        "guardianship_revoked" => "guardianship revoked",
+        "deported" => "deported",
+        "deceased" => "deceased",
+        "home" => "home visit",
+        "phone" => "phone call",
+        "wechat_video" => "WeChat video",
+        "school" => "at school",
+        "resolved_on_spot" => "resolved on the spot",
+        "referral" => "referral",
+        "mandatory_report" => "mandatory report",
+        "principal" => "principal (party A)",
+        "caregiver" => "entrusted caregiver (party B)",
+        "witness" => "witness",
+        "draft" => "draft",
+        "signed" => "signed",
+        "abandoned" => "abandoned",
+        "missing_guardianship" => "missing guardianship",
+        "out_of_school" => "out of school",
+        "no_household_registration" => "no household registration",
+        "harm_or_abuse" => "harm or abuse",
+        "check_listed_minor" => "check a minor on an allowance list",
+        "first_visit" => "first visit",
+        "winter_visit" => "winter holiday visit",
+        "normal" => "normal",
+        "watch" => "watch",
+        "abnormal" => "abnormal",
+        "living" => "living",
+        "guardianship" => "guardianship",
+        "education" => "education",
+        "health" => "health",
+        "safety" => "safety",
+        "mood" => "mood",
+        "healthy" => "healthy",
+        "disabled" => "disabled",
+        "ill" => "ill",
+        "visual" => "visual disability",
+        "hearing" => "hearing disability",
+        "speech" => "speech disability",
+        "physical" => "physical disability",
+        "intellectual" => "intellectual disability",
+        "mental" => "mental disability",
+        "multiple" => "multiple disabilities",
+        "below_school_age" => "below school age",
+        "preschool" => "preschool",
+        "primary" => "primary school",
+        "junior_secondary" => "junior secondary",
+        "senior_secondary" => "senior secondary",
+        "vocational" => "vocational school",
+        "special_education" => "special education school",
+        "enrolled" => "in school",
+        "never_enrolled" => "never enrolled",
+        "dropped_out" => "dropped out",
+        "guardian" => "guardian",
+        "new_agreement" => "ends; a new agreement is signed to continue",
+        "automatic" => "renews for a year unless someone objects",
+        _ => return None,
+    })
+}
+
 /// A rough Chinese rendering of a schema problem sentence.
 pub fn problem_zh(problem: &str) -> String {
     if problem.starts_with("unknown code") {
@@ -281,6 +424,10 @@ mod tests {
         for list in lists {
             for code in *list {
                 assert_ne!(code_label_zh(code), *code, "code {code} has no label");
+                assert!(
+                    known_code_label_en(code).is_some(),
+                    "code {code} has no English label"
+                );
             }
         }
     }

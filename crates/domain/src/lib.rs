@@ -10,6 +10,7 @@
 pub mod agreement;
 pub mod child;
 pub mod codes;
+pub mod consent;
 pub mod due;
 pub mod error;
 pub mod guardian;
@@ -30,6 +31,7 @@ pub use agreement::{
 };
 pub use child::{Child, Health, School};
 pub use codes::*;
+pub use consent::Consent;
 pub use due::{due_status, urgency_rank, DueFacts, DueStatus, VisitPolicy};
 pub use error::DomainError;
 pub use guardian::Guardian;
@@ -60,6 +62,7 @@ pub fn validate_row(
         "agreement_draft" => AgreementDraft::from_fields(fields)?.check_rules(today),
         "agreement_version" => AgreementVersion::from_fields(fields)?.check_rules(today),
         "signature" => Signature::from_fields(fields)?.check_rules(today),
+        "consent" => Consent::from_fields(fields)?.check_rules(today),
         _ => Ok(()),
     }
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 /// One photo (table `photo`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Photo {
     /// The child in the photo.
     pub child_id: Uuid,

@@ -21,6 +21,7 @@ pub type Fields = Map<String, Value>;
 /// The void of an append-only record (a visit, photo, signed version, signature): the
 /// record stays, marked void with the reason a person gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Void {
     /// Why the record is void, in the words of the person who voided it.
     pub reason: String,

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 /// One referral (table `referral`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Referral {
     /// The child the problem concerns.
     pub child_id: Uuid,

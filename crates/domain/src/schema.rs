@@ -86,6 +86,8 @@ const SHORT: T = T::Text { max_chars: 200 };
 const NOTE: T = T::Text { max_chars: 2000 };
 const HASH: T = T::Text { max_chars: 64 };
 const SMALL_JSON: T = T::Json { max_bytes: 4096 };
+/// A signature's pen strokes as captured: `{"w", "h", "strokes": [[[x, y, t], …], …]}`.
+const STROKES: T = T::Json { max_bytes: 32_768 };
 
 /// Soft delete of a mutable row. Legal records are never purged.
 pub const TOMBSTONE_FIELD: &str = "deleted";
@@ -243,6 +245,7 @@ pub const SIGNATURE: TableSpec = TableSpec {
         F::new("signer_name", NAME),
         F::new("text_sha256", HASH),
         F::new("image_sha256", HASH),
+        F::new("strokes", STROKES).nullable(),
         F::new("signed_at", T::Text { max_chars: 32 }),
         VOIDED,
     ],
@@ -281,6 +284,23 @@ pub const TASK: TableSpec = TableSpec {
     ],
 };
 
+/// 登记告知: a guardian's signed acknowledgement of the registration notice.
+pub const CONSENT: TableSpec = TableSpec {
+    name: "consent",
+    kind: TableKind::AppendOnly,
+    fields: &[
+        F::new("child_id", T::RowRef),
+        F::new("notice_version", T::Integer { min: 1, max: 1000 }),
+        F::new("notice_sha256", HASH),
+        F::new("signer_name", NAME),
+        F::new("signer_role", T::Code(GUARDIAN_ROLE_CODES)),
+        F::new("image_sha256", HASH),
+        F::new("strokes", STROKES).nullable(),
+        F::new("signed_at", T::Text { max_chars: 32 }),
+        VOIDED,
+    ],
+};
+
 /// Every synced table, in dependency order (a child before the rows that name it).
 pub const TABLES: &[TableSpec] = &[
     CHILD,
@@ -292,6 +312,7 @@ pub const TABLES: &[TableSpec] = &[
     SIGNATURE,
     REFERRAL,
     TASK,
+    CONSENT,
 ];
 
 /// Looks up a synced table by name.

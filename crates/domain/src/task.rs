@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 /// One task (table `task`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Task {
     /// What kind of work.
     pub kind: TaskKind,

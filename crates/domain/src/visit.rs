@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 /// One visit (table `visit`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Visit {
     /// The child visited.
     pub child_id: Uuid,
@@ -48,6 +49,7 @@ pub struct Visit {
 
 /// A GPS fix taken during the visit (field `gps`): degrees and accuracy in metres.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GpsFix {
     /// Latitude in degrees.
     pub lat: f64,
@@ -59,6 +61,7 @@ pub struct GpsFix {
 
 /// One checklist area's finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistItem {
     /// 正常, 关注 or 异常.
@@ -71,6 +74,7 @@ pub struct ChecklistItem {
 /// The visit checklist (field `checklist`): exactly the six areas, each 正常 / 关注 /
 /// 异常 with an optional note of at most [`CHECKLIST_NOTE_MAX_CHARS`] characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Checklist {
     /// 生活: food, housing, allowance received.

@@ -21,15 +21,37 @@ use uuid::Uuid;
 pub struct VisitReceipt {
     pub visit_id: Uuid,
     pub photo_ids: Vec<Uuid>,
+    /// The referral made on the visit, if one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral_id: Option<Uuid>,
 }
 
-/// One signature to put on an agreement: who signs and the image of the strokes.
+/// One signature to put on an agreement (or on the registration notice): who signs,
+/// the image of the strokes and the strokes themselves.
 #[derive(Clone, Debug)]
 pub struct SignatureInput {
-    /// `principal` (甲), `caregiver` (乙) or `witness`.
+    /// `principal` (甲), `caregiver` (乙) or `witness`; for the registration notice the
+    /// signer's guardian role (`father`, `grandparent`, …).
     pub role: String,
     pub name: String,
     pub image: Vec<u8>,
+    /// The pen strokes as captured (`{"w", "h", "strokes": [[[x, y, t], …], …]}`).
+    pub strokes: Option<Value>,
+}
+
+/// A signature image through the pipeline, refused when there is no ink on it.
+fn signature_image(s: &SignatureInput) -> Result<crate::photo::ProcessedSignature> {
+    let img = process_signature(&s.image, &PhotoLimits::default())?;
+    if crate::photo::signature_is_blank(&img) {
+        return Err(DomainError::new(
+            "signature_empty",
+            format!("“{}”的签名是空白的，请用手指在框内签名", s.name.trim()),
+            format!("the signature of {:?} is empty", s.name.trim()),
+        )
+        .on_field("signature")
+        .into());
+    }
+    Ok(img)
 }
 
 /// A signed agreement version.
@@ -87,6 +109,94 @@ impl Store {
     /// Registers a child (fields as in `domain::schema::CHILD`). Returns the new id.
     pub fn add_child(&mut self, fields: Map<String, Value>) -> Result<Uuid> {
         self.add_record("child", fields)
+    }
+
+    /// Registers a child together with the guardian's signed acknowledgement of the
+    /// registration notice, in one transaction. Returns the child's and the
+    /// acknowledgement's ids.
+    pub fn register_child(
+        &mut self,
+        fields: Map<String, Value>,
+        consent: Option<&SignatureInput>,
+    ) -> Result<(Uuid, Option<Uuid>)> {
+        let child_id = Uuid::now_v7();
+        let mut writes = vec![RowWrite::new("child", Some(child_id), fields)];
+        let mut image = None;
+        let mut consent_id = None;
+        if let Some(c) = consent {
+            let img = signature_image(c)?;
+            let id = Uuid::now_v7();
+            writes.push(RowWrite::new(
+                "consent",
+                Some(id),
+                self.consent_fields(child_id, c, &img),
+            ));
+            consent_id = Some(id);
+            image = Some(img);
+        }
+        let blobs: Vec<NewBlob<'_>> = image
+            .iter()
+            .map(|img| NewBlob {
+                sha256: &img.sha256,
+                kind: BlobKind::Signature,
+                bytes: &img.png,
+            })
+            .collect();
+        let check = domain_rules(self.today());
+        self.write_rows_with_blobs(writes, &blobs, &check)?;
+        Ok((child_id, consent_id))
+    }
+
+    /// Keeps a guardian's signed acknowledgement of the registration notice for a
+    /// child already registered.
+    pub fn sign_consent(&mut self, child_id: Uuid, c: &SignatureInput) -> Result<Uuid> {
+        if load_record(&self.conn, "child", child_id)?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "child",
+                id: child_id.to_string(),
+            });
+        }
+        let img = signature_image(c)?;
+        let id = Uuid::now_v7();
+        let writes = vec![RowWrite::new(
+            "consent",
+            Some(id),
+            self.consent_fields(child_id, c, &img),
+        )];
+        let blobs = [NewBlob {
+            sha256: &img.sha256,
+            kind: BlobKind::Signature,
+            bytes: &img.png,
+        }];
+        let check = domain_rules(self.today());
+        self.write_rows_with_blobs(writes, &blobs, &check)?;
+        Ok(id)
+    }
+
+    fn consent_fields(
+        &self,
+        child_id: Uuid,
+        c: &SignatureInput,
+        img: &crate::photo::ProcessedSignature,
+    ) -> Map<String, Value> {
+        let mut f = Map::new();
+        f.insert("child_id".into(), json!(child_id));
+        f.insert(
+            "notice_version".into(),
+            json!(domain::consent::NOTICE_VERSION),
+        );
+        f.insert(
+            "notice_sha256".into(),
+            json!(domain::consent::notice_sha256()),
+        );
+        f.insert("signer_name".into(), json!(c.name));
+        f.insert("signer_role".into(), json!(c.role));
+        f.insert("image_sha256".into(), json!(img.sha256));
+        if let Some(strokes) = &c.strokes {
+            f.insert("strokes".into(), strokes.clone());
+        }
+        f.insert("signed_at".into(), json!(self.now_china_rfc3339()));
+        f
     }
 
     /// Adds a row of any synced table (guardian, referral, task, …) after validation.
@@ -159,8 +269,21 @@ impl Store {
     pub fn record_visit_processed(
         &mut self,
         child_id: Uuid,
+        fields: Map<String, Value>,
+        processed: &[crate::photo::ProcessedPhoto],
+    ) -> Result<VisitReceipt> {
+        self.record_visit_finishing(child_id, fields, processed, None, &|_| Ok(()))
+    }
+
+    /// [`Store::record_visit_processed`] with device-local bookkeeping run in the same
+    /// transaction (see `local.rs`).
+    pub(crate) fn record_visit_finishing(
+        &mut self,
+        child_id: Uuid,
         mut fields: Map<String, Value>,
         processed: &[crate::photo::ProcessedPhoto],
+        referral: Option<Map<String, Value>>,
+        finish: &dyn Fn(&Connection) -> Result<()>,
     ) -> Result<VisitReceipt> {
         fields.insert("child_id".into(), json!(child_id));
         let visit_id = Uuid::now_v7();
@@ -192,11 +315,20 @@ impl Store {
                 bytes: &p.thumb,
             });
         }
+        let mut referral_id = None;
+        if let Some(mut r) = referral {
+            let id = Uuid::now_v7();
+            r.insert("child_id".into(), json!(child_id));
+            r.insert("visit_id".into(), json!(visit_id));
+            writes.push(RowWrite::new("referral", Some(id), r));
+            referral_id = Some(id);
+        }
         let check = domain_rules(self.today());
-        self.write_rows_with_blobs(writes, &blobs, &check)?;
+        self.write_rows_finishing(writes, &blobs, &check, finish)?;
         Ok(VisitReceipt {
             visit_id,
             photo_ids,
+            referral_id,
         })
     }
 
@@ -278,11 +410,10 @@ impl Store {
             child_id, draft_id, version, &terms, &now, today,
         )?;
         let sha = sealed.text_sha256.clone();
-        let limits = PhotoLimits::default();
         let images = signatures
             .iter()
-            .map(|s| process_signature(&s.image, &limits))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            .map(signature_image)
+            .collect::<Result<Vec<_>>>()?;
         let version_id = Uuid::now_v7();
         let mut vf = sealed.to_fields();
         vf.remove(domain::schema::VOID_FIELD);
@@ -299,6 +430,9 @@ impl Store {
             f.insert("signer_name".into(), json!(s.name));
             f.insert("text_sha256".into(), json!(sha));
             f.insert("image_sha256".into(), json!(img.sha256));
+            if let Some(strokes) = &s.strokes {
+                f.insert("strokes".into(), strokes.clone());
+            }
             f.insert("signed_at".into(), json!(now));
             writes.push(RowWrite::new("signature", Some(id), f));
             blobs.push(NewBlob {

@@ -10,13 +10,17 @@
 //! - [`roster`] and [`child_file`]: the queries a director needs.
 //! - [`photo`] and [`blobs`]: the photo pipeline and content-addressed blobs.
 //! - [`export`]: canonical JSON export and per-scope checksums.
+//! - [`local`]: device-local state never synced: drafts, staged photos, acknowledged
+//!   rejections.
 
 pub mod apply;
 pub mod blobs;
 pub mod child_file;
+pub mod encryption;
 pub mod error;
 pub mod export;
 pub mod fieldwork;
+pub mod local;
 pub mod outbox;
 pub mod photo;
 pub mod record;
@@ -28,4 +32,3 @@ pub mod write;
 
 pub use error::{Result, StoreError};
 pub use store::{OpenOptions, Store};
-pub use write::RowWrite;

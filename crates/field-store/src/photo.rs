@@ -719,3 +719,16 @@ mod tests {
         );
     }
 }
+
+/// Whether a processed signature has (almost) no ink: an empty canvas, or a tap. A
+/// signature must be refused then, not kept as a white image.
+pub fn signature_is_blank(sig: &ProcessedSignature) -> bool {
+    let Ok(img) = image::load_from_memory_with_format(&sig.png, image::ImageFormat::Png) else {
+        return true;
+    };
+    let gray = img.to_luma8();
+    let ink = gray.pixels().filter(|p| p.0[0] < 160).count();
+    // A written name leaves hundreds of dark pixels even small; a dot or a stray touch
+    // leaves a handful.
+    ink < 40
+}

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync.sql"),
     include_str!("migrations/0003_fewer_pages.sql"),
+    include_str!("migrations/0005_local_state.sql"),
 ];
 
 /// How to open a store.

@@ -359,23 +359,50 @@ pub fn enroll(
     code: &str,
     device_name: &str,
 ) -> SyncResult<Enrollment> {
+    let sent = store.wall_ms();
+    let e = request_enrollment(server_url, code, store.device_id(), device_name)?;
+    complete_enrollment(store, server_url, &e, sent, store.wall_ms())?;
+    Ok(e)
+}
+
+/// Trades a one-time code for this device's token, before any store exists (the app
+/// enrolls first and creates its encrypted store once a PIN is chosen). Nothing is
+/// saved: give the answer to [`complete_enrollment`].
+pub fn request_enrollment(
+    server_url: &str,
+    code: &str,
+    device_id: Uuid,
+    device_name: &str,
+) -> SyncResult<Enrollment> {
     let opts = SyncOptions::default();
     let client = http(&opts)?;
     let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
     let resp = client
         .post(url)
         .json(&serde_json::json!({
-            "code": code, "device_id": store.device_id(), "device_name": device_name, "app_version": APP_VERSION,
+            "code": code, "device_id": device_id, "device_name": device_name, "app_version": APP_VERSION,
         }))
         .send()
         .map_err(net)?;
     if !resp.status().is_success() {
         return Err(refusal(resp));
     }
-    let e: Enrollment = resp.json().map_err(net)?;
-    store.save_enrollment(server_url.trim_end_matches('/'), &e)?;
-    learn_offset(store, e.server_time_ms, store.wall_ms(), store.wall_ms())?;
-    Ok(e)
+    resp.json().map_err(net)
+}
+
+/// Saves an enrollment the server granted (server, token, villages, identity) and
+/// learns the clock offset from the server time it carried, seen between the wall
+/// clock readings `sent_ms` and `received_ms`.
+pub fn complete_enrollment(
+    store: &mut Store,
+    server_url: &str,
+    e: &Enrollment,
+    sent_ms: u64,
+    received_ms: u64,
+) -> SyncResult<()> {
+    store.save_enrollment(server_url.trim_end_matches('/'), e)?;
+    learn_offset(store, e.server_time_ms, sent_ms, received_ms)?;
+    Ok(())
 }
 
 /// Sets the device's clock correction from a server timestamp seen between two wall

@@ -58,13 +58,17 @@ pub type RecordCheck<'a> =
 
 impl Store {
     /// Writes one row in one transaction. See [`Store::write_rows`].
-    pub fn write_row(&mut self, w: RowWrite, check: RecordCheck<'_>) -> Result<WriteOutcome> {
+    pub(crate) fn write_row(
+        &mut self,
+        w: RowWrite,
+        check: RecordCheck<'_>,
+    ) -> Result<WriteOutcome> {
         Ok(self.write_rows(vec![w], check)?.remove(0))
     }
 
     /// Writes several rows (a visit and its photos, an agreement version and its
     /// signatures) in ONE transaction: all of them or none.
-    pub fn write_rows(
+    pub(crate) fn write_rows(
         &mut self,
         writes: Vec<RowWrite>,
         check: RecordCheck<'_>,
@@ -74,11 +78,24 @@ impl Store {
 
     /// Writes rows and the blobs they name (photos, signature images) in ONE
     /// transaction, so a record never names a blob the device does not hold.
-    pub fn write_rows_with_blobs(
+    pub(crate) fn write_rows_with_blobs(
         &mut self,
         writes: Vec<RowWrite>,
         blobs: &[NewBlob<'_>],
         check: RecordCheck<'_>,
+    ) -> Result<Vec<WriteOutcome>> {
+        self.write_rows_finishing(writes, blobs, check, &|_| Ok(()))
+    }
+
+    /// [`Store::write_rows_with_blobs`], running `finish` inside the same transaction
+    /// before it commits (device-local bookkeeping that must happen exactly when the
+    /// rows are written, such as dropping the draft of the form just saved).
+    pub(crate) fn write_rows_finishing(
+        &mut self,
+        writes: Vec<RowWrite>,
+        blobs: &[NewBlob<'_>],
+        check: RecordCheck<'_>,
+        finish: &dyn Fn(&Connection) -> Result<()>,
     ) -> Result<Vec<WriteOutcome>> {
         let wall = self.wall_ms();
         let tx = self.begin()?;
@@ -105,6 +122,7 @@ impl Store {
         // No device-row update: the outbox rows just written carry the next
         // device_seq and the clock (see store::read_device).
         crate::roster::refresh_all(&tx, touched_children)?;
+        finish(&tx)?;
         tx.commit()?;
         Ok(outcomes)
     }

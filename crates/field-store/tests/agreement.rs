@@ -60,6 +60,7 @@ fn signing_freezes_the_text_binds_signatures_and_refuses_later_edits() {
         role: "principal".into(),
         name: "王建国".into(),
         image: signature_png(),
+        strokes: None,
     }];
     assert_eq!(
         s.sign_agreement(draft, &only_principal).unwrap_err().code(),
@@ -72,11 +73,13 @@ fn signing_freezes_the_text_binds_signatures_and_refuses_later_edits() {
             role: "principal".into(),
             name: "王建国".into(),
             image: signature_png(),
+            strokes: None,
         },
         SignatureInput {
             role: "caregiver".into(),
             name: "王德福".into(),
             image: signature_png(),
+            strokes: None,
         },
     ];
     let signed = s.sign_agreement(draft, &sigs).unwrap();

@@ -1,0 +1,436 @@
+//! What the screens show, built from the store: the roster line with its due status in
+//! words, the child's file with every ID number masked and every record's sync state,
+//! the sync state with each rejected change in plain Chinese.
+//!
+//! Masking happens here, once: a view never carries a full ID number (the signed
+//! agreement's text and its printed copy are the family's legal document and keep
+//! them; their on-screen text is masked too).
+
+use crate::error::{rejection_text, UserError};
+use crate::runner::RunnerShared;
+use crate::types::*;
+use domain::id_number::mask_id_number;
+use field_store::child_file::ChildFile;
+use field_store::roster::RosterEntry;
+use field_store::status::RecordSync;
+use field_store::Store;
+use serde_json::Value;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The due status in words, both languages.
+pub fn due_words(state: Option<DueState>, days: Option<i64>) -> (String, String) {
+    match (state, days) {
+        (Some(DueState::Overdue), Some(d)) => (format!("逾期 {d} 天"), format!("{d} days overdue")),
+        (Some(DueState::DueSoon), Some(0)) => ("今天到期".into(), "due today".into()),
+        (Some(DueState::DueSoon), Some(d)) => (format!("{d} 天内到期"), format!("due in {d} days")),
+        (Some(DueState::NotDue), Some(d)) => (format!("{d} 天后到期"), format!("due in {d} days")),
+        _ => ("不需走访".into(), "no visit due".into()),
+    }
+}
+
+pub(crate) fn roster_item(e: RosterEntry) -> RosterItem {
+    let due_state = e.due_state.map(|s| match s {
+        "overdue" => DueState::Overdue,
+        "due_soon" => DueState::DueSoon,
+        _ => DueState::NotDue,
+    });
+    let (due_zh, due_en) = due_words(due_state, e.due_days);
+    RosterItem {
+        child_id: e.child_id,
+        name: e.name,
+        village: e.village,
+        categories: e.categories,
+        risk_colour: e.risk_colour,
+        last_visit_on: e.last_visit_on,
+        last_visit_unsynced: e.last_visit_unsynced,
+        next_due_on: e.next_due_on,
+        due_state,
+        due_days: e.due_days,
+        due_zh,
+        due_en,
+    }
+}
+
+/// An ID number as shown: masked, or none.
+pub(crate) fn masked(id: &Option<String>) -> Option<String> {
+    id.as_deref().map(mask_id_number)
+}
+
+/// A typed-in ID number that is exactly the masked form of the stored one means "keep
+/// it" (a form shows the masked number and sends it back unchanged).
+pub(crate) fn unmask_unchanged(typed: Option<String>, stored: Option<&str>) -> Option<String> {
+    match (typed, stored) {
+        (Some(t), Some(s)) if t == mask_id_number(s) => Some(s.to_string()),
+        (t, _) => t,
+    }
+}
+
+fn sync_of(
+    states: &HashMap<(String, Uuid), RecordSync>,
+    rejected: &HashMap<(String, Uuid), (String, String)>,
+    table: &str,
+    id: Uuid,
+) -> RecordSyncState {
+    match states.get(&(table.to_string(), id)) {
+        Some(RecordSync::OnPhone) => RecordSyncState::OnPhone,
+        Some(RecordSync::Rejected) => {
+            let (code, _) = rejected
+                .get(&(table.to_string(), id))
+                .cloned()
+                .unwrap_or_else(|| ("rejected".into(), String::new()));
+            let t = rejection_text(&code);
+            RecordSyncState::Rejected {
+                code,
+                zh: t.zh.into(),
+                en: t.en.into(),
+                todo_zh: t.todo_zh.into(),
+                todo_en: t.todo_en.into(),
+            }
+        }
+        _ => RecordSyncState::Sent,
+    }
+}
+
+/// Rejected changes not yet acknowledged, newest first.
+pub(crate) fn rejected_views(store: &Store) -> Result<Vec<RejectedView>, UserError> {
+    let acknowledged = store.acknowledged_rejections()?;
+    let mut out = Vec::new();
+    for r in store.rejected_changes()? {
+        if acknowledged.contains(&r.change.device_seq) {
+            continue;
+        }
+        let c = &r.change;
+        let child_id = if c.table == "child" {
+            Some(c.row_id)
+        } else {
+            field_store::record::load_record(store.connection(), &c.table, c.row_id)?
+                .and_then(|rec| rec.child_ref())
+                .or_else(|| {
+                    (c.field == "child_id")
+                        .then(|| c.value.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+                        .flatten()
+                })
+        };
+        let child_name = match child_id {
+            Some(id) => field_store::record::load_record(store.connection(), "child", id)?
+                .and_then(|rec| rec.text("name").map(str::to_string))
+                .or_else(|| {
+                    (c.table == "child" && c.field == "name")
+                        .then(|| c.value.as_str().map(str::to_string))
+                        .flatten()
+                }),
+            None => None,
+        };
+        let t = rejection_text(&r.code);
+        out.push(RejectedView {
+            device_seq: c.device_seq,
+            table: c.table.clone(),
+            table_zh: domain::labels::table_label_zh(&c.table).to_string(),
+            table_en: domain::labels::table_label_en(&c.table).to_string(),
+            row_id: c.row_id,
+            child_id,
+            child_name,
+            field: c.field.clone(),
+            field_zh: domain::labels::field_label_zh(&c.field).to_string(),
+            code: r.code.clone(),
+            zh: t.zh.into(),
+            en: t.en.into(),
+            todo_zh: t.todo_zh.into(),
+            todo_en: t.todo_en.into(),
+            server_message: r.message.chars().take(300).collect(),
+            rejected_at: r.rejected_at,
+        });
+    }
+    Ok(out)
+}
+
+/// The sync screen's state from a store and what the runner knows.
+pub(crate) fn sync_state(store: &Store, shared: &RunnerShared) -> Result<SyncState, UserError> {
+    let st = store.status()?;
+    let offset_secs = st.clock_offset_ms / 1000;
+    let clock_warning = (offset_secs.abs() >= 5 * 60).then(|| {
+        let minutes = offset_secs.abs() / 60;
+        let (zh_dir, en_dir) = if offset_secs > 0 { ("慢", "slow") } else { ("快", "fast") };
+        let amount_zh = if minutes >= 60 * 24 {
+            format!("{} 天", minutes / (60 * 24))
+        } else if minutes >= 60 {
+            format!("{} 小时", minutes / 60)
+        } else {
+            format!("{minutes} 分钟")
+        };
+        ClockWarning {
+            offset_secs,
+            zh: format!("手机时间比服务器{zh_dir}了约 {amount_zh}。记录时间已按服务器时间校正；请在手机设置中打开“自动设置时间”。"),
+            en: format!("The phone's clock is about {minutes} minutes {en_dir}. Record times are corrected to the server's clock; turn on automatic time in the phone's settings."),
+        }
+    });
+    Ok(SyncState {
+        enrolled: store.enrollment()?.is_some(),
+        in_flight: shared.in_flight,
+        progress: shared.progress.clone(),
+        last_success_at: store.last_sync_at()?,
+        last_attempt_at: shared.last_attempt_at.clone(),
+        last_error: shared.last_error.clone(),
+        online: shared.online,
+        next_try_secs: shared.next_try_at.map(|t| {
+            t.saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+        }),
+        pending_records: store.pending_record_count()?,
+        pending_changes: st.outbox_changes,
+        pending_photos: st.pending_blobs,
+        pending_bytes: st.pending_blob_bytes,
+        oldest_pending_secs: st.oldest_pending_secs,
+        rejected: rejected_views(store)?,
+        clock_warning,
+    })
+}
+
+fn date_of(v: Option<&Value>) -> Option<chrono::NaiveDate> {
+    v.and_then(Value::as_str)
+        .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
+
+pub(crate) fn task_view(
+    id: Uuid,
+    fields: &serde_json::Map<String, Value>,
+    child_name: Option<String>,
+    today: chrono::NaiveDate,
+) -> Option<TaskView> {
+    let t = domain::Task::from_fields(fields).ok()?;
+    Some(TaskView {
+        task_id: id,
+        kind: t.kind.code().to_string(),
+        title: t.title,
+        due_on: t.due_on.to_string(),
+        child_id: t.child_id,
+        child_name,
+        village: t.village_code,
+        overdue: t.due_on < today && t.done_on.is_none(),
+    })
+}
+
+/// The child's file, masked, with each record's sync state.
+pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFileView, UserError> {
+    let today = store.today();
+    let child_id = file.child.id;
+    let states = store.record_sync_states(child_id)?;
+    let mut rejected = HashMap::new();
+    for r in store.rejected_changes()? {
+        rejected
+            .entry((r.change.table.clone(), r.change.row_id))
+            .or_insert((r.code.clone(), r.message.clone()));
+    }
+    let sync = |table: &str, id: Uuid| sync_of(&states, &rejected, table, id);
+
+    let mut child = domain::Child::from_fields(&file.child.fields)?;
+    child.id_number = masked(&child.id_number);
+    let age = child.age_on(today);
+    let left_behind = child.categories.contains(&domain::Category::LeftBehind);
+
+    let guardians = file
+        .guardians
+        .iter()
+        .filter_map(|g| {
+            let mut guardian = domain::Guardian::from_fields(&g.fields).ok()?;
+            guardian.id_number = masked(&guardian.id_number);
+            Some(GuardianView {
+                guardian_id: g.id,
+                guardian,
+                sync: sync("guardian", g.id),
+            })
+        })
+        .collect();
+
+    let photos_of = |visit_id: Uuid| -> Vec<PhotoView> {
+        file.photos
+            .iter()
+            .filter_map(|p| {
+                let photo = domain::Photo::from_fields(&p.fields).ok()?;
+                if photo.visit_id != Some(visit_id) {
+                    return None;
+                }
+                Some(PhotoView {
+                    photo_id: p.id,
+                    full_here: store.has_blob(&photo.blob_sha256).unwrap_or(false),
+                    thumb_here: store.has_blob(&photo.thumb_sha256).unwrap_or(false),
+                    blob_sha256: photo.blob_sha256,
+                    thumb_sha256: photo.thumb_sha256,
+                    width: photo.width,
+                    height: photo.height,
+                    voided: photo.voided.is_some(),
+                    sync: sync("photo", p.id),
+                })
+            })
+            .collect()
+    };
+    let visits = file
+        .visits
+        .iter()
+        .filter_map(|v| {
+            let visit = domain::Visit::from_fields(&v.fields).ok()?;
+            Some(VisitView {
+                visit_id: v.id,
+                visit,
+                photos: photos_of(v.id),
+                sync: sync("visit", v.id),
+            })
+        })
+        .collect();
+
+    let agreement_drafts = file
+        .agreement_drafts
+        .iter()
+        .filter_map(|d| {
+            let draft = domain::AgreementDraft::from_fields(&d.fields).ok()?;
+            let mut terms = draft.terms;
+            terms.principal.id_number = mask_id_number(&terms.principal.id_number);
+            terms.caregiver.id_number = mask_id_number(&terms.caregiver.id_number);
+            Some(AgreementDraftView {
+                draft_id: d.id,
+                status: draft.status.code().to_string(),
+                terms,
+                sync: sync("agreement_draft", d.id),
+            })
+        })
+        .collect();
+
+    let mut agreements: Vec<AgreementVersionView> = file
+        .agreement_versions
+        .iter()
+        .filter_map(|v| version_view(v.id, &v.fields, &file.signatures, today, &sync))
+        .collect();
+    agreements.sort_by(|a, b| b.signed_at.cmp(&a.signed_at));
+    let needs_agreement =
+        left_behind && !agreements.iter().any(|a| a.voided.is_none() && !a.expired);
+
+    let referrals = file
+        .referrals
+        .iter()
+        .filter_map(|r| {
+            let referral = domain::Referral::from_fields(&r.fields).ok()?;
+            Some(ReferralView {
+                referral_id: r.id,
+                feedback_overdue: referral.feedback_overdue(today),
+                referral,
+                sync: sync("referral", r.id),
+            })
+        })
+        .collect();
+
+    let tasks = file
+        .tasks
+        .iter()
+        .filter_map(|t| task_view(t.id, &t.fields, Some(child.name.clone()), today))
+        .collect();
+
+    let consents: Vec<ConsentView> =
+        field_store::record::records_of_child(store.connection(), "consent", child_id)?
+            .into_iter()
+            .filter_map(|r| {
+                let c = domain::Consent::from_fields(&r.doc).ok()?;
+                if c.voided.is_some() {
+                    return None;
+                }
+                Some(ConsentView {
+                    consent_id: r.row_id,
+                    signer_name: c.signer_name,
+                    signer_role: c.signer_role.code().to_string(),
+                    notice_version: c.notice_version,
+                    signed_at: c.signed_at,
+                    sync: sync("consent", r.row_id),
+                })
+            })
+            .collect();
+
+    let history = file
+        .history
+        .iter()
+        .map(|h| HistoryView {
+            table: h.table.clone(),
+            table_zh: domain::labels::table_label_zh(&h.table).to_string(),
+            field: h.field.clone(),
+            field_zh: domain::labels::field_label_zh(&h.field).to_string(),
+            value: if h.field == "id_number" {
+                h.value
+                    .as_str()
+                    .map(|s| Value::String(mask_id_number(s)))
+                    .unwrap_or(Value::Null)
+            } else {
+                h.value.clone()
+            },
+            by_device: h.device_id.clone(),
+            replaced_by_device: h.winner_device.clone(),
+            noted_at: h.noted_at.clone(),
+        })
+        .collect();
+
+    Ok(ChildFileView {
+        child: ChildView {
+            child_id,
+            age,
+            sync: sync("child", child_id),
+            child,
+        },
+        guardians,
+        visits,
+        agreement_drafts,
+        agreements,
+        referrals,
+        tasks,
+        consent_signed: !consents.is_empty(),
+        consents,
+        history,
+        needs_agreement,
+    })
+}
+
+pub(crate) fn version_view(
+    id: Uuid,
+    fields: &serde_json::Map<String, Value>,
+    signatures: &[field_store::child_file::FileRow],
+    today: chrono::NaiveDate,
+    sync: &dyn Fn(&str, Uuid) -> RecordSyncState,
+) -> Option<AgreementVersionView> {
+    let v = domain::AgreementVersion::from_fields(fields).ok()?;
+    let sigs = signatures
+        .iter()
+        .filter_map(|s| {
+            let sig = domain::Signature::from_fields(&s.fields).ok()?;
+            (sig.agreement_version_id == id).then(|| SignatureView {
+                signature_id: s.id,
+                signer_role: sig.signer_role.code().to_string(),
+                signer_name: sig.signer_name.clone(),
+                image_sha256: sig.image_sha256.clone(),
+                signed_at: sig.signed_at.clone(),
+                bound_to_text: sig.text_sha256 == v.text_sha256,
+                sync: sync("signature", s.id),
+            })
+        })
+        .collect();
+    let until = date_of(fields.get("valid_until"));
+    Some(AgreementVersionView {
+        version_id: id,
+        draft_id: v.draft_id,
+        version: v.version,
+        text_sha256: v.text_sha256.clone(),
+        valid_from: v.valid_from.to_string(),
+        valid_until: v.valid_until.to_string(),
+        signed_at: v.signed_at.clone(),
+        expiring: until.is_some_and(|u| u >= today && (u - today).num_days() <= 30),
+        expired: until.is_some_and(|u| u < today),
+        voided: v.voided.clone(),
+        signatures: sigs,
+        sync: sync("agreement_version", id),
+    })
+}
+
+/// An agreement text for the screen: every ID number of its parties masked.
+pub(crate) fn mask_text(text: &str, ids: &[&str]) -> String {
+    let mut out = text.to_string();
+    for id in ids.iter().filter(|s| s.chars().count() >= 15) {
+        out = out.replace(id, &mask_id_number(id));
+    }
+    out
+}

@@ -1,0 +1,942 @@
+//! The director's work as commands: the home screen, the roster, a child's file,
+//! registering and editing, visits with photos, drafts, care agreements, referrals,
+//! sync. Each command reads its typed input, lets `domain` judge it (through
+//! field-store's write path) and answers with a view; nothing here decides a rule.
+
+use crate::app::DeviceApp;
+use crate::error::UserError;
+use crate::types::*;
+use crate::views;
+use base64::Engine;
+use field_store::fieldwork::SignatureInput;
+use field_store::photo::{process_photo, PhotoLimits};
+use field_store::Store;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// How many children the home screen lists per band.
+const HOME_LIMIT: usize = 200;
+
+fn decode_b64(field: &str, data: &str) -> Result<Vec<u8>, UserError> {
+    // A data: URL as a browser's FileReader makes it is accepted too.
+    let raw = data.split_once(";base64,").map_or(data, |(_, b)| b);
+    B64.decode(raw.trim()).map_err(|e| {
+        UserError::new(
+            "bad_image_data",
+            "图片数据无法读取，请重新拍照或选择图片",
+            format!("{field} is not base64: {e}"),
+        )
+        .on_field(field)
+    })
+}
+
+fn insert_opt<T: serde::Serialize>(m: &mut Map<String, Value>, key: &str, v: &Option<T>) {
+    if let Some(v) = v {
+        m.insert(key.into(), json!(v));
+    }
+}
+
+/// A patch's `Option<Option<T>>`: absent leaves the field, `null` clears it.
+fn patch_opt<T: serde::Serialize>(m: &mut Map<String, Value>, key: &str, v: &Option<Option<T>>) {
+    if let Some(v) = v {
+        m.insert(key.into(), json!(v));
+    }
+}
+
+fn signature_input(
+    role: &str,
+    name: &str,
+    s: &DrawnSignature,
+) -> Result<SignatureInput, UserError> {
+    Ok(SignatureInput {
+        role: role.to_string(),
+        name: name.trim().to_string(),
+        image: decode_b64("signature", &s.image_base64)?,
+        strokes: s.strokes.clone(),
+    })
+}
+
+fn saved(store: &Store, id: Uuid, changed: usize) -> Saved {
+    Saved {
+        id,
+        changed,
+        saved_at: store.now_china_rfc3339(),
+    }
+}
+
+fn visitor_name(store: &Store) -> String {
+    store
+        .connection()
+        .query_row("SELECT account_id FROM device WHERE id = 1", [], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .ok()
+        .flatten()
+        .map(|a| format!("儿童主任 {a}"))
+        .unwrap_or_else(|| "儿童主任".into())
+        .chars()
+        .take(40)
+        .collect()
+}
+
+impl DeviceApp {
+    /// Today's work: overdue first, then due soon, red before green; open tasks; forms
+    /// left unfinished; the sync badge.
+    pub fn home(&self, _: Empty) -> Result<Home, UserError> {
+        let sync = self.sync_state(Empty {})?;
+        self.with_store(|s| {
+            let today = s.today();
+            let all = s.roster(&field_store::roster::RosterFilter::default())?;
+            let children = all.len() as u64;
+            let mut overdue = Vec::new();
+            let mut due_soon = Vec::new();
+            for e in all {
+                match e.due_state {
+                    Some("overdue") if overdue.len() < HOME_LIMIT => {
+                        overdue.push(views::roster_item(e))
+                    }
+                    Some("due_soon") if due_soon.len() < HOME_LIMIT => {
+                        due_soon.push(views::roster_item(e))
+                    }
+                    _ => {}
+                }
+            }
+            let mut tasks = Vec::new();
+            let mut names = std::collections::HashMap::new();
+            s.for_each_record(|r| {
+                if r.table == "child" {
+                    if let Some(n) = r.text("name") {
+                        names.insert(r.row_id, n.to_string());
+                    }
+                }
+                if r.table == "task"
+                    && !r.is_deleted()
+                    && r.doc.get("done_on").is_none_or(Value::is_null)
+                {
+                    tasks.push((r.row_id, r.doc.clone()));
+                }
+                Ok(())
+            })?;
+            let mut tasks: Vec<TaskView> = tasks
+                .into_iter()
+                .filter_map(|(id, doc)| {
+                    let child = doc
+                        .get("child_id")
+                        .and_then(Value::as_str)
+                        .and_then(|c| Uuid::parse_str(c).ok());
+                    views::task_view(id, &doc, child.and_then(|c| names.get(&c).cloned()), today)
+                })
+                .collect();
+            tasks.sort_by(|a, b| a.due_on.cmp(&b.due_on));
+            let drafts = s
+                .drafts()?
+                .into_iter()
+                .map(|d| DraftView {
+                    child_name: Uuid::parse_str(&d.key)
+                        .ok()
+                        .and_then(|id| names.get(&id).cloned()),
+                    kind: d.kind,
+                    key: d.key,
+                    data: d.data,
+                    updated_at: d.updated_at,
+                })
+                .collect();
+            Ok(Home {
+                overdue,
+                due_soon,
+                tasks,
+                drafts,
+                children,
+                sync,
+            })
+        })
+    }
+
+    /// The roster, most urgent first, filtered.
+    pub fn roster(&self, f: RosterFilter) -> Result<Vec<RosterItem>, UserError> {
+        self.with_store(|s| {
+            let entries = s.roster(&field_store::roster::RosterFilter {
+                category: f.category.filter(|c| !c.is_empty()),
+                risk_colour: f.risk_colour.filter(|c| !c.is_empty()),
+                overdue_only: f.overdue_only,
+                search: f.search,
+                include_exited: f.include_exited,
+            })?;
+            Ok(entries.into_iter().map(views::roster_item).collect())
+        })
+    }
+
+    /// 一人一档.
+    pub fn child_file(&self, r: ChildRef) -> Result<ChildFileView, UserError> {
+        self.with_store(|s| {
+            let file = s.child_file(r.child_id)?;
+            views::child_file_view(s, file)
+        })
+    }
+
+    /// Registers a child, with the guardian's signed acknowledgement of the notice.
+    pub fn add_child(&self, c: NewChild) -> Result<Saved, UserError> {
+        let consent = c
+            .consent
+            .as_ref()
+            .map(|k| signature_input(&k.signer_role, &k.signer_name, &k.signature))
+            .transpose()?;
+        let out = self.with_store(|s| {
+            let mut f = Map::new();
+            f.insert("name".into(), json!(c.name.trim()));
+            f.insert("sex".into(), json!(c.sex));
+            f.insert("birth_date".into(), json!(c.birth_date.trim()));
+            insert_opt(
+                &mut f,
+                "id_number",
+                &c.id_number
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty()),
+            );
+            f.insert("village_code".into(), json!(c.village_code.trim()));
+            f.insert("categories".into(), json!(c.categories));
+            f.insert(
+                "risk_colour".into(),
+                json!(c.risk_colour.as_deref().unwrap_or("green")),
+            );
+            f.insert(
+                "household_registered".into(),
+                json!(c.household_registered.unwrap_or(true)),
+            );
+            f.insert("status".into(), json!("active"));
+            f.insert(
+                "added_on".into(),
+                json!(c.added_on.clone().unwrap_or_else(|| s.today().to_string())),
+            );
+            insert_opt(&mut f, "ethnicity", &c.ethnicity);
+            insert_opt(&mut f, "registered_address", &c.registered_address);
+            insert_opt(&mut f, "current_address", &c.current_address);
+            insert_opt(&mut f, "guardianship_rating", &c.guardianship_rating);
+            insert_opt(&mut f, "assistance", &c.assistance);
+            insert_opt(&mut f, "health", &c.health);
+            insert_opt(&mut f, "school", &c.school);
+            insert_opt(&mut f, "notes", &c.notes);
+            let (id, _) = s.register_child(f, consent.as_ref())?;
+            Ok(saved(s, id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Changes a child's details.
+    pub fn edit_child(&self, e: EditChild) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            let stored = field_store::record::load_record(s.connection(), "child", e.child_id)?
+                .ok_or_else(|| UserError::not_found("儿童档案", "child"))?;
+            let p = e.changes;
+            let mut f = Map::new();
+            insert_opt(&mut f, "name", &p.name.as_deref().map(str::trim));
+            insert_opt(&mut f, "sex", &p.sex);
+            insert_opt(&mut f, "birth_date", &p.birth_date);
+            if let Some(id) = p.id_number {
+                let kept = views::unmask_unchanged(
+                    id.filter(|s| !s.trim().is_empty()),
+                    stored.text("id_number"),
+                );
+                f.insert("id_number".into(), json!(kept));
+            }
+            insert_opt(&mut f, "village_code", &p.village_code);
+            insert_opt(&mut f, "categories", &p.categories);
+            insert_opt(&mut f, "risk_colour", &p.risk_colour);
+            patch_opt(&mut f, "ethnicity", &p.ethnicity);
+            insert_opt(&mut f, "household_registered", &p.household_registered);
+            patch_opt(&mut f, "registered_address", &p.registered_address);
+            patch_opt(&mut f, "current_address", &p.current_address);
+            patch_opt(&mut f, "guardianship_rating", &p.guardianship_rating);
+            patch_opt(&mut f, "assistance", &p.assistance);
+            patch_opt(&mut f, "health", &p.health);
+            patch_opt(&mut f, "school", &p.school);
+            insert_opt(&mut f, "status", &p.status);
+            patch_opt(&mut f, "exit_reason", &p.exit_reason);
+            patch_opt(&mut f, "exit_date", &p.exit_date);
+            patch_opt(&mut f, "notes", &p.notes);
+            let n = s.edit_record("child", e.child_id, f)?;
+            Ok(saved(s, e.child_id, n))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Adds a parent, grandparent or the entrusted caregiver.
+    pub fn add_guardian(&self, g: NewGuardian) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            if field_store::record::load_record(s.connection(), "child", g.child_id)?.is_none() {
+                return Err(UserError::not_found("儿童档案", "child"));
+            }
+            let mut f = Map::new();
+            f.insert("child_id".into(), json!(g.child_id));
+            f.insert("role".into(), json!(g.role));
+            f.insert("name".into(), json!(g.name.trim()));
+            insert_opt(
+                &mut f,
+                "id_number",
+                &g.id_number
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty()),
+            );
+            insert_opt(&mut f, "relationship", &g.relationship);
+            insert_opt(
+                &mut f,
+                "phone",
+                &g.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            );
+            insert_opt(&mut f, "whereabouts", &g.whereabouts);
+            insert_opt(&mut f, "work_location", &g.work_location);
+            insert_opt(&mut f, "health", &g.health);
+            insert_opt(&mut f, "address", &g.address);
+            let id = s.add_record("guardian", f)?;
+            Ok(saved(s, id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Changes a guardian's details.
+    pub fn edit_guardian(&self, e: EditGuardian) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            let stored =
+                field_store::record::load_record(s.connection(), "guardian", e.guardian_id)?
+                    .ok_or_else(|| UserError::not_found("监护人记录", "guardian"))?;
+            let p = e.changes;
+            let mut f = Map::new();
+            insert_opt(&mut f, "role", &p.role);
+            insert_opt(&mut f, "name", &p.name.as_deref().map(str::trim));
+            if let Some(id) = p.id_number {
+                let kept = views::unmask_unchanged(
+                    id.filter(|s| !s.trim().is_empty()),
+                    stored.text("id_number"),
+                );
+                f.insert("id_number".into(), json!(kept));
+            }
+            patch_opt(&mut f, "relationship", &p.relationship);
+            patch_opt(&mut f, "phone", &p.phone);
+            patch_opt(&mut f, "whereabouts", &p.whereabouts);
+            patch_opt(&mut f, "work_location", &p.work_location);
+            patch_opt(&mut f, "health", &p.health);
+            patch_opt(&mut f, "address", &p.address);
+            let n = s.edit_record("guardian", e.guardian_id, f)?;
+            Ok(saved(s, e.guardian_id, n))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Any synced table by field names (scripts and `fieldctl`).
+    pub fn add_record(&self, r: RecordInput) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| match r.row_id {
+            Some(id) => {
+                let n = s.edit_record(&r.table, id, r.fields)?;
+                Ok(saved(s, id, n))
+            }
+            None => {
+                let id = s.add_record(&r.table, r.fields)?;
+                Ok(saved(s, id, 1))
+            }
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Soft-deletes a child's file (the audit trail keeps it).
+    pub fn delete_child(&self, r: ChildRef) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            s.delete_record("child", r.child_id)?;
+            Ok(saved(s, r.child_id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Puts a photo through the pipeline (upright, resized, metadata and GPS stripped)
+    /// and keeps it on the phone for the visit being recorded. The photo never goes to
+    /// the phone's gallery.
+    pub fn stage_photo(&self, p: PhotoInput) -> Result<StagedPhotoView, UserError> {
+        let bytes = decode_b64("image_base64", &p.image_base64)?;
+        // The heavy part runs before the store is locked, so other screens stay quick.
+        let processed = process_photo(&bytes, &PhotoLimits::default())
+            .map_err(|e| UserError::from(field_store::StoreError::Photo(e)).on_field("photo"))?;
+        self.with_store(|s| {
+            let id = s.stage_photo(&processed)?;
+            Ok(StagedPhotoView {
+                photo_id: id,
+                thumb_base64: B64.encode(&processed.thumb),
+                width: processed.width,
+                height: processed.height,
+                bytes: processed.full.len() as u64,
+            })
+        })
+    }
+
+    /// Throws a staged photo away.
+    pub fn discard_photo(&self, p: PhotoRef) -> Result<Empty, UserError> {
+        self.with_store(|s| {
+            s.discard_staged_photo(p.photo_id)?;
+            Ok(Empty {})
+        })
+    }
+
+    /// A photo, thumbnail or signature image held on the phone.
+    pub fn photo(&self, b: BlobRef) -> Result<ImageData, UserError> {
+        use field_store::blobs::BlobKind;
+        self.with_store(|s| {
+            let bytes = s
+                .blob_of_kind(
+                    &b.sha256,
+                    &[BlobKind::Photo, BlobKind::Thumb, BlobKind::Signature],
+                )?
+                .ok_or_else(|| UserError::not_found("照片", "image"))?;
+            let mime = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+                "image/png"
+            } else {
+                "image/jpeg"
+            };
+            Ok(ImageData {
+                mime: mime.into(),
+                base64: B64.encode(&bytes),
+            })
+        })
+    }
+
+    /// Records a visit with its staged photos (and a referral made on it) in one
+    /// transaction; the form's draft goes with it.
+    pub fn record_visit(&self, v: NewVisit) -> Result<VisitSaved, UserError> {
+        let out = self.with_store(|s| {
+            let mut f = Map::new();
+            f.insert(
+                "visited_at".into(),
+                json!(v
+                    .visited_at
+                    .clone()
+                    .unwrap_or_else(|| s.now_china_rfc3339())),
+            );
+            f.insert("mode".into(), json!(v.mode));
+            f.insert(
+                "visitor".into(),
+                json!(v
+                    .visitor
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| visitor_name(s))),
+            );
+            insert_opt(
+                &mut f,
+                "people_present",
+                &v.people_present.as_deref().filter(|t| !t.trim().is_empty()),
+            );
+            insert_opt(&mut f, "gps", &v.gps);
+            f.insert("checklist".into(), json!(v.checklist));
+            f.insert("risk_colour".into(), json!(v.risk_colour));
+            f.insert("emergency".into(), json!(v.emergency));
+            insert_opt(
+                &mut f,
+                "problems",
+                &v.problems.as_deref().filter(|t| !t.trim().is_empty()),
+            );
+            f.insert("actions".into(), json!(v.actions));
+            insert_opt(
+                &mut f,
+                "next_due_on",
+                &v.next_due_on.as_deref().filter(|t| !t.trim().is_empty()),
+            );
+            insert_opt(
+                &mut f,
+                "narrative",
+                &v.narrative.as_deref().filter(|t| !t.trim().is_empty()),
+            );
+            let referral = v.referral.as_ref().map(|r| {
+                let mut m = Map::new();
+                m.insert("kind".into(), json!(r.kind));
+                m.insert("receiving_body".into(), json!(r.receiving_body.trim()));
+                m.insert(
+                    "referred_on".into(),
+                    json!(r
+                        .referred_on
+                        .clone()
+                        .unwrap_or_else(|| s.today().to_string())),
+                );
+                m.insert("feedback_due_on".into(), json!(r.feedback_due_on));
+                m
+            });
+            if referral.is_some() && !v.actions.iter().any(|a| a == "referral") {
+                return Err(UserError::new(
+                    "referral_needs_action",
+                    "填写了转介，请在处置措施中勾选“转介”",
+                    "a referral was filled in; tick the referral action too",
+                )
+                .on_field("actions"));
+            }
+            let draft_key = v
+                .draft_key
+                .clone()
+                .unwrap_or_else(|| v.child_id.to_string());
+            let r = s.record_visit_staged(
+                v.child_id,
+                f,
+                &v.photo_ids,
+                referral,
+                Some(("visit", &draft_key)),
+            )?;
+            Ok(VisitSaved {
+                visit_id: r.visit_id,
+                photo_ids: r.photo_ids,
+                referral_id: r.referral_id,
+                saved_at: s.now_china_rfc3339(),
+            })
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Voids a visit recorded by mistake (it stays in the file, marked void).
+    pub fn void_visit(&self, v: VoidVisit) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            let by = visitor_name(s);
+            s.void_record("visit", v.visit_id, &v.reason, &by)?;
+            Ok(saved(s, v.visit_id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Saves a form's fields as they are now.
+    pub fn save_draft(&self, d: DraftInput) -> Result<DraftSaved, UserError> {
+        self.with_store(|s| {
+            Ok(DraftSaved {
+                saved_at: s.save_draft(&d.kind, &d.key, &d.data)?,
+            })
+        })
+    }
+
+    /// A form's draft, if one was saved.
+    pub fn get_draft(&self, d: DraftRef) -> Result<Option<DraftView>, UserError> {
+        self.with_store(|s| {
+            Ok(s.draft(&d.kind, &d.key)?.map(|d| DraftView {
+                kind: d.kind,
+                key: d.key,
+                data: d.data,
+                updated_at: d.updated_at,
+                child_name: None,
+            }))
+        })
+    }
+
+    /// Throws a draft away.
+    pub fn discard_draft(&self, d: DraftRef) -> Result<Empty, UserError> {
+        self.with_store(|s| {
+            s.discard_draft(&d.kind, &d.key)?;
+            Ok(Empty {})
+        })
+    }
+
+    /// Makes a referral.
+    pub fn add_referral(&self, r: NewReferral) -> Result<Saved, UserError> {
+        let child_id = r.child_id.ok_or_else(|| {
+            UserError::new(
+                "child_required",
+                "请选择转介的儿童",
+                "a referral names its child",
+            )
+            .on_field("child_id")
+        })?;
+        let out = self.with_store(|s| {
+            let mut m = Map::new();
+            m.insert("child_id".into(), json!(child_id));
+            insert_opt(&mut m, "visit_id", &r.visit_id);
+            m.insert("kind".into(), json!(r.kind));
+            m.insert("receiving_body".into(), json!(r.receiving_body.trim()));
+            m.insert(
+                "referred_on".into(),
+                json!(r
+                    .referred_on
+                    .clone()
+                    .unwrap_or_else(|| s.today().to_string())),
+            );
+            m.insert("feedback_due_on".into(), json!(r.feedback_due_on));
+            let id = s.add_record("referral", m)?;
+            Ok(saved(s, id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Closes a referral with its outcome.
+    pub fn close_referral(&self, c: CloseReferral) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            let mut m = Map::new();
+            m.insert("outcome".into(), json!(c.outcome.trim()));
+            m.insert(
+                "closed_on".into(),
+                json!(c.closed_on.clone().unwrap_or_else(|| s.today().to_string())),
+            );
+            let n = s.edit_record("referral", c.referral_id, m)?;
+            Ok(saved(s, c.referral_id, n))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// The registration notice to read to the guardian.
+    pub fn consent_notice(&self, _: Empty) -> Result<ConsentNotice, UserError> {
+        Ok(ConsentNotice {
+            version: domain::consent::NOTICE_VERSION,
+            zh: domain::consent::NOTICE_ZH.into(),
+            en: domain::consent::NOTICE_EN.into(),
+            sha256: domain::consent::notice_sha256(),
+        })
+    }
+
+    /// Keeps a guardian's acknowledgement of the notice for a child registered earlier.
+    pub fn sign_consent(&self, c: SignConsent) -> Result<Saved, UserError> {
+        let sig = signature_input(
+            &c.consent.signer_role,
+            &c.consent.signer_name,
+            &c.consent.signature,
+        )?;
+        let out = self.with_store(|s| {
+            let id = s.sign_consent(c.child_id, &sig)?;
+            Ok(saved(s, id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    // ─────────────────────────── agreements ───────────────────────────
+
+    /// Creates or edits a care agreement draft. An ID number sent back as the view
+    /// masked it keeps its stored value.
+    pub fn save_agreement_draft(&self, a: AgreementDraftInput) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            let mut terms = a.terms;
+            if let Some(id) = a.draft_id {
+                if let Some(old) =
+                    field_store::record::load_record(s.connection(), "agreement_draft", id)?
+                {
+                    if let Ok(d) = domain::AgreementDraft::from_fields(&old.doc) {
+                        terms.principal.id_number = views::unmask_unchanged(
+                            Some(terms.principal.id_number.clone()),
+                            Some(&d.terms.principal.id_number),
+                        )
+                        .unwrap_or_default();
+                        terms.caregiver.id_number = views::unmask_unchanged(
+                            Some(terms.caregiver.id_number.clone()),
+                            Some(&d.terms.caregiver.id_number),
+                        )
+                        .unwrap_or_default();
+                    }
+                }
+            }
+            let value = serde_json::to_value(&terms).map_err(UserError::bad_request)?;
+            let id = s.save_agreement_draft(a.child_id, a.draft_id, value)?;
+            Ok(saved(s, id, 1))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    fn draft_terms(
+        s: &Store,
+        draft_id: Uuid,
+    ) -> Result<(Uuid, domain::AgreementTerms, u32), UserError> {
+        let rec = field_store::record::load_record(s.connection(), "agreement_draft", draft_id)?
+            .filter(|r| !r.is_deleted())
+            .ok_or_else(|| UserError::not_found("协议草稿", "agreement draft"))?;
+        let draft = domain::AgreementDraft::from_fields(&rec.doc)?;
+        let versions = field_store::record::records_of_child(
+            s.connection(),
+            "agreement_version",
+            draft.child_id,
+        )?
+        .into_iter()
+        .filter(|v| v.text("draft_id") == Some(draft_id.to_string().as_str()))
+        .count() as u32;
+        Ok((draft.child_id, draft.terms, versions + 1))
+    }
+
+    /// The full text a draft would be signed with, and what is still missing.
+    pub fn agreement_preview(&self, d: DraftId) -> Result<AgreementPreview, UserError> {
+        self.with_store(|s| {
+            let (_, terms, version) = Self::draft_terms(s, d.draft_id)?;
+            let text = domain::canonical_text(&terms, version);
+            let sha256 = domain::text_sha256(&text);
+            let problems = match terms.validate_for_signing(s.today()) {
+                Ok(()) => vec![],
+                Err(e) => vec![e.into()],
+            };
+            let mut signers = vec!["principal".to_string(), "caregiver".to_string()];
+            if !terms.witness.child_director.trim().is_empty() {
+                signers.push("witness".into());
+            }
+            Ok(AgreementPreview {
+                draft_id: d.draft_id,
+                version,
+                text: views::mask_text(
+                    &text,
+                    &[&terms.principal.id_number, &terms.caregiver.id_number],
+                ),
+                sha256,
+                problems,
+                signers,
+            })
+        })
+    }
+
+    /// Signs a draft: the text the signers read (named by its hash) is sealed with
+    /// their signatures, and the draft is locked.
+    pub fn sign_agreement(&self, a: SignAgreement) -> Result<AgreementSigned, UserError> {
+        let sigs = a
+            .signers
+            .iter()
+            .map(|x| signature_input(&x.role, &x.name, &x.signature))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self.with_store(|s| {
+            let (_, terms, version) = Self::draft_terms(s, a.draft_id)?;
+            let text = domain::canonical_text(&terms, version);
+            if domain::text_sha256(&text) != a.sha256 {
+                return Err(UserError::new(
+                    "agreement_changed",
+                    "协议内容在阅读后被修改过，请重新阅读全文后再签字",
+                    "the agreement changed since it was read; read it again before signing",
+                ));
+            }
+            let signed = s.sign_agreement(a.draft_id, &sigs)?;
+            Ok(AgreementSigned {
+                version_id: signed.version_id,
+                version: signed.version,
+                text_sha256: signed.text_sha256,
+                signature_ids: signed.signature_ids,
+            })
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// A signed agreement's locked text and signatures.
+    pub fn agreement(&self, v: VersionRef) -> Result<AgreementTextView, UserError> {
+        self.with_store(|s| {
+            let (version, text, child_name, ids) = signed_version(s, v.version_id)?;
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            Ok(AgreementTextView {
+                text: views::mask_text(&text, &ids),
+                version,
+                child_name,
+            })
+        })
+    }
+
+    // ─────────────────────────── sync ───────────────────────────
+
+    /// What the sync screen and badge show.
+    pub fn sync_state(&self, _: Empty) -> Result<SyncState, UserError> {
+        let shared = self
+            .runner
+            .as_ref()
+            .map(|r| r.snapshot())
+            .unwrap_or_default();
+        let s = self.session();
+        let store = s.store.as_ref().ok_or_else(UserError::locked)?;
+        views::sync_state(store, &shared)
+    }
+
+    /// Syncs now. The app gets the answer as events; a script may wait for the round
+    /// (retrying network failures with back-off).
+    pub fn sync_now(&self, input: SyncNowInput) -> Result<SyncState, UserError> {
+        match (&self.runner, input.wait) {
+            (Some(r), false) => {
+                self.with_store(|s| {
+                    if s.enrollment()?.is_none() {
+                        return Err(UserError::not_enrolled());
+                    }
+                    Ok(())
+                })?;
+                r.sync_now(None, input.retries);
+            }
+            (Some(r), true) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                r.sync_now(Some(tx), input.retries);
+                rx.recv().map_err(|_| UserError::locked())??;
+            }
+            (None, _) => {
+                self.sync_blocking(
+                    &field_store::sync::SyncOptions::default(),
+                    input.retries,
+                    &mut |_| {},
+                )?;
+            }
+        }
+        self.sync_state(Empty {})
+    }
+
+    /// One sync round on the commands' own connection, retrying network failures with
+    /// back-off (`fieldctl sync`: there is no background runner).
+    pub fn sync_blocking(
+        &self,
+        opts: &field_store::sync::SyncOptions,
+        retries: u32,
+        progress: &mut dyn FnMut(&SyncProgressView),
+    ) -> Result<SyncSummary, UserError> {
+        let mut backoff = field_store::sync::Backoff::new(
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(30),
+        );
+        let mut attempt = 0;
+        loop {
+            let result = self.with_store(|s| {
+                if s.enrollment()?.is_none() {
+                    return Err(UserError::not_enrolled());
+                }
+                let mut cb = |p: &field_store::sync::SyncProgress| {
+                    progress(&crate::runner::progress_view(p))
+                };
+                field_store::sync::sync_once(s, opts, &mut cb)
+                    .map(crate::runner::summary)
+                    .map_err(UserError::from)
+            });
+            match result {
+                Err(e) if e.code == "network" && attempt < retries => {
+                    attempt += 1;
+                    let d = backoff.next_delay();
+                    eprintln!(
+                        "网络不通，{:.1} 秒后重试 network problem, retrying in {:.1}s",
+                        d.as_secs_f64(),
+                        d.as_secs_f64()
+                    );
+                    std::thread::sleep(d);
+                }
+                other => {
+                    if other.is_ok() {
+                        self.after_write();
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// The director has seen a rejected change and acted on it: it leaves the list.
+    pub fn acknowledge_rejected(&self, r: RejectedRef) -> Result<SyncState, UserError> {
+        self.with_store(|s| {
+            if !s.acknowledge_rejected(r.device_seq)? {
+                return Err(UserError::not_found("被退回的记录", "rejected change"));
+            }
+            Ok(())
+        })?;
+        self.after_write();
+        self.sync_state(Empty {})
+    }
+
+    /// The device's raw counters.
+    pub fn status(&self, _: Empty) -> Result<DeviceStatus, UserError> {
+        self.with_store(|s| {
+            let st = s.status()?;
+            Ok(DeviceStatus {
+                device_id: st.device_id,
+                villages: st.villages,
+                children: st.children,
+                records: st.records,
+                outbox_changes: st.outbox_changes,
+                oldest_pending_secs: st.oldest_pending_secs,
+                rejected_changes: st.rejected_changes,
+                pending_blobs: st.pending_blobs,
+                pending_blob_bytes: st.pending_blob_bytes,
+                last_device_seq: st.last_device_seq,
+                acked_seq: st.acked_seq,
+                pull_cursor: st.pull_cursor,
+                clock_offset_ms: st.clock_offset_ms,
+                last_hlc: st.last_hlc,
+                free_storage_bytes: st.free_storage_bytes,
+            })
+        })
+    }
+
+    /// Sets the villages of a phone that is not enrolled (offline tests and demos).
+    pub fn init(&self, i: InitInput) -> Result<DeviceStatus, UserError> {
+        self.with_store(|s| {
+            if !i.villages.is_empty() {
+                if s.enrollment()?.is_some() {
+                    return Err(UserError::new(
+                        "already_enrolled",
+                        "已登记的手机由服务器决定负责的村",
+                        "an enrolled phone's villages come from the server",
+                    ));
+                }
+                s.set_scopes(&i.villages)?;
+            }
+            Ok(())
+        })?;
+        self.status(Empty {})
+    }
+
+    /// The whole synced state as canonical JSON (compare two phones byte for byte).
+    pub fn export(&self, _: Empty) -> Result<Value, UserError> {
+        self.with_store(|s| {
+            let text = s.export_canonical()?;
+            serde_json::from_str(&text)
+                .map_err(|e| UserError::from(field_store::StoreError::Corrupt(e.to_string())))
+        })
+    }
+
+    /// Per-village checksums.
+    pub fn checksums(&self, _: Empty) -> Result<Value, UserError> {
+        self.with_store(|s| {
+            let sums = s.scope_checksums()?;
+            Ok(Value::Object(
+                sums.into_iter()
+                    .map(|(scope, c)| {
+                        (
+                            scope.0,
+                            json!({"fields": c.fields, "sum": format!("{:032x}", c.sum)}),
+                        )
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
+    /// Every code list with its Chinese and English names.
+    pub fn vocabulary(&self, _: Empty) -> Result<Vocabulary, UserError> {
+        Ok(crate::vocabulary::vocabulary())
+    }
+}
+
+/// A signed version's view, full text, child's name and the parties' ID numbers.
+fn signed_version(
+    s: &Store,
+    id: Uuid,
+) -> Result<(AgreementVersionView, String, String, Vec<String>), UserError> {
+    let rec = field_store::record::load_record(s.connection(), "agreement_version", id)?
+        .ok_or_else(|| UserError::not_found("已签署的协议", "signed agreement"))?;
+    let v = domain::AgreementVersion::from_fields(&rec.doc)?;
+    let signatures: Vec<field_store::child_file::FileRow> =
+        field_store::record::records_of_child(s.connection(), "signature", v.child_id)?
+            .into_iter()
+            .map(|r| field_store::child_file::FileRow {
+                id: r.row_id,
+                fields: r.doc,
+            })
+            .collect();
+    let states = s.record_sync_states(v.child_id)?;
+    let sync = |table: &str, rid: Uuid| match states.get(&(table.to_string(), rid)) {
+        Some(field_store::status::RecordSync::OnPhone) => RecordSyncState::OnPhone,
+        _ => RecordSyncState::Sent,
+    };
+    let view = views::version_view(id, &rec.doc, &signatures, s.today(), &sync)
+        .ok_or_else(|| UserError::not_found("已签署的协议", "signed agreement"))?;
+    let child_name = field_store::record::load_record(s.connection(), "child", v.child_id)?
+        .and_then(|c| c.text("name").map(str::to_string))
+        .unwrap_or_default();
+    let draft = field_store::record::load_record(s.connection(), "agreement_draft", v.draft_id)?
+        .and_then(|d| domain::AgreementDraft::from_fields(&d.doc).ok());
+    let ids = draft
+        .map(|d| vec![d.terms.principal.id_number, d.terms.caregiver.id_number])
+        .unwrap_or_default();
+    Ok((view, v.canonical_text, child_name, ids))
+}
