@@ -9,8 +9,13 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
 want=(build-essential pkg-config perl make curl ca-certificates)
+# The field app's UI is built with Node (npm ci from ui/package-lock.json).
+command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 if [ "${1:-}" = "--test" ]; then
   want+=(postgresql postgresql-client python3-pip python3-venv)
+  # Browser tests of the UI: Debian's Chromium (never a downloaded browser) and CJK
+  # fonts so screenshots show Chinese, not boxes.
+  want+=(chromium chromium-driver fonts-noto-cjk)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -9,5 +9,6 @@ eval "$(scripts/postgres.sh)"
 export TONGHU_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${TONGHU_TEST_DATABASE_URL%%@*}@…" >&2
 cargo build --workspace --bins
+scripts/test-ui.sh
 # nextest's summary line is the run's last word (there are no doc tests to run).
 cargo nextest run --workspace --profile ci "$@"
