@@ -49,6 +49,8 @@ for (let i = 0; i < N; i++) {
   });
 }
 const drafts = new Map();
+const agDrafts = new Map();
+const agVersions = new Map();
 const rejected = [];
 const syncState = () => ({
   enrolled: state.phase !== 'needs_enrollment', in_flight: false, last_success_at: state.lastSuccess ?? undefined,
@@ -85,7 +87,7 @@ const commands = {
     return {
       child: { child_id: c.child_id, name: c.name, sex: 'female', birth_date: '2016-03-01', id_number: '370602********002X', household_registered: true, current_address: '东村 12 号', village_code: '370602001', categories: c.categories, risk_colour: c.risk_colour, status: 'active', added_on: '2025-01-01', age: 10, sync: { state: 'sent' }, school: { enrolment: 'enrolled', name: '东村小学' } },
       guardians: [{ guardian_id: 'g1', child_id: c.child_id, role: 'father', name: '王大军', whereabouts: 'away_working', work_location: '青岛', phone: '13800000000', sync: { state: 'sent' } }, { guardian_id: 'g2', child_id: c.child_id, role: 'entrusted_caregiver', name: '张秀英', relationship: '祖母', phone: '13900000000', sync: { state: 'on_phone' } }],
-      visits: c.visits, agreement_drafts: [], agreements: [], referrals: [], tasks: [], consents: [],
+      visits: c.visits, agreement_drafts: [...agDrafts.values()], agreements: [], referrals: [], tasks: [], consents: [],
       history: [{ table: 'child', table_zh: '儿童档案', field: 'current_address', field_zh: '现住址', value: '西村 3 号', by_device: 'dev-a', replaced_by_device: 'dev-b', noted_at: '2026-11-30T08:00:00Z' }],
       needs_agreement: true, consent_signed: true,
     };
@@ -104,6 +106,13 @@ const commands = {
   },
   stage_photo: () => ({ photo_id: randomUUID(), thumb_base64: '', width: 1600, height: 1200, bytes: 200000 }),
   discard_photo: () => ({}),
+  consent_notice: () => ({ version: 1, sha256: 'ab'.repeat(32), zh: '登记告知书\n\n为了依法保护儿童，村儿童主任将记录孩子的姓名、出生日期、身份证号、家庭和监护情况、健康和上学情况，以及每次走访的情况和照片。\n\n这些信息只用于儿童福利和未成年人保护工作，加密保存在手机和民政部门的服务器上，只有负责的儿童主任、督导员和民政工作人员可以查看，不会给其他人。\n\n如有疑问，可以向村委会或乡镇民政办咨询。', en: 'Registration notice (English)' }),
+  add_child: (a) => { const c = { ...children[0], child_id: randomUUID(), name: a.name, visits: [] }; children.unshift(c); return { id: c.child_id, changed: 1, saved_at: new Date().toISOString() }; },
+  save_agreement_draft: (a) => { const id = a.draft_id ?? randomUUID(); agDrafts.set(id, { draft_id: id, status: 'draft', terms: a.terms, sync: { state: 'on_phone' } }); return { id, changed: 1, saved_at: new Date().toISOString() }; },
+  agreement_preview: (a) => { const t = agDrafts.get(a.draft_id).terms; return { draft_id: a.draft_id, version: 1, sha256: 'c0ffee'.repeat(10) + 'abcd', signers: ['caregiver', 'witness'], problems: t.caregiver.name ? [] : [{ code: 'required', zh: '请填写乙方（受托照护人）姓名', en: 'caregiver.name is required', field: 'terms.caregiver.name' }],
+    text: `委托照护协议\n\n甲方（委托人）：${t.principal.name}\n乙方（受托照护人）：${t.caregiver.name}\n\n第一条 甲方因${t.reason}，委托乙方照护儿童${t.child.name}。监护职责仍由甲方承担。\n第二条 乙方负责儿童的日常生活照料、安全（防溺水、交通安全）、上学、就医和情感关爱，发现问题及时告知甲方和儿童主任。\n第三条 甲方承担儿童的生活费用，每周至少与儿童联系一次。` }; },
+  sign_agreement: (a) => { const version_id = randomUUID(); agVersions.set(version_id, { draft_id: a.draft_id, signers: a.signers }); agDrafts.get(a.draft_id).status = 'signed'; return { version_id, version: 1, text_sha256: 'c0ffee'.repeat(10) + 'abcd', signature_ids: [] }; },
+  agreement: (a) => { const v = agVersions.get(a.version_id); return { child_name: '王小花', text: '委托照护协议\n\n（全文）', version: { version_id: a.version_id, draft_id: v.draft_id, version: 1, text_sha256: 'c0ffee'.repeat(10) + 'abcd', valid_from: '2026-12-01', valid_until: '2027-11-30', signed_at: new Date().toISOString(), expiring: false, expired: false, sync: { state: 'on_phone' }, signatures: v.signers.map((s, i) => ({ signature_id: String(i), signer_role: s.role, signer_name: s.name, image_sha256: 'x', signed_at: new Date().toISOString(), bound_to_text: true, sync: { state: 'on_phone' } })) } }; },
   sync_state: () => syncState(),
   sync_now: () => syncState(),
   settings: () => ({ language: state.lang, auto_lock_secs: state.auto_lock, auto_lock_choices: [60, 120, 300, 600, 1800], device_id: 'dev-0001', server_url: 'http://127.0.0.1:8470', villages: ['370602001'], app_version: '0.1.0-mock', data_encrypted: true, free_storage_bytes: 5e9 }),
