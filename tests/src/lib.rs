@@ -185,7 +185,10 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let port = free_port();
+        self.spawn_on(free_port());
+    }
+
+    fn spawn_on(&mut self, port: u16) {
         let mut cmd = Command::new(workspace_bin("sync-server"));
         cmd.arg("serve")
             .args(self.storage_args())
@@ -230,6 +233,13 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Starts a killed server again on the same storage and the same address (the
+    /// network coming back for a phone that knows the server's address).
+    pub fn resume(&mut self) {
+        self.kill();
+        self.spawn_on(self.addr.port());
     }
 
     /// Runs `sync-server admin …` on this server's storage; returns stdout.

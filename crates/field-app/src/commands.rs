@@ -92,7 +92,8 @@ macro_rules! commands {
             )*
             let mut out = String::from("// Generated from crates/field-app/src/commands.rs by `cargo test -p field-app --test typescript` (TONGHU_UPDATE_TS=1). Do not edit.\n");
             for i in &imports {
-                out.push_str(&format!("import type {{ {i} }} from \"./{i}\";\n"));
+                let path = if i == "JsonValue" { "serde_json/JsonValue".to_string() } else { i.clone() };
+                out.push_str(&format!("import type {{ {i} }} from \"./{path}\";\n"));
             }
             out.push_str("\n/** Every device command: its arguments and its answer. */\nexport type Commands = {\n");
             out.push_str(&map);

@@ -212,6 +212,13 @@ impl Worker {
                             let mut sh = lock(&self.shared);
                             sh.online = Some(false);
                             sh.next_try_at = Some(Instant::now() + wait);
+                            sh.last_attempt_at = Some(chrono::Utc::now().to_rfc3339());
+                            sh.last_error = Some(
+                                field_store::sync::SyncError::Network(
+                                    "the server did not answer".into(),
+                                )
+                                .into(),
+                            );
                         }
                         next = Some(Instant::now() + wait);
                         self.publish_state();

@@ -344,6 +344,16 @@ impl Store {
         f.insert("terms".into(), terms);
         match draft_id {
             Some(id) => {
+                // Refused even when nothing would change: a signed agreement is not
+                // edited, it is amended by a new draft.
+                if let Some(status) =
+                    load_record(&self.conn, "agreement_draft", id)?.and_then(|d| {
+                        d.text("status")
+                            .and_then(domain::AgreementStatus::from_code)
+                    })
+                {
+                    domain::agreement::ensure_draft_editable(status)?;
+                }
                 self.edit_record("agreement_draft", id, f)?;
                 Ok(id)
             }
