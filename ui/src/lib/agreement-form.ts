@@ -1,23 +1,9 @@
 // The care agreement's terms as the form edits them (domain::agreement::AgreementTerms)
 // and who signs. Pure, tested in node; the core validates and renders the text.
 
-import type { ChildFileView, GuardianView } from './types';
+import type { AgreementTerms, ChildFileView, GuardianView, PrincipalRelation } from './types';
 
-export interface Terms {
-  principal: { name: string; relation: string | null; id_number: string; phone: string; work_location: string };
-  caregiver: { name: string; id_number: string; relationship: string; health: string; address: string; phone: string };
-  witness: { village_committee: string; child_director: string };
-  child: { name: string; birth_date: string | null; school: string; special_needs: string };
-  reason: string;
-  period_start: string | null;
-  period_end: string | null;
-  renewal: string;
-  emergency_contacts: { name: string; relationship: string; phone: string }[];
-  medical_authority: boolean;
-  weekly_contact_promise: boolean;
-  caregiver_declaration: boolean;
-  child_view: string;
-}
+export type Terms = AgreementTerms;
 
 export function emptyTerms(): Terms {
   return {
@@ -59,7 +45,7 @@ export function prefillTerms(f: ChildFileView): Terms {
   const parent = f.guardians.find((g) => isParent(g) && away(g)) ?? f.guardians.find(isParent);
   if (parent) {
     t.principal.name = parent.name;
-    t.principal.relation = parent.role;
+    t.principal.relation = parent.role as PrincipalRelation;
     t.principal.phone = parent.phone ?? '';
     t.principal.work_location = parent.work_location ?? '';
     if (away(parent)) t.reason = '外出务工';

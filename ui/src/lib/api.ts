@@ -6,34 +6,8 @@
 // 200 with the result or 4xx/5xx with a UserError. Events (app_state, sync_state,
 // sync_progress) come from Tauri's `listen` or from the bridge's EventSource.
 
-import type {
-  AgreementPreview,
-  AgreementSigned,
-  AgreementTextView,
-  AppState,
-  ChildFileView,
-  ConsentInput,
-  ConsentNotice,
-  DraftSaved,
-  DraftView,
-  Home,
-  ImageData,
-  NewChild,
-  NewGuardian,
-  NewVisit,
-  PdfFile,
-  RosterFilter,
-  RosterItem,
-  Saved,
-  SettingsView,
-  SignerInput,
-  StagedPhotoView,
-  SyncProgressView,
-  SyncState,
-  UserError,
-  Vocabulary,
-  VisitSaved,
-} from './types';
+import type { Commands, CommandName } from './api/index';
+import type { AppState, PdfFile, SyncProgressView, SyncState, UserError } from './types';
 
 /** A failure from the core, carrying its UserError (code, Chinese and English). */
 export class ApiError extends Error {
@@ -91,7 +65,9 @@ export async function call<T>(command: string, args: object = {}): Promise<T> {
   try {
     res = await fetch(`${base}/api/${command}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // The bridge answers only requests that carry this header (a page of another
+      // site cannot send it without a CORS preflight, which the bridge never grants).
+      headers: { 'content-type': 'application/json', 'x-tonghu': '1' },
       body: JSON.stringify(args),
     });
   } catch (e) {
@@ -172,48 +148,61 @@ export function on<K extends keyof EventMap>(name: K, handler: Handler<K>): () =
 
 // ---- commands -----------------------------------------------------------------------
 
+/** One typed command: arguments and answer as crates/field-app declares them. */
+function cmd<K extends CommandName>(name: K, args: Commands[K]['args']): Promise<Commands[K]['result']> {
+  return call<Commands[K]['result']>(name, args as object);
+}
+type A<K extends CommandName> = Commands[K]['args'];
+
+/** Where an image the phone holds can be shown from, for an `<img src>`: the bridge
+ *  serves it by hash; inside Tauri it is read through the `photo` command. */
+export async function imageSrc(sha256: string): Promise<string> {
+  if (!inTauri()) return `/api/image/${encodeURIComponent(sha256)}`;
+  const r = await cmd('photo', { sha256 });
+  return `data:${r.mime};base64,${r.base64}`;
+}
+
 export const api = {
-  appState: () => call<AppState>('app_state'),
-  enroll: (a: { server_url: string; code: string; device_name?: string }) => call<AppState>('enroll', a),
-  setPin: (pin: string) => call<AppState>('set_pin', { pin }),
-  unlock: (pin: string) => call<AppState>('unlock', { pin }),
-  lock: () => call<AppState>('lock'),
-  keepAlive: () => call<unknown>('keep_alive'),
-  signConsent: (child_id: string, consent: ConsentInput) => call<Saved>('sign_consent', { child_id, consent }),
+  appState: () => cmd('app_state', {}),
+  enroll: (a: A<'enroll'>) => cmd('enroll', a),
+  setPin: (pin: string) => cmd('set_pin', { pin }),
+  unlock: (pin: string) => cmd('unlock', { pin }),
+  lock: () => cmd('lock', {}),
+  keepAlive: () => cmd('keep_alive', {}),
 
-  home: () => call<Home>('home'),
-  roster: (f: RosterFilter) => call<RosterItem[]>('roster', f),
-  childFile: (child_id: string) => call<ChildFileView>('child_file', { child_id }),
-  consentNotice: () => call<ConsentNotice>('consent_notice'),
-  addChild: (c: NewChild) => call<Saved>('add_child', c),
-  editChild: (child_id: string, changes: Record<string, unknown>) => call<Saved>('edit_child', { child_id, changes }),
-  addGuardian: (g: NewGuardian) => call<Saved>('add_guardian', g),
-  editGuardian: (guardian_id: string, changes: Record<string, unknown>) =>
-    call<Saved>('edit_guardian', { guardian_id, changes }),
+  home: () => cmd('home', {}),
+  roster: (f: A<'roster'>) => cmd('roster', f),
+  childFile: (child_id: string) => cmd('child_file', { child_id }),
+  consentNotice: () => cmd('consent_notice', {}),
+  signConsent: (child_id: string, consent: A<'sign_consent'>['consent']) => cmd('sign_consent', { child_id, consent }),
+  addChild: (c: A<'add_child'>) => cmd('add_child', c),
+  editChild: (child_id: string, changes: A<'edit_child'>['changes']) => cmd('edit_child', { child_id, changes }),
+  addGuardian: (g: A<'add_guardian'>) => cmd('add_guardian', g),
+  editGuardian: (guardian_id: string, changes: A<'edit_guardian'>['changes']) => cmd('edit_guardian', { guardian_id, changes }),
 
-  stagePhoto: (image_base64: string) => call<StagedPhotoView>('stage_photo', { image_base64 }),
-  discardPhoto: (photo_id: string) => call<unknown>('discard_photo', { photo_id }),
-  photo: (sha256: string) => call<ImageData>('photo', { sha256 }),
-  recordVisit: (v: NewVisit) => call<VisitSaved>('record_visit', v),
-  voidVisit: (visit_id: string, reason: string) => call<Saved>('void_visit', { visit_id, reason }),
+  stagePhoto: (image_base64: string) => cmd('stage_photo', { image_base64 }),
+  discardPhoto: (photo_id: string) => cmd('discard_photo', { photo_id }),
+  recordVisit: (v: A<'record_visit'>) => cmd('record_visit', v),
+  voidVisit: (visit_id: string, reason: string) => cmd('void_visit', { visit_id, reason }),
 
-  saveDraft: (kind: string, key: string, data: unknown) => call<DraftSaved>('save_draft', { kind, key, data }),
-  getDraft: (kind: string, key: string) => call<DraftView | null>('get_draft', { kind, key }),
-  discardDraft: (kind: string, key: string) => call<unknown>('discard_draft', { kind, key }),
+  saveDraft: (kind: string, key: string, data: A<'save_draft'>['data']) => cmd('save_draft', { kind, key, data }),
+  getDraft: (kind: string, key: string) => cmd('get_draft', { kind, key }),
+  discardDraft: (kind: string, key: string) => cmd('discard_draft', { kind, key }),
 
-  saveAgreementDraft: (child_id: string, draft_id: string | undefined, terms: unknown) =>
-    call<Saved>('save_agreement_draft', { child_id, draft_id, terms }),
-  agreementPreview: (draft_id: string) => call<AgreementPreview>('agreement_preview', { draft_id }),
-  signAgreement: (draft_id: string, sha256: string, signers: SignerInput[]) =>
-    call<AgreementSigned>('sign_agreement', { draft_id, sha256, signers }),
-  agreement: (version_id: string) => call<AgreementTextView>('agreement', { version_id }),
+  saveAgreementDraft: (child_id: string, draft_id: string | undefined, terms: A<'save_agreement_draft'>['terms']) =>
+    cmd('save_agreement_draft', { child_id, draft_id, terms }),
+  agreementPreview: (draft_id: string) => cmd('agreement_preview', { draft_id }),
+  signAgreement: (draft_id: string, sha256: string, signers: A<'sign_agreement'>['signers']) =>
+    cmd('sign_agreement', { draft_id, sha256, signers }),
+  agreement: (version_id: string) => cmd('agreement', { version_id }),
+  /** Not in the device API yet (ui/API-REQUESTS.md): the core answers unknown_command. */
   agreementPdf: (version_id: string) => call<PdfFile>('agreement_pdf', { version_id }),
 
-  syncState: () => call<SyncState>('sync_state'),
-  syncNow: () => call<SyncState>('sync_now', { wait: false, retries: 0 }),
-  acknowledgeRejected: (device_seq: number) => call<unknown>('acknowledge_rejected', { device_seq }),
+  syncState: () => cmd('sync_state', {}),
+  syncNow: () => cmd('sync_now', { wait: false, retries: 0 }),
+  acknowledgeRejected: (device_seq: number) => cmd('acknowledge_rejected', { device_seq }),
 
-  settings: () => call<SettingsView>('settings'),
-  updateSettings: (s: { language?: 'zh' | 'en'; auto_lock_secs?: number }) => call<SettingsView>('update_settings', s),
-  vocabulary: () => call<Vocabulary>('vocabulary'),
+  settings: () => cmd('settings', {}),
+  updateSettings: (s: A<'update_settings'>) => cmd('update_settings', s),
+  vocabulary: () => cmd('vocabulary', {}),
 };

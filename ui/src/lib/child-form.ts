@@ -1,5 +1,5 @@
 // The child form's fields ↔ the schema's (domain::child). Pure, tested in node.
-import type { ChildView, NewChild } from './types';
+import type { Category, ChildView, GuardianshipRating, NewChild, RiskColour, Sex } from './types';
 
 export interface ChildFormValue {
   name: string;
@@ -41,10 +41,10 @@ const opt = (v: string) => (v.trim() === '' ? undefined : v.trim());
 /** The `add_child` input (blanks left out). */
 export function formToNewChild(v: ChildFormValue): NewChild {
   return {
-    name: v.name.trim(), sex: v.sex, birth_date: v.birth_date,
+    name: v.name.trim(), sex: v.sex as Sex, birth_date: v.birth_date,
     id_number: opt(v.id_number.toUpperCase()), ethnicity: opt(v.ethnicity), village_code: v.village_code,
-    categories: v.categories, risk_colour: v.risk_colour || undefined, household_registered: v.household_registered,
-    current_address: opt(v.current_address), guardianship_rating: v.guardianship_rating || undefined, notes: opt(v.notes),
+    categories: v.categories as Category[], risk_colour: (v.risk_colour || undefined) as RiskColour | undefined, household_registered: v.household_registered,
+    current_address: opt(v.current_address), guardianship_rating: (v.guardianship_rating || undefined) as GuardianshipRating | undefined, notes: opt(v.notes),
   };
 }
 

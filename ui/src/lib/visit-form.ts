@@ -1,7 +1,7 @@
 // The visit form's state and rules, kept pure so they are tested in node. The core
 // validates again (domain::visit); these rules only guide the director while typing.
 
-import type { Checklist, ChecklistArea, ItemStatus, NewVisit, StagedPhotoView } from './types';
+import type { Checklist, ChecklistArea, ItemStatus, NewVisit, RiskColour, StagedPhotoView, VisitAction, VisitMode } from './types';
 
 /** Everything on the form, as saved in the core's draft store on every change. */
 export interface VisitDraft {
@@ -102,12 +102,12 @@ export function toNewVisit(child_id: string, d: VisitDraft, areas: readonly Chec
   }
   return {
     child_id,
-    mode: d.mode,
+    mode: d.mode as VisitMode,
     checklist,
-    risk_colour: d.risk_colour ?? '',
+    risk_colour: (d.risk_colour ?? '') as RiskColour,
     emergency: d.emergency,
     problems: blankToUndef(d.problems),
-    actions: [...d.actions],
+    actions: [...d.actions] as VisitAction[],
     next_due_on: blankToUndef(d.next_due_on),
     narrative: blankToUndef(d.narrative),
     people_present: blankToUndef(d.people_present),
