@@ -4,7 +4,7 @@
 // target/debug (build them with `cargo build -p sync-server -p field-bridge`);
 // TONGHU_SYNC_SERVER_BIN and TONGHU_BRIDGE_BIN override the paths.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,16 @@ export async function syncServer() {
     issueCode(account = code[1]) {
       return execFileSync(SYNC_SERVER, ['admin', '--data', data, 'enroll-code', '--account', account], { encoding: 'utf8' }).trim();
     },
+    /** The county moves a director to other villages (a roster import, as an admin
+     *  does it); phones learn it at their next sync. */
+    moveDirector(login, village, demo = true) {
+      const csv = demo
+        ? `kind,code,name,parent\ncity,3706,演示市,\ncounty,370602,演示区,3706\ntownship,${village.slice(0, 9)},街道,370602\nvillage,${village},演示村,${village.slice(0, 9)}\ndirector,${login},儿童主任,${village}\n`
+        : `kind,code,name,parent\ndirector,${login},儿童主任,${village}\n`;
+      const file = join(data, 'move.csv');
+      writeFileSync(file, csv);
+      execFileSync(SYNC_SERVER, ['admin', '--data', data, 'import', '--file', file], { encoding: 'utf8' });
+    },
     async start() {
       this.proc = start(SYNC_SERVER, ['serve', '--data', data, '--listen', `127.0.0.1:${port}`]);
       await waitHttp(`${url}/`, 20_000, this.proc);
@@ -102,7 +112,7 @@ export async function syncServer() {
 
 /** The device core through the bridge, serving the built UI. Its data folder survives
  *  `kill()` and `start()`: the phone's storage across a killed app. */
-export async function bridge({ data = tempDir('device'), env = {} } = {}) {
+export async function bridge({ data = tempDir('device'), env = {}, args: extraArgs = [] } = {}) {
   if (!existsSync(BRIDGE)) throw new Error(`${BRIDGE} missing: cargo build -p field-bridge`);
   if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} missing: npm run build`);
   const port = await freePort();
@@ -112,12 +122,10 @@ export async function bridge({ data = tempDir('device'), env = {} } = {}) {
     data,
     proc: null,
     async start() {
-      this.proc = start(BRIDGE, ['--data', data, '--listen', `127.0.0.1:${port}`, '--ui', DIST], {
-        // Fast Argon2 parameters and a short sync back-off keep the tests quick; the
-        // production parameters are measured in BENCHMARKS.md.
-        TONGHU_TEST_FAST_KDF: '1',
-        ...env,
-      });
+      // Cheap PIN key derivation and a short probe back-off keep the tests quick (the
+      // production parameters are measured in BENCHMARKS.md); a sync soon after a save.
+      this.proc = start(BRIDGE, ['--data', data, '--listen', `127.0.0.1:${port}`, '--ui', DIST,
+        '--insecure-fast-kdf', '--probe-base-ms', '500', '--probe-cap-ms', '3000', '--after-save-ms', '500', ...extraArgs], env);
       await waitHttp(`${url}`, 30_000, this.proc);
     },
     /** SIGKILL: the app killed by the phone, no chance to clean up. */
@@ -131,7 +139,7 @@ export async function bridge({ data = tempDir('device'), env = {} } = {}) {
     },
     /** Calls a device command directly (to set up a situation, never to check the UI). */
     async call(command, args = {}) {
-      const r = await fetch(`${url}api/${command}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) });
+      const r = await fetch(`${url}api/${command}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tonghu': '1' }, body: JSON.stringify(args) });
       const body = await r.json().catch(() => null);
       if (!r.ok) throw Object.assign(new Error(`${command}: ${r.status} ${JSON.stringify(body)}`), { body, status: r.status });
       return body;
