@@ -59,6 +59,12 @@ export async function refreshSync() {
   }
 }
 
+/** What of the sync state changes what a screen shows: a screen reloads when it
+ *  changes (and no round is in flight). */
+export function syncKey(s: SyncState): string {
+  return `${s.in_flight}|${s.last_success_at}|${s.pending_records}|${s.pending_photos}|${s.rejected.length}`;
+}
+
 /** The entries of one code list (empty when the vocabulary has not loaded). */
 export function codes(list: VocabList): Term[] {
   return app.vocab[list] ?? [];
