@@ -12,11 +12,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 # fonts-noto-cjk: Noto Sans CJK (OFL), the font agreement-pdf sets printed copies in.
 want=(build-essential pkg-config perl make curl ca-certificates fonts-noto-cjk)
+# The field app's UI is built with Node (npm ci from ui/package-lock.json).
+command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 if [ "${1:-}" = "--test" ]; then
   want+=(postgresql postgresql-client python3-pip python3-venv)
   # The browser tests drive Debian's Chromium (never a downloaded browser).
-  want+=(chromium)
-  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+  want+=(chromium chromium-driver)
   # agreement-pdf's tests: pdftotext/pdffonts/pdftoppm, and a font without Chinese.
   want+=(poppler-utils fonts-dejavu-core)
 fi

@@ -1,0 +1,79 @@
+// The state every screen shares: the core's app state (phase, language), the sync
+// state pushed by events, and the vocabulary. Screens read these; only the functions
+// here write them.
+
+import { api, on, asUserError } from './api';
+import { i18n } from './i18n.svelte';
+import type { AppState, SyncProgressView, SyncState, Term, UserError, VocabList, Vocabulary } from './types';
+
+export const app = $state<{
+  state: AppState | null;
+  sync: SyncState | null;
+  progress: SyncProgressView | null;
+  vocab: Partial<Vocabulary>;
+  bootError: UserError | null;
+}>({ state: null, sync: null, progress: null, vocab: {}, bootError: null });
+
+export function setAppState(s: AppState) {
+  app.state = s;
+  if (s.language === 'zh' || s.language === 'en') i18n.lang = s.language;
+}
+
+let subscribed = false;
+
+/** Loads the app state and the vocabulary and listens for the core's events. */
+export async function boot() {
+  if (!subscribed) {
+    subscribed = true;
+    on('app_state', setAppState);
+    on('sync_state', (s) => {
+      app.sync = s;
+      if (!s.in_flight) app.progress = null;
+    });
+    on('sync_progress', (p) => (app.progress = p));
+  }
+  try {
+    setAppState(await api.appState());
+    app.bootError = null;
+  } catch (e) {
+    app.bootError = asUserError(e);
+    return;
+  }
+  void loadVocabulary();
+}
+
+export async function loadVocabulary() {
+  if (Object.keys(app.vocab).length > 0) return;
+  try {
+    app.vocab = await api.vocabulary();
+  } catch {
+    /* labels fall back to codes; the screens still work */
+  }
+}
+
+export async function refreshSync() {
+  try {
+    app.sync = await api.syncState();
+  } catch {
+    /* the badge keeps its last known state */
+  }
+}
+
+/** What of the sync state changes what a screen shows: a screen reloads when it
+ *  changes (and no round is in flight). */
+export function syncKey(s: SyncState): string {
+  return `${s.in_flight}|${s.last_success_at}|${s.pending_records}|${s.pending_photos}|${s.rejected.length}`;
+}
+
+/** The entries of one code list (empty when the vocabulary has not loaded). */
+export function codes(list: VocabList): Term[] {
+  return app.vocab[list] ?? [];
+}
+
+/** The label of `code` in `list`, in the current language; the code itself if unknown. */
+export function label(list: VocabList, code: string | null | undefined): string {
+  if (!code) return '';
+  const hit = app.vocab[list]?.find((c) => c.code === code);
+  if (!hit) return code;
+  return i18n.lang === 'zh' ? hit.zh : hit.en;
+}

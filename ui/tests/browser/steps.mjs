@@ -1,0 +1,89 @@
+// What a director does on the screen, as reusable steps: taps (counted), typing, a
+// finger signature drawn with the mouse. Every step goes through the UI; nothing here
+// calls the core directly.
+import assert from 'node:assert/strict';
+import { screenshotPath } from './harness.mjs';
+
+export const PIN = '428613';
+
+/** Counts every tap a test makes, so "at most 12 taps" is measured, not assumed. */
+export class Taps {
+  constructor(page) {
+    this.page = page;
+    this.count = 0;
+    this.log = [];
+  }
+  async tap(selector) {
+    const el = this.page.locator(selector).first();
+    await el.waitFor({ state: 'visible' });
+    await el.scrollIntoViewIfNeeded();
+    await el.tap();
+    this.count++;
+    this.log.push(selector);
+  }
+}
+
+export async function tapKeys(page, digits) {
+  for (const d of digits) await page.locator(`[data-key="${d}"]`).tap();
+}
+
+export async function enroll(page, server, { pin = PIN } = {}) {
+  await page.waitForSelector('[data-testid=enroll-form]');
+  await page.fill('input[name=server_url]', server.url);
+  await page.fill('input[name=code]', server.code);
+  await page.locator('[data-testid=enroll-form] button[type=submit]').tap();
+  await page.waitForSelector('[data-testid=pin-prompt]');
+  await tapKeys(page, pin);
+  await page.locator('[data-key=ok]').tap();
+  await page.waitForFunction(() => document.querySelector('[data-testid=pin-dots]')?.getAttribute('data-n') === '0');
+  await tapKeys(page, pin);
+  await page.locator('[data-key=ok]').tap();
+  await page.waitForSelector('[data-testid=home]');
+}
+
+export async function unlock(page, pin = PIN) {
+  await page.waitForSelector('[data-key=ok]');
+  await tapKeys(page, pin);
+  await page.locator('[data-key=ok]').tap();
+  await page.waitForSelector('[data-testid=home], [data-testid=visit-form], [data-testid=child-file], [data-testid=roster], [data-testid=sync]');
+}
+
+/** Waits until the home screen lists children (the first sync pulled the roster). */
+export async function waitForRoster(page, ms = 60_000) {
+  await page.waitForSelector('[data-testid=child-row]', { timeout: ms });
+}
+
+/** Draws a signature-like scribble with the mouse inside the signature box. */
+export async function drawSignature(page, seed = 0) {
+  const canvas = page.locator('[data-testid=signature-canvas]');
+  const box = await canvas.boundingBox();
+  assert.ok(box && box.width > 100 && box.height > 100, `signature box too small: ${JSON.stringify(box)}`);
+  const x0 = box.x + box.width * 0.15;
+  const y0 = box.y + box.height * 0.55;
+  await page.mouse.move(x0, y0);
+  await page.mouse.down();
+  for (let i = 1; i <= 24; i++) {
+    const x = x0 + (box.width * 0.7 * i) / 24;
+    const y = y0 + Math.sin(i / 2 + seed) * box.height * 0.18;
+    await page.mouse.move(x, y, { steps: 2 });
+  }
+  await page.mouse.up();
+  await page.mouse.move(x0 + 20, y0 - 30);
+  await page.mouse.down();
+  await page.mouse.move(x0 + 40, y0 + 30, { steps: 6 });
+  await page.mouse.up();
+}
+
+export async function shot(page, name) {
+  await page.evaluate(() => document.fonts?.ready);
+  await page.screenshot({ path: screenshotPath(name) });
+}
+
+/** A real image file's bytes for the camera input: a PNG of the current screen. */
+export async function photoBytes(page) {
+  return page.screenshot({ type: 'png', clip: { x: 0, y: 0, width: 320, height: 240 } });
+}
+
+export async function text(page, selector) {
+  return (await page.locator(selector).first().textContent())?.trim() ?? '';
+}

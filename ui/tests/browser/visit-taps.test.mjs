@@ -1,0 +1,84 @@
+// A visit is recordable in at most 12 taps from the home screen (counted here), and
+// the app killed in the middle of a visit form keeps the draft.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, phone } from './browser.mjs';
+import { bridge, syncServer, cleanup } from './harness.mjs';
+import { enroll, unlock, waitForRoster, Taps, shot } from './steps.mjs';
+
+let server, device, browser, page;
+before(async () => {
+  server = await syncServer();
+  device = await bridge();
+  browser = await launch();
+  page = await (await phone(browser)).newPage();
+  await page.goto(device.url);
+  await enroll(page, server);
+  await waitForRoster(page);
+});
+after(async () => {
+  await browser?.close();
+  await device?.stop();
+  await server?.stop();
+  cleanup(server?.data, device?.data);
+});
+
+test('a visit in at most 12 taps from home', { timeout: 120_000 }, async () => {
+  await page.goto(device.url + '#/home');
+  await page.waitForSelector('[data-testid=child-row]');
+  const taps = new Taps(page);
+  await taps.tap('[data-testid=child-row]');
+  await taps.tap('[data-testid=new-visit]');
+  await taps.tap('[data-testid=all-normal]');
+  await taps.tap('[data-testid=visit-risk] [data-code=green]');
+  await taps.tap('[data-testid=save-visit]');
+  await page.waitForSelector('[data-testid=visit-saved]');
+  assert.ok(taps.count <= 12, `took ${taps.count} taps: ${taps.log.join(' → ')}`);
+  console.log(`# visit recorded in ${taps.count} taps from home`);
+});
+
+test('the app killed in the middle of a visit form keeps the draft', { timeout: 120_000 }, async () => {
+  // Another child than the one just visited, from the roster (home lists only the
+  // children due).
+  await page.goto(device.url + '#/roster');
+  await page.waitForSelector('[data-testid=roster-count]');
+  await page.locator('[data-testid=child-row]').nth(1).tap();
+  await page.waitForSelector('[data-testid=child-file]');
+  const childUrl = page.url();
+  await page.locator('[data-testid=new-visit]').tap();
+  await page.waitForSelector('[data-testid=all-normal]');
+  await page.locator('[data-testid=visit-mode] [data-code=phone]').tap();
+  await page.locator('[data-area=health] [data-status=abnormal]').tap();
+  await page.fill('[data-testid=note-health]', '发烧三天未就医');
+  await page.locator('[data-testid=visit-risk] [data-code=yellow]').tap();
+  await page.fill('[data-testid=narrative]', '奶奶说孩子晚上咳嗽');
+  // Every field is saved as it changes: wait for the last one to be in the core.
+  await page.waitForFunction(() => document.querySelector('[data-testid=draft-state]')?.getAttribute('data-status') === 'saved');
+  await page.waitForTimeout(300);
+  await page.waitForFunction(() => document.querySelector('[data-testid=draft-state]')?.getAttribute('data-status') === 'saved');
+
+  await device.kill();
+  await device.start();
+  await page.goto(childUrl.replace(/#.*/, '') + '#/home');
+  await unlock(page);
+  await page.goto(childUrl);
+  await page.waitForSelector('[data-testid=new-visit]');
+  await page.locator('[data-testid=new-visit]').tap();
+  await page.waitForSelector('[data-testid=draft-found]');
+  await shot(page, 'visit-draft');
+  await page.locator('[data-testid=draft-continue]').tap();
+  assert.equal(await page.locator('[data-testid=visit-mode] [data-code=phone]').getAttribute('aria-checked'), 'true');
+  assert.equal(await page.locator('[data-area=health] [data-status=abnormal]').getAttribute('aria-checked'), 'true');
+  assert.equal(await page.inputValue('[data-testid=note-health]'), '发烧三天未就医');
+  assert.equal(await page.locator('[data-testid=visit-risk] [data-code=yellow]').getAttribute('aria-checked'), 'true');
+  assert.equal(await page.inputValue('[data-testid=narrative]'), '奶奶说孩子晚上咳嗽');
+  // And it can be finished.
+  await page.locator('[data-testid=all-normal]').tap();
+  await page.locator('[data-testid=save-visit]').tap();
+  await page.waitForSelector('[data-testid=visit-saved]');
+  // A saved visit leaves no draft behind.
+  await page.goto(childUrl);
+  await page.locator('[data-testid=new-visit]').tap();
+  await page.waitForSelector('[data-testid=all-normal]');
+  assert.equal(await page.locator('[data-testid=draft-found]').count(), 0);
+});

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { relativeTime, syncBadge, dueText, day, bytes, shortLabel, age } from '../../src/lib/format';
+import type { SyncState } from '../../src/lib/types';
+
+const now = Date.parse('2026-05-10T12:00:00Z');
+const base: SyncState = { in_flight: false, pending_records: 0, pending_photos: 0, pending_bytes: 0, rejected: [] };
+
+test('relative times in both languages', () => {
+  assert.equal(relativeTime('zh', '2026-05-10T11:59:30Z', now), '刚刚');
+  assert.equal(relativeTime('zh', '2026-05-10T11:45:00Z', now), '15 分钟前');
+  assert.equal(relativeTime('en', '2026-05-10T09:00:00Z', now), '3 h ago');
+  assert.equal(relativeTime('zh', '2026-05-08T12:00:00Z', now), '2 天前');
+});
+
+test('the sync badge names the last successful sync, never the last attempt', () => {
+  const s = { ...base, last_success_at: '2026-05-10T10:00:00Z', last_attempt_at: '2026-05-10T11:59:00Z' };
+  const b = syncBadge('zh', s, now);
+  assert.equal(b.text, '上次同步 2 小时前');
+  assert.equal(b.tone, 'ok');
+});
+
+test('never synced is never green', () => {
+  const b = syncBadge('zh', { ...base, last_attempt_at: '2026-05-10T11:59:00Z' }, now);
+  assert.equal(b.tone, 'bad');
+  assert.equal(b.text, '从未同步');
+});
+
+test('pending or rejected records are not green, and an old success is not green', () => {
+  const ok = '2026-05-10T11:00:00Z';
+  assert.equal(syncBadge('zh', { ...base, last_success_at: ok, pending_records: 2 }, now).tone, 'pending');
+  assert.match(syncBadge('zh', { ...base, last_success_at: ok, pending_records: 2 }, now).detail, /2 条待同步/);
+  const rej = { table: 'visit', row_id: 'x', code: 'c', zh: '原因', en: 'reason' };
+  assert.equal(syncBadge('zh', { ...base, last_success_at: ok, rejected: [rej] }, now).tone, 'bad');
+  assert.equal(syncBadge('zh', { ...base, last_success_at: '2026-05-07T11:00:00Z' }, now).tone, 'pending');
+  assert.equal(syncBadge('en', { ...base, last_success_at: ok, in_flight: true }, now).tone, 'busy');
+});
+
+test('due texts', () => {
+  assert.equal(dueText('zh', { due_state: 'overdue', due_days: 4 }), '逾期 4 天');
+  assert.equal(dueText('zh', { due_state: 'due_soon', due_days: 0 }), '今天到期');
+  assert.equal(dueText('en', { due_state: 'due_soon', due_days: 2 }), 'Due in 2 days');
+  assert.equal(dueText('en', { due_state: null, due_days: null }), '');
+});
+
+test('days, bytes, short labels, ages', () => {
+  assert.equal(day('zh', '2026-05-01'), '2026年5月1日');
+  assert.equal(day('en', '2026-05-01T08:00:00+08:00'), '1 May 2026');
+  assert.equal(bytes(512), '512 B');
+  assert.equal(bytes(1536), '1.5 KB');
+  assert.equal(bytes(3 * 1024 * 1024), '3.0 MB');
+  assert.equal(shortLabel('红色（立即干预）'), '红色');
+  assert.equal(shortLabel('Red (intervene now)'), 'Red');
+  assert.equal(age('2016-05-11', new Date('2026-05-10T00:00:00')), 9);
+  assert.equal(age('2016-05-10', new Date('2026-05-10T00:00:00')), 10);
+});
