@@ -207,45 +207,8 @@ struct BlobStatus {
     complete: bool,
 }
 
-/// Exponential back-off with jitter, so that thousands of phones regaining signal do
-/// not hit the server in the same second.
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    attempt: u32,
-    base: Duration,
-    cap: Duration,
-    seed: u64,
-}
-
-impl Backoff {
-    pub fn new(base: Duration, cap: Duration) -> Backoff {
-        let seed = (Uuid::now_v7().as_u128() as u64) | 1;
-        Backoff {
-            attempt: 0,
-            base,
-            cap,
-            seed,
-        }
-    }
-
-    /// The wait before the next attempt: base·2ⁿ capped, times a random factor in
-    /// [0.5, 1.5).
-    pub fn next_delay(&mut self) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << self.attempt.min(16));
-        self.attempt += 1;
-        let d = exp.min(self.cap);
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let factor = 0.5 + (self.seed % 1000) as f64 / 1000.0;
-        d.mul_f64(factor)
-    }
-
-    /// After a success.
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
+/// The device's back-off (see [`crate::retry`]); here too for callers of before.
+pub use crate::retry::Backoff;
 
 fn http(opts: &SyncOptions) -> SyncResult<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
@@ -362,6 +325,7 @@ pub fn enroll(
     let opts = SyncOptions::default();
     let client = http(&opts)?;
     let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
+    let started = std::time::Instant::now();
     let resp = client
         .post(url)
         .json(&serde_json::json!({
@@ -374,26 +338,8 @@ pub fn enroll(
     }
     let e: Enrollment = resp.json().map_err(net)?;
     store.save_enrollment(server_url.trim_end_matches('/'), &e)?;
-    learn_offset(store, e.server_time_ms, store.wall_ms(), store.wall_ms())?;
+    store.record_server_time(e.server_time_ms, started.elapsed())?;
     Ok(e)
-}
-
-/// Sets the device's clock correction from a server timestamp seen between two wall
-/// clock readings. Small differences (under a second) are ignored as network noise.
-fn learn_offset(
-    store: &mut Store,
-    server_ms: u64,
-    sent_ms: u64,
-    received_ms: u64,
-) -> SyncResult<i64> {
-    let mid = (sent_ms as i128 + received_ms as i128) / 2;
-    let offset = (server_ms as i128 - mid) as i64;
-    let current = store.device_state()?.clock_offset_ms;
-    let new = if offset.abs() < 1000 { 0 } else { offset };
-    if (new - current).abs() >= 1000 || (new == 0 && current != 0) {
-        store.set_clock_offset(new)?;
-    }
-    Ok(new)
 }
 
 /// One connection to the server for one round.
@@ -427,7 +373,6 @@ impl Session<'_> {
         if path == "/v1/push" {
             self.report.push_bytes_up += packed.len() as u64;
         }
-        let sent = store.wall_ms();
         let started = std::time::Instant::now();
         let resp = self
             .client
@@ -446,8 +391,9 @@ impl Session<'_> {
         self.report.wire_bytes_down += bytes.len() as u64;
         let answer: A = serde_json::from_slice(&bytes)
             .map_err(|e| SyncError::Network(format!("bad response: {e}")))?;
+        // The server's clock, anchored to the monotonic clock (see crate::clock).
         self.report.clock_offset_ms =
-            learn_offset(store, answer.server_time_ms(), sent, store.wall_ms())?;
+            store.record_server_time(answer.server_time_ms(), started.elapsed())?;
         Ok(answer)
     }
 }
@@ -469,6 +415,28 @@ impl HasServerTime for VerifyResponse {
     fn server_time_ms(&self) -> u64 {
         self.server_time_ms
     }
+}
+
+/// Sync rounds until one succeeds, under the device's one retry policy
+/// ([`crate::retry`]): a network failure (no signal, a timeout, a busy server) is
+/// tried again after a jittered, growing wait, told to `on_retry(attempt, error,
+/// wait)` first; any other failure is returned at once. What the app's background
+/// sync and the CLI call.
+pub fn sync_with_retry(
+    store: &mut Store,
+    opts: &SyncOptions,
+    policy: &crate::retry::RetryPolicy,
+    progress: &mut dyn FnMut(&SyncProgress),
+    on_retry: impl FnMut(u32, &SyncError, Duration),
+) -> SyncResult<SyncReport> {
+    crate::retry::retry(
+        policy,
+        policy.backoff(),
+        SyncError::is_retryable,
+        on_retry,
+        std::thread::sleep,
+        || sync_once(store, opts, progress),
+    )
 }
 
 /// One sync round. See the module documentation for the steps.
