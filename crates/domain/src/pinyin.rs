@@ -229,10 +229,7 @@ pub fn key_matches_chars(key: &str, q: &[char]) -> bool {
         return true;
     };
     // Quick refusal: some reading must begin with the query's first character.
-    if !key
-        .split([' ', ','])
-        .any(|a| a.starts_with(first))
-    {
+    if !key.split([' ', ',']).any(|a| a.starts_with(first)) {
         return false;
     }
     let mut entries: [&str; MAX_KEY_CHARS] = [""; MAX_KEY_CHARS];

@@ -169,7 +169,10 @@ impl SyncError {
             SyncError::Network(_) => "网络不通，数据已安全保存在手机上，有信号时会自动同步".into(),
             SyncError::Revoked => "此手机已被停用，本机数据已清除。请联系乡镇督导员".into(),
             SyncError::Unauthorized(_) => "手机尚未登记或登记已失效，请重新输入登记码".into(),
-            SyncError::Refused { message, .. } => format!("服务器拒绝了请求：{message}"),
+            SyncError::Refused { code, .. } => {
+                let t = domain::rejection::explain(code);
+                format!("{}{}", t.zh, t.what_to_do_zh)
+            }
             SyncError::Store(e) => e.zh(),
         }
     }
