@@ -233,6 +233,22 @@ fn answer(auth: DeviceAuth, token: String) -> EnrollResponse {
         role: auth.role.as_str().to_string(),
         scopes: auth.principal.read_scopes,
         server_time_ms: crate::model::clock::now_ms(),
+        village_names: Default::default(),
+    }
+}
+
+/// Names the villages of an enrollment answer from the roster, so the phone shows
+/// 演示村1 rather than a code. A failure to read the names leaves them out (the phone
+/// falls back to codes); it never fails the enrollment.
+pub async fn name_villages(db: &dyn crate::store::ConsoleStore, answer: &mut EnrollResponse) {
+    if let Ok(places) = db.places().await {
+        let held: std::collections::BTreeSet<&str> =
+            answer.scopes.iter().map(String::as_str).collect();
+        answer.village_names = places
+            .into_iter()
+            .filter(|p| held.contains(p.code.as_str()))
+            .map(|p| (p.code, p.name))
+            .collect();
     }
 }
 

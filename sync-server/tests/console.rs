@@ -64,7 +64,12 @@ async fn the_read_model_follows_the_feed_and_the_api_is_scoped(b: Backend) {
     // A director's token reads no supervisor figures; no token is a 401.
     let (status, e) = get(&s, &dir_a.token, "/api/v1/console/overview").await;
     assert_eq!((status, e["code"].as_str()), (403, Some("out_of_scope")));
-    let r = s.http.get(s.url("/api/v1/console/overview")).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url("/api/v1/console/overview"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 
     // The county admin sees both townships, the child in the first.
@@ -74,9 +79,17 @@ async fn the_read_model_follows_the_feed_and_the_api_is_scoped(b: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["place"]["code"].as_str().unwrap().to_string(), r["figures"]["children"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["place"]["code"].as_str().unwrap().to_string(),
+                r["figures"]["children"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert!(rows.contains(&("990101".into(), 1)) && rows.contains(&("990102".into(), 0)), "{rows:?}");
+    assert!(
+        rows.contains(&("990101".into(), 1)) && rows.contains(&("990102".into(), 0)),
+        "{rows:?}"
+    );
 
     // The child moves to village C (another township): the read model follows.
     let mv = dir_a.change("child", child, "village_code", json!("C"), "C");
@@ -86,11 +99,16 @@ async fn the_read_model_follows_the_feed_and_the_api_is_scoped(b: Backend) {
     let (_, o) = get(&s, &sup2, "/api/v1/console/overview").await;
     assert_eq!(o["figures"]["children"], 1, "arrived in the second");
     let (status, _) = get(&s, &sup1, &format!("/api/v1/console/children/{child}")).await;
-    assert_eq!(status, 403, "the old supervisor may no longer read the file");
+    assert_eq!(
+        status, 403,
+        "the old supervisor may no longer read the file"
+    );
 
     // Every view above is in the access log, by account, without names.
     let log = s.state.db.console_log(100).await.unwrap();
-    assert!(log.iter().any(|e| e.login == "sup-1" && e.action == "view_child" && e.subject == child.to_string()));
+    assert!(log
+        .iter()
+        .any(|e| e.login == "sup-1" && e.action == "view_child" && e.subject == child.to_string()));
     assert!(log.iter().all(|e| !e.subject.contains("王小明")));
 }
 
@@ -138,7 +156,11 @@ async fn schemathesis_finds_no_5xx_and_only_error_bodies(b: Backend) {
     .await
     .unwrap();
     for o in out {
-        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(o.status.success(), "schemathesis found problems:\n{text}");
     }
     let _ = child;

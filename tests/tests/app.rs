@@ -52,10 +52,34 @@ fn enrolled_app(server: &TestServer, dir: &std::path::Path, account: &str) -> Ar
         json!({"server_url": server.url, "code": code}),
     );
     assert_eq!(st["phase"], "needs_pin", "enrolled, PIN not chosen yet");
+    assert_names_every_village(&st);
     let st = call(&app, "set_pin", json!({"pin": PIN}));
     assert_eq!(st["phase"], "unlocked");
     assert_eq!(st["enrolled"], true);
+    assert_names_every_village(&st);
+    // The names are kept in the (encrypted) store: still there after a lock.
+    call(&app, "lock", json!({}));
+    let st = call(&app, "unlock", json!({"pin": PIN}));
+    assert_names_every_village(&st);
+    let settings = call(&app, "settings", json!({}));
+    assert_eq!(settings["village_names"], st["village_names"]);
     app
+}
+
+/// The roster's name of every village the phone holds came with the enrollment (the
+/// test city names v1 一村, v2 二村, v3 三村).
+fn assert_names_every_village(st: &serde_json::Value) {
+    let villages = st["villages"].as_array().unwrap();
+    assert!(!villages.is_empty(), "{st}");
+    for v in villages {
+        let want = match v.as_str().unwrap() {
+            "v1" => "一村",
+            "v2" => "二村",
+            "v3" => "三村",
+            other => panic!("unexpected village {other}"),
+        };
+        assert_eq!(st["village_names"][v.as_str().unwrap()], want, "{st}");
+    }
 }
 
 fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {

@@ -233,6 +233,7 @@ impl DeviceApp {
             account_id: None,
             role: None,
             villages: vec![],
+            village_names: Default::default(),
             language: settings.language,
             auto_lock_secs: settings.auto_lock_secs,
             failed_pin_attempts: failed,
@@ -249,6 +250,7 @@ impl DeviceApp {
                 st.device_id = Some(d.device_id.to_string());
                 st.villages = d.scopes;
             }
+            st.village_names = store.village_names().unwrap_or_default();
             if let Ok(Some((url, _))) = store.enrollment() {
                 st.enrolled = true;
                 st.server_url = Some(url);
@@ -264,6 +266,7 @@ impl DeviceApp {
             st.account_id = Some(e.account_id.clone());
             st.role = Some(e.role.clone());
             st.villages = e.scopes.clone();
+            st.village_names = e.village_names.clone();
         }
         st
     }
@@ -468,6 +471,7 @@ impl DeviceApp {
             server_url: app.server_url,
             account_id: app.account_id,
             villages: app.villages,
+            village_names: app.village_names,
             app_version: APP_VERSION.to_string(),
             free_storage_bytes: free,
             data_encrypted: !s.plain && self.keys.exist(),

@@ -85,6 +85,9 @@ pub struct AppState {
     #[ts(optional)]
     pub role: Option<String>,
     pub villages: Vec<String>,
+    /// Village code → name, for the villages whose names the server gave (show the
+    /// code where a name is missing).
+    pub village_names: std::collections::BTreeMap<String, String>,
     pub language: Language,
     pub auto_lock_secs: u32,
     /// Wrong PINs since the last successful unlock.
@@ -149,6 +152,8 @@ pub struct SettingsView {
     #[ts(optional)]
     pub account_id: Option<String>,
     pub villages: Vec<String>,
+    /// Village code → name (see [`AppState::village_names`]).
+    pub village_names: std::collections::BTreeMap<String, String>,
     pub app_version: String,
     /// Free space where the data lives, bytes.
     #[ts(optional)]

@@ -43,6 +43,33 @@ fn bad_draft(en: String) -> StoreError {
 }
 
 impl Store {
+    /// Keeps the names of the villages this device holds (from enrollment), replacing
+    /// those known before.
+    pub fn set_village_names(
+        &mut self,
+        names: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let tx = self.begin()?;
+        tx.execute("DELETE FROM village_name", [])?;
+        for (code, name) in names {
+            tx.execute(
+                "INSERT INTO village_name (code, name) VALUES (?1, ?2)",
+                params![code, name],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Village code → name for the villages whose names are known.
+    pub fn village_names(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT code, name FROM village_name")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Saves (replaces) the draft of form `kind` for `key`. Returns when it was saved.
     pub fn save_draft(&mut self, kind: &str, key: &str, data: &Value) -> Result<String> {
         if kind.is_empty() || kind.chars().count() > 40 || key.chars().count() > 80 {

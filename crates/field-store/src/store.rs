@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_fewer_pages.sql"),
     include_str!("migrations/0004_hardening.sql"),
     include_str!("migrations/0005_local_state.sql"),
+    include_str!("migrations/0006_village_names.sql"),
 ];
 
 /// The first schema version whose roster keeps search keys (migration 0004): a store

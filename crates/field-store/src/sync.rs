@@ -191,6 +191,9 @@ pub struct Enrollment {
     pub role: String,
     pub scopes: Vec<String>,
     pub server_time_ms: u64,
+    /// Village code → name, as the roster names them (absent from older servers).
+    #[serde(default)]
+    pub village_names: std::collections::BTreeMap<String, String>,
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -276,6 +279,7 @@ impl Store {
             "UPDATE device SET server_url = ?1, token = ?2, account_id = ?3, role = ?4, scopes = ?5 WHERE id = 1",
             params![server_url, e.token, e.account_id, e.role, scopes],
         )?;
+        self.set_village_names(&e.village_names)?;
         Ok(())
     }
 

@@ -168,6 +168,10 @@ pub struct EnrollResponse {
     /// Village codes this device holds (receives).
     pub scopes: Vec<String>,
     pub server_time_ms: u64,
+    /// The name of each village in `scopes`, from the roster (a village the roster
+    /// names no name for is absent; older servers send none).
+    #[serde(default)]
+    pub village_names: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for EnrollResponse {

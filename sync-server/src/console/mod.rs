@@ -420,7 +420,10 @@ pub async fn child_file(db: &dyn Database, viewer: &Viewer, child_id: Uuid) -> R
     }
     rest.sort_by(|a, b| a.table.cmp(&b.table).then_with(|| b.row_id.cmp(&a.row_id)));
     let mut fields = lines(child);
-    for f in fields.iter_mut().filter(|f| f.field == domain::schema::SCOPE_FIELD) {
+    for f in fields
+        .iter_mut()
+        .filter(|f| f.field == domain::schema::SCOPE_FIELD)
+    {
         f.value = format!("{} ({})", places.name(&child.scope), child.scope);
     }
     log(db, viewer, "view_child", &child_id.to_string()).await?;

@@ -14,10 +14,9 @@ pub async fn enroll(
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let now = crate::model::clock::now_ms() as i64;
-    enroll_with_code(state.db.as_ref(), req, now)
-        .await
-        .map(Json)
-        .map_err(ApiError::from)
+    let mut answer = enroll_with_code(state.db.as_ref(), req, now).await?;
+    crate::enrollment::name_villages(state.db.as_ref(), &mut answer).await;
+    Ok(Json(answer))
 }
 
 impl From<EnrollError> for ApiError {

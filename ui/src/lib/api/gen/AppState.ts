@@ -10,7 +10,12 @@ export type AppState = { phase: Phase,
 /**
  * Whether this phone holds an enrollment (a token for a server).
  */
-enrolled: boolean, device_id?: string, server_url?: string, account_id?: string, role?: string, villages: Array<string>, language: Language, auto_lock_secs: number, 
+enrolled: boolean, device_id?: string, server_url?: string, account_id?: string, role?: string, villages: Array<string>, 
+/**
+ * Village code → name, for the villages whose names the server gave (show the
+ * code where a name is missing).
+ */
+village_names: { [key in string]: string }, language: Language, auto_lock_secs: number, 
 /**
  * Wrong PINs since the last successful unlock.
  */

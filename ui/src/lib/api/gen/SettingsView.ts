@@ -8,7 +8,11 @@ export type SettingsView = { language: Language, auto_lock_secs: number,
 /**
  * The delays the settings screen offers, seconds.
  */
-auto_lock_choices: Array<number>, device_id?: string, server_url?: string, account_id?: string, villages: Array<string>, app_version: string, 
+auto_lock_choices: Array<number>, device_id?: string, server_url?: string, account_id?: string, villages: Array<string>, 
+/**
+ * Village code → name (see [`AppState::village_names`]).
+ */
+village_names: { [key in string]: string }, app_version: string, 
 /**
  * Free space where the data lives, bytes.
  */
