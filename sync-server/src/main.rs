@@ -52,6 +52,17 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Measure the console's township and city overviews on a seeded city.
+    BenchConsole {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Children in the city.
+        #[arg(long, default_value_t = 60_000)]
+        children: usize,
+        /// Timed rounds per view.
+        #[arg(long, default_value_t = 15)]
+        rounds: usize,
+    },
     /// Measure push ingest and pull throughput against a fresh store.
     BenchIngest {
         #[command(flatten)]
@@ -382,6 +393,19 @@ async fn main() -> anyhow::Result<()> {
                     print_seed(&seed);
                 }
             }
+        }
+        Command::BenchConsole {
+            storage,
+            children,
+            rounds,
+        } => {
+            let settings = settings_from(&storage)?;
+            let shape = sync_server::bench_console::Shape {
+                children,
+                ..Default::default()
+            };
+            let report = sync_server::bench_console::run(settings, shape, rounds).await?;
+            println!("{report}");
         }
         Command::BenchIngest {
             storage,

@@ -311,8 +311,19 @@ pub struct AreaRow {
     pub figures: AreaFigures,
 }
 
+/// `YYYY-MM-DD` (the first ten characters of a date or an RFC 3339 time) as a date.
+/// Hand-rolled: chrono's format parser cost more than everything else of the city view.
 fn parse_day(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 /// Where a child stands today.
@@ -323,31 +334,40 @@ pub struct ChildState<'a> {
     pub left_behind: bool,
 }
 
-pub fn child_state<'a>(
-    c: &'a ChildFacts,
-    today: NaiveDate,
-    policy: &VisitPolicy,
-) -> ChildState<'a> {
+/// When `c`'s next visit is due under `policy` (None for a child who left the roster):
+/// folded into the read model once per change of the child's records.
+pub fn due_on(c: &ChildFacts, policy: &VisitPolicy) -> Option<NaiveDate> {
     let categories: Vec<Category> = c
         .categories
         .iter()
         .filter_map(|s| Category::from_code(s))
         .collect();
-    let left_behind = categories.contains(&Category::LeftBehind);
-    let due_on = parse_day(&c.added_on).and_then(|added_on| {
-        policy.next_due_on(&DueFacts {
-            categories,
-            risk_colour: RiskColour::from_code(&c.risk_colour).unwrap_or(RiskColour::Green),
-            status: if c.active {
-                ChildStatus::Active
-            } else {
-                ChildStatus::Exited
-            },
-            added_on,
-            last_visit_on: c.last_visit_on.as_deref().and_then(parse_day),
-            next_due_on: c.next_due_on.as_deref().and_then(parse_day),
-        })
-    });
+    let added_on = parse_day(&c.added_on)?;
+    policy.next_due_on(&DueFacts {
+        categories,
+        risk_colour: RiskColour::from_code(&c.risk_colour).unwrap_or(RiskColour::Green),
+        status: if c.active {
+            ChildStatus::Active
+        } else {
+            ChildStatus::Exited
+        },
+        added_on,
+        last_visit_on: c.last_visit_on.as_deref().and_then(parse_day),
+        next_due_on: c.next_due_on.as_deref().and_then(parse_day),
+    })
+}
+
+/// Whether a child with these category codes is left behind (needs a care agreement).
+pub fn is_left_behind(categories: &[String]) -> bool {
+    categories.iter().any(|c| c == Category::LeftBehind.code())
+}
+
+pub fn child_state<'a>(
+    c: &'a ChildFacts,
+    today: NaiveDate,
+    policy: &VisitPolicy,
+) -> ChildState<'a> {
+    let due_on = c.due_on.as_deref().and_then(parse_day);
     let overdue_days = due_on.and_then(|d| match domain::due_status(d, today, policy.soon_days) {
         DueStatus::Overdue { days } => Some(days),
         _ => None,
@@ -356,7 +376,7 @@ pub fn child_state<'a>(
         facts: c,
         due_on,
         overdue_days,
-        left_behind,
+        left_behind: c.left_behind,
     }
 }
 
@@ -796,5 +816,30 @@ pub fn area(inp: &Inputs<'_>, code: &str) -> AreaOverview {
         rows,
         visits_per_week: visits_per_week(inp, &set),
         sync_freshness: freshness(&devices),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_day;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn days_parse_from_dates_and_times_and_nothing_else() {
+        assert_eq!(parse_day("2026-03-01"), NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!(
+            parse_day("2026-03-01T10:00:00+08:00"),
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+        for bad in [
+            "",
+            "2026-3-1",
+            "2026-02-30",
+            "abcd-ef-gh",
+            "2026/03/01",
+            "２０２６-03-01",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
     }
 }

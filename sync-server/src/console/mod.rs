@@ -102,22 +102,29 @@ async fn with_inputs<T>(
     villages: &[String],
     f: impl FnOnce(&Inputs<'_>) -> T,
 ) -> Result<T> {
+    let t = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            what,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            "console inputs"
+        )
+    };
     projection::refresh(db).await?;
+    lap("refresh");
     let today = crate::model::clock::today();
-    let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
-    let accounts: Vec<_> = db
-        .accounts()
-        .await?
-        .into_iter()
-        .filter(|a| a.role == Role::Director && a.villages.iter().any(|v| set.contains(v.as_str())))
-        .collect();
+    let accounts = db.directors_in(villages).await?;
+    lap("directors");
     let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
     let devices = db.devices_of(&ids).await?;
+    lap("devices");
     let rejections = db.rejection_counts().await?;
     let children = db.console_children(villages).await?;
+    lap("children");
     let referrals = db.console_open_referrals(villages).await?;
     let since = figures::chart_since(today).to_string();
     let visit_days = db.console_visit_days(villages, &since).await?;
+    lap("visits");
     let policy = domain::VisitPolicy::default();
     let inp = Inputs {
         places,
@@ -131,7 +138,9 @@ async fn with_inputs<T>(
         now_ms: crate::model::clock::now_ms() as i64,
         policy: &policy,
     };
-    Ok(f(&inp))
+    let out = f(&inp);
+    lap("figures");
+    Ok(out)
 }
 
 /// The overview of `code` (default: the viewer's own area), logged as a view.

@@ -348,6 +348,10 @@ pub struct ChildFacts {
     pub next_due_on: Option<String>,
     /// Last day of the latest signed (not voided) care agreement.
     pub agreement_until: Option<String>,
+    /// When the next visit is due under the visit policy (None: exited).
+    pub due_on: Option<String>,
+    /// Left behind: needs a care agreement.
+    pub left_behind: bool,
 }
 
 /// A (not voided) visit in the read model.
@@ -542,6 +546,8 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
     /// Every account with its place or villages.
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
+    /// The directors of any of `villages`, each with all their villages.
+    async fn directors_in(&self, villages: &[String]) -> Result<Vec<AccountRow>, StoreError>;
     /// Held rejections per device.
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
     /// Devices of these accounts.
@@ -590,6 +596,9 @@ pub trait BenchStore: Send + Sync + 'static {
     /// Plain INSERTs of the same changes into a scratch table with the same columns as
     /// the change log, in one transaction.
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Baseline of the console benchmark: the plain SELECT of the read model's child
+    /// rows of `villages` (every column, decoded, nothing computed). Returns the rows.
+    async fn bench_console_rows(&self, villages: &[String]) -> Result<usize, StoreError>;
 }
 
 /// A store that can also run the benchmark baselines.

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_console.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_console_due.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend.
@@ -1261,6 +1265,20 @@ impl BenchStore for PostgresDatabase {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn bench_console_rows(&self, villages: &[String]) -> Result<usize, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind FROM console_children WHERE village = ANY($1)",
+                &[&villages],
+            )
+            .await?;
+        for r in &rows {
+            std::hint::black_box(child_facts(r));
+        }
+        Ok(rows.len())
+    }
 }
 
 const PERSON_SQL: &str = "SELECT a.id, a.login, a.name, a.role, a.place, p.password_hash, p.login_code_hash, p.login_code_expires_ms, p.failed_logins, p.locked_until_ms
@@ -1294,6 +1312,8 @@ fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
         last_visit_on: r.get(7),
         next_due_on: r.get(8),
         agreement_until: r.get(9),
+        due_on: r.get(10),
+        left_behind: r.get(11),
     }
 }
 
@@ -1544,6 +1564,30 @@ impl ConsoleStore for PostgresDatabase {
             .collect()
     }
 
+    async fn directors_in(&self, villages: &[String]) -> Result<Vec<AccountRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT a.id, a.login, a.name, a.place, array_agg(av2.village ORDER BY av2.village)
+                 FROM accounts a JOIN account_villages av2 ON av2.account_id=a.id
+                 WHERE a.role='director' AND a.id IN (SELECT account_id FROM account_villages WHERE village = ANY($1))
+                 GROUP BY a.id, a.login, a.name, a.place ORDER BY a.login",
+                &[&villages],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AccountRow {
+                id: r.get(0),
+                login: r.get(1),
+                name: r.get(2),
+                role: Role::Director,
+                place: r.get(3),
+                villages: r.get(4),
+            })
+            .collect())
+    }
+
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
@@ -1721,10 +1765,12 @@ impl ConsoleStore for PostgresDatabase {
         let c_last: Vec<Option<&str>> = c.iter().map(|c| c.last_visit_on.as_deref()).collect();
         let c_next: Vec<Option<&str>> = c.iter().map(|c| c.next_due_on.as_deref()).collect();
         let c_ag: Vec<Option<&str>> = c.iter().map(|c| c.agreement_until.as_deref()).collect();
+        let c_due: Vec<Option<&str>> = c.iter().map(|c| c.due_on.as_deref()).collect();
+        let c_lb: Vec<bool> = c.iter().map(|c| c.left_behind).collect();
         tx.execute(
-            "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until)
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])",
-            &[&c_id, &c_v, &c_n, &c_r, &c_c, &c_a, &c_add, &c_last, &c_next, &c_ag],
+            "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[])",
+            &[&c_id, &c_v, &c_n, &c_r, &c_c, &c_a, &c_add, &c_last, &c_next, &c_ag, &c_due, &c_lb],
         )
         .await?;
         let v = &update.visits;
@@ -1762,7 +1808,7 @@ impl ConsoleStore for PostgresDatabase {
         let client = self.pool.get().await?;
         Ok(client
             .query(
-                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
                  FROM console_children WHERE village = ANY($1)",
                 &[&villages],
             )

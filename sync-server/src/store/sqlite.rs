@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0005_feed_refeed.sql"),
     ),
     (6, include_str!("../../migrations/sqlite/0006_console.sql")),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_console_due.sql"),
+    ),
 ];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -1165,6 +1169,29 @@ impl BenchStore for SqliteDatabase {
         })
         .await
     }
+
+    async fn bench_console_rows(&self, villages: &[String]) -> Result<usize, StoreError> {
+        let villages = villages.to_vec();
+        self.read(move |conn| {
+            // The same access path as the console's read (`for_villages`), nothing computed.
+            let rows = for_villages(
+                conn,
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
+                 FROM console_children WHERE",
+                "village",
+                &[],
+                &villages,
+                |r| {
+                    let row: (Vec<u8>, String, String, String, String, bool, String, Option<String>, Option<String>, Option<String>, Option<String>, bool) = (
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
+                    );
+                    Ok((row.1.clone(), row))
+                },
+            )?;
+            Ok(std::hint::black_box(rows).len())
+        })
+        .await
+    }
 }
 
 fn blob_state(conn: &Connection, sha: &str) -> Result<BlobState, StoreError> {
@@ -1221,6 +1248,48 @@ fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecor
             Ok(Some(p))
         }
     }
+}
+
+/// Villages above which a read-model query scans the table once instead of one index
+/// range per village (a county or the city reads most of the table anyway).
+const VILLAGES_PER_RANGE_SCAN: usize = 200;
+
+/// Runs `select` (ending in a `WHERE` clause to extend) for `villages`: one index range
+/// per village for a few, one scan filtered here for many. `village_of` names the row's
+/// village for the filter.
+fn for_villages<T>(
+    conn: &Connection,
+    select: &str,
+    village_col: &str,
+    extra: &[&dyn rusqlite::ToSql],
+    villages: &[String],
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<(String, T)>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    if villages.len() <= VILLAGES_PER_RANGE_SCAN {
+        let mut st = conn.prepare_cached(&format!("{select} {village_col} = ?1"))?;
+        for v in villages {
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![v];
+            params.extend_from_slice(extra);
+            let mut rows = st.query(params.as_slice())?;
+            while let Some(r) = rows.next()? {
+                out.push(row(r)?.1);
+            }
+        }
+    } else {
+        let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
+        let mut st = conn.prepare_cached(&format!("{select} ?1 IS NOT NULL"))?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&1i64];
+        params.extend_from_slice(extra);
+        let mut rows = st.query(params.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let (v, t) = row(r)?;
+            if set.contains(v.as_str()) {
+                out.push(t);
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -1490,6 +1559,36 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
+    async fn directors_in(&self, villages: &[String]) -> Result<Vec<AccountRow>, StoreError> {
+        let villages = villages.to_vec();
+        self.read(move |conn| {
+            let pairs: Vec<(i64, String, String, Option<String>, String)> = for_villages(
+                conn,
+                "SELECT a.id, a.login, a.name, a.place, av2.village, av.village FROM account_villages av
+                 JOIN accounts a ON a.id=av.account_id AND a.role='director'
+                 JOIN account_villages av2 ON av2.account_id=a.id WHERE",
+                "av.village",
+                &[],
+                &villages,
+                |r| Ok((r.get(5)?, (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+            )?;
+            let mut by_id: BTreeMap<i64, AccountRow> = BTreeMap::new();
+            for (id, login, name, place, village) in pairs {
+                let a = by_id.entry(id).or_insert_with(|| AccountRow { id, login, name, role: Role::Director, place, villages: Vec::new() });
+                if !a.villages.contains(&village) {
+                    a.villages.push(village);
+                }
+            }
+            let mut out: Vec<AccountRow> = by_id.into_values().collect();
+            for a in &mut out {
+                a.villages.sort();
+            }
+            out.sort_by(|a, b| a.login.cmp(&b.login));
+            Ok(out)
+        })
+        .await
+    }
+
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
         self.read(|conn| {
             let mut st = conn
@@ -1503,14 +1602,12 @@ impl ConsoleStore for SqliteDatabase {
     async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
         let ids = account_ids.to_vec();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id=? ORDER BY d.enrolled_ms",
-            )?;
-            let mut out = Vec::new();
-            for id in &ids {
-                let rows = st.query_map([id], |r| {
-                    Ok(DeviceInfo {
+            const SELECT: &str = "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.account_id
+                 FROM devices d JOIN accounts a ON a.id=d.account_id";
+            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, DeviceInfo)> {
+                Ok((
+                    r.get(9)?,
+                    DeviceInfo {
                         device_id: uuid_of(r.get(0)?)?,
                         account_login: r.get(1)?,
                         name: r.get(2)?,
@@ -1520,10 +1617,25 @@ impl ConsoleStore for SqliteDatabase {
                         last_seen_ms: r.get(6)?,
                         max_device_seq: r.get(7)?,
                         heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
+                    },
+                ))
+            };
+            let mut out = Vec::new();
+            if ids.len() <= VILLAGES_PER_RANGE_SCAN {
+                let mut st = conn.prepare_cached(&format!("{SELECT} WHERE d.account_id=? ORDER BY d.enrolled_ms"))?;
+                for id in &ids {
+                    for r in st.query_map([id], row)? {
+                        out.push(r?.1);
+                    }
+                }
+            } else {
+                let set: std::collections::HashSet<i64> = ids.iter().copied().collect();
+                let mut st = conn.prepare_cached(&format!("{SELECT} ORDER BY d.enrolled_ms"))?;
+                for r in st.query_map([], row)? {
+                    let (a, d) = r?;
+                    if set.contains(&a) {
+                        out.push(d);
+                    }
                 }
             }
             Ok(out)
@@ -1645,7 +1757,7 @@ impl ConsoleStore for SqliteDatabase {
                 conn.prepare_cached("DELETE FROM console_referrals WHERE child_id=?")?.execute([b])?;
             }
             let mut st = conn.prepare_cached(
-                "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             )?;
             for c in &update.children {
                 st.execute(params![
@@ -1658,7 +1770,9 @@ impl ConsoleStore for SqliteDatabase {
                     c.added_on,
                     c.last_visit_on,
                     c.next_due_on,
-                    c.agreement_until
+                    c.agreement_until,
+                    c.due_on,
+                    c.left_behind
                 ])?;
             }
             let mut st = conn.prepare_cached(
@@ -1682,14 +1796,15 @@ impl ConsoleStore for SqliteDatabase {
     async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError> {
         let villages = villages.to_vec();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until
-                 FROM console_children WHERE village = ?",
-            )?;
-            let mut out = Vec::new();
-            for v in &villages {
-                let rows = st.query_map([v], |r| {
-                    Ok(ChildFacts {
+            for_villages(
+                conn,
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
+                 FROM console_children WHERE",
+                "village",
+                &[],
+                &villages,
+                |r| {
+                    let c = ChildFacts {
                         child_id: uuid_of(r.get(0)?)?,
                         village: r.get(1)?,
                         name: r.get(2)?,
@@ -1700,13 +1815,12 @@ impl ConsoleStore for SqliteDatabase {
                         last_visit_on: r.get(7)?,
                         next_due_on: r.get(8)?,
                         agreement_until: r.get(9)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
-            }
-            Ok(out)
+                        due_on: r.get(10)?,
+                        left_behind: r.get(11)?,
+                    };
+                    Ok((c.village.clone(), c))
+                },
+            )
         })
         .await
     }
@@ -1719,13 +1833,28 @@ impl ConsoleStore for SqliteDatabase {
         let villages = villages.to_vec();
         let since = since.to_string();
         self.read(move |conn| {
+            if villages.len() <= VILLAGES_PER_RANGE_SCAN {
+                let mut st = conn.prepare_cached(
+                    "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ? AND visited_on >= ? GROUP BY visited_on",
+                )?;
+                let mut out = Vec::new();
+                for v in &villages {
+                    for r in st.query_map(params![v, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+                        out.push(r?);
+                    }
+                }
+                return Ok(out);
+            }
+            let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
             let mut st = conn.prepare_cached(
-                "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ? AND visited_on >= ? GROUP BY visited_on",
+                "SELECT village, visited_on, count(*) FROM console_visits WHERE visited_on >= ? GROUP BY village, visited_on",
             )?;
+            let rows = st.query_map([&since], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
             let mut out = Vec::new();
-            for v in &villages {
-                for r in st.query_map(params![v, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-                    out.push(r?);
+            for r in rows {
+                let r = r?;
+                if set.contains(r.0.as_str()) {
+                    out.push(r);
                 }
             }
             Ok(out)
@@ -1739,26 +1868,24 @@ impl ConsoleStore for SqliteDatabase {
     ) -> Result<Vec<ReferralFact>, StoreError> {
         let villages = villages.to_vec();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE village = ? AND open",
-            )?;
-            let mut out = Vec::new();
-            for v in &villages {
-                let rows = st.query_map([v], |r| {
-                    Ok(ReferralFact {
+            for_villages(
+                conn,
+                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE open AND",
+                "village",
+                &[],
+                &villages,
+                |r| {
+                    let f = ReferralFact {
                         referral_id: uuid_of(r.get(0)?)?,
                         child_id: uuid_of(r.get(1)?)?,
                         village: r.get(2)?,
                         report: r.get(3)?,
                         feedback_due_on: r.get(4)?,
                         open: r.get(5)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
-            }
-            Ok(out)
+                    };
+                    Ok((f.village.clone(), f))
+                },
+            )
         })
         .await
     }
