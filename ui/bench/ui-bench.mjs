@@ -71,7 +71,7 @@ try {
   const t0 = Date.now();
   for (let i = have; i < CHILDREN; i++) {
     const name = surn[i % surn.length] + giv[(i * 7) % giv.length] + giv[(i * 13 + 3) % giv.length];
-    const y = 2009 + (i % 15);
+    const y = 2012 + (i % 12); // under 16: a left-behind child must be
     await device.call('add_child', {
       name, sex: i % 2 ? 'male' : 'female', birth_date: `${y}-0${1 + (i % 9)}-1${i % 9}`, village_code: village,
       categories: [['left_behind', 'difficulty', 'community_orphan', 'key_difficulty'][i % 4]],

@@ -263,7 +263,9 @@ export const zh = {
   sync_last_error: '上次同步没有成功：{reason}',
   sync_clock_warning: '本机时间不准（相差约 {mins} 分钟），请在手机设置里校准时间。记录不会丢失。',
   sync_auto: '有网络时会自动同步，也可以点“立即同步”。',
-  sync_next_try: '约 {secs} 秒后再试。',
+  sync_next_try: '约 {when}后再试。',
+  secs: '{n} 秒',
+  mins: '{n} 分钟',
   sync_open_record: '查看这个儿童',
 
   settings_title: '设置',
@@ -543,7 +545,9 @@ export const en: { [K in MsgKey]: string } = {
   sync_last_error: 'The last sync did not succeed: {reason}',
   sync_clock_warning: "This phone's clock is off by about {mins} min; set the time in the phone's settings. Nothing is lost.",
   sync_auto: 'Syncs by itself when there is a network; or tap “Sync now”.',
-  sync_next_try: 'Next try in about {secs} s.',
+  sync_next_try: 'Next try in about {when}.',
+  secs: '{n} s',
+  mins: '{n} min',
   sync_open_record: 'Open this child',
 
   settings_title: 'Settings',
