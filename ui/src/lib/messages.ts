@@ -194,6 +194,10 @@ export const zh = {
   draft_continue: '继续填写',
   draft_discard: '放弃草稿，重新填写',
   visit_more: '更多（问题、处置、照片、说明）',
+  visit_referral: '转介',
+  visit_referral_kind: '转介事项',
+  visit_referral_body: '接收单位',
+  visit_referral_due: '反馈期限',
 
   agreement_title: '委托照护协议',
   ag_principal: '甲方（委托人）',
@@ -476,6 +480,10 @@ export const en: { [K in MsgKey]: string } = {
   draft_continue: 'Continue',
   draft_discard: 'Discard it, start again',
   visit_more: 'More (problems, actions, photos, narrative)',
+  visit_referral: 'Referral',
+  visit_referral_kind: 'What for',
+  visit_referral_body: 'Receiving body',
+  visit_referral_due: 'Feedback due',
 
   agreement_title: 'Care agreement',
   ag_principal: 'Party A (principal)',
