@@ -4,7 +4,7 @@
 // target/debug (build them with `cargo build -p sync-server -p field-bridge`);
 // TONGHU_SYNC_SERVER_BIN and TONGHU_BRIDGE_BIN override the paths.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,10 +69,18 @@ async function stop(p, signal = 'SIGTERM') {
 }
 
 /** A sync-server with the demo city seeded; `stop()` and `start()` keep its data. */
-export async function syncServer() {
+export async function syncServer({ data } = {}) {
   if (!existsSync(SYNC_SERVER)) throw new Error(`${SYNC_SERVER} missing: cargo build -p sync-server`);
-  const data = tempDir('server');
-  const seed = execFileSync(SYNC_SERVER, ['admin', '--data', data, 'seed-demo'], { encoding: 'utf8' });
+  // A given data folder that already holds a seeded server is reused (bench/ --keep).
+  const reuse = data && existsSync(join(data, 'seeded'));
+  data ??= tempDir('server');
+  mkdirSync(data, { recursive: true });
+  // The seed's output is kept beside the data, so a reused server still names its
+  // director (its one-time code may be spent: issueCode() gives another).
+  const seed = reuse
+    ? readFileSync(join(data, 'seeded'), 'utf8')
+    : execFileSync(SYNC_SERVER, ['admin', '--data', data, 'seed-demo'], { encoding: 'utf8' });
+  if (!reuse) writeFileSync(join(data, 'seeded'), seed);
   const code = /director\s+(\S+)\s+enrollment code\s+(\S+)/.exec(seed);
   if (!code) throw new Error(`no director code in seed-demo output:\n${seed}`);
   const port = await freePort();

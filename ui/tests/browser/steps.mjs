@@ -45,7 +45,16 @@ export async function unlock(page, pin = PIN) {
   await page.waitForSelector('[data-key=ok]');
   await tapKeys(page, pin);
   await page.locator('[data-key=ok]').tap();
-  await page.waitForSelector('[data-testid=home], [data-testid=visit-form], [data-testid=child-file], [data-testid=roster], [data-testid=sync]');
+  await page.waitForSelector('[data-key=ok]', { state: 'detached' });
+}
+
+/** Taps "save visit" and waits for the saved confirmation; a refusal by the core fails
+ *  with the core's own sentence. */
+export async function saveVisit(page) {
+  await page.locator('[data-testid=save-visit]').tap();
+  await page.waitForSelector('[data-testid=visit-saved], [data-testid=visit-form] [role=alert][data-code]');
+  const refused = page.locator('[data-testid=visit-form] [role=alert][data-code]');
+  if (await refused.count()) throw new Error(`the core refused the visit: ${await refused.first().textContent()}`);
 }
 
 /** Waits until the home screen lists children (the first sync pulled the roster). */

@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, phone } from './browser.mjs';
 import { bridge, syncServer, cleanup } from './harness.mjs';
-import { enroll, unlock, waitForRoster, Taps, shot } from './steps.mjs';
+import { enroll, unlock, waitForRoster, Taps, shot, saveVisit } from './steps.mjs';
 
 let server, device, browser, page;
 before(async () => {
@@ -106,8 +106,7 @@ test('an emergency visit: red with a mandatory report, the core refusal in Chine
   await page.locator('[data-testid=referral] .chip[data-code=harm_or_abuse]').tap();
   await page.fill('[data-testid=referral-body]', '派出所');
   await page.fill('[data-testid=referral] input[type=date]', new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10));
-  await page.locator('[data-testid=save-visit]').tap();
-  await page.waitForSelector('[data-testid=visit-saved]');
+  await saveVisit(page);
   await page.locator('[data-testid=back-to-file]').tap();
   await page.waitForSelector('[data-testid=visit]');
   assert.match(await page.locator('[data-testid=child-file]').textContent(), /派出所/);
