@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tonghu needs on a fresh Debian/Ubuntu machine.
 # Idempotent: only what is missing is installed. Run as root, or with sudo available.
-#   scripts/install-deps.sh          build tools (run command)
-#   scripts/install-deps.sh --test   also test tools (PostgreSQL, moto for S3, nextest)
+#   scripts/install-deps.sh          build tools (run command), the CJK font printed copies use
+#   scripts/install-deps.sh --test   also test tools (PostgreSQL, moto for S3, nextest;
+#                                    Chromium, Node and npm, schemathesis for the browser
+#                                    and API tests; poppler-utils to read printed PDFs back)
 set -euo pipefail
 log() { echo "install-deps: $*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-want=(build-essential pkg-config perl make curl ca-certificates)
+# fonts-noto-cjk: Noto Sans CJK (OFL), the font agreement-pdf sets printed copies in.
+want=(build-essential pkg-config perl make curl ca-certificates fonts-noto-cjk)
 # The field app's UI is built with Node (npm ci from ui/package-lock.json).
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 if [ "${1:-}" = "--test" ]; then
   want+=(postgresql postgresql-client python3-pip python3-venv)
-  # Browser tests of the UI: Debian's Chromium (never a downloaded browser) and CJK
-  # fonts so screenshots show Chinese, not boxes.
-  want+=(chromium chromium-driver fonts-noto-cjk)
+  # The browser tests drive Debian's Chromium (never a downloaded browser).
+  want+=(chromium chromium-driver)
+  # agreement-pdf's tests: pdftotext/pdffonts/pdftoppm, and a font without Chinese.
+  want+=(poppler-utils fonts-dejavu-core)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -35,6 +39,12 @@ if [ "${1:-}" = "--test" ]; then
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest from crates.io"
     cargo install cargo-nextest --locked >&2
+  fi
+  # The property-based fuzzer run against the console's OpenAPI file.
+  if ! command -v schemathesis >/dev/null 2>&1; then
+    log "pip install schemathesis"
+    python3 -m pip install --quiet schemathesis >&2 \
+      || python3 -m pip install --quiet --break-system-packages schemathesis >&2
   fi
   # A local S3-compatible server for the object-storage blob tests.
   if ! python3 -c "import moto.server" >/dev/null 2>&1; then

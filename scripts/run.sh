@@ -35,6 +35,9 @@ fi
 echo
 echo "Tonghu sync server: http://$LISTEN   (data: $DATA)"
 echo "Device CLI:         $BIN/fieldctl --data $DEVICE roster | status | child show ID | visit add CHILD | sync"
-echo "Supervisor code:    $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")"
+echo "Supervisor code:    $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")   (enrolls a supervisor's phone)"
+echo "Supervisor console: http://$LISTEN/console   first login at http://$LISTEN/console/first-login with"
+awk '/^console/ {printf "                    login %-16s one-time code %s\n", $2, $NF}' "$DATA/demo-codes.txt"
+echo "                    (then choose a password of 10+ characters; demo-codes.txt keeps the codes)"
 echo "Ctrl-C to stop."
 wait $SERVER

@@ -9,6 +9,13 @@ eval "$(scripts/postgres.sh)"
 export TONGHU_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${TONGHU_TEST_DATABASE_URL%%@*}@…" >&2
 cargo build --workspace --bins
+# The supervisor console in a real browser (Debian's Chromium), SQLite and PostgreSQL.
+(
+  cd sync-server/tests/browser
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2
+  node --test --test-concurrency=1 console.test.mjs
+)
+# The field app's UI in a real browser against the real core and server.
 scripts/test-ui.sh
 # nextest's summary line is the run's last word (there are no doc tests to run).
 cargo nextest run --workspace --profile ci "$@"

@@ -8,7 +8,7 @@
 use crate::error::StoreError;
 use crate::roster::Roster;
 use crate::settings::Settings;
-use crate::store::{Database, DeviceAuth, NewDevice, PushBatch};
+use crate::store::{BenchDatabase, Database, DeviceAuth, PushBatch};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,8 +56,8 @@ pub async fn run(
     batch: usize,
     devices: usize,
 ) -> Result<String, StoreError> {
-    let db: Arc<dyn Database> =
-        crate::store::open(settings.database_url.as_deref(), &settings.data_dir).await?;
+    let db: Arc<dyn BenchDatabase> =
+        crate::store::open_bench(settings.database_url.as_deref(), &settings.data_dir).await?;
     if !db.is_empty().await? {
         return Err(StoreError::Invalid(
             "bench-ingest needs an empty store (fresh --data folder or database)".into(),
@@ -76,7 +76,7 @@ pub async fn run(
     for d in 0..devices {
         auths.push(enroll(db.as_ref(), &format!("dir{d}")).await?);
     }
-    let now = crate::handlers::now_ms();
+    let now = crate::model::clock::now_ms();
     let per = total / devices;
     let work: Vec<(DeviceAuth, Vec<Change>)> = auths
         .iter()
@@ -115,7 +115,7 @@ pub async fn run(
                         PushBatch {
                             changes: chunk.to_vec(),
                             heartbeat: Default::default(),
-                            now_ms: crate::handlers::now_ms(),
+                            now_ms: crate::model::clock::now_ms(),
                             max_ahead_ms: 600_000,
                         },
                     )
@@ -160,19 +160,11 @@ pub async fn run(
 }
 
 async fn enroll(db: &dyn Database, login: &str) -> Result<DeviceAuth, StoreError> {
-    let code = crate::demo::issue_code(db, login, 1).await?;
-    let (code_id, _) = crate::auth::split_code(&code).expect("minted code parses");
-    let (_, token_hash) = crate::auth::mint_token();
-    db.enroll_device(
-        &code_id,
-        NewDevice {
-            device_id: Uuid::now_v7(),
-            name: "bench".into(),
-            app_version: "bench".into(),
-            token_hash,
-        },
-        crate::handlers::now_ms() as i64,
+    Ok(crate::enrollment::server_side_device(
+        db,
+        login,
+        "bench",
+        crate::model::clock::now_ms() as i64,
     )
-    .await?
-    .map_err(|e| StoreError::Invalid(format!("{e:?}")))
+    .await?)
 }

@@ -1,12 +1,15 @@
 //! The demo city: one county, three townships, ten villages, a director per village, a
-//! supervisor per township, a county admin, and 60 children with a guardian and a
-//! visit each. The records are written as real changes through the same ingest path as
+//! supervisor per township, a county admin, a city admin, and 60 children with a
+//! guardian and a visit each; some left-behind children with a signed care agreement
+//! (one ending soon), and a few referrals and a mandatory report past their feedback
+//! date. The records are written as real changes through the same ingest path as
 //! a phone's push (by one server-side "demo seed" device per director), so the demo
 //! exercises validation, merge and the feed. Names are invented.
 
+use crate::enrollment::issue_code;
 use crate::error::StoreError;
 use crate::roster::Roster;
-use crate::store::{Database, EnrollCodeRecord, NewDevice, PushBatch};
+use crate::store::{Database, PushBatch};
 use serde_json::json;
 use sync_core::{Change, Hlc, Scope};
 use uuid::Uuid;
@@ -37,6 +40,7 @@ pub fn demo_roster_csv() -> String {
         csv.push_str(&format!("supervisor,sup-{t},督导员{t},{t}\n"));
     }
     csv.push_str("county_admin,admin-370602,区民政管理员,370602\n");
+    csv.push_str("city_admin,admin-3706,市民政管理员,3706\n");
     csv
 }
 
@@ -47,6 +51,8 @@ pub struct DemoSeed {
     pub director_code: String,
     pub supervisor_login: String,
     pub supervisor_code: String,
+    /// One-time console login codes: (login, code) of the supervisor and the admins.
+    pub console_codes: Vec<(String, String)>,
     pub children: usize,
 }
 
@@ -56,39 +62,19 @@ const GIVEN: &[&str] = &[
 ];
 
 fn now_ms() -> u64 {
-    crate::handlers::now_ms()
+    crate::model::clock::now_ms()
 }
 
-/// Mints and stores an enrollment code for `login`; returns the code to show.
-pub async fn issue_code(
-    db: &dyn Database,
-    login: &str,
-    ttl_hours: u64,
-) -> Result<String, StoreError> {
-    let account = db
-        .account_by_login(login)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("no account {login}")))?;
-    let minted = crate::auth::mint_code();
-    let now = now_ms() as i64;
-    db.add_enroll_code(
-        EnrollCodeRecord {
-            code_id: minted.code_id.clone(),
-            account_id: account.id,
-            secret_hash: minted.secret_hash.clone(),
-            expires_ms: now + (ttl_hours as i64) * 3_600_000,
-            used: false,
-        },
-        now,
-    )
-    .await?;
-    Ok(minted.code)
+/// An invented 身份证号 with a valid check digit (region 370602, born 2014).
+fn demo_id_number(k: usize) -> String {
+    let first17 = format!("3706022014{:02}{:02}{:03}", 1 + k % 12, 1 + k % 28, k % 1000);
+    let check = domain::id_number::check_digit(&first17).unwrap_or('0');
+    format!("{first17}{check}")
 }
 
 /// The date `n` days before today in China, as `YYYY-MM-DD`.
 fn days_ago(n: i64) -> String {
-    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    (chrono::Utc::now().with_timezone(&china).date_naive() - chrono::Duration::days(n)).to_string()
+    (crate::model::clock::today() - chrono::Duration::days(n)).to_string()
 }
 
 /// Seeds the demo city. Not idempotent for records: call on an empty store.
@@ -99,25 +85,13 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let villages = db.villages().await?;
     let mut children = 0;
     let mut k = 0usize;
-    for village in &villages {
+    for (vi, village) in villages.iter().enumerate() {
         let login = format!("dir-{village}");
-        let code = issue_code(db, &login, 1).await?;
-        let (code_id, _) = crate::auth::split_code(&code).expect("minted code parses");
-        let device_id = Uuid::now_v7();
-        let (_token, token_hash) = crate::auth::mint_token();
-        let device = db
-            .enroll_device(
-                &code_id,
-                NewDevice {
-                    device_id,
-                    name: "demo seed".into(),
-                    app_version: "seed".into(),
-                    token_hash,
-                },
-                now_ms() as i64,
-            )
-            .await?
-            .map_err(|e| StoreError::Invalid(format!("demo seed device: {e:?}")))?;
+        let device =
+            crate::enrollment::server_side_device(db, &login, "演示手机 demo phone", now_ms() as i64)
+                .await?;
+        let mut village_children = Vec::new();
+        let device_id = device.device_id;
         let mut changes = Vec::new();
         let mut seq = 0u64;
         let base = now_ms();
@@ -174,6 +148,7 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
                     json!(format!("{}-0{}-1{}", 2012 + (k % 8), 1 + k % 9, k % 10)),
                 ),
                 ("household_registered", json!(!k.is_multiple_of(11))),
+                ("id_number", json!(demo_id_number(k))),
                 ("village_code", json!(village)),
                 ("categories", cats),
                 ("risk_colour", json!(risk)),
@@ -221,14 +196,75 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
             ] {
                 push("visit", visit, f, v);
             }
+            if i % 3 == 0 && k % 2 == 0 {
+                // A signed care agreement for half of the left-behind children; every
+                // fourth of those ends within a month.
+                let text = format!(
+                    "委托照护协议（演示）\n甲方（委托人）：{name}之父，身份证号 37060219800101{:04}，外出务工。\n乙方（受托人）：{name}之祖母。\n见证人：村儿童主任。\n甲方每周至少与儿童联系一次。",
+                    k % 10_000
+                );
+                let agreement = Uuid::now_v7();
+                let until = if k % 8 == 0 { -20 } else { -300 };
+                for (f, v) in [
+                    ("child_id", json!(child.to_string())),
+                    ("draft_id", json!(Uuid::now_v7().to_string())),
+                    ("version", json!(1)),
+                    ("text_sha256", json!(domain::text_sha256(&text))),
+                    ("canonical_text", json!(text)),
+                    ("valid_from", json!(days_ago(60))),
+                    ("valid_until", json!(days_ago(until))),
+                    (
+                        "signed_at",
+                        json!(format!("{}T15:00:00+08:00", days_ago(60))),
+                    ),
+                ] {
+                    push("agreement_version", agreement, f, v);
+                }
+            }
+            if k % 9 == 0 {
+                let referral = Uuid::now_v7();
+                let kind = if k % 18 == 0 {
+                    "harm_or_abuse"
+                } else {
+                    "out_of_school"
+                };
+                for (f, v) in [
+                    ("child_id", json!(child.to_string())),
+                    ("kind", json!(kind)),
+                    (
+                        "receiving_body",
+                        json!(if kind == "harm_or_abuse" {
+                            "派出所"
+                        } else {
+                            "中心小学"
+                        }),
+                    ),
+                    ("referred_on", json!(days_ago(40))),
+                    ("feedback_due_on", json!(days_ago(10))),
+                ] {
+                    push("referral", referral, f, v);
+                }
+            }
+            village_children.push(child);
             children += 1;
         }
+        // What the demo phones report: some records waiting, and in the second village
+        // visits recorded on the phone that have not reached the server yet.
+        let heartbeat = sync_core::wire::Heartbeat {
+            pending_changes: (vi as u64 * 7) % 12,
+            oldest_pending_secs: (vi as u64 % 4) * 5400,
+            pending_blobs: vi as u64 % 3,
+            app_version: "0.1.0".into(),
+            device_clock_ms: now_ms() + (vi as u64 % 3) * 45_000,
+            free_storage_bytes: 2_000_000_000 + vi as u64 * 700_000_000,
+            unsent_visit_children: if vi == 1 { village_children.clone() } else { Vec::new() },
+        };
         let out = db
             .push(
                 &device,
                 PushBatch {
                     changes,
-                    heartbeat: Default::default(),
+                    heartbeat,
                     now_ms: now_ms(),
                     max_ahead_ms: sync_core::hlc::DEFAULT_MAX_AHEAD_MS,
                 },
@@ -243,9 +279,22 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     }
     let director_login = format!("dir-{}", villages.first().cloned().unwrap_or_default());
     let supervisor_login = "sup-370602001".to_string();
+    let mut console_codes = Vec::new();
+    for login in [supervisor_login.as_str(), "admin-370602", "admin-3706"] {
+        if let Some(code) =
+            crate::console::people::issue_login_code(db, login, now_ms() as i64).await?
+        {
+            console_codes.push((login.to_string(), code));
+        }
+    }
     Ok(DemoSeed {
-        director_code: issue_code(db, &director_login, 72).await?,
-        supervisor_code: issue_code(db, &supervisor_login, 72).await?,
+        console_codes,
+        director_code: issue_code(db, &director_login, 72, now_ms() as i64)
+            .await?
+            .code,
+        supervisor_code: issue_code(db, &supervisor_login, 72, now_ms() as i64)
+            .await?
+            .code,
         director_login,
         supervisor_login,
         children,

@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sync_core::wire::ErrorBody;
+use sync_core::wire::{codes, ErrorBody};
 
 /// A failure inside a storage backend (SQLite, PostgreSQL) or a blob store.
 #[derive(Debug, thiserror::Error)]
@@ -56,13 +56,13 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, code, message)
     }
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
     }
 }
 
@@ -71,7 +71,7 @@ impl From<StoreError> for ApiError {
         tracing::error!(error = %e, "storage failure");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            codes::STORAGE_UNAVAILABLE,
             "the server could not reach its storage; try again later",
         )
     }

@@ -35,12 +35,37 @@
 //! the child and every row naming it, and asks the backend to re-feed their winning
 //! fields into the new village.
 
-use crate::store::DeviceAuth;
+use crate::model::DeviceAuth;
 use domain::schema::{table, SCOPE_FIELD};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use sync_core::change::canonical_json;
+use sync_core::wire::{codes, Heartbeat, Rejection};
 use sync_core::{Change, FieldKey, Hlc, Stamp};
 use uuid::Uuid;
+
+/// A push batch as a backend ingests it.
+#[derive(Clone, Debug)]
+pub struct PushBatch {
+    pub changes: Vec<Change>,
+    pub heartbeat: Heartbeat,
+    pub now_ms: u64,
+    pub max_ahead_ms: u64,
+}
+
+/// The answer to a push ([`Plan::outcome`]).
+#[derive(Clone, Debug, Default)]
+pub struct PushOutcome {
+    pub max_device_seq: u64,
+    /// Changes stored now or already stored before (duplicates).
+    pub accepted: u64,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Whether a `device_seq` can be held at all (stored, counted towards the device's
+/// contiguous maximum): positive and within 63 bits.
+pub fn holdable_seq(seq: u64) -> bool {
+    seq >= 1 && seq <= i64::MAX as u64
+}
 
 /// A row's identity: table and row id.
 pub type RowKey = (String, Uuid);
@@ -222,6 +247,40 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The rejections the server keeps (held, so the device may drop them from its
+    /// outbox and they show as rejected): all but `clock_ahead` (the device re-stamps
+    /// and sends again) and those whose `device_seq` cannot be held. Of several
+    /// rejections of one op_id in the batch the last wins. Sorted by op_id.
+    pub fn held_rejections(&self, changes: &[Change]) -> Vec<&PlannedRejection> {
+        let mut by_op: BTreeMap<Uuid, &PlannedRejection> = BTreeMap::new();
+        for r in &self.rejections {
+            let c = &changes[r.index];
+            if r.code != codes::CLOCK_AHEAD && holdable_seq(c.device_seq) {
+                by_op.insert(c.op_id, r);
+            }
+        }
+        by_op.into_values().collect()
+    }
+
+    /// The answer to the push, once the backend advanced the device's contiguous held
+    /// maximum to `max_device_seq` ([`advance_contiguous`]).
+    pub fn outcome(&self, changes: &[Change], max_device_seq: u64) -> PushOutcome {
+        PushOutcome {
+            max_device_seq,
+            accepted: self.accepted.len() as u64 + self.duplicates,
+            rejected: self
+                .rejections
+                .iter()
+                .map(|r| Rejection {
+                    op_id: changes[r.index].op_id,
+                    device_seq: changes[r.index].device_seq,
+                    code: r.code.to_string(),
+                    message: r.message.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// Whether the feed holds a re-feed (a move), whose seqs depend on stored rows.
     pub fn has_refeed(&self) -> bool {
         self.feed
@@ -234,11 +293,6 @@ impl Plan {
 /// following their child.
 pub fn has_own_scope(table_name: &str) -> bool {
     table(table_name).is_some_and(|t| t.field(SCOPE_FIELD).is_some())
-}
-
-/// Whether `s` is a lowercase hex SHA-256.
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Validates and merges a batch against `loaded`. Pure.
@@ -297,7 +351,7 @@ pub fn plan_with_values(
                 plan.duplicates += 1;
                 plan.held_seqs.push(c.device_seq);
             }
-            Err((code, message)) if code == sync_core::wire::codes::CLOCK_AHEAD => {
+            Err((code, message)) if code == codes::CLOCK_AHEAD => {
                 // Not held: the device corrects its clock, re-stamps this and every
                 // later change (same op_ids) and sends them again, so nothing after
                 // it in the batch is stored either.
@@ -309,7 +363,7 @@ pub fn plan_with_values(
                 break;
             }
             Err((code, message)) => {
-                if c.device_seq >= 1 && c.device_seq <= i64::MAX as u64 {
+                if holdable_seq(c.device_seq) {
                     plan.held_seqs.push(c.device_seq);
                 }
                 plan.rejections.push(PlannedRejection {
@@ -345,13 +399,13 @@ fn ingest_one(
 ) -> Result<Ingested, Refusal> {
     if c.device_id != device.device_id {
         return Err((
-            "wrong_device",
+            codes::WRONG_DEVICE,
             "the change names another device than the one pushing it".into(),
         ));
     }
-    if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
+    if !holdable_seq(c.device_seq) {
         return Err((
-            "bad_device_seq",
+            codes::BAD_DEVICE_SEQ,
             "device_seq must be a positive 63-bit number".into(),
         ));
     }
@@ -369,7 +423,7 @@ fn ingest_one(
             Ok(Ingested::Duplicate)
         } else {
             Err((
-                "op_id_conflict",
+                codes::OP_ID_CONFLICT,
                 "this op_id is already stored with different content".into(),
             ))
         };
@@ -379,13 +433,13 @@ fn ingest_one(
             Ok(Ingested::Duplicate)
         } else {
             Err((
-                "op_id_conflict",
+                codes::OP_ID_CONFLICT,
                 "this op_id is already stored with different content".into(),
             ))
         };
     }
     if let Err(e) = sync_core::hlc::check_not_too_far_ahead(c.hlc, now_ms, max_ahead_ms) {
-        return Err(("clock_ahead", e.to_string()));
+        return Err((codes::CLOCK_AHEAD, e.to_string()));
     }
     let key = c.key();
     let current = loaded.fields.get(&key);
@@ -398,10 +452,10 @@ fn ingest_one(
         || current.is_some_and(|w| w.stamp != c.stamp());
     domain::schema::validate_change(c, after_creation).map_err(|e| (e.code(), e.to_string()))?;
     if BLOB_FIELDS.contains(&(c.table.as_str(), c.field.as_str()))
-        && !c.value.as_str().is_some_and(is_sha256_hex)
+        && !c.value.as_str().is_some_and(sync_core::wire::is_blob_name)
     {
         return Err((
-            "bad_value",
+            codes::BAD_VALUE,
             format!("{}.{}: expected a lowercase hex SHA-256", c.table, c.field),
         ));
     }
@@ -415,14 +469,14 @@ fn ingest_one(
         let old = &existing.as_ref().expect("move of an existing row").scope;
         if !device.can_write(old) {
             return Err((
-                "out_of_scope",
+                codes::OUT_OF_SCOPE,
                 format!("this device may not write village {old}"),
             ));
         }
     } else {
         if !device.can_write(scope) {
             return Err((
-                "out_of_scope",
+                codes::OUT_OF_SCOPE,
                 format!("this device may not write village {scope}"),
             ));
         }
@@ -430,12 +484,12 @@ fn ingest_one(
             if r.scope != scope {
                 return Err(if device.can_write(&r.scope) {
                     (
-                        "scope_mismatch",
+                        codes::SCOPE_MISMATCH,
                         format!("this record now belongs to village {}", r.scope),
                     )
                 } else {
                     (
-                        "out_of_scope",
+                        codes::OUT_OF_SCOPE,
                         "this record now belongs to a village this device may not write".into(),
                     )
                 });
@@ -445,12 +499,15 @@ fn ingest_one(
     if is_scope_field {
         if c.value.as_str() != Some(scope) {
             return Err((
-                "scope_mismatch",
+                codes::SCOPE_MISMATCH,
                 "a village_code change must carry the new village as its scope".into(),
             ));
         }
         if !loaded.villages.contains(scope) {
-            return Err(("unknown_village", format!("village {scope} does not exist")));
+            return Err((
+                codes::UNKNOWN_VILLAGE,
+                format!("village {scope} does not exist"),
+            ));
         }
     }
     let mut named_child = None;
@@ -460,7 +517,7 @@ fn ingest_one(
         if let Some(child_row) = child.and_then(|id| loaded.rows.get(&("child".to_string(), id))) {
             if child_row.scope != scope {
                 return Err((
-                    "scope_mismatch",
+                    codes::SCOPE_MISMATCH,
                     "the child this record names belongs to another village".into(),
                 ));
             }

@@ -2,18 +2,23 @@
 //! behind it, and the admin operations. The binary (`src/main.rs`) is a thin CLI over
 //! this crate.
 //!
-//! A request travels `router` → `handlers::<area>` → the [`store::Database`] trait →
-//! `store::{sqlite, postgres}`; the rules of ingest live once in [`ingest`]. Blobs go
-//! through [`blobs`] to a [`blobs::BlobStore`].
+//! The ground floor is [`model`] (roles, accounts, the principal, the clock); everything
+//! else stands on it. A request travels `router` → `handlers::<area>` → the role traits
+//! of [`store`] (`AccountStore`, `SyncStore`, `BlobUploads`) → `store::{sqlite,
+//! postgres}`; the rules of ingest live once in [`ingest`], enrollment once in
+//! [`enrollment`]. Blobs go through [`blobs`] to a [`blobs::BlobStore`].
 
 pub mod auth;
 pub mod bench;
 pub mod blobs;
+pub mod console;
 pub mod demo;
+pub mod enrollment;
 pub mod error;
 pub mod handlers;
 pub mod ingest;
 pub mod metrics;
+pub mod model;
 pub mod provision;
 pub mod roster;
 pub mod router;

@@ -124,6 +124,12 @@ enum AdminCommand {
     },
     /// Seed the demo city.
     SeedDemo,
+    /// Issue a one-time console login code for a supervisor or admin (their next login
+    /// sets their password).
+    LoginCode {
+        #[arg(long)]
+        account: String,
+    },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -212,6 +218,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", settings.listen))?;
             tracing::info!(addr = %listener.local_addr()?, "listening");
+            eprintln!(
+                "supervisor console: http://{}/console",
+                listener.local_addr()?
+            );
             sync_server::server::run(state, listener).await?;
         }
         Command::Admin { storage, command } => {
@@ -229,8 +239,15 @@ async fn main() -> anyhow::Result<()> {
                     println!("imported {} places and {} accounts", s.places, s.accounts);
                 }
                 AdminCommand::EnrollCode { account, ttl_hours } => {
-                    let code = sync_server::demo::issue_code(db, &account, ttl_hours).await?;
-                    println!("{code}");
+                    let issued = sync_server::enrollment::issue_code(
+                        db,
+                        &account,
+                        ttl_hours,
+                        sync_server::model::clock::now_ms() as i64,
+                    )
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                    println!("{}", issued.code);
                     eprintln!("one-time enrollment code for {account}, valid {ttl_hours} h");
                 }
                 AdminCommand::Devices { account } => {
@@ -273,8 +290,13 @@ async fn main() -> anyhow::Result<()> {
                     }
                     let mut lines = String::new();
                     for login in &logins {
-                        let p = sync_server::provision::provision_device(db, login, "provisioned")
-                            .await?;
+                        let p = sync_server::enrollment::provision_device(
+                            db,
+                            login,
+                            "provisioned",
+                            sync_server::model::clock::now_ms() as i64,
+                        )
+                        .await?;
                         lines.push_str(&serde_json::to_string(&p)?);
                         lines.push('\n');
                     }
@@ -318,7 +340,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 AdminCommand::Revoke { device } => {
                     if !db
-                        .revoke_device(device, sync_server::handlers::now_ms() as i64)
+                        .revoke_device(device, sync_server::model::clock::now_ms() as i64)
                         .await?
                     {
                         bail!("no device {device}");
@@ -338,6 +360,21 @@ async fn main() -> anyhow::Result<()> {
                             e.hlc,
                             e.op_id
                         );
+                    }
+                }
+                AdminCommand::LoginCode { account } => {
+                    match sync_server::console::people::issue_login_code(
+                        db,
+                        &account,
+                        sync_server::model::clock::now_ms() as i64,
+                    )
+                    .await?
+                    {
+                        Some(code) => {
+                            println!("{code}");
+                            eprintln!("one-time console login code for {account}, valid 72 h");
+                        }
+                        None => bail!("no supervisor or admin account {account}"),
                     }
                 }
                 AdminCommand::SeedDemo => {
@@ -370,4 +407,7 @@ fn print_seed(seed: &sync_server::demo::DemoSeed) {
         "supervisor {}  enrollment code {}",
         seed.supervisor_login, seed.supervisor_code
     );
+    for (login, code) in &seed.console_codes {
+        println!("console    {login}  one-time login code {code}");
+    }
 }

@@ -13,12 +13,13 @@
 //! | `director` | login | person's name | village codes separated by `;` |
 //! | `supervisor` | login | person's name | township code |
 //! | `county_admin` | login | person's name | county code |
+//! | `city_admin` | login | person's name | city code |
 //!
 //! Places must appear before the entries that name them. Re-importing the same file
 //! changes nothing; a changed line updates the place or account (a director's village
 //! list is replaced). Fields may be quoted with `"` (a quote inside doubled).
 
-use crate::store::Role;
+use crate::model::Role;
 
 /// A place in the hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +40,17 @@ pub enum PlaceKind {
 }
 
 impl PlaceKind {
+    /// The kind from its code.
+    pub fn parse(s: &str) -> Option<PlaceKind> {
+        [
+            PlaceKind::City,
+            PlaceKind::County,
+            PlaceKind::Township,
+            PlaceKind::Village,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             PlaceKind::City => "city",
@@ -63,7 +75,8 @@ pub struct RosterAccount {
     pub login: String,
     pub name: String,
     pub role: Role,
-    /// Villages for a director, the township for a supervisor, the county for an admin.
+    /// Villages for a director, the township for a supervisor, the county (city) for a
+    /// county (city) admin.
     pub places: Vec<String>,
 }
 
@@ -170,6 +183,7 @@ impl Roster {
                 Role::Director => PlaceKind::Village,
                 Role::Supervisor => PlaceKind::Township,
                 Role::CountyAdmin => PlaceKind::County,
+                Role::CityAdmin => PlaceKind::City,
             };
             let places: Vec<String> = parent
                 .split(';')

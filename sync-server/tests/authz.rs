@@ -119,9 +119,15 @@ async fn revoked_devices_expired_codes_and_foreign_tokens_are_refused(backend: B
     c.device_id = a.device_id;
     assert_eq!(b.push(&[c]).await.rejected[0].code, "wrong_device");
     // Expired and reused codes.
-    let code = sync_server::demo::issue_code(s.state.db.as_ref(), "dir-a", 0)
-        .await
-        .unwrap();
+    let code = sync_server::enrollment::issue_code(
+        s.state.db.as_ref(),
+        "dir-a",
+        0,
+        sync_server::model::clock::now_ms() as i64,
+    )
+    .await
+    .unwrap()
+    .code;
     let enroll = |code: String| {
         let s = &s;
         async move {

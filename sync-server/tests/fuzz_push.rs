@@ -5,16 +5,13 @@
 use proptest::prelude::*;
 use sync_core::wire::PushRequest;
 use sync_server::ingest;
-use sync_server::store::{DeviceAuth, Role};
+use sync_server::model::{DeviceAuth, Principal, Role};
 
 fn device() -> DeviceAuth {
     DeviceAuth {
         device_id: uuid::Uuid::from_u128(1),
-        account_id: 1,
-        role: Role::Director,
         revoked: false,
-        write_scopes: vec!["A".into()],
-        read_scopes: vec!["A".into()],
+        principal: Principal::new(1, Role::Director, vec!["A".into()]),
     }
 }
 

@@ -527,10 +527,7 @@ fn a_change_the_server_refuses_stays_in_view_with_its_reason_until_acknowledged(
     let r = &rejected[0];
     assert_eq!(r["code"], "out_of_scope");
     assert_eq!(r["child_name"], "李小花");
-    assert!(
-        r["zh"].as_str().unwrap().contains("不属于您负责的村"),
-        "{r}"
-    );
+    assert!(r["zh"].as_str().unwrap().contains("没有权限的村居"), "{r}");
     assert!(!r["todo_zh"].as_str().unwrap().is_empty());
     let file = app.call("child_file", json!({"child_id": child}));
     if let Ok(file) = file {

@@ -295,10 +295,14 @@ fn a_phone_a_year_fast_or_slow_loses_nothing_and_does_not_win_every_conflict() {
         let mut fast = server.device_with_skew("d1", YEAR);
         let mut honest = server.device("d1b");
         let mut slow = server.device_with_skew("d1b", -YEAR);
-        // Enrollment taught the fast and slow phones the offset; forget it to play a
-        // phone whose clock jumped after enrollment.
+        // Enrollment taught the fast and slow phones the offset; forget it, and restart
+        // them (so the clock anchor of enrollment no longer applies), to play a phone
+        // whose clock jumped after enrollment. (Without the restart the anchor keeps
+        // them on time: see the next test.)
         fast.store.set_clock_offset(0).unwrap();
         slow.store.set_clock_offset(0).unwrap();
+        fast.reboot();
+        slow.reboot();
 
         let child = fast.add_child("钱七", "v1");
         fast.visit(child, "快钟走访", &[]);
@@ -349,6 +353,56 @@ fn a_phone_a_year_fast_or_slow_loses_nothing_and_does_not_win_every_conflict() {
         );
         settle(&mut [&mut fast, &mut honest, &mut slow]);
         assert_eq!(fast.export(), slow.export());
+    }
+}
+
+#[test]
+fn a_phone_whose_clock_goes_back_a_year_after_its_last_sync_still_wins_with_its_later_edit() {
+    const YEAR: i64 = 365 * 24 * 3600 * 1000;
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut skewed = server.device("d1");
+        let mut other = server.device("d1b");
+        let child = other.add_child("孙小燕", "v1");
+        other.sync().unwrap();
+        skewed.sync().unwrap();
+        assert!(skewed.store.child_file(child).is_ok());
+
+        // Offline now, the phone's owner sets its clock back a year (same boot).
+        skewed.set_wall_skew(-YEAR);
+        other
+            .store
+            .edit_record("child", child, obj(json!({"notes": "另一台手机先改"})))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        skewed
+            .store
+            .edit_record("child", child, obj(json!({"notes": "一秒后这台手机再改"})))
+            .unwrap();
+
+        skewed.sync().unwrap();
+        other.sync().unwrap();
+        skewed.sync().unwrap();
+        for d in [&skewed, &other] {
+            let file = d.store.child_file(child).unwrap();
+            assert_eq!(
+                file.child.fields["notes"],
+                "一秒后这台手机再改",
+                "{}: the later edit wins on {}",
+                backend.name(),
+                d.account
+            );
+        }
+        for d in [&skewed, &other] {
+            let history = d.store.child_file(child).unwrap().history;
+            assert!(
+                history.iter().any(|h| h.value == "另一台手机先改"),
+                "{}: the earlier edit is in {}'s history: {history:?}",
+                backend.name(),
+                d.account
+            );
+        }
+        assert_eq!(skewed.export(), other.export(), "{}", backend.name());
     }
 }
 
@@ -604,5 +658,55 @@ fn a_lost_phone_is_revoked_hands_its_unsent_work_to_quarantine_and_wipes_itself(
             1,
             "quarantine emptied"
         );
+    }
+}
+
+#[test]
+fn a_record_saved_on_the_phone_while_a_sync_is_in_flight_does_not_make_its_village_be_fetched_again(
+) {
+    // The app saves through one connection while its sync runner syncs through another:
+    // a child saved after the push and before the checksums are compared is on the phone
+    // and not yet on the server. That is not divergence; dropping the village to fetch
+    // it again would blank the director's roster in the middle of a round.
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut d = server.device("d1");
+        d.add_child("李小花", "v1");
+        let mut screen =
+            field_store::Store::open(d.path().join("device.db"), &Default::default()).unwrap();
+        let mut saved = None;
+        let report = field_store::sync::sync_once(&mut d.store, &Default::default(), &mut |p| {
+            if p.phase == Some(field_store::sync::SyncPhase::Pull) && saved.is_none() {
+                let mut f = serde_json::Map::new();
+                for (k, v) in [
+                    ("name", json!("周小雨")),
+                    ("sex", json!("female")),
+                    ("birth_date", json!("2017-05-01")),
+                    ("village_code", json!("v1")),
+                    ("categories", json!(["left_behind"])),
+                    ("risk_colour", json!("green")),
+                    ("household_registered", json!(true)),
+                    ("status", json!("active")),
+                    (
+                        "added_on",
+                        json!(chrono::Utc::now().date_naive().to_string()),
+                    ),
+                ] {
+                    f.insert(k.into(), v);
+                }
+                saved = Some(screen.add_child(f).unwrap());
+            }
+        })
+        .unwrap();
+        assert!(saved.is_some(), "the save happened during the round");
+        assert!(
+            report.mismatched_scopes.is_empty(),
+            "{}: a save during the round is not a divergence: {report:?}",
+            backend.name()
+        );
+        // The next round sends it and the village then agrees with the server.
+        let next = d.sync().unwrap();
+        assert!(next.mismatched_scopes.is_empty(), "{next:?}");
+        assert_eq!(d.store.outbox_depth().unwrap().0, 0);
     }
 }

@@ -244,6 +244,36 @@ impl Child {
     }
 }
 
+/// 一人一档: the refusal of a second file for a child whose ID number already has one,
+/// naming that file (name, village, the number masked) so the director opens it
+/// instead. `exited`: the existing file has left the roster (it can be taken back on).
+pub fn duplicate_id_number(
+    existing_name: &str,
+    existing_village: &str,
+    id_number: &str,
+    exited: bool,
+) -> DomainError {
+    let masked = crate::id_number::mask_id_number(id_number);
+    let (state_zh, state_en) = if exited {
+        (
+            "（已退出，可重新纳入）",
+            " (exited; it can be taken back onto the roster)",
+        )
+    } else {
+        ("", "")
+    };
+    DomainError::new(
+        "duplicate_id_number",
+        format!(
+            "身份证号 {masked} 已有档案：{existing_name}（村居 {existing_village}）{state_zh}。一人一档，请打开这份档案修改，不要重复登记"
+        ),
+        format!(
+            "the child with ID number {masked} already has a file on this device: {existing_name} (village {existing_village}){state_en}; open that file instead of registering the child again"
+        ),
+    )
+    .on_field("id_number")
+}
+
 impl Health {
     /// A disabled child's grade is 1–4; the type and grade belong to disabled children.
     pub fn validate(&self) -> Result<(), DomainError> {

@@ -46,11 +46,14 @@ pub fn check_digit(first17: &str) -> Option<char> {
     CHECK_CHARS.get((sum % 11) as usize).copied()
 }
 
-/// An ID number as typed, put in its stored form: spaces removed, a final `x` made `X`.
+/// An ID number as typed, put in its stored form: full-width digits and letters made
+/// ASCII (a Chinese keyboard often types `３７０６…`), every space (of any width) and
+/// zero-width mark removed, a final `x` made `X`. Anything else is kept, so that the
+/// check that follows can say which character is wrong.
 pub fn normalize_id_number(typed: &str) -> String {
-    typed
+    crate::normalize::ascii_form(typed)
         .chars()
-        .filter(|c| !c.is_whitespace())
+        .filter(|c| !c.is_whitespace() && !crate::normalize::is_invisible(*c))
         .map(|c| if c == 'x' { 'X' } else { c })
         .collect()
 }
@@ -59,13 +62,26 @@ fn invalid(zh: impl Into<String>, en: impl Into<String>) -> DomainError {
     DomainError::new("invalid_id_number", zh, en).on_field("id_number")
 }
 
+/// A character of a typed ID number as it may be quoted in a message: printable, or
+/// its code point.
+fn quoted(c: char) -> String {
+    if c.is_control() || crate::normalize::is_invisible(c) {
+        format!("U+{:04X}", u32::from(c))
+    } else {
+        c.to_string()
+    }
+}
+
 /// Checks an ID number in stored form (see [`normalize_id_number`]) and reads what it
-/// says. Refused: not 18 characters; not 17 digits and a final digit or `X`; an unknown
-/// province; a birth date that does not exist, is before 1900 or after `today`; a wrong
-/// check digit (a mistyped or swapped digit).
+/// says. Refused, each with its own sentence: not 18 characters; a character that is
+/// not a digit among the first 17 (named, with its position) or a last character that
+/// is neither a digit nor `X`; an unknown province; a birth date the calendar does not
+/// have, one before 1900 or one after `today`; a wrong check digit (a mistyped or
+/// swapped digit). Works on characters, never on byte positions: any text is safe.
 pub fn parse_id_number(id: &str, today: NaiveDate) -> Result<IdNumber, DomainError> {
-    let len = id.chars().count();
-    if len == 15 && id.bytes().all(|b| b.is_ascii_digit()) {
+    let chars: Vec<char> = id.chars().collect();
+    let len = chars.len();
+    if len == 15 && chars.iter().all(char::is_ascii_digit) {
         return Err(invalid(
             "这是旧的15位身份证号，请填写现在使用的18位身份证号",
             "old 15-digit ID numbers are not accepted; use the 18-character number",
@@ -77,59 +93,83 @@ pub fn parse_id_number(id: &str, today: NaiveDate) -> Result<IdNumber, DomainErr
             format!("an ID number has 18 characters, not {len}"),
         ));
     }
-    let (first17, last) = id.split_at(17);
-    if !first17.bytes().all(|b| b.is_ascii_digit())
-        || !(last == "X" || last.bytes().all(|b| b.is_ascii_digit()))
+    if let Some((i, c)) = chars
+        .iter()
+        .take(17)
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_digit())
     {
-        let hint = if last == "x" {
-            "（末位 x 请写成大写 X）"
-        } else {
-            ""
-        };
+        let (pos, shown) = (i + 1, quoted(*c));
         return Err(invalid(
-            format!("身份证号前17位应为数字，最后一位为数字或X{hint}"),
-            "an ID number is 17 digits followed by a digit or X",
+            format!("身份证号第{pos}位“{shown}”不是数字：前17位应为数字，最后一位为数字或X"),
+            format!("character {pos} of the ID number ({shown:?}) is not a digit: an ID number is 17 digits followed by a digit or X"),
         ));
     }
-    let province: u32 = first17[0..2].parse().unwrap_or(0);
+    let last = chars[17];
+    if !(last == 'X' || last.is_ascii_digit()) {
+        let shown = quoted(last);
+        return Err(invalid(
+            format!("身份证号最后一位“{shown}”应为数字或X"),
+            format!("the last character of the ID number ({shown:?}) must be a digit or X"),
+        ));
+    }
+    // From here on the first 17 characters are ASCII digits.
+    let digit = |i: usize| chars[i].to_digit(10).unwrap_or(0);
+    let number = |r: std::ops::Range<usize>| r.fold(0u32, |n, i| n * 10 + digit(i));
+    let text =
+        |r: std::ops::Range<usize>| chars.iter().skip(r.start).take(r.len()).collect::<String>();
+    let province = number(0..2);
     if !PROVINCES.contains(&province) {
+        let p = text(0..2);
         return Err(invalid(
-            format!("身份证号开头“{}”不是有效的省份代码", &first17[0..2]),
-            format!("{:?} is not a province code", &first17[0..2]),
+            format!("身份证号开头“{p}”不是有效的省份代码"),
+            format!("{p:?} is not a province code"),
         ));
     }
-    let birth = NaiveDate::parse_from_str(&first17[6..14], "%Y%m%d")
-        .ok()
-        .filter(|d| *d >= NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN));
-    let Some(birth_date) = birth else {
+    let (y, m, d) = (number(6..10), number(10..12), number(12..14));
+    let written = text(6..14);
+    let no_such_day =
+        !(1..=12).contains(&m) || d == 0 || d > sync_core::schema::days_in_month(y, m);
+    if no_such_day {
         return Err(invalid(
-            format!("身份证号中的出生日期“{}”不存在", &first17[6..14]),
             format!(
-                "the birth date {:?} in the ID number does not exist",
-                &first17[6..14]
+                "身份证号中的出生日期“{written}”不存在（{y}年没有{m}月{d}日），请核对第7到14位"
             ),
+            format!("the birth date {written:?} in the ID number does not exist"),
         ));
-    };
+    }
+    let birth_date = NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| {
+        invalid(
+            format!("身份证号中的出生日期“{written}”不存在"),
+            format!("the birth date {written:?} in the ID number does not exist"),
+        )
+    })?;
+    if y < sync_core::schema::MIN_YEAR {
+        return Err(invalid(
+            format!("身份证号中的出生日期（{birth_date}）早于1900年，请核对第7到14位"),
+            format!("the birth date {birth_date} in the ID number is before 1900"),
+        ));
+    }
     if birth_date > today {
         return Err(invalid(
             format!("身份证号中的出生日期（{birth_date}）晚于今天"),
             format!("the birth date {birth_date} in the ID number is in the future"),
         ));
     }
-    let expected = check_digit(first17);
-    if expected.map(String::from).as_deref() != Some(last) {
+    let first17 = text(0..17);
+    if check_digit(&first17) != Some(last) {
         return Err(invalid(
             "身份证号校验不通过，可能有数字抄错或前后颠倒，请逐位核对",
             "the ID number's check digit does not match: a digit is probably mistyped",
         ));
     }
-    let sex = if (first17.as_bytes()[16] - b'0') % 2 == 1 {
+    let sex = if digit(16) % 2 == 1 {
         Sex::Male
     } else {
         Sex::Female
     };
     Ok(IdNumber {
-        region_code: first17[0..6].to_string(),
+        region_code: text(0..6),
         birth_date,
         sex,
     })
@@ -202,7 +242,7 @@ mod tests {
         let zh = |id| parse_id_number(id, today()).unwrap_err().zh;
         assert!(zh("3706022015010112").contains("18位"));
         assert!(zh("370602150101123").contains("15位"));
-        assert!(zh("11010519491231002x").contains("大写 X"));
+        assert!(zh("11010519491231002x").contains("最后一位“x”"));
         assert!(zh("990602201501011235").contains("省份代码"));
         // 2018 is not a leap year (check digit computed for the bad date).
         assert!(zh("370613201802290038").contains("不存在"));
@@ -218,6 +258,10 @@ mod tests {
     fn typed_numbers_are_normalised() {
         assert_eq!(
             normalize_id_number(" 110105 19491231 002x"),
+            "11010519491231002X"
+        );
+        assert_eq!(
+            normalize_id_number("１１０１０５\u{3000}１９４９１２３１００２ｘ\u{200b}"),
             "11010519491231002X"
         );
     }

@@ -366,18 +366,58 @@ fn known_code_label_en(code: &str) -> Option<&'static str> {
     })
 }
 
-/// A rough Chinese rendering of a schema problem sentence.
+/// A schema problem sentence (from `sync_core::FieldSpec::check_value`) in plain
+/// Chinese. A sentence this function does not know is said generally, never in English.
 pub fn problem_zh(problem: &str) -> String {
+    let quoted = || problem.split('"').nth(1).unwrap_or("").to_string();
+    let numbers: Vec<&str> = problem
+        .split(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .filter(|s| !s.is_empty() && *s != "-")
+        .collect();
     if problem.starts_with("unknown code") {
-        format!("不是可选的值（{problem}）")
+        format!("“{}”不是可选的值", quoted())
     } else if problem == "may not be empty" {
         "不能为空".into()
     } else if problem.starts_with("expected a date") {
         "日期格式应为 年-月-日，例如 2026-05-01".into()
+    } else if problem.starts_with("no such date") {
+        format!(
+            "日期“{}”不存在（日历上没有这一天），请核对年、月、日",
+            quoted()
+        )
+    } else if problem.contains("is before 1900") {
+        "日期早于1900年，请核对年份".into()
     } else if problem.starts_with("longer than") {
-        format!("内容太长（{problem}）")
+        match numbers.first() {
+            Some(n) => format!("内容太长，最多{n}个字"),
+            None => "内容太长".into(),
+        }
+    } else if problem.contains(" outside ") {
+        match numbers.as_slice() {
+            [n, lo, hi, ..] => format!("数值{n}超出范围（应在{lo}到{hi}之间）"),
+            _ => "数值超出范围".into(),
+        }
+    } else if problem == "expected text" {
+        "应填写文字".into()
+    } else if problem == "expected a whole number" {
+        "应填写整数".into()
+    } else if problem == "expected true or false" {
+        "应为“是”或“否”".into()
+    } else if problem.starts_with("expected a record id") {
+        "不是有效的记录编号".into()
+    } else if problem == "expected a code" || problem == "expected a list of codes" {
+        "应从可选的值中选择".into()
+    } else if problem.ends_with("listed twice") {
+        format!("“{}”选了两次", quoted())
+    } else if problem.starts_with("expected an object or list") {
+        "内容格式不对".into()
+    } else if problem.contains("bytes, limit") {
+        match numbers.as_slice() {
+            [n, limit, ..] => format!("内容太多（{n}字节，最多{limit}字节）"),
+            _ => "内容太多".into(),
+        }
     } else {
-        format!("格式不对（{problem}）")
+        "格式不对".into()
     }
 }
 
@@ -385,6 +425,46 @@ pub fn problem_zh(problem: &str) -> String {
 mod tests {
     use super::*;
     use crate::schema::*;
+
+    #[test]
+    fn every_schema_problem_is_said_in_chinese() {
+        use serde_json::json;
+        use sync_core::schema::{FieldSpec, ValueType};
+        let cases = [
+            (ValueType::Text { max_chars: 2 }, json!("abc"), "最多2个字"),
+            (ValueType::Text { max_chars: 2 }, json!(3), "文字"),
+            (
+                ValueType::Integer { min: 1, max: 4 },
+                json!(9),
+                "应在1到4之间",
+            ),
+            (ValueType::Integer { min: 1, max: 4 }, json!("x"), "整数"),
+            (ValueType::Bool, json!("x"), "是"),
+            (ValueType::Date, json!("x"), "年-月-日"),
+            (ValueType::Date, json!("2023-02-29"), "“2023-02-29”不存在"),
+            (ValueType::Date, json!("1899-01-01"), "1900"),
+            (ValueType::RowRef, json!("x"), "编号"),
+            (ValueType::Code(&["a"]), json!("b"), "“b”不是可选的值"),
+            (ValueType::CodeSet(&["a"]), json!(["a", "a"]), "“a”选了两次"),
+            (
+                ValueType::Json { max_bytes: 4 },
+                json!(["abcdef"]),
+                "最多4字节",
+            ),
+            (ValueType::Json { max_bytes: 4 }, json!(1), "格式"),
+            (ValueType::Bool, json!(null), "不能为空"),
+        ];
+        for (ty, v, expected) in cases {
+            let problem = FieldSpec::new("f", ty).check_value(&v).unwrap_err();
+            let zh = problem_zh(&problem);
+            assert!(zh.contains(expected), "{problem} → {zh}");
+            assert!(
+                !zh.chars()
+                    .any(|c| c.is_ascii_lowercase() && !"abf".contains(c)),
+                "{zh}"
+            );
+        }
+    }
 
     #[test]
     fn every_schema_field_has_a_chinese_label() {

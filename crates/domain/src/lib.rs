@@ -16,10 +16,12 @@ pub mod error;
 pub mod guardian;
 pub mod id_number;
 pub mod labels;
+pub mod normalize;
 pub mod photo;
 pub mod pinyin;
 mod record;
 pub mod referral;
+pub mod rejection;
 pub mod schema;
 pub mod task;
 pub mod visit;
@@ -29,7 +31,7 @@ pub use agreement::{
     AgreementChild, AgreementDraft, AgreementTerms, AgreementVersion, Caregiver, EmergencyContact,
     Principal, Signature, Witness,
 };
-pub use child::{Child, Health, School};
+pub use child::{duplicate_id_number, Child, Health, School};
 pub use codes::*;
 pub use consent::Consent;
 pub use due::{due_status, urgency_rank, DueFacts, DueStatus, VisitPolicy};
@@ -38,7 +40,7 @@ pub use guardian::Guardian;
 pub use id_number::{mask_id_number, normalize_id_number, parse_id_number, IdNumber};
 pub use photo::Photo;
 pub use pinyin::{name_initials, name_matches};
-pub use record::{Fields, Void};
+pub use record::{village_not_held, Fields, Void};
 pub use referral::Referral;
 pub use task::Task;
 pub use visit::{Checklist, ChecklistItem, GpsFix, Visit};

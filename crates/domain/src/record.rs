@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sync_core::schema::{FieldSpec, SchemaError, TableSpec, ValueType};
+use sync_core::schema::{DateProblem, FieldSpec, SchemaError, TableSpec, ValueType};
 
 /// One row's fields by schema field name: what [`sync_core::Change`]s carry.
 pub type Fields = Map<String, Value>;
@@ -163,6 +163,24 @@ pub(crate) fn unknown_code(field: &str, bad: &str, codes: &[&str]) -> DomainErro
     .on_field(field)
 }
 
+/// The refusal of a record for a village this device does not hold (`held`): the
+/// server would refuse it, and the director would lose sight of it.
+pub fn village_not_held(village: &str, held: &[String]) -> DomainError {
+    let village: String = village.chars().take(40).collect();
+    DomainError::new(
+        "village_not_held",
+        format!(
+            "本机负责的村居是 {}，不能为村居“{village}”登记记录。请核对村居代码；儿童确实不在您负责的村居时，请联系乡镇督导员",
+            held.join("、")
+        ),
+        format!(
+            "this device does not hold village {village:?} (it holds {}): check the village code",
+            held.join(", ")
+        ),
+    )
+    .on_field(crate::schema::SCOPE_FIELD)
+}
+
 /// A text that must say something (not empty, not only spaces).
 pub(crate) fn required_text(field: &str, value: &str) -> Result<(), DomainError> {
     if value.trim().is_empty() {
@@ -264,6 +282,9 @@ pub(crate) fn check_sha256_hex(field: &str, hash: &str) -> Result<(), DomainErro
 /// offset (`2026-05-01T09:30:00+08:00`), or a local time without one
 /// (`2026-05-01T09:30:00`, `2026-05-01 09:30`). The date is the one written, in the
 /// writer's own time zone, which is the day the director lived it.
+///
+/// A refusal says what is wrong: a day the calendar does not have, a year before 1900,
+/// an hour or minute that does not exist, or a text that is not a time stamp at all.
 pub(crate) fn timestamp_date(field: &str, ts: &str) -> Result<NaiveDate, DomainError> {
     let parsed = chrono::DateTime::parse_from_rfc3339(ts)
         .map(|dt| dt.date_naive())
@@ -279,17 +300,54 @@ pub(crate) fn timestamp_date(field: &str, ts: &str) -> Result<NaiveDate, DomainE
             .find_map(|fmt| chrono::NaiveDateTime::parse_from_str(ts, fmt).ok())
             .map(|dt| dt.date())
         });
-    parsed.ok_or_else(|| {
-        DomainError::new(
+    let label = field_label_zh(field);
+    let date_part: String = ts.chars().take(10).collect();
+    let err = |code, zh: String, en: String| DomainError::new(code, zh, en).on_field(field);
+    match (parsed, sync_core::schema::check_iso_date(&date_part)) {
+        (Some(d), Ok(())) => Ok(d),
+        (_, Err(DateProblem::NoSuchDate)) => Err(err(
             "invalid_timestamp",
-            format!(
-                "“{}”格式不对，应为 年-月-日T时:分:秒，例如 2026-05-01T09:30:00+08:00",
-                field_label_zh(field)
-            ),
+            format!("“{label}”中的日期“{date_part}”不存在（日历上没有这一天），请核对年、月、日"),
+            format!("{field}: the date {date_part:?} does not exist"),
+        )),
+        (_, Err(DateProblem::BeforeMinYear)) => Err(err(
+            "invalid_timestamp",
+            format!("“{label}”中的日期（{date_part}）早于1900年，请核对年份"),
+            format!("{field}: the date {date_part} is before 1900"),
+        )),
+        (None, Ok(())) if !time_part_exists(ts) => {
+            let time: String = ts.chars().skip(11).take(8).collect();
+            Err(err(
+                "invalid_timestamp",
+                format!("“{label}”中的时间“{time}”不存在（时为0到23，分和秒为0到59）"),
+                format!("{field}: the time {time:?} does not exist"),
+            ))
+        }
+        _ => Err(err(
+            "invalid_timestamp",
+            format!("“{label}”格式不对，应为 年-月-日T时:分:秒，例如 2026-05-01T09:30:00+08:00"),
             format!("{field}: expected an RFC 3339 timestamp such as 2026-05-01T09:30:00+08:00"),
-        )
-        .on_field(field)
-    })
+        )),
+    }
+}
+
+/// Whether the `hh:mm[:ss]` after a valid date names a time of day that exists. A text
+/// whose time part is not of that shape counts as existing (it is a format problem).
+fn time_part_exists(ts: &str) -> bool {
+    let time: Vec<char> = ts.chars().skip(11).take(8).collect();
+    let two = |i: usize| -> Option<u32> {
+        let (a, b) = (time.get(i)?.to_digit(10)?, time.get(i + 1)?.to_digit(10)?);
+        Some(a * 10 + b)
+    };
+    let (Some(h), Some(m)) = (two(0), two(3)) else {
+        return true;
+    };
+    let s = if time.get(5) == Some(&':') {
+        two(6)
+    } else {
+        Some(0)
+    };
+    h <= 23 && m <= 59 && s.is_none_or(|s| s <= 60)
 }
 
 /// Completed years between `birth` and `on` (a birthday on 29 February counts on

@@ -11,7 +11,6 @@ use crate::lock::{DataKey, KdfParams, Keys, UnlockRefusal, WIPE_AFTER_ATTEMPTS};
 use crate::runner::{Runner, RunnerConfig};
 use crate::settings::Settings;
 use crate::types::*;
-use field_store::sync::Enrollment;
 use field_store::{OpenOptions, Store};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -38,6 +37,9 @@ pub struct AppConfig {
     pub background_sync: Option<RunnerConfig>,
     /// Lock after this much time without a touch, unless the settings say otherwise.
     pub watch_idle: bool,
+    /// The CJK font printed agreements are set in (the app ships one as a resource);
+    /// `None` looks for the system's (`agreement_pdf::find_system_font`).
+    pub font_path: Option<PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -47,6 +49,7 @@ impl Default for AppConfig {
             kdf: KdfParams::default(),
             background_sync: Some(RunnerConfig::default()),
             watch_idle: true,
+            font_path: None,
         }
     }
 }
@@ -56,7 +59,7 @@ pub(crate) struct Session {
     pub key: Option<DataKey>,
     /// Enrolled, PIN not chosen yet: the answer is kept in memory only, so nothing
     /// about the enrollment is on disk unencrypted.
-    pub pending_enrollment: Option<(String, Enrollment)>,
+    pub pending_enrollment: Option<(String, field_store::sync::GrantedEnrollment)>,
     /// The id this phone enrolls with before its store exists.
     pub pending_device_id: Uuid,
     pub last_activity: Instant,
@@ -72,6 +75,8 @@ pub struct DeviceApp {
     pub(crate) session: Mutex<Session>,
     pub(crate) sinks: Arc<Mutex<Vec<EventSink>>>,
     pub(crate) runner: Option<Runner>,
+    /// The font for printed copies, loaded the first time one is made.
+    pub(crate) font: std::sync::OnceLock<Result<agreement_pdf::AgreementFont, UserError>>,
 }
 
 impl DeviceApp {
@@ -109,6 +114,7 @@ impl DeviceApp {
             }),
             sinks,
             runner,
+            font: std::sync::OnceLock::new(),
         });
         if config.watch_idle {
             start_idle_watch(Arc::downgrade(&app));
@@ -257,7 +263,8 @@ impl DeviceApp {
             let (acc, role) = account_of(store);
             st.account_id = acc;
             st.role = role;
-        } else if let Some((url, e)) = &s.pending_enrollment {
+        } else if let Some((url, g)) = &s.pending_enrollment {
+            let e = &g.enrollment;
             st.enrolled = true;
             st.server_url = Some(url.clone());
             st.device_id = Some(e.device_id.to_string());
@@ -335,9 +342,8 @@ impl DeviceApp {
         }
         let key = self.keys.create(&input.pin)?;
         let mut store = self.open_encrypted(&key)?;
-        if let Some((url, e)) = s.pending_enrollment.take() {
-            let now = store.wall_ms();
-            field_store::sync::complete_enrollment(&mut store, &url, &e, now, now)
+        if let Some((url, g)) = s.pending_enrollment.take() {
+            field_store::sync::complete_enrollment(&mut store, &url, &g)
                 .map_err(UserError::from)?;
         }
         self.start_session(&mut s, store, key);

@@ -233,6 +233,8 @@ commands! {
     sign_agreement => SignAgreement(SignAgreement) -> AgreementSigned;
     /// A signed agreement's locked text and signatures.
     agreement => Agreement(VersionRef) -> AgreementTextView;
+    /// The printable copy of a signed agreement for the family (PDF).
+    agreement_pdf => AgreementPdf(VersionRef) -> PdfFile [passive];
     // sync
     /// What the sync screen and badge show.
     sync_state => SyncState(Empty) -> SyncState [passive];

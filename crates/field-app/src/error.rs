@@ -109,7 +109,7 @@ impl From<SyncError> for UserError {
                 let text = rejection_text(&code);
                 UserError::new(
                     &code,
-                    format!("服务器拒绝了请求：{}{}", text.zh, text.todo_zh),
+                    format!("服务器拒绝了请求：{}{}", text.zh, text.what_to_do_zh),
                     format!("the server refused the request ({code}): {message}"),
                 )
             }
@@ -118,116 +118,13 @@ impl From<SyncError> for UserError {
     }
 }
 
-/// What a rejection code means and what the director can do about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RejectionText {
-    pub zh: &'static str,
-    pub todo_zh: &'static str,
-    pub en: &'static str,
-    pub todo_en: &'static str,
-}
-
-/// The Chinese sentence (and what to do) for every code the server can refuse a change
-/// or a request with. An unknown code still gets a sentence that says what to do.
-pub fn rejection_text(code: &str) -> RejectionText {
-    let t = |zh, todo_zh, en, todo_en| RejectionText {
-        zh,
-        todo_zh,
-        en,
-        todo_en,
-    };
-    match code {
-        "out_of_scope" => t(
-            "这条记录不属于您负责的村。",
-            "如果孩子已搬到别的村，请联系乡镇督导员办理转出；否则请核对所在村后重新填写。",
-            "this record is not in a village you are responsible for.",
-            "If the child moved, ask the township supervisor to transfer the file; otherwise check the village and enter it again.",
-        ),
-        "unknown_village" => t(
-            "服务器上没有这个村。",
-            "请核对所在村，或联系乡镇督导员。",
-            "the server does not know this village.",
-            "Check the village, or ask the township supervisor.",
-        ),
-        "scope_mismatch" => t(
-            "记录所属的村与孩子的村不一致。",
-            "请打开孩子的档案核对所在村后重新保存。",
-            "the record's village does not match the child's village.",
-            "Open the child's file, check the village and save again.",
-        ),
-        "write_once" => t(
-            "这条记录保存后不能修改。",
-            "如有错误，请作废后重新登记。",
-            "this record cannot be changed once saved.",
-            "If it is wrong, void it and record it again.",
-        ),
-        "bad_value" | "unknown_field" | "unknown_table" => t(
-            "记录中有服务器不认识的内容，可能是应用版本太旧。",
-            "请升级应用后重试；如仍不行，请联系乡镇督导员。",
-            "the record holds something the server does not accept; the app may be out of date.",
-            "Update the app and try again; if it persists, ask the township supervisor.",
-        ),
-        "op_id_conflict" | "bad_device_seq" | "wrong_device" | "seq_reused" | "seq_gap" => t(
-            "服务器发现这台手机的记录编号有冲突。",
-            "数据仍保存在手机上；请联系乡镇督导员检查这台手机。",
-            "the server found conflicting record numbers from this phone.",
-            "Your data is still on the phone; ask the township supervisor to check this phone.",
-        ),
-        "clock_ahead" => t(
-            "手机时间比服务器快太多。",
-            "请在手机设置中打开“自动设置时间”，然后再同步。",
-            "the phone's clock is too far ahead of the server.",
-            "Turn on automatic time in the phone's settings, then sync again.",
-        ),
-        "device_revoked" => t(
-            "这台手机已被停用。",
-            "请联系乡镇督导员。",
-            "this phone was revoked.",
-            "Contact the township supervisor.",
-        ),
-        "too_large" | "payload_too_large" => t(
-            "记录内容太大。",
-            "请精简文字或减少照片后重新保存。",
-            "the record is too large.",
-            "Shorten the text or use fewer photos and save again.",
-        ),
-        _ => t(
-            "服务器没有接受这条记录。",
-            "数据仍保存在手机上；请联系乡镇督导员。",
-            "the server did not accept this record.",
-            "Your data is still on the phone; ask the township supervisor.",
-        ),
-    }
-}
+/// What a rejection code means and what to do about it: `domain::rejection` is the one
+/// table of these sentences.
+pub use domain::rejection::{explain as rejection_text, RejectionText};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_rejection_code_the_server_sends_has_a_chinese_sentence_and_a_next_step() {
-        let generic = rejection_text("something_new");
-        for code in [
-            "out_of_scope",
-            "unknown_village",
-            "scope_mismatch",
-            "write_once",
-            "bad_value",
-            "unknown_field",
-            "unknown_table",
-            "op_id_conflict",
-            "bad_device_seq",
-            "wrong_device",
-            "clock_ahead",
-            "device_revoked",
-        ] {
-            let t = rejection_text(code);
-            assert_ne!(t, generic, "{code} has its own sentence");
-            assert!(!t.zh.is_empty() && !t.todo_zh.is_empty(), "{code}");
-            assert!(t.zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
-        }
-        assert!(generic.todo_zh.contains("仍保存在手机上"));
-    }
 
     #[test]
     fn store_and_domain_errors_keep_their_code_and_field() {

@@ -84,35 +84,24 @@ fn sync_of(
                 code,
                 zh: t.zh.into(),
                 en: t.en.into(),
-                todo_zh: t.todo_zh.into(),
-                todo_en: t.todo_en.into(),
+                todo_zh: t.what_to_do_zh.into(),
+                todo_en: t.what_to_do_en.into(),
             }
         }
         _ => RecordSyncState::Sent,
     }
 }
 
-/// Rejected changes not yet acknowledged, newest first.
+/// Rejected changes not yet settled (acknowledged, or fixed by a later change), newest
+/// first, with the child's name.
 pub(crate) fn rejected_views(store: &Store) -> Result<Vec<RejectedView>, UserError> {
-    let acknowledged = store.acknowledged_rejections()?;
     let mut out = Vec::new();
     for r in store.rejected_changes()? {
-        if acknowledged.contains(&r.change.device_seq) {
+        if r.acknowledged {
             continue;
         }
         let c = &r.change;
-        let child_id = if c.table == "child" {
-            Some(c.row_id)
-        } else {
-            field_store::record::load_record(store.connection(), &c.table, c.row_id)?
-                .and_then(|rec| rec.child_ref())
-                .or_else(|| {
-                    (c.field == "child_id")
-                        .then(|| c.value.as_str().and_then(|s| Uuid::parse_str(s).ok()))
-                        .flatten()
-                })
-        };
-        let child_name = match child_id {
+        let child_name = match r.child_id {
             Some(id) => field_store::record::load_record(store.connection(), "child", id)?
                 .and_then(|rec| rec.text("name").map(str::to_string))
                 .or_else(|| {
@@ -122,22 +111,21 @@ pub(crate) fn rejected_views(store: &Store) -> Result<Vec<RejectedView>, UserErr
                 }),
             None => None,
         };
-        let t = rejection_text(&r.code);
         out.push(RejectedView {
             device_seq: c.device_seq,
             table: c.table.clone(),
             table_zh: domain::labels::table_label_zh(&c.table).to_string(),
             table_en: domain::labels::table_label_en(&c.table).to_string(),
             row_id: c.row_id,
-            child_id,
+            child_id: r.child_id,
             child_name,
             field: c.field.clone(),
             field_zh: domain::labels::field_label_zh(&c.field).to_string(),
             code: r.code.clone(),
-            zh: t.zh.into(),
-            en: t.en.into(),
-            todo_zh: t.todo_zh.into(),
-            todo_en: t.todo_en.into(),
+            zh: r.reason_zh.clone(),
+            en: r.reason_en.clone(),
+            todo_zh: r.what_to_do_zh.clone(),
+            todo_en: r.what_to_do_en.clone(),
             server_message: r.message.chars().take(300).collect(),
             rejected_at: r.rejected_at,
         });
@@ -217,7 +205,11 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
     let child_id = file.child.id;
     let states = store.record_sync_states(child_id)?;
     let mut rejected = HashMap::new();
-    for r in store.rejected_changes()? {
+    for r in store
+        .rejected_changes()?
+        .into_iter()
+        .filter(|r| !r.acknowledged)
+    {
         rejected
             .entry((r.change.table.clone(), r.change.row_id))
             .or_insert((r.code.clone(), r.message.clone()));

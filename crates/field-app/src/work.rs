@@ -732,6 +732,38 @@ impl DeviceApp {
         })
     }
 
+    /// The printable copy for the family: the signed text in full (it is their legal
+    /// document; the on-screen text is masked), the parties, the signatures, the date
+    /// and the SHA-256 on every page, as a PDF made on the phone.
+    pub fn agreement_pdf(&self, v: VersionRef) -> Result<PdfFile, UserError> {
+        let input = self.with_store(|s| printable(s, v.version_id))?;
+        let font = self
+            .font
+            .get_or_init(|| {
+                let path = self
+                    .config
+                    .font_path
+                    .clone()
+                    .or_else(agreement_pdf::find_system_font)
+                    .ok_or_else(|| {
+                        pdf_error(agreement_pdf::PdfError::FontMissing {
+                            path: "(no CJK font found)".into(),
+                            reason: "install fonts-noto-cjk or ship the font with the app".into(),
+                        })
+                    })?;
+                agreement_pdf::AgreementFont::from_path(&path).map_err(pdf_error)
+            })
+            .clone()?;
+        let rendered = agreement_pdf::render(&input, &font).map_err(pdf_error)?;
+        Ok(PdfFile {
+            file_name: format!(
+                "委托照护协议-{}-第{}版.pdf",
+                input.child_name, input.version
+            ),
+            pdf_base64: B64.encode(&rendered.pdf),
+        })
+    }
+
     // ─────────────────────────── sync ───────────────────────────
 
     /// What the sync screen and badge show.
@@ -823,12 +855,7 @@ impl DeviceApp {
 
     /// The director has seen a rejected change and acted on it: it leaves the list.
     pub fn acknowledge_rejected(&self, r: RejectedRef) -> Result<SyncState, UserError> {
-        self.with_store(|s| {
-            if !s.acknowledge_rejected(r.device_seq)? {
-                return Err(UserError::not_found("被退回的记录", "rejected change"));
-            }
-            Ok(())
-        })?;
+        self.with_store(|s| Ok(s.acknowledge_rejection(r.device_seq)?))?;
         self.after_write();
         self.sync_state(Empty {})
     }
@@ -905,6 +932,77 @@ impl DeviceApp {
     pub fn vocabulary(&self, _: Empty) -> Result<Vocabulary, UserError> {
         Ok(crate::vocabulary::vocabulary())
     }
+}
+
+fn pdf_error(e: agreement_pdf::PdfError) -> UserError {
+    UserError::new(e.code(), e.zh(), e.to_string())
+}
+
+/// Everything the printed copy of a signed version shows, from the store.
+fn printable(s: &Store, version_id: Uuid) -> Result<agreement_pdf::PrintableAgreement, UserError> {
+    use agreement_pdf::{Party, PrintableAgreement, SignatureImage, SignerRole};
+    let (view, text, child_name, _) = signed_version(s, version_id)?;
+    let rec = field_store::record::load_record(s.connection(), "agreement_version", version_id)?
+        .ok_or_else(|| UserError::not_found("已签署的协议", "signed agreement"))?;
+    let v = domain::AgreementVersion::from_fields(&rec.doc)?;
+    let terms = field_store::record::load_record(s.connection(), "agreement_draft", v.draft_id)?
+        .and_then(|d| domain::AgreementDraft::from_fields(&d.doc).ok())
+        .map(|d| d.terms)
+        .unwrap_or_default();
+    let role = |code: &str| match code {
+        "principal" => SignerRole::Principal,
+        "caregiver" => SignerRole::Caregiver,
+        _ => SignerRole::Witness,
+    };
+    let parties = vec![
+        Party {
+            role: SignerRole::Principal,
+            name: terms.principal.name.clone(),
+            relation: terms
+                .principal
+                .relation
+                .map(|r| r.label_zh().to_string())
+                .unwrap_or_default(),
+            id_number_masked: domain::mask_id_number(&terms.principal.id_number),
+        },
+        Party {
+            role: SignerRole::Caregiver,
+            name: terms.caregiver.name.clone(),
+            relation: terms.caregiver.relationship.clone(),
+            id_number_masked: domain::mask_id_number(&terms.caregiver.id_number),
+        },
+        Party {
+            role: SignerRole::Witness,
+            name: terms.witness.child_director.clone(),
+            relation: terms.witness.village_committee.clone(),
+            id_number_masked: String::new(),
+        },
+    ];
+    let mut signatures = Vec::new();
+    for sig in &view.signatures {
+        // A signature image not on this phone (signed elsewhere, not fetched) prints as
+        // an empty box with the signer's name; it is never invented.
+        if let Some(png) = s.blob_of_kind(
+            &sig.image_sha256,
+            &[field_store::blobs::BlobKind::Signature],
+        )? {
+            signatures.push(SignatureImage {
+                role: role(&sig.signer_role),
+                signer_name: sig.signer_name.clone(),
+                signed_at: sig.signed_at.clone(),
+                png,
+            });
+        }
+    }
+    Ok(PrintableAgreement {
+        canonical_text: text,
+        text_sha256: view.text_sha256.clone(),
+        version: view.version,
+        child_name,
+        signed_on: view.signed_at.clone(),
+        parties,
+        signatures,
+    })
 }
 
 /// A signed version's view, full text, child's name and the parties' ID numbers.

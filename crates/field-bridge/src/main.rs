@@ -8,8 +8,9 @@
 //! other path serves the built UI (`--ui`, default `ui/dist`).
 //!
 //! It listens on loopback only. A browser page from anywhere else cannot use it: a
-//! command needs the `X-Tonghu` header (a cross-site page cannot send it without a CORS
-//! preflight, which is never granted) and a loopback `Host` (no DNS rebinding).
+//! command must come as `Content-Type: application/json` (or with an `X-Tonghu`
+//! header) — a cross-site page cannot send either without a CORS preflight, which is
+//! never granted — and with a loopback `Host` (no DNS rebinding).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -94,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             ..RunnerConfig::default()
         }),
         watch_idle: true,
+        font_path: None,
     };
     let app = DeviceApp::open(&cli.data, config).map_err(|e| anyhow::anyhow!("{}", e.en))?;
     let (events, _) = broadcast::channel(256);
@@ -136,7 +138,11 @@ fn check_origin(headers: &HeaderMap, need_marker: bool) -> Result<(), Response> 
             matches!(host, "127.0.0.1" | "localhost" | "[::1]")
         })
         .unwrap_or(false);
-    let marker_ok = !need_marker || headers.contains_key("x-tonghu");
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    let marker_ok = !need_marker || json_body || headers.contains_key("x-tonghu");
     if host_ok && marker_ok {
         Ok(())
     } else {

@@ -37,9 +37,10 @@ impl Store {
         changes: &[Change],
         next_cursor: Option<u64>,
     ) -> Result<ApplyReport> {
-        let wall = self.wall_ms();
+        let (device_clock, skew) = (self.clock.clone(), self.clock_skew_ms);
         let tx = self.begin()?;
         let state = read_device(&tx)?;
+        let wall = Store::now_ms_of(&*device_clock, skew, &state);
         let mut report = ApplyReport::default();
 
         // Group by row, keeping first-seen order.
@@ -198,11 +199,19 @@ fn note_loser_against(
 
 /// Removes every row whose village is no longer one this device holds — a child who
 /// moved away, with the whole file, is no longer the old director's to see. Rows with
-/// unsent local changes stay until the server has them.
+/// unsent local changes stay until the server has them; rows the server refused stay
+/// (with their child's file) until the director settles the refusal.
 pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<usize> {
     let scopes = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
+    // Kept: rows with unsent changes (until the server has them), and rows a refusal
+    // of the server names, with their child and its file, until the director settles
+    // it — nothing the server refuses disappears from the director's view.
     const FOREIGN: &str = "scope NOT IN (SELECT value FROM json_each(?1))
-        AND (tbl, row_id) NOT IN (SELECT tbl, row_id FROM outbox)";
+        AND (tbl, row_id) NOT IN (SELECT tbl, row_id FROM outbox)
+        AND (tbl, row_id) NOT IN
+            (SELECT tbl, row_id FROM rejected_change WHERE settled_at IS NULL AND row_id IS NOT NULL)
+        AND coalesce(CASE WHEN tbl = 'child' THEN row_id ELSE child_id END, '') NOT IN
+            (SELECT child_id FROM rejected_change WHERE settled_at IS NULL AND child_id IS NOT NULL)";
     let children = tx.execute(
         &format!("DELETE FROM record WHERE tbl = 'child' AND {FOREIGN}"),
         [&scopes],

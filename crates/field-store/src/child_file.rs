@@ -9,6 +9,55 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+/// The file a child's ID number already has on this device (see
+/// [`Store::child_with_id_number`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExistingChild {
+    pub child_id: Uuid,
+    pub name: String,
+    pub village: String,
+    /// The child has left the roster (the file can be taken back on).
+    pub exited: bool,
+}
+
+/// The child file (not deleted) whose ID number is `id_number` (stored form), other
+/// than `except`. A child's number appears in its row's JSON as typed, so a substring
+/// test finds the candidates without parsing every file; each is then read properly.
+pub(crate) fn find_child_by_id_number(
+    conn: &rusqlite::Connection,
+    id_number: &str,
+    except: Option<Uuid>,
+) -> Result<Option<ExistingChild>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT row_id, scope, doc FROM record WHERE tbl = 'child' AND instr(doc, ?1) > 0",
+    )?;
+    let mut rows = stmt.query([id_number])?;
+    while let Some(r) = rows.next()? {
+        let (row_id, village, doc): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let row_id = Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if Some(row_id) == except {
+            continue;
+        }
+        let doc: Map<String, Value> =
+            serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let same = doc.get("id_number").and_then(Value::as_str) == Some(id_number);
+        let deleted = doc.get(domain::schema::TOMBSTONE_FIELD) == Some(&Value::Bool(true));
+        if same && !deleted {
+            return Ok(Some(ExistingChild {
+                child_id: row_id,
+                name: doc
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                village,
+                exited: doc.get("status").and_then(Value::as_str) == Some("exited"),
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// One row as shown in a file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FileRow {
@@ -43,6 +92,9 @@ pub struct ChildFile {
     pub referrals: Vec<FileRow>,
     pub tasks: Vec<FileRow>,
     pub history: Vec<HistoryEntry>,
+    /// Changes to this file the server refused, unsettled ones first: shown with their
+    /// Chinese reason until the director acknowledges or fixes them.
+    pub rejected: Vec<crate::outbox::RejectedChange>,
 }
 
 fn row(rec: StoredRecord) -> FileRow {
@@ -53,6 +105,16 @@ fn row(rec: StoredRecord) -> FileRow {
 }
 
 impl Store {
+    /// The file that already has this ID number (as typed: it is normalised first), if
+    /// any: 一人一档, for the app to open it instead of registering the child again.
+    pub fn child_with_id_number(&self, typed: &str) -> Result<Option<ExistingChild>> {
+        let id = domain::normalize_id_number(typed);
+        if id.is_empty() {
+            return Ok(None);
+        }
+        find_child_by_id_number(&self.conn, &id, None)
+    }
+
     /// The whole file of one child. Soft-deleted rows are left out; voided visits stay
     /// (with their `voided` reason), since legal records are never hidden.
     pub fn child_file(&self, child_id: Uuid) -> Result<ChildFile> {
@@ -113,7 +175,9 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let rejected = self.rejected_changes_of_child(child_id)?;
         Ok(ChildFile {
+            rejected,
             village: child.scope.clone(),
             child: row(child),
             guardians: rows("guardian")?,

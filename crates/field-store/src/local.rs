@@ -1,6 +1,5 @@
-//! Device-local state that is never synced: forms being filled in (drafts), photos
-//! taken for a visit not yet saved (staged photos), and which rejected changes the
-//! director has acknowledged.
+//! Device-local state that is never synced: forms being filled in (drafts) and photos
+//! taken for a visit not yet saved (staged photos).
 //!
 //! A draft is saved field by field as the director types, so an app killed in the
 //! middle of a visit loses nothing; a staged photo has already been through the photo
@@ -235,25 +234,6 @@ impl Store {
             Ok(())
         };
         self.record_visit_finishing(child_id, fields, &photos, referral, &finish)
-    }
-
-    /// Marks a rejected change as seen and acted on by the director. It stays in the
-    /// database (and in the record's history); it leaves the list of things to act on.
-    pub fn acknowledge_rejected(&mut self, device_seq: u64) -> Result<bool> {
-        let at = chrono::Utc::now().to_rfc3339();
-        Ok(self.conn.execute(
-            "UPDATE rejected_change SET acknowledged_at = ?1 WHERE device_seq = ?2 AND acknowledged_at IS NULL",
-            params![at, device_seq as i64],
-        )? == 1)
-    }
-
-    /// Device sequence numbers of rejected changes the director has acknowledged.
-    pub fn acknowledged_rejections(&self) -> Result<Vec<u64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT device_seq FROM rejected_change WHERE acknowledged_at IS NOT NULL")?;
-        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-        rows.map(|r| Ok(r? as u64)).collect()
     }
 
     /// A blob's bytes if it is one of `kind` held here (photos and thumbnails shown in

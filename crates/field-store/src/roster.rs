@@ -43,7 +43,9 @@ pub struct RosterFilter {
     pub category: Option<String>,
     pub risk_colour: Option<String>,
     pub overdue_only: bool,
-    /// Chinese characters of the name, or pinyin initials ("lxh" finds 李小花).
+    /// A piece of the name, pinyin initials or syllables of any reading, or a mix
+    /// ("lxh", "LX", "xh", "lixh", "李xh" find 李小花; "lcj" and "lzj" find 李长江).
+    /// Matched as typed: `%` and `_` find only names that contain them.
     pub search: Option<String>,
     /// Include children who have left the roster (exited).
     pub include_exited: bool,
@@ -61,6 +63,52 @@ pub(crate) fn policy(conn: &Connection) -> Result<VisitPolicy> {
             .map_err(|e| StoreError::Corrupt(format!("visit policy: {e}"))),
         None => Ok(VisitPolicy::default()),
     }
+}
+
+/// The name of the SQL function that matches a roster line's search key against a
+/// normalised query (see [`register_search`]).
+const SEARCH_FN: &str = "tonghu_name_search";
+
+/// Registers the search function on a connection: `tonghu_name_search(key, query)` is
+/// [`domain::pinyin::key_matches`], with the query split into characters once per
+/// statement, not once per row.
+pub(crate) fn register_search(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        SEARCH_FN,
+        2,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            let query = ctx.get_or_create_aux(1, |v| -> std::result::Result<_, StoreError> {
+                Ok(v.as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .collect::<Vec<char>>())
+            })?;
+            let key = ctx.get_raw(0).as_str().unwrap_or_default();
+            Ok(domain::pinyin::key_matches_chars(key, &query))
+        },
+    )?;
+    Ok(())
+}
+
+/// Recomputes every roster line (after a migration that changed what a line holds).
+pub(crate) fn rebuild(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction()?;
+    let policy = policy(&tx)?;
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT row_id FROM record WHERE tbl = 'child'")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in ids {
+        let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        refresh(&tx, id, &policy)?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Recomputes the roster lines of the children a transaction touched (each once).
@@ -119,10 +167,7 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
         })
         .optional()?
         .map(|(at, next, seq)| (at, next.as_deref().and_then(parse_date), seq));
-    let last_visit_on = last
-        .as_ref()
-        .and_then(|(at, _, _)| at.get(..10))
-        .and_then(parse_date);
+    let last_visit_on = last.as_ref().and_then(|(at, _, _)| parse_date(at));
     let risk_colour = RiskColour::from_code(&risk).unwrap_or(RiskColour::Green);
     let next_due = match added_on {
         Some(added_on) => policy.next_due_on(&DueFacts {
@@ -151,7 +196,7 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
         id,
         child.scope,
         name,
-        domain::pinyin::name_initials(&name),
+        domain::pinyin::search_key(&name),
         serde_json::to_string(&categories).unwrap_or_else(|_| "[]".into()),
         domain::due::urgency_rank(risk_colour),
         risk,
@@ -163,8 +208,10 @@ pub(crate) fn refresh(conn: &Connection, child_id: Uuid, policy: &VisitPolicy) -
     Ok(())
 }
 
+/// The calendar date a stored date or time stamp begins with (`2026-05-18…`).
 fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+    let day: String = s.chars().take(10).collect();
+    NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()
 }
 
 impl Store {
@@ -174,11 +221,14 @@ impl Store {
         let today = self.today();
         let today_s = today.to_string();
         let soon_days = policy(&self.conn)?.soon_days;
-        let soon_s = (today + chrono::Duration::days(soon_days)).to_string();
+        let soon_s = today
+            .checked_add_signed(chrono::Duration::days(soon_days.clamp(0, 3660)))
+            .unwrap_or(today)
+            .to_string();
         let search = filter
             .search
             .as_deref()
-            .map(str::trim)
+            .map(domain::pinyin::search_query)
             .filter(|s| !s.is_empty());
         let mut stmt = self.conn.prepare_cached(
             "SELECT child_id, name, scope, categories, risk_colour, last_visit_on,
@@ -188,7 +238,7 @@ impl Store {
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(categories) WHERE value = ?2))
                AND (?3 IS NULL OR risk_colour = ?3)
                AND (NOT ?4 OR next_due_on < ?5)
-               AND (?6 IS NULL OR instr(name, ?6) > 0 OR initials LIKE lower(?6) || '%')
+               AND (?6 IS NULL OR instr(lower(name), ?6) > 0 OR tonghu_name_search(initials, ?6))
              ORDER BY CASE WHEN next_due_on IS NULL THEN 3
                            WHEN next_due_on < ?5 THEN 0
                            WHEN next_due_on <= ?7 THEN 1 ELSE 2 END,

@@ -16,7 +16,8 @@ pub struct Status {
     pub outbox_changes: u64,
     /// Age of the oldest unsent change, seconds.
     pub oldest_pending_secs: Option<u64>,
-    /// Changes the server refused (kept, visible).
+    /// Changes the server refused that the director has not acted on yet (kept,
+    /// visible; settled ones are kept too but not counted).
     pub rejected_changes: u64,
     pub pending_blobs: u64,
     pub pending_blob_bytes: u64,
@@ -44,7 +45,7 @@ impl Store {
             [],
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
         )?;
-        let now = self.wall_ms();
+        let now = self.now_ms();
         Ok(Status {
             device_id: st.device_id.to_string(),
             villages: st.scopes.clone(),
@@ -52,7 +53,9 @@ impl Store {
             records: count("SELECT count(*) FROM record")?,
             outbox_changes: outbox,
             oldest_pending_secs: oldest.map(|t| now.saturating_sub(t) / 1000),
-            rejected_changes: count("SELECT count(*) FROM rejected_change")?,
+            rejected_changes: count(
+                "SELECT count(*) FROM rejected_change WHERE settled_at IS NULL",
+            )?,
             pending_blobs,
             pending_blob_bytes,
             last_device_seq: st.next_seq - 1,
@@ -113,7 +116,7 @@ impl Store {
         }
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT change FROM rejected_change WHERE acknowledged_at IS NULL")?;
+            .prepare_cached("SELECT change FROM rejected_change WHERE settled_at IS NULL")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         for c in rows {
             let Ok(change) = serde_json::from_str::<sync_core::Change>(&c?) else {

@@ -97,9 +97,12 @@ impl Store {
         check: RecordCheck<'_>,
         finish: &dyn Fn(&Connection) -> Result<()>,
     ) -> Result<Vec<WriteOutcome>> {
-        let wall = self.wall_ms();
+        let (device_clock, skew) = (self.clock.clone(), self.clock_skew_ms);
         let tx = self.begin()?;
         let mut state = read_device(&tx)?;
+        // Corrected physical time (anchor or offset applied), for the stamp and for
+        // "oldest pending".
+        let wall = Store::now_ms_of(&*device_clock, skew, &state);
         let mut clock = clock_of(&state);
         let mut outcomes = Vec::with_capacity(writes.len());
         let mut touched_children = Vec::new();
@@ -109,7 +112,7 @@ impl Store {
                 &mut state.next_seq,
                 &mut clock,
                 wall,
-                state.device_id,
+                (state.device_id, &state.scopes),
                 w,
                 check,
                 &mut touched_children,
@@ -134,7 +137,7 @@ fn write_one(
     next_seq: &mut u64,
     clock: &mut sync_core::HlcClock,
     wall: u64,
-    device_id: Uuid,
+    (device_id, held): (Uuid, &[String]),
     w: RowWrite,
     check: RecordCheck<'_>,
     touched_children: &mut Vec<Uuid>,
@@ -160,7 +163,10 @@ fn write_one(
     let stamp = Stamp { hlc, device_id };
     // The fields this write changes, in order (their values are in `rec.doc`).
     let mut changed: Vec<String> = Vec::new();
-    for (field, value) in w.fields {
+    for (field, mut value) in w.fields {
+        // What people type (full-width digits, spaces, `2015/1/1`, …) in the form the
+        // rules check and the server stores.
+        domain::normalize::normalize_in(spec, &field, &mut value);
         if rec.doc.get(&field) == Some(&value) {
             continue;
         }
@@ -190,6 +196,10 @@ fn write_one(
     }
     rec.child_id = rec.child_ref();
     rec.scope = scope_of_local_row(tx, &rec)?;
+    check_village_held(held, &rec, existing.as_ref())?;
+    if spec.name == "child" {
+        check_one_file(tx, &rec, existing.as_ref())?;
+    }
     check(tx, &rec, existing.as_ref())?;
     save_record(tx, &rec, Some(*next_seq))?;
     if spec.name == "child" {
@@ -254,6 +264,51 @@ fn required_fields(spec: &'static sync_core::TableSpec) -> impl Iterator<Item = 
             !f.nullable && f.name != schema::TOMBSTONE_FIELD && f.name != schema::VOID_FIELD
         })
         .map(|f| f.name)
+}
+
+/// A record for a village this device does not hold would be refused by the server at
+/// the next sync and then leave the device: refuse it now, while the director can
+/// still correct it. Allowed: a row of a held village, and a row that leaves a held
+/// village (a child moving away is recorded by the old village's director). A device
+/// not enrolled yet holds no villages and has nothing to compare against: it writes
+/// what it is given, and whatever the server then refuses stays visible on it.
+fn check_village_held(
+    held: &[String],
+    rec: &StoredRecord,
+    existing: Option<&StoredRecord>,
+) -> Result<()> {
+    let holds = |v: &str| held.iter().any(|h| h == v);
+    if held.is_empty() || holds(&rec.scope) || existing.is_some_and(|e| holds(&e.scope)) {
+        return Ok(());
+    }
+    Err(domain::village_not_held(&rec.scope, held).into())
+}
+
+/// 一人一档: a child's ID number may have one file on this device. Refuses a new file,
+/// or an edit, that gives a number another file already has (deleted files do not
+/// count; exited ones do). A file whose number does not change is never blocked, even
+/// if the server brought a duplicate from elsewhere (the server flags those).
+fn check_one_file(
+    tx: &Connection,
+    rec: &StoredRecord,
+    existing: Option<&StoredRecord>,
+) -> Result<()> {
+    let Some(id) = rec.text("id_number").filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    if rec.is_deleted() {
+        return Ok(());
+    }
+    let unchanged = existing.is_some_and(|e| !e.is_deleted() && e.text("id_number") == Some(id));
+    if unchanged {
+        return Ok(());
+    }
+    match crate::child_file::find_child_by_id_number(tx, id, Some(rec.row_id))? {
+        Some(other) => {
+            Err(domain::duplicate_id_number(&other.name, &other.village, id, other.exited).into())
+        }
+        None => Ok(()),
+    }
 }
 
 /// The scope (village) of a row written on this device: a child's or task's own

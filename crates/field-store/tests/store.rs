@@ -358,6 +358,54 @@ fn data_at_rest_is_encrypted_and_needs_the_key() {
     assert_eq!(Store::open_in_memory().unwrap().free_storage_bytes(), None);
 }
 
+/// Set in the child process of the test below: the database to open with a wrong key.
+const WRONG_KEY_CHILD: &str = "TONGHU_TEST_WRONG_KEY_DB";
+
+#[test]
+fn a_wrong_key_is_reported_as_locked_and_the_cipher_library_prints_nothing_of_its_own() {
+    if let Ok(path) = std::env::var(WRONG_KEY_CHILD) {
+        // The child: what a phone (or fieldctl) does when the PIN is wrong.
+        let wrong = OpenOptions {
+            key: Some("0000".into()),
+            ..Default::default()
+        };
+        let e = Store::open(&path, &wrong).err().unwrap();
+        println!("error code: {}", e.code());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let opts = OpenOptions {
+        key: Some("1234-pin-derived".into()),
+        ..Default::default()
+    };
+    Store::open(&path, &opts).unwrap();
+    // SQLCipher's log goes to the process's stderr, so look at a fresh process's.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_wrong_key_is_reported_as_locked_and_the_cipher_library_prints_nothing_of_its_own",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(WRONG_KEY_CHILD, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("error code: locked"), "{stdout}");
+    for line in stdout.lines().chain(stderr.lines()) {
+        assert!(
+            !line.contains("ERROR")
+                && !line.contains("sqlcipher")
+                && !line.contains("hmac")
+                && !line.contains("Codec"),
+            "SQLCipher's own log leaked: {line}"
+        );
+    }
+}
+
 #[test]
 fn unsent_changes_are_restamped_after_the_server_refuses_a_far_future_clock() {
     let dir = tempfile::tempdir().unwrap();
@@ -544,6 +592,13 @@ fn a_store_written_by_the_previous_schema_opens_migrates_and_keeps_its_data() {
     let r = s.roster(&RosterFilter::default()).unwrap();
     assert_eq!(r.len(), 1);
     assert!(!r[0].last_visit_unsynced);
+    // The roster's search keys were rebuilt by the migration: the given name's
+    // initials find the child (an old "lxh" string would not).
+    let by_given_name = RosterFilter {
+        search: Some("xh".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.roster(&by_given_name).unwrap().len(), 1);
     let before = s.export_canonical().unwrap();
     assert!(
         before.contains("李小花"),

@@ -179,8 +179,15 @@ impl FieldSpec {
                 .as_bool()
                 .map(|_| ())
                 .ok_or_else(|| "expected true or false".into()),
-            ValueType::Date => match v.as_str() {
-                Some(s) if is_iso_date(s) => Ok(()),
+            ValueType::Date => match v.as_str().map(|s| (s, check_iso_date(s))) {
+                Some((_, Ok(()))) => Ok(()),
+                Some((s, Err(DateProblem::NoSuchDate))) => Err(format!(
+                    "no such date {:?}: that day does not exist",
+                    s.chars().take(12).collect::<String>()
+                )),
+                Some((s, Err(DateProblem::BeforeMinYear))) => {
+                    Err(format!("the date {s} is before {MIN_YEAR}"))
+                }
                 _ => Err("expected a date YYYY-MM-DD".into()),
             },
             ValueType::RowRef => match v.as_str().map(uuid::Uuid::parse_str) {
@@ -226,33 +233,93 @@ impl FieldSpec {
     }
 }
 
-/// Whether `s` is a valid `YYYY-MM-DD` Gregorian date.
-pub fn is_iso_date(s: &str) -> bool {
+/// The earliest year a date field may hold.
+pub const MIN_YEAR: u32 = 1900;
+
+/// What is wrong with a date that is not a valid `YYYY-MM-DD` date. The three are told
+/// apart because a person fixes them differently: a typing slip, a day the calendar
+/// does not have, a year before any record we keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateProblem {
+    /// Not of the shape `YYYY-MM-DD` (four, two and two ASCII digits).
+    Format,
+    /// The shape is right but the calendar has no such day (month 13, 30 February, …).
+    NoSuchDate,
+    /// A real date before [`MIN_YEAR`].
+    BeforeMinYear,
+}
+
+/// Checks a `YYYY-MM-DD` Gregorian date from [`MIN_YEAR`] on. Never panics: the text
+/// is read as bytes and only ASCII digits are accepted.
+pub fn check_iso_date(s: &str) -> Result<(), DateProblem> {
     let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
-        return false;
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        part.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
     };
-    if !(1..=12).contains(&m) || d == 0 || y < 1900 {
-        return false;
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(DateProblem::Format);
     }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    d <= days[(m - 1) as usize]
+    let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return Err(DateProblem::Format);
+    };
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return Err(DateProblem::NoSuchDate);
+    }
+    if y < MIN_YEAR {
+        return Err(DateProblem::BeforeMinYear);
+    }
+    Ok(())
+}
+
+/// The number of days of month `m` (1–12) of year `y` in the Gregorian calendar.
+pub fn days_in_month(y: u32, m: u32) -> u32 {
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Whether `s` is a valid `YYYY-MM-DD` Gregorian date from [`MIN_YEAR`] on.
+pub fn is_iso_date(s: &str) -> bool {
+    check_iso_date(s).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_refused_for_what_is_wrong_with_them() {
+        assert_eq!(check_iso_date("2024-02-29"), Ok(()));
+        assert_eq!(check_iso_date("1900-01-01"), Ok(()));
+        assert_eq!(check_iso_date("2023-02-29"), Err(DateProblem::NoSuchDate));
+        assert_eq!(check_iso_date("2023-13-01"), Err(DateProblem::NoSuchDate));
+        assert_eq!(check_iso_date("2023-04-31"), Err(DateProblem::NoSuchDate));
+        assert_eq!(check_iso_date("2023-04-00"), Err(DateProblem::NoSuchDate));
+        assert_eq!(
+            check_iso_date("1899-12-31"),
+            Err(DateProblem::BeforeMinYear)
+        );
+        assert_eq!(check_iso_date("2023-4-1"), Err(DateProblem::Format));
+        assert_eq!(check_iso_date("2023-+4-01"), Err(DateProblem::Format));
+        assert_eq!(check_iso_date("２０２３-04-01"), Err(DateProblem::Format));
+        assert_eq!(check_iso_date("2023-0４-1"), Err(DateProblem::Format));
+        assert_eq!(check_iso_date(""), Err(DateProblem::Format));
+    }
+
+    #[test]
+    fn a_date_value_says_which_problem_it_has() {
+        let f = FieldSpec::new("birth_date", ValueType::Date);
+        let p = |s: &str| f.check_value(&Value::from(s)).unwrap_err();
+        assert!(p("2023-02-29").starts_with("no such date"));
+        assert!(p("1899-12-31").contains("before 1900"));
+        assert!(p("soon").starts_with("expected a date"));
+    }
 }

@@ -33,7 +33,17 @@ pub struct Heartbeat {
     pub device_clock_ms: u64,
     /// Free storage on the device, bytes.
     pub free_storage_bytes: u64,
+    /// Ids of the children whose latest visit is recorded on the device but not yet
+    /// acknowledged by the server (ids only, never names): the supervisor console tells
+    /// "visited on the phone, not yet synced" apart from "not visited" with them. Absent
+    /// (older devices) means none known; at most [`MAX_UNSENT_VISIT_CHILDREN`] are read.
+    #[serde(default)]
+    pub unsent_visit_children: Vec<Uuid>,
 }
+
+/// Most child ids a heartbeat's `unsent_visit_children` carries (a director holds a few
+/// hundred children at most; the server ignores any beyond this).
+pub const MAX_UNSENT_VISIT_CHILDREN: usize = 5000;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
 pub struct PushRequest {
@@ -43,7 +53,8 @@ pub struct PushRequest {
     pub heartbeat: Heartbeat,
 }
 
-/// Stable rejection codes the device acts on.
+/// Stable codes: per-change rejection codes of a push answer, and the `code` of the
+/// [`ErrorBody`] of non-2xx answers. Both sides name them from here.
 pub mod codes {
     /// The change's clock is too far ahead of the server's: NOT held by the server;
     /// the device corrects its clock, re-stamps its unsent changes and sends again.
@@ -53,8 +64,142 @@ pub mod codes {
     pub const OUT_OF_SCOPE: &str = "out_of_scope";
     /// The same op_id arrived before with different content.
     pub const OP_ID_CONFLICT: &str = "op_id_conflict";
+    /// The change (or the push) names another device than the token's.
+    pub const WRONG_DEVICE: &str = "wrong_device";
+    /// `device_seq` is not a positive 63-bit number.
+    pub const BAD_DEVICE_SEQ: &str = "bad_device_seq";
+    /// The table is not in the schema.
+    pub const UNKNOWN_TABLE: &str = "unknown_table";
+    /// The field is not in the table's schema.
+    pub const UNKNOWN_FIELD: &str = "unknown_field";
+    /// The value does not have the field's type.
+    pub const BAD_VALUE: &str = "bad_value";
+    /// An append-only row takes only its creating write (then only `voided`).
+    pub const WRITE_ONCE: &str = "write_once";
+    /// The change's village is not the row's (or its child's) current village.
+    pub const SCOPE_MISMATCH: &str = "scope_mismatch";
+    /// A move names a village that does not exist.
+    pub const UNKNOWN_VILLAGE: &str = "unknown_village";
+
     /// HTTP 401 body code: this device was revoked (a lost phone). It must wipe itself.
     pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// HTTP 401: no or an unknown token.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// HTTP 401 (enroll): the code does not exist or its secret is wrong.
+    pub const INVALID_CODE: &str = "invalid_code";
+    /// HTTP 401 (enroll): the code was used already.
+    pub const CODE_USED: &str = "code_used";
+    /// HTTP 401 (enroll): the code has expired.
+    pub const CODE_EXPIRED: &str = "code_expired";
+    /// HTTP 409 (enroll): the device id is enrolled already.
+    pub const DEVICE_EXISTS: &str = "device_exists";
+    /// HTTP 426: another protocol version.
+    pub const PROTOCOL_VERSION: &str = "protocol_version";
+    /// HTTP 413: more changes than one push may carry.
+    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
+    /// HTTP 400: the body is not a valid request.
+    pub const MALFORMED_JSON: &str = "malformed_json";
+    /// HTTP 400: a blob name is not a lowercase hex SHA-256.
+    pub const BAD_BLOB_NAME: &str = "bad_blob_name";
+    /// HTTP 409 (blob chunk): the offset is not where the server is; see [`super::BlobConflict`].
+    pub const OFFSET_MISMATCH: &str = "offset_mismatch";
+    /// HTTP 422 (blob chunk): the bytes do not hash to the name; the upload is discarded.
+    pub const HASH_MISMATCH: &str = "hash_mismatch";
+    /// HTTP 413 (blob chunk): the announced total is too large.
+    pub const BLOB_TOO_LARGE: &str = "blob_too_large";
+    /// HTTP 503: the server cannot reach its storage; try again later.
+    pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
+    /// HTTP 404.
+    pub const NOT_FOUND: &str = "not_found";
+}
+
+/// Route paths of the sync API, for the server's router and the device's client.
+pub mod paths {
+    /// `POST`: trade a one-time code for a token ([`super::EnrollRequest`]).
+    pub const ENROLL: &str = "/v1/enroll";
+    /// `POST`: [`super::PushRequest`] → [`super::PushResponse`].
+    pub const PUSH: &str = "/v1/push";
+    /// `POST`: [`super::PullRequest`] → [`super::PullResponse`].
+    pub const PULL: &str = "/v1/pull";
+    /// `POST`: [`super::VerifyRequest`] → [`super::VerifyResponse`].
+    pub const VERIFY: &str = "/v1/verify";
+    /// `GET` the bytes, `PUT ?offset=N&total=T` a chunk (router template).
+    pub const BLOB: &str = "/v1/blobs/{sha256}";
+    /// `GET` a [`super::BlobStatus`] (router template).
+    pub const BLOB_STATUS: &str = "/v1/blobs/{sha256}/status";
+
+    /// The path of a blob.
+    pub fn blob(sha256: &str) -> String {
+        format!("/v1/blobs/{sha256}")
+    }
+    /// The path of a blob's upload status.
+    pub fn blob_status(sha256: &str) -> String {
+        format!("/v1/blobs/{sha256}/status")
+    }
+    /// The path a chunk at `offset` of a blob of `total` bytes is put to.
+    pub fn blob_chunk(sha256: &str, offset: u64, total: u64) -> String {
+        format!("/v1/blobs/{sha256}?offset={offset}&total={total}")
+    }
+}
+
+/// Whether `name` names a blob: 64 lowercase hex digits (its SHA-256).
+pub fn is_blob_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The enrollment request: a device trades a one-time code for a bearer token.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+pub struct EnrollRequest {
+    pub code: String,
+    /// Minted on the device (UUIDv7).
+    pub device_id: Uuid,
+    pub device_name: String,
+    pub app_version: String,
+}
+
+/// The enrollment answer. `token` is shown once; the server keeps only its hash.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: Uuid,
+    pub token: String,
+    pub account_id: i64,
+    /// `director`, `supervisor`, `county_admin` or `city_admin`.
+    pub role: String,
+    /// Village codes this device holds (receives).
+    pub scopes: Vec<String>,
+    pub server_time_ms: u64,
+}
+
+impl std::fmt::Debug for EnrollResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollResponse")
+            .field("device_id", &self.device_id)
+            .field("token", &"<redacted>")
+            .field("account_id", &self.account_id)
+            .field("role", &self.role)
+            .field("scopes", &self.scopes.len())
+            .finish()
+    }
+}
+
+/// How much of a blob the server holds (`GET …/status`, and the answer to a chunk).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+pub struct BlobStatus {
+    pub held_bytes: u64,
+    pub complete: bool,
+    pub server_time_ms: u64,
+}
+
+/// The 409 body of a chunk at the wrong offset: an [`ErrorBody`] plus where to continue.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+pub struct BlobConflict {
+    /// [`codes::OFFSET_MISMATCH`].
+    pub code: String,
+    pub message: String,
+    pub held_bytes: u64,
+    #[serde(default)]
+    pub complete: bool,
+    pub server_time_ms: u64,
 }
 
 /// Why the server refused one change. The change stays on the device, visible.
@@ -167,5 +312,33 @@ mod tests {
         let back: PullRequest =
             serde_json::from_value(serde_json::to_value(&new).unwrap()).unwrap();
         assert_eq!(back, new);
+    }
+
+    #[test]
+    fn a_heartbeat_from_an_older_device_has_no_unsent_visits() {
+        let old: Heartbeat = serde_json::from_str(
+            r#"{"pending_changes":2,"oldest_pending_secs":60,"app_version":"0.1","device_clock_ms":1,"free_storage_bytes":9}"#,
+        )
+        .unwrap();
+        assert!(old.unsent_visit_children.is_empty());
+        let child = Uuid::now_v7();
+        let new = Heartbeat {
+            unsent_visit_children: vec![child],
+            ..old
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(&child.to_string()));
+        assert_eq!(serde_json::from_str::<Heartbeat>(&text).unwrap(), new);
+    }
+
+    #[test]
+    fn blob_names_are_lowercase_hex_sha256() {
+        assert!(is_blob_name(&"a".repeat(64)));
+        assert!(!is_blob_name(&"A".repeat(64)));
+        assert!(!is_blob_name("../etc/passwd"));
+        assert_eq!(
+            paths::blob_chunk("ab", 3, 9),
+            "/v1/blobs/ab?offset=3&total=9"
+        );
     }
 }

@@ -4,9 +4,9 @@
 
 use super::BlobStore;
 use crate::error::StoreError;
-use crate::ingest::is_sha256_hex;
 use async_trait::async_trait;
 use std::path::PathBuf;
+use sync_core::wire::is_blob_name;
 
 /// The on-disk blob store.
 pub struct DiskBlobStore {
@@ -20,7 +20,7 @@ impl DiskBlobStore {
     }
 
     fn path(&self, sha256: &str) -> Result<PathBuf, StoreError> {
-        if !is_sha256_hex(sha256) {
+        if !is_blob_name(sha256) {
             return Err(StoreError::Invalid("blob name is not a sha256".into()));
         }
         Ok(self

@@ -24,13 +24,13 @@
 
 use super::{BlobStore, MAX_BLOB_BYTES};
 use crate::error::StoreError;
-use crate::ingest::is_sha256_hex;
 use async_trait::async_trait;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
+use sync_core::wire::is_blob_name;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -326,7 +326,7 @@ impl Signer {
 
 /// The object key of a blob: `blobs/ab/abcdef…`.
 pub fn object_key(sha256: &str) -> Result<String, S3Error> {
-    if !is_sha256_hex(sha256) {
+    if !is_blob_name(sha256) {
         return Err(S3Error::BadName);
     }
     Ok(format!("blobs/{}/{sha256}", &sha256[..2]))

@@ -5,20 +5,12 @@
 use super::{now_ms, AppState, Authenticated, Body};
 use crate::blobs::{append_chunk, ChunkOutcome, MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 use crate::error::ApiError;
-use crate::ingest::is_sha256_hex;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-
-/// How much of a blob the server holds.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct BlobStatus {
-    pub held_bytes: u64,
-    pub complete: bool,
-    pub server_time_ms: u64,
-}
+use serde::Deserialize;
+use sync_core::wire::{codes, is_blob_name, BlobConflict, BlobStatus};
 
 /// Where a chunk goes.
 #[derive(Deserialize, Debug)]
@@ -28,11 +20,11 @@ pub struct ChunkQuery {
 }
 
 fn check_name(sha: &str) -> Result<(), ApiError> {
-    if is_sha256_hex(sha) {
+    if is_blob_name(sha) {
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            "bad_blob_name",
+            codes::BAD_BLOB_NAME,
             "a blob is named by its lowercase hex SHA-256",
         ))
     }
@@ -43,7 +35,7 @@ async fn check_named(state: &AppState, sha: &str, scopes: &[String]) -> Result<(
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "out_of_scope",
+            codes::OUT_OF_SCOPE,
             "no record this device holds names this blob",
         ))
     }
@@ -82,7 +74,7 @@ pub async fn put_chunk(
     if q.total == 0 || q.total > MAX_BLOB_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "blob_too_large",
+            codes::BLOB_TOO_LARGE,
             format!("a blob holds 1..={MAX_BLOB_BYTES} bytes"),
         ));
     }
@@ -93,19 +85,44 @@ pub async fn put_chunk(
             format!("a chunk holds 1..={MAX_CHUNK_BYTES} bytes and ends at or before total"),
         ));
     }
-    match append_chunk(state.db.as_ref(), state.blobs.as_ref(), &sha, q.offset, q.total, chunk.to_vec(), now_ms() as i64).await? {
-        ChunkOutcome::Held { held_bytes, complete } => Ok(Json(BlobStatus { held_bytes, complete, server_time_ms: now_ms() }).into_response()),
+    match append_chunk(
+        state.db.as_ref(),
+        state.blobs.as_ref(),
+        &sha,
+        q.offset,
+        q.total,
+        chunk.to_vec(),
+        now_ms() as i64,
+    )
+    .await?
+    {
+        ChunkOutcome::Held {
+            held_bytes,
+            complete,
+        } => Ok(Json(BlobStatus {
+            held_bytes,
+            complete,
+            server_time_ms: now_ms(),
+        })
+        .into_response()),
         ChunkOutcome::Conflict { held_bytes } => Ok((
             StatusCode::CONFLICT,
-            Json(serde_json::json!({
-                "code": "offset_mismatch",
-                "message": format!("the server holds {held_bytes} bytes of this blob; continue from there"),
-                "held_bytes": held_bytes,
-                "server_time_ms": now_ms(),
-            })),
+            Json(BlobConflict {
+                code: codes::OFFSET_MISMATCH.into(),
+                message: format!(
+                    "the server holds {held_bytes} bytes of this blob; continue from there"
+                ),
+                held_bytes,
+                complete: false,
+                server_time_ms: now_ms(),
+            }),
         )
             .into_response()),
-        ChunkOutcome::HashMismatch => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch", "the uploaded bytes do not match the blob's SHA-256; upload again")),
+        ChunkOutcome::HashMismatch => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::HASH_MISMATCH,
+            "the uploaded bytes do not match the blob's SHA-256; upload again",
+        )),
     }
 }
 

@@ -4,20 +4,23 @@
 //! and the bearer-token extractor.
 
 pub mod blobs;
+pub mod console;
 pub mod enroll;
 pub mod health;
 pub mod sync;
 
 use crate::blobs::BlobStore;
 use crate::error::ApiError;
+use crate::model::DeviceAuth;
 use crate::settings::Settings;
-use crate::store::{Database, DeviceAuth};
+use crate::store::Database;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use sync_core::wire::codes;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -27,13 +30,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
-/// Milliseconds since the epoch on the server clock.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::model::clock::now_ms;
 
 /// The request body, bounded by the route's body limit, as raw bytes; an oversized or
 /// unreadable body is answered with an error body.
@@ -68,7 +65,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             // serde's message names the position and the expected shape, never values.
             ApiError::bad_request(
-                "malformed_json",
+                codes::MALFORMED_JSON,
                 format!(
                     "the body is not a valid request: {}",
                     sanitize(&e.to_string())
@@ -109,7 +106,7 @@ pub struct AnyDevice(pub DeviceAuth);
 pub fn revoked() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "device_revoked",
+        codes::DEVICE_REVOKED,
         "this device was revoked; its data must be wiped",
     )
 }
@@ -160,7 +157,7 @@ pub fn check_protocol(protocol: u32) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
-            "protocol_version",
+            codes::PROTOCOL_VERSION,
             format!(
                 "this server speaks protocol version {}; update the app",
                 sync_core::wire::PROTOCOL_VERSION

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use sync_core::wire::{
-    PullRequest, PullResponse, PushRequest, PushResponse, VerifyRequest, VerifyResponse,
+    codes, PullRequest, PullResponse, PushRequest, PushResponse, VerifyRequest, VerifyResponse,
 };
 
 /// Most changes one push may carry.
@@ -27,7 +27,7 @@ pub async fn push(
     check_protocol(req.protocol)?;
     if req.device_id != device.device_id {
         return Err(ApiError::forbidden(
-            "wrong_device",
+            codes::WRONG_DEVICE,
             "the push names another device than the token's",
         ));
     }
@@ -47,7 +47,7 @@ pub async fn push(
     if req.changes.len() > MAX_PUSH_CHANGES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
+            codes::BATCH_TOO_LARGE,
             format!("at most {MAX_PUSH_CHANGES} changes per push"),
         ));
     }
@@ -95,7 +95,7 @@ pub async fn verify(
     check_protocol(req.protocol)?;
     if let Some(s) = req.checksums.keys().find(|s| !device.can_read(s.as_str())) {
         return Err(ApiError::forbidden(
-            "out_of_scope",
+            codes::OUT_OF_SCOPE,
             format!("this device does not hold village {s}"),
         ));
     }

@@ -13,68 +13,12 @@ use crate::error::StoreError;
 use crate::roster::Roster;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-use sync_core::wire::{Heartbeat, PulledChange, Rejection};
+use sync_core::wire::{Heartbeat, PulledChange};
 use sync_core::{Change, Scope, ScopeChecksum};
 use uuid::Uuid;
 
-/// What an account may do.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Role {
-    /// 儿童主任: reads and writes their villages.
-    Director,
-    /// 儿童督导员: reads the villages of their township, writes nothing.
-    Supervisor,
-    /// County civil-affairs admin: reads the villages of their county, writes nothing.
-    CountyAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Director => "director",
-            Role::Supervisor => "supervisor",
-            Role::CountyAdmin => "county_admin",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "director" => Some(Role::Director),
-            "supervisor" => Some(Role::Supervisor),
-            "county_admin" => Some(Role::CountyAdmin),
-            _ => None,
-        }
-    }
-}
-
-/// An authenticated device and what its account may read and write.
-#[derive(Clone, Debug)]
-pub struct DeviceAuth {
-    pub device_id: Uuid,
-    pub account_id: i64,
-    pub role: Role,
-    pub revoked: bool,
-    /// Village codes the device may write (a director's villages; empty otherwise).
-    pub write_scopes: Vec<String>,
-    /// Village codes the device receives.
-    pub read_scopes: Vec<String>,
-}
-
-impl DeviceAuth {
-    pub fn can_write(&self, scope: &str) -> bool {
-        self.write_scopes.iter().any(|s| s == scope)
-    }
-    pub fn can_read(&self, scope: &str) -> bool {
-        self.read_scopes.iter().any(|s| s == scope)
-    }
-}
-
-/// An account as the admin CLI sees it.
-#[derive(Clone, Debug)]
-pub struct Account {
-    pub id: i64,
-    pub login: String,
-    pub role: Role,
-}
+pub use crate::ingest::{PushBatch, PushOutcome};
+pub use crate::model::{Account, DeviceAuth, Principal, Role};
 
 /// A stored one-time enrollment code (the secret part only as an argon2 hash).
 #[derive(Clone, Debug)]
@@ -148,24 +92,6 @@ pub struct AccessLogEntry {
     pub at_ms: i64,
 }
 
-/// A push batch as the store ingests it.
-#[derive(Clone, Debug)]
-pub struct PushBatch {
-    pub changes: Vec<Change>,
-    pub heartbeat: Heartbeat,
-    pub now_ms: u64,
-    pub max_ahead_ms: u64,
-}
-
-/// The store's answer to a push.
-#[derive(Clone, Debug, Default)]
-pub struct PushOutcome {
-    pub max_device_seq: u64,
-    /// Changes stored now or already stored before (duplicates).
-    pub accepted: u64,
-    pub rejected: Vec<Rejection>,
-}
-
 /// One page of the scope feed.
 #[derive(Clone, Debug, Default)]
 pub struct PullPage {
@@ -213,6 +139,28 @@ pub fn pull_page(
         next_cursor,
         has_more,
     }
+}
+
+/// Access-log rows for a supervisor's or admin's pull page: one per village read.
+/// Directors' pulls are not logged (they read their own villages).
+pub fn access_entries(device: &DeviceAuth, page: &PullPage, now_ms: i64) -> Vec<AccessLogEntry> {
+    if device.role == Role::Director {
+        return Vec::new();
+    }
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in &page.changes {
+        *counts.entry(c.change.scope.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(scope, n)| AccessLogEntry {
+            account_id: device.account_id,
+            device_id: device.device_id,
+            scope: scope.to_string(),
+            record_count: n,
+            at_ms: now_ms,
+        })
+        .collect()
 }
 
 /// How much of a blob the server holds.
@@ -295,9 +243,156 @@ pub struct QuarantinedChange {
     pub received_ms: i64,
 }
 
-/// The server's storage. Every method is one transaction.
+/// A place of the hierarchy as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceRow {
+    pub code: String,
+    pub kind: crate::roster::PlaceKind,
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+/// An account as the console's admin pages list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    /// The township / county / city of a supervisor / admin.
+    pub place: Option<String>,
+    /// A director's villages.
+    pub villages: Vec<String>,
+}
+
+/// A person's console login as stored (secrets only as Argon2id hashes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonRecord {
+    pub account_id: i64,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    pub place: Option<String>,
+    pub password_hash: Option<String>,
+    pub login_code_hash: Option<String>,
+    pub login_code_expires_ms: Option<i64>,
+    pub failed_logins: i64,
+    pub locked_until_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for PersonRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonRecord")
+            .field("account_id", &self.account_id)
+            .field("role", &self.role)
+            .field("failed_logins", &self.failed_logins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A console session as stored (the cookie only as its SHA-256).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_hash: [u8; 32],
+    pub account_id: i64,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("account_id", &self.account_id)
+            .field("expires_ms", &self.expires_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of the console's access log: who viewed or exported what, when. The
+/// subject is a place code, a child id or a file name, never a person's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleLogEntry {
+    pub account_id: i64,
+    pub login: String,
+    pub action: String,
+    pub subject: String,
+    pub at_ms: i64,
+}
+
+/// One synced row as the console reads it: its winning field values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordRow {
+    pub table: String,
+    pub row_id: Uuid,
+    /// The village the row is in now.
+    pub scope: String,
+    /// The child a non-child row follows.
+    pub child_id: Option<Uuid>,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A child as the console's read model holds it (`console/projection.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildFacts {
+    pub child_id: Uuid,
+    pub village: String,
+    pub name: String,
+    pub risk_colour: String,
+    /// Category codes.
+    pub categories: Vec<String>,
+    pub active: bool,
+    pub added_on: String,
+    pub last_visit_on: Option<String>,
+    pub next_due_on: Option<String>,
+    /// Last day of the latest signed (not voided) care agreement.
+    pub agreement_until: Option<String>,
+}
+
+/// A (not voided) visit in the read model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitFact {
+    pub visit_id: Uuid,
+    pub child_id: Uuid,
+    pub village: String,
+    pub visited_on: String,
+}
+
+/// A referral (or, `report`, a mandatory report) in the read model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferralFact {
+    pub referral_id: Uuid,
+    pub child_id: Uuid,
+    pub village: String,
+    pub report: bool,
+    pub feedback_due_on: String,
+    pub open: bool,
+}
+
+/// The read model of some children, recomputed: replaces everything stored of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectionUpdate {
+    /// Every child recomputed (those without a child row are removed).
+    pub child_ids: Vec<Uuid>,
+    pub children: Vec<ChildFacts>,
+    pub visits: Vec<VisitFact>,
+    pub referrals: Vec<ReferralFact>,
+}
+
+/// Children whose records changed after a feed position.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub child_ids: Vec<Uuid>,
+    /// The last `server_seq` scanned (the cursor once these are folded in).
+    pub last_seq: u64,
+    pub more: bool,
+}
+
+/// Accounts, enrollment and devices: what the admin (CLI or console) and enrollment
+/// need. Every method is one transaction.
 #[async_trait]
-pub trait Database: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync + 'static {
     /// Creates or updates places and accounts from a roster (idempotent).
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError>;
     /// Finds an account by login.
@@ -317,6 +412,10 @@ pub trait Database: Send + Sync + 'static {
     async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
     /// A device by its id, revoked or not.
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError>;
+    /// Devices, optionally of one account.
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// Revokes a device; false if unknown.
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
     /// Sets aside the unsent changes a revoked (lost) phone handed over, unapplied, for a
     /// person to review (idempotent per op_id). Returns how many the device has there.
     async fn quarantine(
@@ -333,11 +432,22 @@ pub trait Database: Send + Sync + 'static {
     /// Forgets quarantined changes a person has decided on.
     async fn clear_quarantine(&self, device_id: Uuid, op_ids: Vec<Uuid>)
         -> Result<u64, StoreError>;
+    /// The access log of device pulls, newest last.
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError>;
+    /// Whether the store holds no places yet (used by `serve --seed-demo`).
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Village codes that exist.
+    async fn villages(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The sync protocol's storage: push (through [`crate::ingest`]), pull, verify, audit.
+#[async_trait]
+pub trait SyncStore: Send + Sync + 'static {
     /// Validates and stores a batch of changes exactly once (see [`crate::ingest`]).
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError>;
     /// A page of the feed of the device's read scopes after `cursor` (see
     /// [`pull_page`] for `include_own`). Supervisor and admin reads are written to the
-    /// access log in the same transaction.
+    /// access log ([`access_entries`]).
     async fn pull(
         &self,
         device: &DeviceAuth,
@@ -351,6 +461,14 @@ pub trait Database: Send + Sync + 'static {
         &self,
         scopes: &[String],
     ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError>;
+    /// Who changed which field of a row, when (oldest first).
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Resumable blob uploads: the chunks held and which rows name a blob (the bytes of
+/// complete blobs live in a [`crate::blobs::BlobStore`]).
+#[async_trait]
+pub trait BlobUploads: Send + Sync + 'static {
     /// How much of a blob the server holds.
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError>;
     /// Appends a chunk at `offset` (must equal the bytes held; see [`chunk_step`]).
@@ -374,28 +492,125 @@ pub trait Database: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether a row in one of `scopes` names this blob.
     async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError>;
-    /// Devices, optionally of one account.
-    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError>;
-    /// Revokes a device; false if unknown.
-    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
-    /// Who changed which field of a row, when (oldest first).
-    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
-    /// The access log, newest last.
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError>;
-    /// Whether the store holds no places yet (used by `serve --seed-demo`).
-    async fn is_empty(&self) -> Result<bool, StoreError>;
-    /// Village codes that exist.
-    async fn villages(&self) -> Result<Vec<String>, StoreError>;
-    /// Benchmark baseline: plain INSERTs of the same changes into a scratch table with
-    /// the same columns as the change log, in one transaction.
+}
+
+/// What the supervisor console reads and keeps: people's logins and sessions, its
+/// access log, the place tree, accounts, and its read model of the children.
+#[async_trait]
+pub trait ConsoleStore: Send + Sync + 'static {
+    /// A person (supervisor or admin) by login, with their login secrets.
+    async fn person(&self, login: &str) -> Result<Option<PersonRecord>, StoreError>;
+    /// A person by account id.
+    async fn person_by_id(&self, account_id: i64) -> Result<Option<PersonRecord>, StoreError>;
+    /// Sets a one-time login code (Argon2id hash) for a person; failures reset.
+    async fn set_login_code(
+        &self,
+        account_id: i64,
+        code_hash: String,
+        expires_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Sets a person's password (Argon2id hash), using up the one-time code.
+    async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError>;
+    /// Counts a failed login; from `lock_after` failures on the login is locked until
+    /// `now_ms + lock_ms`. Returns the failures counted.
+    async fn login_failed(
+        &self,
+        account_id: i64,
+        now_ms: i64,
+        lock_after: i64,
+        lock_ms: i64,
+    ) -> Result<i64, StoreError>;
+    /// Clears the failure count after a good login.
+    async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError>;
+    /// Stores a new session.
+    async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError>;
+    /// The session behind a cookie's hash, if it has not expired.
+    async fn session(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session (logout).
+    async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+    /// What an account may read (a person's scopes).
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError>;
+    /// Writes a line of the console's access log.
+    async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError>;
+    /// The console's access log, newest first, at most `limit` lines.
+    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
+    /// Every place.
+    async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
+    /// Every account with its place or villages.
+    async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
+    /// Held rejections per device.
+    async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
+    /// Devices of these accounts.
+    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// The read model's cursor (last `server_seq` folded in).
+    async fn console_cursor(&self) -> Result<u64, StoreError>;
+    /// Children whose records have feed entries after `after_seq` (at most `limit`
+    /// entries scanned).
+    async fn console_touched(&self, after_seq: u64, limit: i64) -> Result<Touched, StoreError>;
+    /// The child rows `child_ids` and every row that follows them.
+    async fn child_records(&self, child_ids: &[Uuid]) -> Result<Vec<RecordRow>, StoreError>;
+    /// Replaces the read model of `update.child_ids` and moves the cursor from
+    /// `from_seq` to `to_seq` — only if the cursor is still `from_seq` (another refresher
+    /// may have gone further); returns whether it was applied.
+    async fn console_apply(
+        &self,
+        from_seq: u64,
+        to_seq: u64,
+        update: ProjectionUpdate,
+    ) -> Result<bool, StoreError>;
+    /// The read model's children of `villages`.
+    async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError>;
+    /// Visits per village and day of `villages` on or after `since` (YYYY-MM-DD).
+    async fn console_visit_days(
+        &self,
+        villages: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// Open referrals and reports of `villages`.
+    async fn console_open_referrals(
+        &self,
+        villages: &[String],
+    ) -> Result<Vec<ReferralFact>, StoreError>;
+}
+
+/// The server's storage: every role's trait. Handlers and the admin CLI hold an
+/// `Arc<dyn Database>` and call the role they need; each backend implements the roles.
+pub trait Database: AccountStore + SyncStore + BlobUploads + ConsoleStore {}
+
+impl<T: AccountStore + SyncStore + BlobUploads + ConsoleStore> Database for T {}
+
+/// Benchmark helpers, kept out of the production traits: baselines measured beside
+/// the real path in the same run (`sync-server bench-ingest`).
+#[async_trait]
+pub trait BenchStore: Send + Sync + 'static {
+    /// Plain INSERTs of the same changes into a scratch table with the same columns as
+    /// the change log, in one transaction.
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError>;
 }
+
+/// A store that can also run the benchmark baselines.
+pub trait BenchDatabase: Database + BenchStore {}
+
+impl<T: Database + BenchStore> BenchDatabase for T {}
 
 /// Opens the backend named by the settings and applies its migrations.
 pub async fn open(
     database_url: Option<&str>,
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn Database>, StoreError> {
+    let db: std::sync::Arc<dyn Database> = open_bench(database_url, data_dir).await?;
+    Ok(db)
+}
+
+/// [`open`], with the benchmark baselines reachable.
+pub async fn open_bench(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn BenchDatabase>, StoreError> {
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
             std::sync::Arc::new(postgres::PostgresDatabase::open(url).await?),

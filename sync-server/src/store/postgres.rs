@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_feed_refeed.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_console.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend.
@@ -116,7 +120,7 @@ impl PostgresDatabase {
 }
 
 fn now_ms() -> i64 {
-    crate::handlers::now_ms() as i64
+    crate::model::clock::now_ms() as i64
 }
 
 async fn scopes_for(
@@ -132,6 +136,10 @@ async fn scopes_for(
             c.query("SELECT v.code FROM places v JOIN places t ON v.parent=t.code WHERE v.kind='village' AND t.parent=$1 ORDER BY v.code", &[&place])
                 .await?
         }
+        Role::CityAdmin => {
+            c.query("SELECT v.code FROM places v JOIN places t ON v.parent=t.code JOIN places k ON t.parent=k.code WHERE v.kind='village' AND k.parent=$1 ORDER BY v.code", &[&place])
+                .await?
+        }
     };
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
@@ -145,19 +153,11 @@ async fn device_auth(
     revoked: bool,
 ) -> Result<DeviceAuth, StoreError> {
     let role = Role::parse(role).ok_or_else(|| corrupt("unknown role"))?;
-    let read_scopes = scopes_for(c, account_id, role, place.as_deref()).await?;
-    let write_scopes = if role == Role::Director {
-        read_scopes.clone()
-    } else {
-        Vec::new()
-    };
+    let villages = scopes_for(c, account_id, role, place.as_deref()).await?;
     Ok(DeviceAuth {
         device_id,
-        account_id,
-        role,
         revoked,
-        write_scopes,
-        read_scopes,
+        principal: Principal::new(account_id, role, villages),
     })
 }
 
@@ -586,24 +586,17 @@ async fn ingest_batch(
     let b_t: Vec<&str> = plan.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
     let b_r: Vec<Uuid> = plan.blob_refs.iter().map(|b| b.1 .1).collect();
 
-    // Held rejections; the last rejection of an op_id within the batch wins. A
-    // clock_ahead refusal is not held: the device re-stamps and re-sends.
-    let mut by_op: BTreeMap<Uuid, &ingest::PlannedRejection> = BTreeMap::new();
-    for r in &plan.rejections {
-        let s = batch.changes[r.index].device_seq;
-        if s >= 1 && s <= i64::MAX as u64 && r.code != sync_core::wire::codes::CLOCK_AHEAD {
-            by_op.insert(batch.changes[r.index].op_id, r);
-        }
-    }
-    let j_op: Vec<Uuid> = by_op.keys().copied().collect();
-    let j_seq: Vec<i64> = by_op
-        .values()
+    // Held rejections (the rule is ingest's: see `Plan::held_rejections`).
+    let held = plan.held_rejections(&batch.changes);
+    let j_op: Vec<Uuid> = held.iter().map(|r| batch.changes[r.index].op_id).collect();
+    let j_seq: Vec<i64> = held
+        .iter()
         .map(|r| batch.changes[r.index].device_seq as i64)
         .collect();
-    let j_code: Vec<&str> = by_op.values().map(|r| r.code).collect();
-    let j_msg: Vec<&str> = by_op.values().map(|r| r.message.as_str()).collect();
-    let j_change: Vec<String> = by_op
-        .values()
+    let j_code: Vec<&str> = held.iter().map(|r| r.code).collect();
+    let j_msg: Vec<&str> = held.iter().map(|r| r.message.as_str()).collect();
+    let j_change: Vec<String> = held
+        .iter()
         .map(|r| serde_json::to_string(&batch.changes[r.index]).unwrap_or_default())
         .collect();
 
@@ -701,20 +694,7 @@ async fn ingest_batch(
     }
 
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(PushOutcome {
-        max_device_seq: max,
-        accepted: plan.accepted.len() as u64 + plan.duplicates,
-        rejected: plan
-            .rejections
-            .iter()
-            .map(|r| Rejection {
-                op_id: batch.changes[r.index].op_id,
-                device_seq: batch.changes[r.index].device_seq,
-                code: r.code.to_string(),
-                message: r.message.clone(),
-            })
-            .collect(),
-    })
+    Ok(plan.outcome(&batch.changes, max))
 }
 
 async fn blob_state(c: &impl GenericClient, sha: &str) -> Result<BlobState, StoreError> {
@@ -738,7 +718,7 @@ async fn blob_state(c: &impl GenericClient, sha: &str) -> Result<BlobState, Stor
 }
 
 #[async_trait]
-impl Database for PostgresDatabase {
+impl AccountStore for PostgresDatabase {
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -896,6 +876,44 @@ impl Database for PostgresDatabase {
         ))
     }
 
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE $1::text IS NULL OR a.login=$1 ORDER BY a.login, d.enrolled_ms",
+                &[&account_login],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeviceInfo {
+                device_id: r.get(0),
+                account_login: r.get(1),
+                name: r.get(2),
+                app_version: r.get(3),
+                enrolled_ms: r.get(4),
+                revoked_ms: r.get(5),
+                last_seen_ms: r.get(6),
+                max_device_seq: r.get(7),
+                heartbeat: r
+                    .get::<_, Option<&str>>(8)
+                    .and_then(|h| serde_json::from_str(h).ok()),
+            })
+            .collect())
+    }
+
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute(
+                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, $1) WHERE device_id=$2",
+                &[&now_ms, &device_id],
+            )
+            .await?
+            > 0)
+    }
+
     async fn quarantine(
         &self,
         device_id: Uuid,
@@ -967,6 +985,45 @@ impl Database for PostgresDatabase {
             .await?)
     }
 
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id", &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| AccessLogEntry {
+                account_id: r.get(0),
+                device_id: r.get(1),
+                scope: r.get(2),
+                record_count: r.get(3),
+                at_ms: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt("SELECT 1 FROM places LIMIT 1", &[])
+            .await?
+            .is_none())
+    }
+
+    async fn villages(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT code FROM places WHERE kind='village' ORDER BY code",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SyncStore for PostgresDatabase {
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         let prepared = prepare(&batch);
         let mut client = self.pool.get().await?;
@@ -1017,8 +1074,8 @@ impl Database for PostgresDatabase {
             });
         }
         let page = pull_page(scanned, cursor, limit, device.device_id, include_own);
-        if device.role != Role::Director {
-            for e in super::sqlite::access_entries(device, &page, now_ms) {
+        {
+            for e in access_entries(device, &page, now_ms) {
                 tx.execute(
                     "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES ($1,$2,$3,$4,$5)",
                     &[&e.account_id, &e.device_id, &e.scope, &e.record_count, &e.at_ms],
@@ -1064,6 +1121,32 @@ impl Database for PostgresDatabase {
         Ok(out)
     }
 
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
+                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=$1 ORDER BY c.hlc, c.device_id",
+                &[&row_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                received_ms: r.get(0),
+                account_login: r.get(1),
+                device_id: r.get(2),
+                table: r.get(3),
+                field: r.get(4),
+                hlc: Hlc::from_u64(r.get::<_, i64>(5) as u64),
+                op_id: r.get(6),
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl BlobUploads for PostgresDatabase {
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
         let client = self.pool.get().await?;
         blob_state(&client, sha256).await
@@ -1153,104 +1236,10 @@ impl Database for PostgresDatabase {
             .await?
             .is_some())
     }
+}
 
-    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE $1::text IS NULL OR a.login=$1 ORDER BY a.login, d.enrolled_ms",
-                &[&account_login],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeviceInfo {
-                device_id: r.get(0),
-                account_login: r.get(1),
-                name: r.get(2),
-                app_version: r.get(3),
-                enrolled_ms: r.get(4),
-                revoked_ms: r.get(5),
-                last_seen_ms: r.get(6),
-                max_device_seq: r.get(7),
-                heartbeat: r
-                    .get::<_, Option<&str>>(8)
-                    .and_then(|h| serde_json::from_str(h).ok()),
-            })
-            .collect())
-    }
-
-    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .execute(
-                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, $1) WHERE device_id=$2",
-                &[&now_ms, &device_id],
-            )
-            .await?
-            > 0)
-    }
-
-    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
-                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=$1 ORDER BY c.hlc, c.device_id",
-                &[&row_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                received_ms: r.get(0),
-                account_login: r.get(1),
-                device_id: r.get(2),
-                table: r.get(3),
-                field: r.get(4),
-                hlc: Hlc::from_u64(r.get::<_, i64>(5) as u64),
-                op_id: r.get(6),
-            })
-            .collect())
-    }
-
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client.query("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id", &[]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| AccessLogEntry {
-                account_id: r.get(0),
-                device_id: r.get(1),
-                scope: r.get(2),
-                record_count: r.get(3),
-                at_ms: r.get(4),
-            })
-            .collect())
-    }
-
-    async fn is_empty(&self) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .query_opt("SELECT 1 FROM places LIMIT 1", &[])
-            .await?
-            .is_none())
-    }
-
-    async fn villages(&self) -> Result<Vec<String>, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .query(
-                "SELECT code FROM places WHERE kind='village' ORDER BY code",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
-    }
-
+#[async_trait]
+impl BenchStore for PostgresDatabase {
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -1271,5 +1260,555 @@ impl Database for PostgresDatabase {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+const PERSON_SQL: &str = "SELECT a.id, a.login, a.name, a.role, a.place, p.password_hash, p.login_code_hash, p.login_code_expires_ms, p.failed_logins, p.locked_until_ms
+     FROM accounts a LEFT JOIN people p ON p.account_id=a.id";
+
+fn person_of(r: Option<tokio_postgres::Row>) -> Result<Option<PersonRecord>, StoreError> {
+    let Some(r) = r else { return Ok(None) };
+    Ok(Some(PersonRecord {
+        account_id: r.get(0),
+        login: r.get(1),
+        name: r.get(2),
+        role: Role::parse(r.get::<_, &str>(3)).ok_or_else(|| corrupt("unknown role"))?,
+        place: r.get(4),
+        password_hash: r.get(5),
+        login_code_hash: r.get(6),
+        login_code_expires_ms: r.get(7),
+        failed_logins: r.get::<_, Option<i64>>(8).unwrap_or(0),
+        locked_until_ms: r.get(9),
+    }))
+}
+
+fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
+    ChildFacts {
+        child_id: r.get(0),
+        village: r.get(1),
+        name: r.get(2),
+        risk_colour: r.get(3),
+        categories: serde_json::from_str(r.get::<_, &str>(4)).unwrap_or_default(),
+        active: r.get(5),
+        added_on: r.get(6),
+        last_visit_on: r.get(7),
+        next_due_on: r.get(8),
+        agreement_until: r.get(9),
+    }
+}
+
+#[async_trait]
+impl ConsoleStore for PostgresDatabase {
+    async fn person(&self, login: &str) -> Result<Option<PersonRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        person_of(
+            client
+                .query_opt(&format!("{PERSON_SQL} WHERE a.login=$1"), &[&login])
+                .await?,
+        )
+    }
+
+    async fn person_by_id(&self, account_id: i64) -> Result<Option<PersonRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        person_of(
+            client
+                .query_opt(&format!("{PERSON_SQL} WHERE a.id=$1"), &[&account_id])
+                .await?,
+        )
+    }
+
+    async fn set_login_code(
+        &self,
+        account_id: i64,
+        code_hash: String,
+        expires_ms: i64,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO people (account_id, login_code_hash, login_code_expires_ms, failed_logins, locked_until_ms) VALUES ($1,$2,$3,0,NULL)
+                 ON CONFLICT (account_id) DO UPDATE SET login_code_hash=$2, login_code_expires_ms=$3, failed_logins=0, locked_until_ms=NULL",
+                &[&account_id, &code_hash, &expires_ms],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO people (account_id, password_hash) VALUES ($1,$2)
+                 ON CONFLICT (account_id) DO UPDATE SET password_hash=$2, login_code_hash=NULL, login_code_expires_ms=NULL, failed_logins=0, locked_until_ms=NULL",
+                &[&account_id, &password_hash],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn login_failed(
+        &self,
+        account_id: i64,
+        now_ms: i64,
+        lock_after: i64,
+        lock_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let client = self.pool.get().await?;
+        let until = now_ms + lock_ms;
+        let r = client
+            .query_one(
+                "INSERT INTO people (account_id, failed_logins) VALUES ($1, 1)
+                 ON CONFLICT (account_id) DO UPDATE SET failed_logins=people.failed_logins+1,
+                    locked_until_ms=CASE WHEN people.failed_logins+1 >= $2 THEN $3 ELSE people.locked_until_ms END
+                 RETURNING failed_logins",
+                &[&account_id, &lock_after, &until],
+            )
+            .await?;
+        let n: i64 = r.get(0);
+        if n >= lock_after {
+            client
+                .execute(
+                    "UPDATE people SET locked_until_ms=$2 WHERE account_id=$1",
+                    &[&account_id, &until],
+                )
+                .await?;
+        }
+        Ok(n)
+    }
+
+    async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE people SET failed_logins=0, locked_until_ms=NULL WHERE account_id=$1",
+                &[&account_id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "DELETE FROM sessions WHERE expires_ms < $1",
+                &[&session.created_ms],
+            )
+            .await?;
+        client
+            .execute(
+                "INSERT INTO sessions (token_hash, account_id, csrf, created_ms, expires_ms) VALUES ($1,$2,$3,$4,$5)",
+                &[&session.token_hash.as_slice(), &session.account_id, &session.csrf, &session.created_ms, &session.expires_ms],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt(
+                "SELECT account_id, csrf, created_ms, expires_ms FROM sessions WHERE token_hash=$1 AND expires_ms > $2",
+                &[&token_hash.as_slice(), &now_ms],
+            )
+            .await?
+            .map(|r| SessionRecord {
+                token_hash,
+                account_id: r.get(0),
+                csrf: r.get(1),
+                created_ms: r.get(2),
+                expires_ms: r.get(3),
+            }))
+    }
+
+    async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "DELETE FROM sessions WHERE token_hash=$1",
+                &[&token_hash.as_slice()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError> {
+        let client = self.pool.get().await?;
+        let Some(r) = client
+            .query_opt(
+                "SELECT role, place FROM accounts WHERE id=$1",
+                &[&account_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let role = Role::parse(r.get::<_, &str>(0)).ok_or_else(|| corrupt("unknown role"))?;
+        let place: Option<String> = r.get(1);
+        let villages = scopes_for(&client, account_id, role, place.as_deref()).await?;
+        Ok(Some(Principal::new(account_id, role, villages)))
+    }
+
+    async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO console_log (account_id, action, subject, at_ms) VALUES ($1,$2,$3,$4)",
+                &[
+                    &entry.account_id,
+                    &entry.action,
+                    &entry.subject,
+                    &entry.at_ms,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT l.account_id, COALESCE(a.login, ''), l.action, l.subject, l.at_ms FROM console_log l
+                 LEFT JOIN accounts a ON a.id=l.account_id ORDER BY l.id DESC LIMIT $1",
+                &[&limit],
+            )
+            .await?
+            .iter()
+            .map(|r| ConsoleLogEntry {
+                account_id: r.get(0),
+                login: r.get(1),
+                action: r.get(2),
+                subject: r.get(3),
+                at_ms: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn places(&self) -> Result<Vec<PlaceRow>, StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .query(
+                "SELECT code, kind, name, parent FROM places ORDER BY code",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PlaceRow {
+                    code: r.get(0),
+                    kind: crate::roster::PlaceKind::parse(r.get::<_, &str>(1))
+                        .ok_or_else(|| corrupt("unknown place kind"))?,
+                    name: r.get(2),
+                    parent: r.get(3),
+                })
+            })
+            .collect()
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for r in client
+            .query(
+                "SELECT account_id, village FROM account_villages ORDER BY account_id, village",
+                &[],
+            )
+            .await?
+        {
+            villages.entry(r.get(0)).or_default().push(r.get(1));
+        }
+        client
+            .query(
+                "SELECT id, login, name, role, place FROM accounts ORDER BY login",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                Ok(AccountRow {
+                    id,
+                    login: r.get(1),
+                    name: r.get(2),
+                    role: Role::parse(r.get::<_, &str>(3))
+                        .ok_or_else(|| corrupt("unknown role"))?,
+                    place: r.get(4),
+                    villages: villages.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT device_id, count(*) FROM rejections GROUP BY device_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id = ANY($1) ORDER BY a.login, d.enrolled_ms",
+                &[&account_ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeviceInfo {
+                device_id: r.get(0),
+                account_login: r.get(1),
+                name: r.get(2),
+                app_version: r.get(3),
+                enrolled_ms: r.get(4),
+                revoked_ms: r.get(5),
+                last_seen_ms: r.get(6),
+                max_device_seq: r.get(7),
+                heartbeat: r
+                    .get::<_, Option<&str>>(8)
+                    .and_then(|h| serde_json::from_str(h).ok()),
+            })
+            .collect())
+    }
+
+    async fn console_cursor(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let r = client
+            .query_one("SELECT seq FROM console_cursor WHERE id=1", &[])
+            .await?;
+        Ok(r.get::<_, i64>(0) as u64)
+    }
+
+    async fn console_touched(&self, after_seq: u64, limit: i64) -> Result<Touched, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let after = after_seq as i64;
+        let last: Option<i64> = tx
+            .query_one(
+                "SELECT max(server_seq) FROM (SELECT server_seq FROM feed WHERE server_seq > $1 ORDER BY server_seq LIMIT $2) s",
+                &[&after, &limit],
+            )
+            .await?
+            .get(0);
+        let Some(last) = last else {
+            return Ok(Touched {
+                child_ids: Vec::new(),
+                last_seq: after_seq,
+                more: false,
+            });
+        };
+        let ids = tx
+            .query(
+                "SELECT DISTINCT CASE WHEN c.table_name='child' THEN c.row_id ELSE r.child_id END
+                 FROM feed f JOIN changes c ON c.op_id=f.op_id
+                 LEFT JOIN rows r ON r.table_name=c.table_name AND r.row_id=c.row_id
+                 WHERE f.server_seq > $1 AND f.server_seq <= $2",
+                &[&after, &last],
+            )
+            .await?
+            .iter()
+            .filter_map(|r| r.get::<_, Option<Uuid>>(0))
+            .collect();
+        let more = tx
+            .query_opt("SELECT 1 FROM feed WHERE server_seq > $1 LIMIT 1", &[&last])
+            .await?
+            .is_some();
+        tx.commit().await?;
+        Ok(Touched {
+            child_ids: ids,
+            last_seq: last as u64,
+            more,
+        })
+    }
+
+    async fn child_records(&self, child_ids: &[Uuid]) -> Result<Vec<RecordRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT r.table_name, r.row_id, r.scope, r.child_id, f.field, f.value
+                 FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id
+                 WHERE (r.table_name='child' AND r.row_id = ANY($1)) OR r.child_id = ANY($1)
+                 ORDER BY r.table_name, r.row_id",
+                &[&child_ids],
+            )
+            .await?;
+        let mut out: Vec<RecordRow> = Vec::new();
+        for r in rows {
+            let table: String = r.get(0);
+            let row_id: Uuid = r.get(1);
+            let field: String = r.get(4);
+            let value: serde_json::Value = serde_json::from_str(r.get(5)).map_err(corrupt)?;
+            match out.last_mut() {
+                Some(last) if last.row_id == row_id && last.table == table => {
+                    last.fields.insert(field, value);
+                }
+                _ => {
+                    let mut fields = serde_json::Map::new();
+                    fields.insert(field, value);
+                    out.push(RecordRow {
+                        table,
+                        row_id,
+                        scope: r.get(2),
+                        child_id: r.get(3),
+                        fields,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn console_apply(
+        &self,
+        from_seq: u64,
+        to_seq: u64,
+        update: ProjectionUpdate,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let now: i64 = tx
+            .query_one("SELECT seq FROM console_cursor WHERE id=1 FOR UPDATE", &[])
+            .await?
+            .get(0);
+        if now as u64 != from_seq {
+            return Ok(false);
+        }
+        let ids = &update.child_ids;
+        tx.execute(
+            "DELETE FROM console_children WHERE child_id = ANY($1)",
+            &[ids],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM console_visits WHERE child_id = ANY($1)",
+            &[ids],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM console_referrals WHERE child_id = ANY($1)",
+            &[ids],
+        )
+        .await?;
+        let c = &update.children;
+        let c_id: Vec<Uuid> = c.iter().map(|c| c.child_id).collect();
+        let c_v: Vec<&str> = c.iter().map(|c| c.village.as_str()).collect();
+        let c_n: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+        let c_r: Vec<&str> = c.iter().map(|c| c.risk_colour.as_str()).collect();
+        let c_c: Vec<String> = c
+            .iter()
+            .map(|c| serde_json::to_string(&c.categories).unwrap_or_default())
+            .collect();
+        let c_a: Vec<bool> = c.iter().map(|c| c.active).collect();
+        let c_add: Vec<&str> = c.iter().map(|c| c.added_on.as_str()).collect();
+        let c_last: Vec<Option<&str>> = c.iter().map(|c| c.last_visit_on.as_deref()).collect();
+        let c_next: Vec<Option<&str>> = c.iter().map(|c| c.next_due_on.as_deref()).collect();
+        let c_ag: Vec<Option<&str>> = c.iter().map(|c| c.agreement_until.as_deref()).collect();
+        tx.execute(
+            "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])",
+            &[&c_id, &c_v, &c_n, &c_r, &c_c, &c_a, &c_add, &c_last, &c_next, &c_ag],
+        )
+        .await?;
+        let v = &update.visits;
+        let v_id: Vec<Uuid> = v.iter().map(|v| v.visit_id).collect();
+        let v_c: Vec<Uuid> = v.iter().map(|v| v.child_id).collect();
+        let v_v: Vec<&str> = v.iter().map(|v| v.village.as_str()).collect();
+        let v_d: Vec<&str> = v.iter().map(|v| v.visited_on.as_str()).collect();
+        tx.execute(
+            "INSERT INTO console_visits (visit_id, child_id, village, visited_on) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])",
+            &[&v_id, &v_c, &v_v, &v_d],
+        )
+        .await?;
+        let r = &update.referrals;
+        let r_id: Vec<Uuid> = r.iter().map(|r| r.referral_id).collect();
+        let r_c: Vec<Uuid> = r.iter().map(|r| r.child_id).collect();
+        let r_v: Vec<&str> = r.iter().map(|r| r.village.as_str()).collect();
+        let r_rep: Vec<bool> = r.iter().map(|r| r.report).collect();
+        let r_d: Vec<&str> = r.iter().map(|r| r.feedback_due_on.as_str()).collect();
+        let r_o: Vec<bool> = r.iter().map(|r| r.open).collect();
+        tx.execute(
+            "INSERT INTO console_referrals (referral_id, child_id, village, report, feedback_due_on, open) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::bool[])",
+            &[&r_id, &r_c, &r_v, &r_rep, &r_d, &r_o],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE console_cursor SET seq=$1 WHERE id=1",
+            &[&(to_seq as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until
+                 FROM console_children WHERE village = ANY($1)",
+                &[&villages],
+            )
+            .await?
+            .iter()
+            .map(child_facts)
+            .collect())
+    }
+
+    async fn console_visit_days(
+        &self,
+        villages: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ANY($1) AND visited_on >= $2 GROUP BY village, visited_on",
+                &[&villages, &since],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    async fn console_open_referrals(
+        &self,
+        villages: &[String],
+    ) -> Result<Vec<ReferralFact>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE village = ANY($1) AND open",
+                &[&villages],
+            )
+            .await?
+            .iter()
+            .map(|r| ReferralFact {
+                referral_id: r.get(0),
+                child_id: r.get(1),
+                village: r.get(2),
+                report: r.get(3),
+                feedback_due_on: r.get(4),
+                open: r.get(5),
+            })
+            .collect())
     }
 }

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_feed_refeed.sql"),
     ),
+    (6, include_str!("../../migrations/sqlite/0006_console.sql")),
 ];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -108,10 +109,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    crate::model::clock::now_ms() as i64
 }
 
 fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, rusqlite::Error> {
@@ -267,6 +265,14 @@ fn scopes_for(
                 out.push(r?);
             }
         }
+        Role::CityAdmin => {
+            let mut st = conn.prepare_cached(
+                "SELECT v.code FROM places v JOIN places t ON v.parent=t.code JOIN places k ON t.parent=k.code WHERE v.kind='village' AND k.parent=? ORDER BY v.code",
+            )?;
+            for r in st.query_map([place], |r| r.get(0))? {
+                out.push(r?);
+            }
+        }
     }
     Ok(out)
 }
@@ -280,19 +286,11 @@ fn device_auth(
     revoked: bool,
 ) -> Result<DeviceAuth, StoreError> {
     let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
-    let read_scopes = scopes_for(conn, account_id, role, place.as_deref())?;
-    let write_scopes = if role == Role::Director {
-        read_scopes.clone()
-    } else {
-        Vec::new()
-    };
+    let villages = scopes_for(conn, account_id, role, place.as_deref())?;
     Ok(DeviceAuth {
         device_id,
-        account_id,
-        role,
         revoked,
-        write_scopes,
-        read_scopes,
+        principal: Principal::new(account_id, role, villages),
     })
 }
 
@@ -519,14 +517,8 @@ fn ingest_batch(
             "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms) VALUES (?,?,?,?,?,?,?)
              ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
         )?;
-        for r in &plan.rejections {
-            if r.code == sync_core::wire::codes::CLOCK_AHEAD {
-                continue; // not held: the device re-stamps and sends it again
-            }
+        for r in plan.held_rejections(&batch.changes) {
             let c = &batch.changes[r.index];
-            if c.device_seq == 0 || c.device_seq > i64::MAX as u64 {
-                continue; // cannot be held; reported only
-            }
             st.execute(params![
                 dev,
                 c.op_id.as_bytes().as_slice(),
@@ -546,20 +538,7 @@ fn ingest_batch(
     )?
     .execute(params![max as i64, now, prepared.heartbeat, dev])?;
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(PushOutcome {
-        max_device_seq: max,
-        accepted: plan.accepted.len() as u64 + plan.duplicates,
-        rejected: plan
-            .rejections
-            .iter()
-            .map(|r| Rejection {
-                op_id: batch.changes[r.index].op_id,
-                device_seq: batch.changes[r.index].device_seq,
-                code: r.code.to_string(),
-                message: r.message.clone(),
-            })
-            .collect(),
-    })
+    Ok(plan.outcome(&batch.changes, max))
 }
 
 /// The device's highest contiguous held `device_seq` after this batch held `held`:
@@ -645,7 +624,7 @@ fn scopes_json(scopes: &[String]) -> String {
 }
 
 #[async_trait]
-impl Database for SqliteDatabase {
+impl AccountStore for SqliteDatabase {
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
         let roster = roster.clone();
         self.write(move |conn| {
@@ -788,6 +767,41 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
+        let login = account_login.map(str::to_string);
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE ?1 IS NULL OR a.login=?1 ORDER BY a.login, d.enrolled_ms",
+            )?;
+            let rows = st.query_map([login], |r| {
+                Ok(DeviceInfo {
+                    device_id: uuid_of(r.get(0)?)?,
+                    account_login: r.get(1)?,
+                    name: r.get(2)?,
+                    app_version: r.get(3)?,
+                    enrolled_ms: r.get(4)?,
+                    revoked_ms: r.get(5)?,
+                    last_seen_ms: r.get(6)?,
+                    max_device_seq: r.get(7)?,
+                    heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, ?) WHERE device_id=?",
+                params![now_ms, device_id.as_bytes().as_slice()],
+            )? > 0)
+        })
+        .await
+    }
+
     async fn quarantine(
         &self,
         device_id: Uuid,
@@ -854,6 +868,35 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id")?;
+            let rows = st.query_map([], |r| {
+                Ok(AccessLogEntry { account_id: r.get(0)?, device_id: uuid_of(r.get(1)?)?, scope: r.get(2)?, record_count: r.get(3)?, at_ms: r.get(4)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.read(|conn| Ok(!conn.prepare("SELECT 1 FROM places LIMIT 1")?.exists([])?))
+            .await
+    }
+
+    async fn villages(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut st =
+                conn.prepare("SELECT code FROM places WHERE kind='village' ORDER BY code")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SyncStore for SqliteDatabase {
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         let device = device.clone();
         // Keys, canonical values: off the single writer, on the caller's thread.
@@ -929,8 +972,8 @@ impl Database for SqliteDatabase {
                 Ok(pull_page(scanned, cursor, limit, puller, include_own))
             })
             .await?;
-        if device.role != Role::Director && !page.changes.is_empty() {
-            let entries = access_entries(device, &page, now_ms);
+        let entries = access_entries(device, &page, now_ms);
+        if !entries.is_empty() {
             self.write(move |conn| {
                 let mut st = conn.prepare_cached(
                     "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES (?,?,?,?,?)",
@@ -980,6 +1023,31 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
+                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=? ORDER BY c.hlc, c.device_id",
+            )?;
+            let rows = st.query_map([row_id.as_bytes().as_slice()], |r| {
+                Ok(AuditEntry {
+                    received_ms: r.get(0)?,
+                    account_login: r.get(1)?,
+                    device_id: uuid_of(r.get(2)?)?,
+                    table: r.get(3)?,
+                    field: r.get(4)?,
+                    hlc: Hlc::from_u64(r.get::<_, i64>(5)? as u64),
+                    op_id: uuid_of(r.get(6)?)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl BlobUploads for SqliteDatabase {
     async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
         let sha = sha256.to_string();
         self.read(move |conn| blob_state(conn, &sha)).await
@@ -1068,90 +1136,10 @@ impl Database for SqliteDatabase {
         })
         .await
     }
+}
 
-    async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
-        let login = account_login.map(str::to_string);
-        self.read(move |conn| {
-            let mut st = conn.prepare(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE ?1 IS NULL OR a.login=?1 ORDER BY a.login, d.enrolled_ms",
-            )?;
-            let rows = st.query_map([login], |r| {
-                Ok(DeviceInfo {
-                    device_id: uuid_of(r.get(0)?)?,
-                    account_login: r.get(1)?,
-                    name: r.get(2)?,
-                    app_version: r.get(3)?,
-                    enrolled_ms: r.get(4)?,
-                    revoked_ms: r.get(5)?,
-                    last_seen_ms: r.get(6)?,
-                    max_device_seq: r.get(7)?,
-                    heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
-        self.write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, ?) WHERE device_id=?",
-                params![now_ms, device_id.as_bytes().as_slice()],
-            )? > 0)
-        })
-        .await
-    }
-
-    async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(move |conn| {
-            let mut st = conn.prepare(
-                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
-                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=? ORDER BY c.hlc, c.device_id",
-            )?;
-            let rows = st.query_map([row_id.as_bytes().as_slice()], |r| {
-                Ok(AuditEntry {
-                    received_ms: r.get(0)?,
-                    account_login: r.get(1)?,
-                    device_id: uuid_of(r.get(2)?)?,
-                    table: r.get(3)?,
-                    field: r.get(4)?,
-                    hlc: Hlc::from_u64(r.get::<_, i64>(5)? as u64),
-                    op_id: uuid_of(r.get(6)?)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
-        self.read(|conn| {
-            let mut st = conn.prepare("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id")?;
-            let rows = st.query_map([], |r| {
-                Ok(AccessLogEntry { account_id: r.get(0)?, device_id: uuid_of(r.get(1)?)?, scope: r.get(2)?, record_count: r.get(3)?, at_ms: r.get(4)? })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.read(|conn| Ok(!conn.prepare("SELECT 1 FROM places LIMIT 1")?.exists([])?))
-            .await
-    }
-
-    async fn villages(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| {
-            let mut st =
-                conn.prepare("SELECT code FROM places WHERE kind='village' ORDER BY code")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
+#[async_trait]
+impl BenchStore for SqliteDatabase {
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError> {
         let changes = changes.to_vec();
         self.write(move |conn| {
@@ -1203,24 +1191,575 @@ fn blob_state(conn: &Connection, sha: &str) -> Result<BlobState, StoreError> {
     })
 }
 
-/// Access-log rows for a supervisor's or admin's page: one per village read.
-pub(crate) fn access_entries(
-    device: &DeviceAuth,
-    page: &PullPage,
-    now_ms: i64,
-) -> Vec<AccessLogEntry> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for c in &page.changes {
-        *counts.entry(c.change.scope.as_str()).or_default() += 1;
+fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(PersonRecord, String)> {
+    Ok((
+        PersonRecord {
+            account_id: r.get(0)?,
+            login: r.get(1)?,
+            name: r.get(2)?,
+            role: Role::Director, // replaced below from the text
+            place: r.get(4)?,
+            password_hash: r.get(5)?,
+            login_code_hash: r.get(6)?,
+            login_code_expires_ms: r.get(7)?,
+            failed_logins: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+            locked_until_ms: r.get(9)?,
+        },
+        r.get(3)?,
+    ))
+}
+
+const PERSON_SQL: &str = "SELECT a.id, a.login, a.name, a.role, a.place, p.password_hash, p.login_code_hash, p.login_code_expires_ms, p.failed_logins, p.locked_until_ms
+     FROM accounts a LEFT JOIN people p ON p.account_id=a.id";
+
+fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecord>, StoreError> {
+    match found {
+        None => Ok(None),
+        Some((mut p, role)) => {
+            p.role =
+                Role::parse(&role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
+            Ok(Some(p))
+        }
     }
-    counts
-        .into_iter()
-        .map(|(scope, n)| AccessLogEntry {
-            account_id: device.account_id,
-            device_id: device.device_id,
-            scope: scope.to_string(),
-            record_count: n,
-            at_ms: now_ms,
+}
+
+#[async_trait]
+impl ConsoleStore for SqliteDatabase {
+    async fn person(&self, login: &str) -> Result<Option<PersonRecord>, StoreError> {
+        let login = login.to_string();
+        self.read(move |conn| {
+            let found = conn
+                .prepare_cached(&format!("{PERSON_SQL} WHERE a.login=?"))?
+                .query_row([&login], person_row)
+                .optional()?;
+            person_of(found)
         })
-        .collect()
+        .await
+    }
+
+    async fn person_by_id(&self, account_id: i64) -> Result<Option<PersonRecord>, StoreError> {
+        self.read(move |conn| {
+            let found = conn
+                .prepare_cached(&format!("{PERSON_SQL} WHERE a.id=?"))?
+                .query_row([account_id], person_row)
+                .optional()?;
+            person_of(found)
+        })
+        .await
+    }
+
+    async fn set_login_code(
+        &self,
+        account_id: i64,
+        code_hash: String,
+        expires_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO people (account_id, login_code_hash, login_code_expires_ms, failed_logins, locked_until_ms) VALUES (?1,?2,?3,0,NULL)
+                 ON CONFLICT (account_id) DO UPDATE SET login_code_hash=?2, login_code_expires_ms=?3, failed_logins=0, locked_until_ms=NULL",
+                params![account_id, code_hash, expires_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO people (account_id, password_hash) VALUES (?1,?2)
+                 ON CONFLICT (account_id) DO UPDATE SET password_hash=?2, login_code_hash=NULL, login_code_expires_ms=NULL, failed_logins=0, locked_until_ms=NULL",
+                params![account_id, password_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failed(
+        &self,
+        account_id: i64,
+        now_ms: i64,
+        lock_after: i64,
+        lock_ms: i64,
+    ) -> Result<i64, StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO people (account_id, failed_logins) VALUES (?1, 0) ON CONFLICT (account_id) DO NOTHING",
+                [account_id],
+            )?;
+            Ok(conn.query_row(
+                "UPDATE people SET failed_logins=failed_logins+1,
+                    locked_until_ms=CASE WHEN failed_logins+1 >= ?2 THEN ?3 ELSE locked_until_ms END
+                 WHERE account_id=?1 RETURNING failed_logins",
+                params![account_id, lock_after, now_ms + lock_ms],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE people SET failed_logins=0, locked_until_ms=NULL WHERE account_id=?",
+                [account_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE expires_ms < ?", [session.created_ms])?;
+            conn.execute(
+                "INSERT INTO sessions (token_hash, account_id, csrf, created_ms, expires_ms) VALUES (?,?,?,?,?)",
+                params![
+                    session.token_hash.as_slice(),
+                    session.account_id,
+                    session.csrf,
+                    session.created_ms,
+                    session.expires_ms
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT account_id, csrf, created_ms, expires_ms FROM sessions WHERE token_hash=? AND expires_ms > ?",
+                )?
+                .query_row(params![token_hash.as_slice(), now_ms], |r| {
+                    Ok(SessionRecord {
+                        token_hash,
+                        account_id: r.get(0)?,
+                        csrf: r.get(1)?,
+                        created_ms: r.get(2)?,
+                        expires_ms: r.get(3)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM sessions WHERE token_hash=?",
+                [token_hash.as_slice()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError> {
+        self.read(move |conn| {
+            let found: Option<(String, Option<String>)> = conn
+                .query_row(
+                    "SELECT role, place FROM accounts WHERE id=?",
+                    [account_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((role, place)) = found else {
+                return Ok(None);
+            };
+            let role =
+                Role::parse(&role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
+            let villages = scopes_for(conn, account_id, role, place.as_deref())?;
+            Ok(Some(Principal::new(account_id, role, villages)))
+        })
+        .await
+    }
+
+    async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO console_log (account_id, action, subject, at_ms) VALUES (?,?,?,?)",
+            )?
+            .execute(params![
+                entry.account_id,
+                entry.action,
+                entry.subject,
+                entry.at_ms
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT l.account_id, COALESCE(a.login, ''), l.action, l.subject, l.at_ms FROM console_log l
+                 LEFT JOIN accounts a ON a.id=l.account_id ORDER BY l.id DESC LIMIT ?",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(ConsoleLogEntry {
+                    account_id: r.get(0)?,
+                    login: r.get(1)?,
+                    action: r.get(2)?,
+                    subject: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn places(&self) -> Result<Vec<PlaceRow>, StoreError> {
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached("SELECT code, kind, name, parent FROM places ORDER BY code")?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (code, kind, name, parent) = row?;
+                let kind = crate::roster::PlaceKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt("unknown place kind".into()))?;
+                out.push(PlaceRow {
+                    code,
+                    kind,
+                    name,
+                    parent,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        self.read(|conn| {
+            let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+            let mut st = conn.prepare_cached(
+                "SELECT account_id, village FROM account_villages ORDER BY account_id, village",
+            )?;
+            for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+                let (a, v) = r?;
+                villages.entry(a).or_default().push(v);
+            }
+            let mut st = conn.prepare_cached(
+                "SELECT id, login, name, role, place FROM accounts ORDER BY login",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, login, name, role, place) = row?;
+                let role =
+                    Role::parse(&role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
+                out.push(AccountRow {
+                    id,
+                    login,
+                    name,
+                    role,
+                    place,
+                    villages: villages.remove(&id).unwrap_or_default(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
+        self.read(|conn| {
+            let mut st = conn
+                .prepare_cached("SELECT device_id, count(*) FROM rejections GROUP BY device_id")?;
+            let rows = st.query_map([], |r| Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
+        let ids = account_ids.to_vec();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id=? ORDER BY d.enrolled_ms",
+            )?;
+            let mut out = Vec::new();
+            for id in &ids {
+                let rows = st.query_map([id], |r| {
+                    Ok(DeviceInfo {
+                        device_id: uuid_of(r.get(0)?)?,
+                        account_login: r.get(1)?,
+                        name: r.get(2)?,
+                        app_version: r.get(3)?,
+                        enrolled_ms: r.get(4)?,
+                        revoked_ms: r.get(5)?,
+                        last_seen_ms: r.get(6)?,
+                        max_device_seq: r.get(7)?,
+                        heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
+                    })
+                })?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn console_cursor(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            Ok(
+                conn.query_row("SELECT seq FROM console_cursor WHERE id=1", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+        .await
+    }
+
+    async fn console_touched(&self, after_seq: u64, limit: i64) -> Result<Touched, StoreError> {
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let last: Option<i64> = tx.query_row(
+                "SELECT max(server_seq) FROM (SELECT server_seq FROM feed WHERE server_seq > ? ORDER BY server_seq LIMIT ?)",
+                params![after_seq as i64, limit],
+                |r| r.get(0),
+            )?;
+            let Some(last) = last else {
+                return Ok(Touched { child_ids: Vec::new(), last_seq: after_seq, more: false });
+            };
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT CASE WHEN c.table_name='child' THEN c.row_id ELSE r.child_id END
+                 FROM feed f JOIN changes c ON c.op_id=f.op_id
+                 LEFT JOIN rows r ON r.table_name=c.table_name AND r.row_id=c.row_id
+                 WHERE f.server_seq > ? AND f.server_seq <= ?",
+            )?;
+            let mut ids = Vec::new();
+            for r in st.query_map(params![after_seq as i64, last], |r| r.get::<_, Option<Vec<u8>>>(0))? {
+                if let Some(b) = r? {
+                    ids.push(uuid_of(b)?);
+                }
+            }
+            let more = tx
+                .prepare_cached("SELECT 1 FROM feed WHERE server_seq > ? LIMIT 1")?
+                .exists([last])?;
+            drop(st);
+            tx.commit()?;
+            Ok(Touched { child_ids: ids, last_seq: last as u64, more })
+        })
+        .await
+    }
+
+    async fn child_records(&self, child_ids: &[Uuid]) -> Result<Vec<RecordRow>, StoreError> {
+        let ids = child_ids.to_vec();
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut out: Vec<RecordRow> = Vec::new();
+            {
+                const SELECT: &str =
+                    "SELECT r.table_name, r.row_id, r.scope, r.child_id, f.field, f.value
+                     FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id";
+                let mut own = tx.prepare_cached(&format!(
+                    "{SELECT} WHERE r.table_name='child' AND r.row_id=?1"
+                ))?;
+                let mut following = tx.prepare_cached(&format!(
+                    "{SELECT} WHERE r.child_id=?1 ORDER BY r.table_name, r.row_id"
+                ))?;
+                for id in &ids {
+                    for st in [&mut own, &mut following] {
+                        let mut rows = st.query([id.as_bytes().as_slice()])?;
+                        while let Some(r) = rows.next()? {
+                            let table: String = r.get(0)?;
+                            let row_id = uuid_of(r.get(1)?)?;
+                            let field: String = r.get(4)?;
+                            let value = json_of(&r.get::<_, String>(5)?)?;
+                            match out.last_mut() {
+                                Some(last) if last.row_id == row_id && last.table == table => {
+                                    last.fields.insert(field, value);
+                                }
+                                _ => {
+                                    let mut fields = serde_json::Map::new();
+                                    fields.insert(field, value);
+                                    out.push(RecordRow {
+                                        table,
+                                        row_id,
+                                        scope: r.get(2)?,
+                                        child_id: r
+                                            .get::<_, Option<Vec<u8>>>(3)?
+                                            .map(uuid_of)
+                                            .transpose()?,
+                                        fields,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn console_apply(
+        &self,
+        from_seq: u64,
+        to_seq: u64,
+        update: ProjectionUpdate,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let now: i64 = conn.query_row("SELECT seq FROM console_cursor WHERE id=1", [], |r| r.get(0))?;
+            if now as u64 != from_seq {
+                return Ok(false);
+            }
+            for id in &update.child_ids {
+                let b = id.as_bytes().as_slice();
+                conn.prepare_cached("DELETE FROM console_children WHERE child_id=?")?.execute([b])?;
+                conn.prepare_cached("DELETE FROM console_visits WHERE child_id=?")?.execute([b])?;
+                conn.prepare_cached("DELETE FROM console_referrals WHERE child_id=?")?.execute([b])?;
+            }
+            let mut st = conn.prepare_cached(
+                "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            )?;
+            for c in &update.children {
+                st.execute(params![
+                    c.child_id.as_bytes().as_slice(),
+                    c.village,
+                    c.name,
+                    c.risk_colour,
+                    serde_json::to_string(&c.categories).unwrap_or_default(),
+                    c.active,
+                    c.added_on,
+                    c.last_visit_on,
+                    c.next_due_on,
+                    c.agreement_until
+                ])?;
+            }
+            let mut st = conn.prepare_cached(
+                "INSERT INTO console_visits (visit_id, child_id, village, visited_on) VALUES (?,?,?,?)",
+            )?;
+            for v in &update.visits {
+                st.execute(params![v.visit_id.as_bytes().as_slice(), v.child_id.as_bytes().as_slice(), v.village, v.visited_on])?;
+            }
+            let mut st = conn.prepare_cached(
+                "INSERT INTO console_referrals (referral_id, child_id, village, report, feedback_due_on, open) VALUES (?,?,?,?,?,?)",
+            )?;
+            for r in &update.referrals {
+                st.execute(params![r.referral_id.as_bytes().as_slice(), r.child_id.as_bytes().as_slice(), r.village, r.report, r.feedback_due_on, r.open])?;
+            }
+            conn.execute("UPDATE console_cursor SET seq=? WHERE id=1", [to_seq as i64])?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError> {
+        let villages = villages.to_vec();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until
+                 FROM console_children WHERE village = ?",
+            )?;
+            let mut out = Vec::new();
+            for v in &villages {
+                let rows = st.query_map([v], |r| {
+                    Ok(ChildFacts {
+                        child_id: uuid_of(r.get(0)?)?,
+                        village: r.get(1)?,
+                        name: r.get(2)?,
+                        risk_colour: r.get(3)?,
+                        categories: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+                        active: r.get(5)?,
+                        added_on: r.get(6)?,
+                        last_visit_on: r.get(7)?,
+                        next_due_on: r.get(8)?,
+                        agreement_until: r.get(9)?,
+                    })
+                })?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn console_visit_days(
+        &self,
+        villages: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let villages = villages.to_vec();
+        let since = since.to_string();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ? AND visited_on >= ? GROUP BY visited_on",
+            )?;
+            let mut out = Vec::new();
+            for v in &villages {
+                for r in st.query_map(params![v, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn console_open_referrals(
+        &self,
+        villages: &[String],
+    ) -> Result<Vec<ReferralFact>, StoreError> {
+        let villages = villages.to_vec();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE village = ? AND open",
+            )?;
+            let mut out = Vec::new();
+            for v in &villages {
+                let rows = st.query_map([v], |r| {
+                    Ok(ReferralFact {
+                        referral_id: uuid_of(r.get(0)?)?,
+                        child_id: uuid_of(r.get(1)?)?,
+                        village: r.get(2)?,
+                        report: r.get(3)?,
+                        feedback_due_on: r.get(4)?,
+                        open: r.get(5)?,
+                    })
+                })?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
 }

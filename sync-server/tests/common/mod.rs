@@ -181,9 +181,10 @@ impl TestServer {
 
     /// Issues a code for `login`.
     pub async fn code(&self, login: &str) -> String {
-        sync_server::demo::issue_code(self.state.db.as_ref(), login, 1)
+        sync_server::enrollment::issue_code(self.state.db.as_ref(), login, 1, now_ms() as i64)
             .await
             .unwrap()
+            .code
     }
 
     /// Enrolls a new device of `login`.
@@ -226,7 +227,7 @@ pub struct Device {
 }
 
 pub fn now_ms() -> u64 {
-    sync_server::handlers::now_ms()
+    sync_server::model::clock::now_ms()
 }
 
 impl Device {

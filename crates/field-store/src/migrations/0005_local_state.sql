@@ -24,7 +24,3 @@ CREATE TABLE staged_photo (
     height       INTEGER NOT NULL,
     created_at   TEXT    NOT NULL
 ) WITHOUT ROWID;
-
--- A rejected change stays in view until the director has acted on it (fixed the record
--- or acknowledged the reason); acknowledging keeps the row, with the time.
-ALTER TABLE rejected_change ADD COLUMN acknowledged_at TEXT;

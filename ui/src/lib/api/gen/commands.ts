@@ -28,6 +28,7 @@ import type { NewChild } from "./NewChild";
 import type { NewGuardian } from "./NewGuardian";
 import type { NewReferral } from "./NewReferral";
 import type { NewVisit } from "./NewVisit";
+import type { PdfFile } from "./PdfFile";
 import type { PhotoInput } from "./PhotoInput";
 import type { PhotoRef } from "./PhotoRef";
 import type { PinInput } from "./PinInput";
@@ -120,6 +121,8 @@ export type Commands = {
   sign_agreement: { args: SignAgreement; result: AgreementSigned };
   /** A signed agreement's locked text and signatures. */
   agreement: { args: VersionRef; result: AgreementTextView };
+  /** The printable copy of a signed agreement for the family (PDF). */
+  agreement_pdf: { args: VersionRef; result: PdfFile };
   /** What the sync screen and badge show. */
   sync_state: { args: Empty; result: SyncState };
   /** Sync now. */
@@ -175,6 +178,7 @@ export const COMMANDS: CommandName[] = [
   "agreement_preview",
   "sign_agreement",
   "agreement",
+  "agreement_pdf",
   "sync_state",
   "sync_now",
   "acknowledge_rejected",

@@ -1,0 +1,800 @@
+//! The console's figures, computed once for the HTML pages, the JSON API and the
+//! exports: who is behind, which children are overdue (not visited, or visited on the
+//! phone and not yet synced), at risk, without a care agreement, and which referrals
+//! and mandatory reports are past their feedback date. Pure: the store's rows and
+//! "today" go in, plain data comes out, worst first.
+
+use crate::model::Role;
+use crate::roster::PlaceKind;
+use crate::store::{AccountRow, ChildFacts, DeviceInfo, PlaceRow, ReferralFact};
+use chrono::{Datelike, NaiveDate};
+use domain::{Category, ChildStatus, DueFacts, DueStatus, RiskColour, VisitPolicy};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A device is stale after this long without a successful sync…
+pub const STALE_AFTER_MS: i64 = 3 * 86_400_000;
+/// …and silent after this long (or if it never synced).
+pub const SILENT_AFTER_MS: i64 = 14 * 86_400_000;
+/// Agreements ending within this many days are "expiring".
+pub const EXPIRING_DAYS: i64 = 30;
+/// Weeks in the visits-per-week chart.
+pub const CHART_WEEKS: usize = 12;
+
+/// A place, named.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct PlaceRef {
+    pub code: String,
+    pub name: String,
+    /// `city`, `county`, `township` or `village`.
+    pub kind: String,
+}
+
+/// The place tree, for naming and rolling villages up.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    by_code: HashMap<String, PlaceRow>,
+    children: HashMap<String, Vec<String>>,
+}
+
+impl Places {
+    pub fn new(rows: Vec<PlaceRow>) -> Places {
+        let mut p = Places::default();
+        for r in rows {
+            if let Some(parent) = &r.parent {
+                p.children
+                    .entry(parent.clone())
+                    .or_default()
+                    .push(r.code.clone());
+            }
+            p.by_code.insert(r.code.clone(), r);
+        }
+        for v in p.children.values_mut() {
+            v.sort();
+        }
+        p
+    }
+    pub fn get(&self, code: &str) -> Option<&PlaceRow> {
+        self.by_code.get(code)
+    }
+    pub fn name(&self, code: &str) -> String {
+        self.get(code)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| code.to_string())
+    }
+    pub fn place_ref(&self, code: &str) -> PlaceRef {
+        PlaceRef {
+            code: code.to_string(),
+            name: self.name(code),
+            kind: self
+                .get(code)
+                .map(|p| p.kind.as_str())
+                .unwrap_or("village")
+                .to_string(),
+        }
+    }
+    /// Direct sub-places of `code`.
+    pub fn children_of(&self, code: &str) -> &[String] {
+        self.children.get(code).map(Vec::as_slice).unwrap_or(&[])
+    }
+    /// Every village at or under `code`.
+    pub fn villages_under(&self, code: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![code.to_string()];
+        while let Some(c) = stack.pop() {
+            match self.get(&c).map(|p| p.kind) {
+                Some(PlaceKind::Village) => out.push(c),
+                Some(_) => stack.extend(self.children_of(&c).iter().cloned()),
+                None => {}
+            }
+        }
+        out.sort();
+        out
+    }
+    /// The ancestor of `village` of kind `kind` (the village itself for `Village`).
+    pub fn ancestor(&self, village: &str, kind: PlaceKind) -> Option<String> {
+        let mut c = village.to_string();
+        for _ in 0..5 {
+            let p = self.get(&c)?;
+            if p.kind == kind {
+                return Some(c);
+            }
+            c = p.parent.clone()?;
+        }
+        None
+    }
+    /// The top of the tree (the city), if any.
+    pub fn city(&self) -> Option<String> {
+        self.by_code
+            .values()
+            .filter(|p| p.kind == PlaceKind::City)
+            .map(|p| p.code.clone())
+            .min()
+    }
+}
+
+/// What the console computes with, loaded for one view.
+pub struct Inputs<'a> {
+    pub places: &'a Places,
+    pub accounts: &'a [AccountRow],
+    pub devices: &'a [DeviceInfo],
+    pub rejections: &'a BTreeMap<Uuid, i64>,
+    pub children: &'a [ChildFacts],
+    pub referrals: &'a [ReferralFact],
+    /// (village, day, visits).
+    pub visit_days: &'a [(String, String, i64)],
+    pub today: NaiveDate,
+    pub now_ms: i64,
+    pub policy: &'a VisitPolicy,
+}
+
+/// Counts of one area (a village, township, county or the city).
+#[derive(Clone, Debug, Default, Serialize, ToSchema, PartialEq, Eq)]
+pub struct AreaFigures {
+    pub children: u64,
+    pub red: u64,
+    pub yellow: u64,
+    pub blue: u64,
+    pub green: u64,
+    /// Overdue and not visited (as far as the server and the phones' heartbeats know).
+    pub overdue_not_visited: u64,
+    /// Overdue on the server, but a phone reports a visit not yet synced.
+    pub overdue_visited_unsynced: u64,
+    /// Left-behind children without a valid signed care agreement.
+    pub agreements_missing: u64,
+    /// Left-behind children whose agreement ends within 30 days.
+    pub agreements_expiring: u64,
+    /// Open referrals past their feedback date.
+    pub referrals_late: u64,
+    /// Open mandatory reports (强制报告) past their feedback date.
+    pub reports_late: u64,
+    pub directors: u64,
+    pub devices: u64,
+    /// Devices without a successful sync for 3 days.
+    pub devices_stale: u64,
+    /// Devices without a successful sync for 14 days, or never.
+    pub devices_silent: u64,
+}
+
+impl AreaFigures {
+    fn add(&mut self, o: &AreaFigures) {
+        self.children += o.children;
+        self.red += o.red;
+        self.yellow += o.yellow;
+        self.blue += o.blue;
+        self.green += o.green;
+        self.overdue_not_visited += o.overdue_not_visited;
+        self.overdue_visited_unsynced += o.overdue_visited_unsynced;
+        self.agreements_missing += o.agreements_missing;
+        self.agreements_expiring += o.agreements_expiring;
+        self.referrals_late += o.referrals_late;
+        self.reports_late += o.reports_late;
+        self.directors += o.directors;
+        self.devices += o.devices;
+        self.devices_stale += o.devices_stale;
+        self.devices_silent += o.devices_silent;
+    }
+    /// How bad an area looks: what needs action now weighs most.
+    pub fn badness(&self) -> (u64, u64, u64, u64) {
+        (
+            self.reports_late + self.overdue_not_visited,
+            self.devices_silent + self.devices_stale,
+            self.agreements_missing + self.referrals_late,
+            self.red,
+        )
+    }
+}
+
+/// Children per category.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct CategoryCount {
+    pub code: String,
+    pub label_zh: String,
+    pub count: u64,
+}
+
+/// One device of a director, as the supervisor sees it.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct DeviceStatus {
+    pub device_id: Uuid,
+    pub name: String,
+    pub app_version: String,
+    /// Last successful sync (server time), ms since the epoch.
+    pub last_sync_ms: Option<i64>,
+    pub last_sync_days: Option<i64>,
+    pub pending_changes: u64,
+    pub pending_blobs: u64,
+    /// Age of the oldest unsent record, seconds.
+    pub oldest_pending_secs: u64,
+    /// Device clock minus server clock at its last push, ms.
+    pub clock_skew_ms: Option<i64>,
+    pub rejected: i64,
+    pub free_storage_bytes: u64,
+    pub revoked: bool,
+    pub stale: bool,
+    pub silent: bool,
+}
+
+/// A director and their phones.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct DirectorStatus {
+    pub login: String,
+    pub name: String,
+    pub villages: Vec<PlaceRef>,
+    pub devices: Vec<DeviceStatus>,
+    pub children: u64,
+    pub overdue_not_visited: u64,
+    pub overdue_visited_unsynced: u64,
+    /// No device, or every device stale / silent.
+    pub stale: bool,
+    pub silent: bool,
+}
+
+/// An overdue child.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct OverdueChild {
+    pub child_id: Uuid,
+    pub name: String,
+    pub village: PlaceRef,
+    pub risk_colour: String,
+    pub categories: Vec<String>,
+    pub last_visit_on: Option<String>,
+    pub due_on: String,
+    pub days_overdue: i64,
+    /// A phone reports a visit to this child that has not reached the server.
+    pub visited_unsynced: bool,
+}
+
+/// A left-behind child whose care agreement is missing or ending.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct AgreementIssue {
+    pub child_id: Uuid,
+    pub name: String,
+    pub village: PlaceRef,
+    /// Last day of the latest signed agreement (none: missing).
+    pub valid_until: Option<String>,
+    /// `missing`, `expired` or `expiring`.
+    pub issue: String,
+}
+
+/// A referral or mandatory report past its feedback date.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct LateReferral {
+    pub referral_id: Uuid,
+    pub child_id: Uuid,
+    pub child_name: String,
+    pub village: PlaceRef,
+    pub report: bool,
+    pub feedback_due_on: String,
+    pub days_late: i64,
+}
+
+/// One bar of a chart.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct Bar {
+    pub label: String,
+    pub value: u64,
+}
+
+/// A township: its directors worst first, and the children who need something.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct TownshipOverview {
+    pub township: PlaceRef,
+    pub today: String,
+    pub figures: AreaFigures,
+    pub categories: Vec<CategoryCount>,
+    pub directors: Vec<DirectorStatus>,
+    pub overdue: Vec<OverdueChild>,
+    pub agreements: Vec<AgreementIssue>,
+    pub late_referrals: Vec<LateReferral>,
+    pub visits_per_week: Vec<Bar>,
+    pub sync_freshness: Vec<Bar>,
+}
+
+/// A county or the city: the same figures by township or county, worst first.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct AreaOverview {
+    pub area: PlaceRef,
+    pub today: String,
+    pub totals: AreaFigures,
+    pub rows: Vec<AreaRow>,
+    pub visits_per_week: Vec<Bar>,
+    pub sync_freshness: Vec<Bar>,
+}
+
+/// One sub-area's figures.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct AreaRow {
+    pub place: PlaceRef,
+    pub figures: AreaFigures,
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Where a child stands today.
+pub struct ChildState<'a> {
+    pub facts: &'a ChildFacts,
+    pub due_on: Option<NaiveDate>,
+    pub overdue_days: Option<i64>,
+    pub left_behind: bool,
+}
+
+pub fn child_state<'a>(
+    c: &'a ChildFacts,
+    today: NaiveDate,
+    policy: &VisitPolicy,
+) -> ChildState<'a> {
+    let categories: Vec<Category> = c
+        .categories
+        .iter()
+        .filter_map(|s| Category::from_code(s))
+        .collect();
+    let left_behind = categories.contains(&Category::LeftBehind);
+    let due_on = parse_day(&c.added_on).and_then(|added_on| {
+        policy.next_due_on(&DueFacts {
+            categories,
+            risk_colour: RiskColour::from_code(&c.risk_colour).unwrap_or(RiskColour::Green),
+            status: if c.active {
+                ChildStatus::Active
+            } else {
+                ChildStatus::Exited
+            },
+            added_on,
+            last_visit_on: c.last_visit_on.as_deref().and_then(parse_day),
+            next_due_on: c.next_due_on.as_deref().and_then(parse_day),
+        })
+    });
+    let overdue_days = due_on.and_then(|d| match domain::due_status(d, today, policy.soon_days) {
+        DueStatus::Overdue { days } => Some(days),
+        _ => None,
+    });
+    ChildState {
+        facts: c,
+        due_on,
+        overdue_days,
+        left_behind,
+    }
+}
+
+fn device_status(d: &DeviceInfo, rejections: &BTreeMap<Uuid, i64>, now_ms: i64) -> DeviceStatus {
+    let hb = d.heartbeat.clone().unwrap_or_default();
+    let age = d.last_seen_ms.map(|t| now_ms - t);
+    DeviceStatus {
+        device_id: d.device_id,
+        name: d.name.clone(),
+        app_version: if hb.app_version.is_empty() {
+            d.app_version.clone()
+        } else {
+            hb.app_version.clone()
+        },
+        last_sync_ms: d.last_seen_ms,
+        last_sync_days: age.map(|a| a / 86_400_000),
+        pending_changes: hb.pending_changes,
+        pending_blobs: hb.pending_blobs,
+        oldest_pending_secs: hb.oldest_pending_secs,
+        clock_skew_ms: d
+            .last_seen_ms
+            .filter(|_| hb.device_clock_ms > 0)
+            .map(|seen| hb.device_clock_ms as i64 - seen),
+        rejected: rejections.get(&d.device_id).copied().unwrap_or(0),
+        free_storage_bytes: hb.free_storage_bytes,
+        revoked: d.revoked_ms.is_some(),
+        stale: d.revoked_ms.is_none()
+            && age.is_some_and(|a| a > STALE_AFTER_MS)
+            && !age.is_some_and(|a| a > SILENT_AFTER_MS),
+        silent: d.revoked_ms.is_none() && age.is_none_or(|a| a > SILENT_AFTER_MS),
+    }
+}
+
+fn monday(d: NaiveDate) -> NaiveDate {
+    d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64)
+}
+
+/// The first day the visits-per-week chart covers.
+pub fn chart_since(today: NaiveDate) -> NaiveDate {
+    monday(today) - chrono::Duration::weeks(CHART_WEEKS as i64 - 1)
+}
+
+fn visits_per_week(inp: &Inputs<'_>, villages: &HashSet<&str>) -> Vec<Bar> {
+    let first = chart_since(inp.today);
+    let mut weeks = vec![0u64; CHART_WEEKS];
+    for (v, day, n) in inp.visit_days {
+        if !villages.contains(v.as_str()) {
+            continue;
+        }
+        if let Some(d) = parse_day(day) {
+            let w = (monday(d) - first).num_weeks();
+            if (0..CHART_WEEKS as i64).contains(&w) && d <= inp.today {
+                weeks[w as usize] += *n as u64;
+            }
+        }
+    }
+    weeks
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| Bar {
+            label: (first + chrono::Duration::weeks(i as i64))
+                .format("%m-%d")
+                .to_string(),
+            value,
+        })
+        .collect()
+}
+
+fn freshness(devices: &[DeviceStatus]) -> Vec<Bar> {
+    let mut b = [0u64; 5];
+    for d in devices.iter().filter(|d| !d.revoked) {
+        let i = match d.last_sync_days {
+            None => 4,
+            Some(0) => 0,
+            Some(1..=2) => 1,
+            Some(3..=13) => 2,
+            Some(_) => 3,
+        };
+        b[i] += 1;
+    }
+    [
+        "今天 today",
+        "1–2 天 days",
+        "3–13 天 days",
+        "14 天以上 14+ days",
+        "从未 never",
+    ]
+    .iter()
+    .zip(b)
+    .map(|(l, v)| Bar {
+        label: l.to_string(),
+        value: v,
+    })
+    .collect()
+}
+
+/// Per-village working set: computed once, rolled up by any level.
+struct Rolled {
+    by_village: HashMap<String, AreaFigures>,
+    directors: Vec<DirectorStatus>,
+    overdue: Vec<OverdueChild>,
+    agreements: Vec<AgreementIssue>,
+    late: Vec<LateReferral>,
+    categories: BTreeMap<String, u64>,
+    devices: Vec<(String, DeviceStatus)>,
+}
+
+fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
+    let mut by_village: HashMap<String, AreaFigures> = HashMap::new();
+    // Directors of these villages and their devices.
+    let mut devices_of: HashMap<&str, Vec<&DeviceInfo>> = HashMap::new();
+    for d in inp.devices {
+        devices_of
+            .entry(d.account_login.as_str())
+            .or_default()
+            .push(d);
+    }
+    // Children a phone reports as visited but not yet synced, by village it may write.
+    let mut unsent: HashSet<Uuid> = HashSet::new();
+    let mut directors = Vec::new();
+    let mut all_devices = Vec::new();
+    for a in inp.accounts.iter().filter(|a| a.role == Role::Director) {
+        let mine: Vec<&String> = a
+            .villages
+            .iter()
+            .filter(|v| villages.contains(v.as_str()))
+            .collect();
+        let Some(first) = mine.first() else { continue };
+        let devs: Vec<DeviceStatus> = devices_of
+            .get(a.login.as_str())
+            .map(|ds| {
+                ds.iter()
+                    .map(|d| device_status(d, inp.rejections, inp.now_ms))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for d in devices_of.get(a.login.as_str()).into_iter().flatten() {
+            if d.revoked_ms.is_none() {
+                if let Some(hb) = &d.heartbeat {
+                    unsent.extend(
+                        hb.unsent_visit_children
+                            .iter()
+                            .take(sync_core::wire::MAX_UNSENT_VISIT_CHILDREN),
+                    );
+                }
+            }
+        }
+        let f = by_village.entry((*first).clone()).or_default();
+        f.directors += 1;
+        let live: Vec<&DeviceStatus> = devs.iter().filter(|d| !d.revoked).collect();
+        f.devices += live.len() as u64;
+        f.devices_stale += live.iter().filter(|d| d.stale).count() as u64;
+        f.devices_silent += live.iter().filter(|d| d.silent).count() as u64;
+        let silent = live.is_empty() || live.iter().all(|d| d.silent);
+        let stale = !silent && live.iter().all(|d| d.stale || d.silent);
+        for d in &devs {
+            all_devices.push(((*first).clone(), d.clone()));
+        }
+        if detail {
+            directors.push(DirectorStatus {
+                login: a.login.clone(),
+                name: a.name.clone(),
+                villages: mine.iter().map(|v| inp.places.place_ref(v)).collect(),
+                devices: devs,
+                children: 0,
+                overdue_not_visited: 0,
+                overdue_visited_unsynced: 0,
+                stale,
+                silent,
+            });
+        }
+    }
+    let mut overdue = Vec::new();
+    let mut agreements = Vec::new();
+    let mut categories: BTreeMap<String, u64> = BTreeMap::new();
+    let mut names: HashMap<Uuid, &ChildFacts> = HashMap::new();
+    let expiring = inp.today + chrono::Duration::days(EXPIRING_DAYS);
+    for c in inp
+        .children
+        .iter()
+        .filter(|c| c.active && villages.contains(c.village.as_str()))
+    {
+        let f = by_village.entry(c.village.clone()).or_default();
+        f.children += 1;
+        match c.risk_colour.as_str() {
+            "red" => f.red += 1,
+            "yellow" => f.yellow += 1,
+            "blue" => f.blue += 1,
+            _ => f.green += 1,
+        }
+        for cat in &c.categories {
+            *categories.entry(cat.clone()).or_default() += 1;
+        }
+        let st = child_state(c, inp.today, inp.policy);
+        if let Some(days) = st.overdue_days {
+            let visited_unsynced = unsent.contains(&c.child_id);
+            if visited_unsynced {
+                f.overdue_visited_unsynced += 1;
+            } else {
+                f.overdue_not_visited += 1;
+            }
+            if detail {
+                overdue.push(OverdueChild {
+                    child_id: c.child_id,
+                    name: c.name.clone(),
+                    village: inp.places.place_ref(&c.village),
+                    risk_colour: c.risk_colour.clone(),
+                    categories: c.categories.clone(),
+                    last_visit_on: c.last_visit_on.clone(),
+                    due_on: st.due_on.map(|d| d.to_string()).unwrap_or_default(),
+                    days_overdue: days,
+                    visited_unsynced,
+                });
+            }
+        }
+        if st.left_behind {
+            let until = c.agreement_until.as_deref().and_then(parse_day);
+            let issue = match until {
+                None => Some("missing"),
+                Some(u) if u < inp.today => Some("expired"),
+                Some(u) if u <= expiring => Some("expiring"),
+                Some(_) => None,
+            };
+            match issue {
+                Some("expiring") => f.agreements_expiring += 1,
+                Some(_) => f.agreements_missing += 1,
+                None => {}
+            }
+            if let (Some(issue), true) = (issue, detail) {
+                agreements.push(AgreementIssue {
+                    child_id: c.child_id,
+                    name: c.name.clone(),
+                    village: inp.places.place_ref(&c.village),
+                    valid_until: c.agreement_until.clone(),
+                    issue: issue.to_string(),
+                });
+            }
+        }
+        names.insert(c.child_id, c);
+    }
+    let mut late = Vec::new();
+    for r in inp
+        .referrals
+        .iter()
+        .filter(|r| r.open && villages.contains(r.village.as_str()))
+    {
+        let Some(due) = parse_day(&r.feedback_due_on) else {
+            continue;
+        };
+        if due >= inp.today || !names.contains_key(&r.child_id) {
+            continue;
+        }
+        let f = by_village.entry(r.village.clone()).or_default();
+        if r.report {
+            f.reports_late += 1;
+        } else {
+            f.referrals_late += 1;
+        }
+        if detail {
+            late.push(LateReferral {
+                referral_id: r.referral_id,
+                child_id: r.child_id,
+                child_name: names
+                    .get(&r.child_id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                village: inp.places.place_ref(&r.village),
+                report: r.report,
+                feedback_due_on: r.feedback_due_on.clone(),
+                days_late: (inp.today - due).num_days(),
+            });
+        }
+    }
+    Rolled {
+        by_village,
+        directors,
+        overdue,
+        agreements,
+        late,
+        categories,
+        devices: all_devices,
+    }
+}
+
+/// The township overview, worst first.
+pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
+    let villages = inp.places.villages_under(township);
+    let set: HashSet<&str> = villages.iter().map(String::as_str).collect();
+    let mut r = roll(inp, &set, true);
+    let mut figures = AreaFigures::default();
+    for f in r.by_village.values() {
+        figures.add(f);
+    }
+    // Per-director counts (a child counts for every director of its village).
+    for d in &mut r.directors {
+        let vs: BTreeSet<&str> = d.villages.iter().map(|v| v.code.as_str()).collect();
+        d.children = inp
+            .children
+            .iter()
+            .filter(|c| c.active && vs.contains(c.village.as_str()))
+            .count() as u64;
+        d.overdue_not_visited = r
+            .overdue
+            .iter()
+            .filter(|o| !o.visited_unsynced && vs.contains(o.village.code.as_str()))
+            .count() as u64;
+        d.overdue_visited_unsynced = r
+            .overdue
+            .iter()
+            .filter(|o| o.visited_unsynced && vs.contains(o.village.code.as_str()))
+            .count() as u64;
+    }
+    r.directors.sort_by(|a, b| {
+        (
+            b.silent,
+            b.stale,
+            b.overdue_not_visited,
+            b.overdue_visited_unsynced,
+        )
+            .cmp(&(
+                a.silent,
+                a.stale,
+                a.overdue_not_visited,
+                a.overdue_visited_unsynced,
+            ))
+            .then_with(|| a.login.cmp(&b.login))
+    });
+    let risk_rank = |c: &str| {
+        RiskColour::from_code(c)
+            .map(domain::urgency_rank)
+            .unwrap_or(4)
+    };
+    r.overdue.sort_by(|a, b| {
+        (
+            a.visited_unsynced,
+            risk_rank(&a.risk_colour),
+            -a.days_overdue,
+            &a.name,
+            a.child_id,
+        )
+            .cmp(&(
+                b.visited_unsynced,
+                risk_rank(&b.risk_colour),
+                -b.days_overdue,
+                &b.name,
+                b.child_id,
+            ))
+    });
+    r.agreements.sort_by(|a, b| {
+        (
+            &a.issue != "missing",
+            &a.issue != "expired",
+            &a.valid_until,
+            &a.name,
+        )
+            .cmp(&(
+                &b.issue != "missing",
+                &b.issue != "expired",
+                &b.valid_until,
+                &b.name,
+            ))
+    });
+    r.late.sort_by(|a, b| {
+        (!a.report, -a.days_late, a.referral_id).cmp(&(!b.report, -b.days_late, b.referral_id))
+    });
+    let devices: Vec<DeviceStatus> = r.devices.iter().map(|(_, d)| d.clone()).collect();
+    TownshipOverview {
+        township: inp.places.place_ref(township),
+        today: inp.today.to_string(),
+        figures,
+        categories: category_counts(&r.categories),
+        directors: r.directors,
+        overdue: r.overdue,
+        agreements: r.agreements,
+        late_referrals: r.late,
+        visits_per_week: visits_per_week(inp, &set),
+        sync_freshness: freshness(&devices),
+    }
+}
+
+fn category_counts(c: &BTreeMap<String, u64>) -> Vec<CategoryCount> {
+    let mut out: Vec<CategoryCount> = c
+        .iter()
+        .map(|(code, n)| CategoryCount {
+            code: code.clone(),
+            label_zh: Category::from_code(code)
+                .map(|c| c.label_zh().to_string())
+                .unwrap_or_else(|| code.clone()),
+            count: *n,
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    out
+}
+
+/// A county (by township) or the city (by county), worst first.
+pub fn area(inp: &Inputs<'_>, code: &str) -> AreaOverview {
+    let villages = inp.places.villages_under(code);
+    let set: HashSet<&str> = villages.iter().map(String::as_str).collect();
+    let r = roll(inp, &set, false);
+    let sub_kind = match inp.places.get(code).map(|p| p.kind) {
+        Some(PlaceKind::City) => PlaceKind::County,
+        Some(PlaceKind::County) => PlaceKind::Township,
+        _ => PlaceKind::Village,
+    };
+    let mut rows: BTreeMap<String, AreaFigures> = inp
+        .places
+        .children_of(code)
+        .iter()
+        .map(|c| (c.clone(), AreaFigures::default()))
+        .collect();
+    let mut totals = AreaFigures::default();
+    for (v, f) in &r.by_village {
+        totals.add(f);
+        if let Some(sub) = inp.places.ancestor(v, sub_kind) {
+            rows.entry(sub).or_default().add(f);
+        }
+    }
+    let mut rows: Vec<AreaRow> = rows
+        .into_iter()
+        .map(|(c, figures)| AreaRow {
+            place: inp.places.place_ref(&c),
+            figures,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.figures
+            .badness()
+            .cmp(&a.figures.badness())
+            .then_with(|| a.place.code.cmp(&b.place.code))
+    });
+    let devices: Vec<DeviceStatus> = r.devices.iter().map(|(_, d)| d.clone()).collect();
+    AreaOverview {
+        area: inp.places.place_ref(code),
+        today: inp.today.to_string(),
+        totals,
+        rows,
+        visits_per_week: visits_per_week(inp, &set),
+        sync_freshness: freshness(&devices),
+    }
+}

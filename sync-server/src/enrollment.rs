@@ -1,0 +1,246 @@
+//! Enrollment, once: how a device comes to hold a token. Three ways in, one service:
+//! - an admin issues a one-time code ([`issue_code`]: CLI, console, demo seed);
+//! - a phone trades the code for a token ([`enroll_with_code`]: `POST /v1/enroll`);
+//! - an admin sets up a device without a code ([`provision_device`]: phones handed out
+//!   ready, the load generator), consuming an internal code at once.
+//!
+//! Every path mints the token the same way (random, shown once, stored as SHA-256)
+//! and registers the device through [`AccountStore::enroll_device`], which marks the
+//! code used in the same transaction.
+
+use crate::error::StoreError;
+use crate::model::DeviceAuth;
+use crate::store::{AccountStore, EnrollCodeRecord, EnrollRefusal, NewDevice};
+use serde::Serialize;
+use sync_core::wire::{codes, EnrollRequest, EnrollResponse};
+use uuid::Uuid;
+
+/// Why an enrollment was refused (each a stable wire code).
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("this enrollment code is not valid")]
+    InvalidCode,
+    #[error("this enrollment code was already used; ask for a new one")]
+    CodeUsed,
+    #[error("this enrollment code has expired; ask for a new one")]
+    CodeExpired,
+    #[error("this device id is already enrolled")]
+    DeviceExists,
+    #[error("device_name or app_version too long")]
+    TooLong,
+    #[error("no account {0}")]
+    NoAccount(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EnrollError {
+    /// The stable code of the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnrollError::InvalidCode => codes::INVALID_CODE,
+            EnrollError::CodeUsed => codes::CODE_USED,
+            EnrollError::CodeExpired => codes::CODE_EXPIRED,
+            EnrollError::DeviceExists => codes::DEVICE_EXISTS,
+            EnrollError::TooLong => codes::BAD_VALUE,
+            EnrollError::NoAccount(_) => codes::NOT_FOUND,
+            EnrollError::Store(_) => codes::STORAGE_UNAVAILABLE,
+        }
+    }
+}
+
+/// A freshly issued one-time code, to show once.
+#[derive(Clone)]
+pub struct IssuedCode {
+    pub code: String,
+    pub login: String,
+    pub expires_ms: i64,
+}
+
+impl std::fmt::Debug for IssuedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCode")
+            .field("login", &self.login)
+            .field("code", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Mints and stores a one-time enrollment code for the account `login`.
+pub async fn issue_code(
+    db: &dyn AccountStore,
+    login: &str,
+    ttl_hours: u64,
+    now_ms: i64,
+) -> Result<IssuedCode, EnrollError> {
+    let account = db
+        .account_by_login(login)
+        .await?
+        .ok_or_else(|| EnrollError::NoAccount(login.to_string()))?;
+    let minted = crate::auth::mint_code();
+    let expires_ms = now_ms + (ttl_hours.min(24 * 365) as i64) * 3_600_000;
+    db.add_enroll_code(
+        EnrollCodeRecord {
+            code_id: minted.code_id.clone(),
+            account_id: account.id,
+            secret_hash: minted.secret_hash.clone(),
+            expires_ms,
+            used: false,
+        },
+        now_ms,
+    )
+    .await?;
+    Ok(IssuedCode {
+        code: minted.code,
+        login: login.to_string(),
+        expires_ms,
+    })
+}
+
+/// Trades a one-time code for a device token (`POST /v1/enroll`).
+pub async fn enroll_with_code(
+    db: &dyn AccountStore,
+    req: EnrollRequest,
+    now_ms: i64,
+) -> Result<EnrollResponse, EnrollError> {
+    if req.device_name.chars().count() > 100 || req.app_version.chars().count() > 40 {
+        return Err(EnrollError::TooLong);
+    }
+    let (code_id, secret) = crate::auth::split_code(&req.code).ok_or(EnrollError::InvalidCode)?;
+    let record = db
+        .enroll_code(&code_id)
+        .await?
+        .ok_or(EnrollError::InvalidCode)?;
+    let hash = record.secret_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_secret(&secret, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(EnrollError::InvalidCode);
+    }
+    if record.used {
+        return Err(EnrollError::CodeUsed);
+    }
+    if record.expires_ms <= now_ms {
+        return Err(EnrollError::CodeExpired);
+    }
+    let (token, auth) = register(
+        db,
+        &code_id,
+        req.device_id,
+        req.device_name,
+        req.app_version,
+        now_ms,
+    )
+    .await?;
+    Ok(answer(auth, token))
+}
+
+/// What a provisioned device needs to sync: the enrollment answer and its login.
+#[derive(Clone, Debug, Serialize)]
+pub struct Provisioned {
+    pub login: String,
+    #[serde(flatten)]
+    pub enrollment: EnrollResponse,
+}
+
+/// Provisions one new device for the account `login`, without a code to type.
+pub async fn provision_device(
+    db: &dyn AccountStore,
+    login: &str,
+    device_name: &str,
+    now_ms: i64,
+) -> Result<Provisioned, EnrollError> {
+    let (token, auth) = provision(db, login, device_name, now_ms).await?;
+    Ok(Provisioned {
+        login: login.to_string(),
+        enrollment: answer(auth, token),
+    })
+}
+
+/// A device the server itself writes through for `login` (the demo seed, the
+/// benchmarks): provisioned like any other, its token thrown away.
+pub async fn server_side_device(
+    db: &dyn AccountStore,
+    login: &str,
+    device_name: &str,
+    now_ms: i64,
+) -> Result<DeviceAuth, EnrollError> {
+    Ok(provision(db, login, device_name, now_ms).await?.1)
+}
+
+async fn provision(
+    db: &dyn AccountStore,
+    login: &str,
+    device_name: &str,
+    now_ms: i64,
+) -> Result<(String, DeviceAuth), EnrollError> {
+    let account = db
+        .account_by_login(login)
+        .await?
+        .ok_or_else(|| EnrollError::NoAccount(login.to_string()))?;
+    let code_id = format!("prov-{}", Uuid::now_v7().simple());
+    db.add_enroll_code(
+        EnrollCodeRecord {
+            code_id: code_id.clone(),
+            account_id: account.id,
+            // Not an argon2 hash: no secret can ever match it, and it is used below.
+            secret_hash: "!provisioned".into(),
+            expires_ms: now_ms + 60_000,
+            used: false,
+        },
+        now_ms,
+    )
+    .await?;
+    register(
+        db,
+        &code_id,
+        Uuid::now_v7(),
+        device_name.to_string(),
+        "provisioned".into(),
+        now_ms,
+    )
+    .await
+}
+
+async fn register(
+    db: &dyn AccountStore,
+    code_id: &str,
+    device_id: Uuid,
+    name: String,
+    app_version: String,
+    now_ms: i64,
+) -> Result<(String, DeviceAuth), EnrollError> {
+    let (token, token_hash) = crate::auth::mint_token();
+    let device = NewDevice {
+        device_id,
+        name,
+        app_version,
+        token_hash,
+    };
+    match db.enroll_device(code_id, device, now_ms).await? {
+        Ok(auth) => Ok((token, auth)),
+        Err(EnrollRefusal::CodeUsed) => Err(EnrollError::CodeUsed),
+        Err(EnrollRefusal::DeviceExists) => Err(EnrollError::DeviceExists),
+    }
+}
+
+fn answer(auth: DeviceAuth, token: String) -> EnrollResponse {
+    EnrollResponse {
+        device_id: auth.device_id,
+        token,
+        account_id: auth.account_id,
+        role: auth.role.as_str().to_string(),
+        scopes: auth.principal.read_scopes,
+        server_time_ms: crate::model::clock::now_ms(),
+    }
+}
+
+impl From<EnrollError> for StoreError {
+    fn from(e: EnrollError) -> StoreError {
+        match e {
+            EnrollError::Store(e) => e,
+            other => StoreError::Invalid(other.to_string()),
+        }
+    }
+}
