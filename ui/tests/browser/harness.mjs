@@ -165,3 +165,49 @@ export function screenshotPath(name) {
 export function cleanup(...dirs) {
   for (const d of dirs) if (d) rmSync(d, { recursive: true, force: true });
 }
+
+/** A slow link between the phone and the server (a village's 2G): a TCP proxy on
+ *  loopback whose upload rate can be turned down while a test watches a sync move.
+ *  The server behind it may stop and start; the phone only ever sees `url`. */
+export async function slowLink(server) {
+  const target = new URL(server.url);
+  let rate = Infinity; // bytes per second, device → server
+  const sockets = new Set();
+  // Sends `buf` to `to` no faster than `rate`, in slices, keeping the order.
+  const pace = (from, to) => {
+    let queue = Promise.resolve();
+    from.on('data', (buf) => {
+      from.pause();
+      queue = queue.then(async () => {
+        for (let i = 0; i < buf.length; ) {
+          const n = rate === Infinity ? buf.length : Math.max(512, Math.floor(rate / 20));
+          if (!to.destroyed) to.write(buf.subarray(i, i + n));
+          i += n;
+          if (rate !== Infinity) await new Promise((r) => setTimeout(r, 50));
+        }
+        from.resume();
+      });
+    });
+  };
+  const proxy = net.createServer((client) => {
+    const up = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(up);
+    const close = () => { client.destroy(); up.destroy(); sockets.delete(client); sockets.delete(up); };
+    client.on('error', close).on('close', close);
+    up.on('error', close).on('close', close);
+    pace(client, up);
+    up.pipe(client);
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    code: server.code,
+    login: server.login,
+    /** Upload bytes per second from now on (Infinity: as fast as loopback). */
+    setRate(bps) { rate = bps; },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    },
+  };
+}
