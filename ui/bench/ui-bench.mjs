@@ -12,12 +12,12 @@
 //    the frame interval of the idle page.
 // 4. "Save visit" to the saved confirmation painted; baseline: one `app_state` round
 //    trip through the bridge from the page.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { launch, phone } from '../tests/browser/browser.mjs';
 import { bridge, syncServer, cleanup, DIST, UI } from '../tests/browser/harness.mjs';
-import { enroll, waitForRoster } from '../tests/browser/steps.mjs';
+import { enroll, unlock, waitForRoster } from '../tests/browser/steps.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? Number(args[args.indexOf(k) + 1]) : d);
@@ -25,6 +25,9 @@ const CHILDREN = opt('--children', 5000);
 const VISITS = opt('--visits', 10);
 const RUNS = opt('--runs', 5);
 const RATE = 4;
+// --keep DIR: keep the server's and the phone's data in DIR and reuse them next time
+// (seeding 5,000 children through the bridge takes minutes; it is never timed).
+const KEEP = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : null;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -52,15 +55,17 @@ const bundle = firstScreenBundle();
 console.log(`first-screen bundle: ${(bundle.gzip / 1024).toFixed(1)} KB gzip (${(bundle.raw / 1024).toFixed(1)} KB raw) in ${bundle.files.length} files`);
 
 // ---- the device: enrolled, then 5,000 children on it --------------------------------
-const server = await syncServer();
-const device = await bridge();
+const kept = KEEP && existsSync(join(KEEP, 'device'));
+const server = await syncServer(KEEP ? { data: join(KEEP, 'server') } : {});
+const device = await bridge(KEEP ? { data: join(KEEP, 'device') } : {});
 const browser = await launch();
 const results = { date: new Date().toISOString(), cpu_throttle: RATE, children: CHILDREN, bundle };
 try {
   const ctx = await phone(browser);
   const page = await ctx.newPage();
   await page.goto(device.url);
-  await enroll(page, server);
+  if (kept) await unlock(page);
+  else await enroll(page, server);
   await waitForRoster(page);
   await server.stop(); // nothing syncs during the measurements
   const state = await device.call('app_state');
@@ -71,7 +76,7 @@ try {
   const t0 = Date.now();
   for (let i = have; i < CHILDREN; i++) {
     const name = surn[i % surn.length] + giv[(i * 7) % giv.length] + giv[(i * 13 + 3) % giv.length];
-    const y = 2009 + (i % 15);
+    const y = 2012 + (i % 12); // under 16: a left-behind child must be
     await device.call('add_child', {
       name, sex: i % 2 ? 'male' : 'female', birth_date: `${y}-0${1 + (i % 9)}-1${i % 9}`, village_code: village,
       categories: [['left_behind', 'difficulty', 'community_orphan', 'key_difficulty'][i % 4]],
@@ -147,6 +152,7 @@ try {
       await fetch('/api/app_state', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }).then((r) => r.json());
       return performance.now() - t;
     }));
+    await page.evaluate(() => performance.clearMarks());
     await page.locator('[data-testid=save-visit]').tap();
     await page.waitForFunction(() => performance.getEntriesByName('tonghu:visit-saved').length > 0);
     save.push(await page.evaluate(() => performance.getEntriesByName('tonghu:visit-saved')[0].startTime - performance.getEntriesByName('tonghu:visit-save-start')[0].startTime));
@@ -157,7 +163,7 @@ try {
   await browser.close();
   await device.stop();
   await server.stop();
-  cleanup(server.data, device.data);
+  if (!KEEP) cleanup(server.data, device.data);
 }
 mkdirSync(join(UI, 'bench', 'results'), { recursive: true });
 writeFileSync(join(UI, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2));

@@ -49,6 +49,12 @@ export function dateTime(lang: Lang, iso: string): string {
   return `${day(lang, ymd)} ${pad(at.getHours())}:${pad(at.getMinutes())}`;
 }
 
+/** A wait in words: seconds under a minute and a half, else whole minutes. */
+export function duration(lang: Lang, secs: number): string {
+  if (secs < 90) return translate(lang, 'secs', { n: Math.max(0, Math.round(secs)) });
+  return translate(lang, 'mins', { n: Math.round(secs / 60) });
+}
+
 /** Bytes as B / KB / MB with one decimal. */
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;

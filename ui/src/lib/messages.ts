@@ -194,6 +194,10 @@ export const zh = {
   draft_continue: '继续填写',
   draft_discard: '放弃草稿，重新填写',
   visit_more: '更多（问题、处置、照片、说明）',
+  visit_referral: '转介',
+  visit_referral_kind: '转介事项',
+  visit_referral_body: '接收单位',
+  visit_referral_due: '反馈期限',
 
   agreement_title: '委托照护协议',
   ag_principal: '甲方（委托人）',
@@ -263,7 +267,9 @@ export const zh = {
   sync_last_error: '上次同步没有成功：{reason}',
   sync_clock_warning: '本机时间不准（相差约 {mins} 分钟），请在手机设置里校准时间。记录不会丢失。',
   sync_auto: '有网络时会自动同步，也可以点“立即同步”。',
-  sync_next_try: '约 {secs} 秒后再试。',
+  sync_next_try: '约 {when}后再试。',
+  secs: '{n} 秒',
+  mins: '{n} 分钟',
   sync_open_record: '查看这个儿童',
 
   settings_title: '设置',
@@ -474,6 +480,10 @@ export const en: { [K in MsgKey]: string } = {
   draft_continue: 'Continue',
   draft_discard: 'Discard it, start again',
   visit_more: 'More (problems, actions, photos, narrative)',
+  visit_referral: 'Referral',
+  visit_referral_kind: 'What for',
+  visit_referral_body: 'Receiving body',
+  visit_referral_due: 'Feedback due',
 
   agreement_title: 'Care agreement',
   ag_principal: 'Party A (principal)',
@@ -543,7 +553,9 @@ export const en: { [K in MsgKey]: string } = {
   sync_last_error: 'The last sync did not succeed: {reason}',
   sync_clock_warning: "This phone's clock is off by about {mins} min; set the time in the phone's settings. Nothing is lost.",
   sync_auto: 'Syncs by itself when there is a network; or tap “Sync now”.',
-  sync_next_try: 'Next try in about {secs} s.',
+  sync_next_try: 'Next try in about {when}.',
+  secs: '{n} s',
+  mins: '{n} min',
   sync_open_record: 'Open this child',
 
   settings_title: 'Settings',

@@ -1,7 +1,7 @@
 // The visit form's state and rules, kept pure so they are tested in node. The core
 // validates again (domain::visit); these rules only guide the director while typing.
 
-import type { Checklist, ChecklistArea, ItemStatus, NewVisit, RiskColour, StagedPhotoView, VisitAction, VisitMode } from './types';
+import type { Checklist, ChecklistArea, ItemStatus, NewVisit, ReferralKind, RiskColour, StagedPhotoView, VisitAction, VisitMode } from './types';
 
 /** Everything on the form, as saved in the core's draft store on every change. */
 export interface VisitDraft {
@@ -15,6 +15,8 @@ export interface VisitDraft {
   narrative: string;
   people_present: string;
   photos: StagedPhotoView[];
+  /** The referral made on this visit, when the referral action is chosen. */
+  referral: { kind: string; receiving_body: string; feedback_due_on: string };
 }
 
 export const DRAFT_KIND = 'visit';
@@ -31,6 +33,7 @@ export function emptyVisit(defaultMode: string): VisitDraft {
     narrative: '',
     people_present: '',
     photos: [],
+    referral: { kind: '', receiving_body: '', feedback_due_on: '' },
   };
 }
 
@@ -45,6 +48,7 @@ export function restoreVisit(data: unknown, defaultMode: string): VisitDraft {
     checklist: { ...(d.checklist ?? {}) },
     actions: Array.isArray(d.actions) ? [...d.actions] : [],
     photos: Array.isArray(d.photos) ? [...d.photos] : [],
+    referral: { ...base.referral, ...(d.referral ?? {}) },
   };
 }
 
@@ -113,6 +117,14 @@ export function toNewVisit(child_id: string, d: VisitDraft, areas: readonly Chec
     people_present: blankToUndef(d.people_present),
     photo_ids: d.photos.map((p) => p.photo_id),
     draft_key: child_id,
+    referral: d.actions.includes('referral') && d.referral.kind
+      ? {
+          child_id,
+          kind: d.referral.kind as ReferralKind,
+          receiving_body: d.referral.receiving_body.trim(),
+          feedback_due_on: d.referral.feedback_due_on,
+        }
+      : undefined,
   };
 }
 

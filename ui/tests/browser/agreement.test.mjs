@@ -3,16 +3,21 @@
 // locked signed version that refuses an edit, and its PDF.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { launch, phone } from './browser.mjs';
 import { bridge, syncServer, cleanup } from './harness.mjs';
 import { enroll, waitForRoster, drawSignature, shot } from './steps.mjs';
 
-let server, device, browser;
+let server, device, browser, signed;
+const tmp = mkdtempSync(join(tmpdir(), 'tonghu-ui-pdf-'));
 after(async () => {
   await browser?.close();
   await device?.stop();
   await server?.stop();
-  cleanup(server?.data, device?.data);
+  cleanup(server?.data, device?.data, tmp);
 });
 
 const iso = (d) => d.toISOString().slice(0, 10);
@@ -113,31 +118,38 @@ test('a care agreement drafted, read, signed by finger, then locked', { timeout:
   const err = page.locator('[role=alert]');
   await err.waitFor();
   assert.match(await err.textContent(), /[\u4e00-\u9fff]/);
-
+  signed = { hash, text: await page.locator('[data-testid=ag-signed-text]').textContent() };
 });
 
-test('the signed agreement opens as a PDF for the family', { timeout: 60_000 }, async (t) => {
-  const page = browser.contexts()[0].pages()[0];
+test('the signed agreement opens as a PDF for the family, and saves', { timeout: 90_000 }, async () => {
+  assert.ok(signed, 'the agreement was signed by the test before');
   const ctx = browser.contexts()[0];
-  const popup = ctx.waitForEvent('page', { timeout: 30_000 }).catch(() => null);
+  const page = ctx.pages()[0];
+  // "Open / print": the PDF made in Rust opens in the browser's viewer (print from there).
+  const popup = ctx.waitForEvent('page', { timeout: 60_000 });
   await page.locator('[data-testid=open-pdf]').tap();
-  await Promise.race([
-    page.waitForSelector('[data-testid=pdf-link]', { timeout: 60_000 }),
-    page.waitForSelector('[role=alert][data-code]', { timeout: 60_000 }),
-  ]);
-  const refused = await page.locator('[role=alert][data-code]').getAttribute('data-code').catch(() => null);
-  if (refused === 'unknown_command') {
-    // ui/API-REQUESTS.md #1: the device API has no agreement_pdf command yet.
-    t.todo('agreement_pdf is not in the device API yet');
-    return;
-  }
-  await popup;
-  const head = await page.evaluate(async () => {
-    const a = document.querySelector('[data-testid=pdf-link]');
-    const buf = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
-    return { magic: String.fromCharCode(...buf.slice(0, 5)), size: buf.length, name: a.getAttribute('download') };
-  });
-  assert.equal(head.magic, '%PDF-');
-  assert.ok(head.size > 1000, `PDF of ${head.size} bytes`);
-  assert.match(head.name, /\.pdf$/);
+  const viewer = await popup;
+  assert.match(viewer.url(), /^blob:/, `the PDF opened from the phone's own bytes: ${viewer.url()}`);
+  await viewer.close();
+
+  // "Save": the link downloads the same file, named for the family.
+  const link = page.locator('[data-testid=pdf-link]');
+  await link.waitFor();
+  const download = page.waitForEvent('download', { timeout: 30_000 });
+  await link.tap();
+  const file = await download;
+  assert.match(file.suggestedFilename(), /\.pdf$/);
+  const saved = join(tmp, file.suggestedFilename().replace(/[^\w.\u4e00-\u9fff-]/g, '_'));
+  await file.saveAs(saved);
+  const bytes = readFileSync(saved);
+  assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
+
+  // What is printed: the canonical clauses, the parties, and the hash that was signed.
+  const text = execFileSync('pdftotext', ['-layout', saved, '-'], { encoding: 'utf8' });
+  const flat = text.replace(/\s+/g, '');
+  for (const s of ['委托照护', '王大军', '张秀英', '刘主任']) assert.ok(flat.includes(s), `the PDF names ${s}`);
+  assert.ok(flat.includes(signed.hash), `the PDF carries the SHA-256 ${signed.hash}`);
+  // A clause of the canonical text, exactly as the screen showed it.
+  const clause = signed.text.split('\n').map((l) => l.replace(/\s+/g, '')).filter((l) => l.length >= 12 && /[\u4e00-\u9fff]/.test(l))[3];
+  assert.ok(clause && flat.includes(clause), `the PDF holds the clause «${clause}»`);
 });

@@ -4,7 +4,7 @@
 // target/debug (build them with `cargo build -p sync-server -p field-bridge`);
 // TONGHU_SYNC_SERVER_BIN and TONGHU_BRIDGE_BIN override the paths.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,10 +69,18 @@ async function stop(p, signal = 'SIGTERM') {
 }
 
 /** A sync-server with the demo city seeded; `stop()` and `start()` keep its data. */
-export async function syncServer() {
+export async function syncServer({ data } = {}) {
   if (!existsSync(SYNC_SERVER)) throw new Error(`${SYNC_SERVER} missing: cargo build -p sync-server`);
-  const data = tempDir('server');
-  const seed = execFileSync(SYNC_SERVER, ['admin', '--data', data, 'seed-demo'], { encoding: 'utf8' });
+  // A given data folder that already holds a seeded server is reused (bench/ --keep).
+  const reuse = data && existsSync(join(data, 'seeded'));
+  data ??= tempDir('server');
+  mkdirSync(data, { recursive: true });
+  // The seed's output is kept beside the data, so a reused server still names its
+  // director (its one-time code may be spent: issueCode() gives another).
+  const seed = reuse
+    ? readFileSync(join(data, 'seeded'), 'utf8')
+    : execFileSync(SYNC_SERVER, ['admin', '--data', data, 'seed-demo'], { encoding: 'utf8' });
+  if (!reuse) writeFileSync(join(data, 'seeded'), seed);
   const code = /director\s+(\S+)\s+enrollment code\s+(\S+)/.exec(seed);
   if (!code) throw new Error(`no director code in seed-demo output:\n${seed}`);
   const port = await freePort();
@@ -156,4 +164,50 @@ export function screenshotPath(name) {
 
 export function cleanup(...dirs) {
   for (const d of dirs) if (d) rmSync(d, { recursive: true, force: true });
+}
+
+/** A slow link between the phone and the server (a village's 2G): a TCP proxy on
+ *  loopback whose upload rate can be turned down while a test watches a sync move.
+ *  The server behind it may stop and start; the phone only ever sees `url`. */
+export async function slowLink(server) {
+  const target = new URL(server.url);
+  let rate = Infinity; // bytes per second, device → server
+  const sockets = new Set();
+  // Sends `buf` to `to` no faster than `rate`, in slices, keeping the order.
+  const pace = (from, to) => {
+    let queue = Promise.resolve();
+    from.on('data', (buf) => {
+      from.pause();
+      queue = queue.then(async () => {
+        for (let i = 0; i < buf.length; ) {
+          const n = rate === Infinity ? buf.length : Math.max(512, Math.floor(rate / 20));
+          if (!to.destroyed) to.write(buf.subarray(i, i + n));
+          i += n;
+          if (rate !== Infinity) await new Promise((r) => setTimeout(r, 50));
+        }
+        from.resume();
+      });
+    });
+  };
+  const proxy = net.createServer((client) => {
+    const up = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(up);
+    const close = () => { client.destroy(); up.destroy(); sockets.delete(client); sockets.delete(up); };
+    client.on('error', close).on('close', close);
+    up.on('error', close).on('close', close);
+    pace(client, up);
+    up.pipe(client);
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    code: server.code,
+    login: server.login,
+    /** Upload bytes per second from now on (Infinity: as fast as loopback). */
+    setRate(bps) { rate = bps; },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    },
+  };
 }

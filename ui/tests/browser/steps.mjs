@@ -45,7 +45,16 @@ export async function unlock(page, pin = PIN) {
   await page.waitForSelector('[data-key=ok]');
   await tapKeys(page, pin);
   await page.locator('[data-key=ok]').tap();
-  await page.waitForSelector('[data-testid=home], [data-testid=visit-form], [data-testid=child-file], [data-testid=roster], [data-testid=sync]');
+  await page.waitForSelector('[data-key=ok]', { state: 'detached' });
+}
+
+/** Taps "save visit" and waits for the saved confirmation; a refusal by the core fails
+ *  with the core's own sentence. */
+export async function saveVisit(page) {
+  await page.locator('[data-testid=save-visit]').tap();
+  await page.waitForSelector('[data-testid=visit-saved], [data-testid=visit-form] [role=alert][data-code]');
+  const refused = page.locator('[data-testid=visit-form] [role=alert][data-code]');
+  if (await refused.count()) throw new Error(`the core refused the visit: ${await refused.first().textContent()}`);
 }
 
 /** Waits until the home screen lists children (the first sync pulled the roster). */
@@ -86,4 +95,24 @@ export async function photoBytes(page) {
 
 export async function text(page, selector) {
   return (await page.locator(selector).first().textContent())?.trim() ?? '';
+}
+
+/** A photo that compresses badly (colour noise), so it takes real bytes to send:
+ *  a PNG made in the page, `w`×`h`, different for every `seed`. */
+export async function noisyPhoto(page, w = 640, h = 480, seed = 1) {
+  const b64 = await page.evaluate(({ w, h, seed }) => {
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    const g = c.getContext('2d');
+    const img = g.createImageData(w, h);
+    let x = seed * 2654435761 >>> 0;
+    for (let i = 0; i < img.data.length; i++) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      img.data[i] = (i & 3) === 3 ? 255 : x & 255;
+    }
+    g.putImageData(img, 0, 0);
+    return c.toDataURL('image/png').split(',')[1];
+  }, { w, h, seed });
+  return Buffer.from(b64, 'base64');
 }

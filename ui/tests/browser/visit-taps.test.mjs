@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, phone } from './browser.mjs';
 import { bridge, syncServer, cleanup } from './harness.mjs';
-import { enroll, unlock, waitForRoster, Taps, shot } from './steps.mjs';
+import { enroll, unlock, waitForRoster, Taps, shot, saveVisit } from './steps.mjs';
 
 let server, device, browser, page;
 before(async () => {
@@ -81,4 +81,33 @@ test('the app killed in the middle of a visit form keeps the draft', { timeout: 
   await page.locator('[data-testid=new-visit]').tap();
   await page.waitForSelector('[data-testid=all-normal]');
   assert.equal(await page.locator('[data-testid=draft-found]').count(), 0);
+});
+
+test('an emergency visit: red with a mandatory report, the core refusal in Chinese, a referral kept', { timeout: 120_000 }, async () => {
+  await page.goto(device.url + '#/roster');
+  await page.waitForSelector('[data-testid=roster-count]');
+  await page.locator('[data-testid=child-row]').nth(2).tap();
+  await page.locator('[data-testid=new-visit]').tap();
+  await page.locator('[data-testid=all-normal]').tap();
+  await page.locator('[data-area=safety] [data-status=abnormal]').tap();
+  await page.fill('[data-testid=note-safety]', '手臂有多处淤青');
+  await page.locator('[data-testid=emergency]').check();
+  // The form follows the rule at once: red, and the mandatory report chosen.
+  assert.equal(await page.locator('[data-testid=visit-risk] [data-code=red]').getAttribute('aria-checked'), 'true');
+  assert.equal(await page.locator('.chip[data-code=mandatory_report]').getAttribute('aria-pressed'), 'true');
+  await page.locator('.chip[data-code=referral]').tap();
+  await page.locator('[data-testid=save-visit]').tap();
+  // No problem described: the core refuses, and says why in Chinese.
+  const alert = page.locator('[role=alert][data-code]');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /[\u4e00-\u9fff]/);
+  await shot(page, 'visit-refused');
+  await page.fill('[data-testid=problems]', '疑似遭受家庭暴力，已报警');
+  await page.locator('[data-testid=referral] .chip[data-code=harm_or_abuse]').tap();
+  await page.fill('[data-testid=referral-body]', '派出所');
+  await page.fill('[data-testid=referral] input[type=date]', new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10));
+  await saveVisit(page);
+  await page.locator('[data-testid=back-to-file]').tap();
+  await page.waitForSelector('[data-testid=visit]');
+  assert.match(await page.locator('[data-testid=child-file]').textContent(), /派出所/);
 });

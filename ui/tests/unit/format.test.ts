@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relativeTime, syncBadge, dueText, day, bytes, shortLabel, age } from '../../src/lib/format';
+import { relativeTime, syncBadge, dueText, day, bytes, shortLabel, age, duration, shortDay } from '../../src/lib/format';
 import type { SyncState } from '../../src/lib/types';
 
 const now = Date.parse('2026-05-10T12:00:00Z');
@@ -53,4 +53,13 @@ test('days, bytes, short labels, ages', () => {
   assert.equal(shortLabel('Red (intervene now)'), 'Red');
   assert.equal(age('2016-05-11', new Date('2026-05-10T00:00:00')), 9);
   assert.equal(age('2016-05-10', new Date('2026-05-10T00:00:00')), 10);
+});
+
+test('waits and short days', () => {
+  assert.equal(duration('zh', 45), '45 秒');
+  assert.equal(duration('zh', 899), '15 分钟');
+  assert.equal(duration('en', 120), '2 min');
+  assert.equal(shortDay('zh', '2026-10-02', new Date('2026-12-01T00:00:00')), '10月2日');
+  assert.equal(shortDay('zh', '2025-10-02', new Date('2026-12-01T00:00:00')), '2025年10月2日');
+  assert.equal(dueText('zh', { due_state: 'overdue', due_days: 3, due_zh: '逾期 3 天（核心）', due_en: '' }), '逾期 3 天（核心）', 'the core words win');
 });
