@@ -77,3 +77,9 @@ export function label(list: VocabList, code: string | null | undefined): string 
   if (!hit) return code;
   return i18n.lang === 'zh' ? hit.zh : hit.en;
 }
+
+/** A village's name as the server's roster gives it, else its code. */
+export function villageName(code: string | null | undefined): string {
+  if (!code) return '';
+  return app.state?.village_names?.[code] ?? code;
+}
