@@ -115,18 +115,22 @@ async fn with_inputs<T>(
     let today = crate::model::clock::today();
     let since = figures::chart_since(today).to_string();
     // Independent reads, side by side (PostgreSQL: one connection each).
-    let (accounts, rejections, children, referrals, visit_days) = futures_util::future::try_join5(
-        db.directors_in(VillageSet::Only(villages)),
-        db.rejection_counts(),
-        db.console_children(villages),
-        db.console_open_referrals(villages),
-        db.console_visits_per_day(VillageSet::Only(villages), &since),
-    )
-    .await?;
+    let only = VillageSet::Only(villages);
+    let ((accounts, devices, rejections), (children, referrals, visit_days)) =
+        futures_util::future::try_join(
+            futures_util::future::try_join3(
+                db.directors_in(only),
+                db.director_devices(only),
+                db.rejection_counts(),
+            ),
+            futures_util::future::try_join3(
+                db.console_children(villages),
+                db.console_open_referrals(villages),
+                db.console_visits_per_day(only, &since),
+            ),
+        )
+        .await?;
     lap("reads");
-    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
-    let devices = db.devices_of(&ids).await?;
-    lap("devices");
     let policy = domain::VisitPolicy::default();
     let inp = Inputs {
         places,
@@ -177,16 +181,14 @@ async fn area(
         (today + chrono::Duration::days(figures::EXPIRING_DAYS)).to_string(),
     );
     let since = figures::chart_since(today).to_string();
-    let (accounts, counts, visit_days) = futures_util::future::try_join3(
+    let (accounts, devices, counts, visit_days) = futures_util::future::try_join4(
         db.directors_in(which),
+        db.director_devices(which),
         db.console_village_counts(which, &day, &expiring_by),
         db.console_visits_per_day(which, &since),
     )
     .await?;
     lap("reads");
-    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
-    let devices = db.devices_of(&ids).await?;
-    lap("devices");
     let policy = domain::VisitPolicy::default();
     let rejections = std::collections::BTreeMap::new();
     let inp = Inputs {

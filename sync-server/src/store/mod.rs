@@ -582,8 +582,11 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError>;
     /// Held rejections per device.
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
-    /// Devices of these accounts.
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// The devices of the directors of any of `villages`, by login then enrolment.
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError>;
     /// The read model's cursor (last `server_seq` folded in).
     async fn console_cursor(&self) -> Result<u64, StoreError>;
     /// Children whose records have feed entries after `after_seq` (at most `limit`

@@ -1613,13 +1613,21 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError> {
         let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
         let rows = client
             .query(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id = ANY($1) ORDER BY a.login, d.enrolled_ms",
-                &[&account_ids],
+                &format!(
+                    "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                     FROM devices d JOIN accounts a ON a.id = d.account_id
+                     WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {filter})
+                     ORDER BY a.login, d.enrolled_ms"
+                ),
+                &[&list],
             )
             .await?;
         Ok(rows

@@ -1638,15 +1638,26 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
-        let ids = account_ids.to_vec();
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
         self.read(move |conn| {
-            const SELECT: &str = "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.account_id
-                 FROM devices d JOIN accounts a ON a.id=d.account_id";
-            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, DeviceInfo)> {
-                Ok((
-                    r.get(9)?,
-                    DeviceInfo {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let found = for_villages(
+                conn,
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id = d.account_id
+                 WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {V})",
+                "village",
+                &[],
+                villages,
+                |r| {
+                    Ok(DeviceInfo {
                         device_id: uuid_of(r.get(0)?)?,
                         account_login: r.get(1)?,
                         name: r.get(2)?,
@@ -1655,28 +1666,17 @@ impl ConsoleStore for SqliteDatabase {
                         revoked_ms: r.get(5)?,
                         last_seen_ms: r.get(6)?,
                         max_device_seq: r.get(7)?,
-                        heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                    },
-                ))
-            };
-            let mut out = Vec::new();
-            if ids.len() <= VILLAGES_PER_RANGE_SCAN {
-                let mut st = conn.prepare_cached(&format!("{SELECT} WHERE d.account_id=? ORDER BY d.enrolled_ms"))?;
-                for id in &ids {
-                    for r in st.query_map([id], row)? {
-                        out.push(r?.1);
-                    }
-                }
-            } else {
-                let set: std::collections::HashSet<i64> = ids.iter().copied().collect();
-                let mut st = conn.prepare_cached(&format!("{SELECT} ORDER BY d.enrolled_ms"))?;
-                for r in st.query_map([], row)? {
-                    let (a, d) = r?;
-                    if set.contains(&a) {
-                        out.push(d);
-                    }
-                }
-            }
+                        heartbeat: r
+                            .get_ref(8)?
+                            .as_str_or_null()?
+                            .and_then(|h| serde_json::from_str(h).ok()),
+                    })
+                },
+            )?;
+            // A director of several of the villages is found once per village.
+            let mut seen = std::collections::HashSet::new();
+            let mut out: Vec<DeviceInfo> = found.into_iter().filter(|d| seen.insert(d.device_id)).collect();
+            out.sort_by(|a, b| (&a.account_login, a.enrolled_ms).cmp(&(&b.account_login, b.enrolled_ms)));
             Ok(out)
         })
         .await
