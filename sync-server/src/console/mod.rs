@@ -156,6 +156,7 @@ async fn area(
     db: &dyn Database,
     places: &Places,
     villages: &[String],
+    village_total: usize,
     code: &str,
 ) -> Result<AreaOverview> {
     let t = std::time::Instant::now();
@@ -170,7 +171,7 @@ async fn area(
     lap("refresh");
     // The city: every village there is; read without a village filter (figures::area
     // keeps the per-village answers of these villages only).
-    let which = if villages.len() == places.village_count() {
+    let which = if villages.len() == village_total {
         VillageSet::All
     } else {
         VillageSet::Only(villages)
@@ -223,7 +224,9 @@ pub async fn overview(db: &dyn Database, viewer: &Viewer, code: Option<&str>) ->
         None => home(viewer).ok_or(ConsoleError::NotFound)?,
     };
     let t = std::time::Instant::now();
-    let places = Places::new(db.places().await?);
+    // The view's part of the place tree only: a township is 50 villages of 6,735.
+    let (rows, village_total) = db.places_around(&code).await?;
+    let places = Places::new(rows);
     let villages = check_area(&places, viewer, &code)?;
     tracing::debug!(ms = t.elapsed().as_secs_f64() * 1000.0, "console places");
     let out = match places.get(&code).map(|p| p.kind) {
@@ -231,8 +234,10 @@ pub async fn overview(db: &dyn Database, viewer: &Viewer, code: Option<&str>) ->
             let o = with_inputs(db, &places, &villages, |inp| figures::township(inp, &code));
             Overview::Township(o.await?)
         }
-        Some(PlaceKind::County) => Overview::County(area(db, &places, &villages, &code).await?),
-        _ => Overview::City(area(db, &places, &villages, &code).await?),
+        Some(PlaceKind::County) => {
+            Overview::County(area(db, &places, &villages, village_total, &code).await?)
+        }
+        _ => Overview::City(area(db, &places, &villages, village_total, &code).await?),
     };
     log(db, viewer, "view_overview", &code).await?;
     Ok(out)

@@ -576,6 +576,9 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
     /// Every place.
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
+    /// `code`, every place under it and every place above it (a view's part of the
+    /// tree), and how many villages there are in all.
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError>;
     /// Every account with its place or villages.
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
     /// The directors of any of `villages`, each with all their villages.

@@ -1539,6 +1539,32 @@ impl ConsoleStore for PostgresDatabase {
             .collect()
     }
 
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
+        let client = self.pool.get().await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&code];
+        let rows = client.query(
+            "WITH RECURSIVE down(code) AS (SELECT $1::text UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
+    up(code, parent) AS (SELECT code, parent FROM places WHERE code = $1::text UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code",
+            &params,
+        );
+        let count = client.query_one("SELECT count(*) FROM places WHERE kind = 'village'", &[]);
+        let (rows, count) = futures_util::future::try_join(rows, count).await?;
+        let places = rows
+            .iter()
+            .map(|r| {
+                Ok(PlaceRow {
+                    code: r.get(0),
+                    kind: crate::roster::PlaceKind::parse(r.get::<_, &str>(1))
+                        .ok_or_else(|| corrupt("unknown place kind"))?,
+                    name: r.get(2),
+                    parent: r.get(3),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((places, count.get::<_, i64>(0) as usize))
+    }
+
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         let client = self.pool.get().await?;
         let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();

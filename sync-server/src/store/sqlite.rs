@@ -1254,6 +1254,11 @@ fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecor
 /// range per village (a county or the city reads most of the table anyway).
 const VILLAGES_PER_RANGE_SCAN: usize = 200;
 
+/// A place, the places under it and the places above it (`?1` its code).
+const PLACES_AROUND_SQL: &str = "WITH RECURSIVE down(code) AS (SELECT ?1 UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
+    up(code, parent) AS (SELECT code, parent FROM places WHERE code = ?1 UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code";
+
 /// Per-village counts of active children (`?2` today, `?3` the last day an agreement
 /// counts as expiring); the same rules as `console::figures` applies child by child.
 const CHILD_COUNTS_SQL: &str = "SELECT village, count(*),
@@ -1542,6 +1547,38 @@ impl ConsoleStore for SqliteDatabase {
                 });
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
+        let code = code.to_string();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(PLACES_AROUND_SQL)?;
+            let rows = st.query_map([&code], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (code, kind, name, parent) = row?;
+                let kind = crate::roster::PlaceKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt("unknown place kind".into()))?;
+                out.push(PlaceRow {
+                    code,
+                    kind,
+                    name,
+                    parent,
+                });
+            }
+            let villages: i64 = conn
+                .prepare_cached("SELECT count(*) FROM places WHERE kind = 'village'")?
+                .query_row([], |r| r.get(0))?;
+            Ok((out, villages as usize))
         })
         .await
     }
