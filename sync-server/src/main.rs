@@ -62,6 +62,9 @@ enum Command {
         /// Timed rounds per view.
         #[arg(long, default_value_t = 15)]
         rounds: usize,
+        /// Measure again on a store an earlier run seeded (no new seeding).
+        #[arg(long)]
+        reuse: bool,
     },
     /// Measure push ingest and pull throughput against a fresh store.
     BenchIngest {
@@ -398,13 +401,14 @@ async fn main() -> anyhow::Result<()> {
             storage,
             children,
             rounds,
+            reuse,
         } => {
             let settings = settings_from(&storage)?;
             let shape = sync_server::bench_console::Shape {
                 children,
                 ..Default::default()
             };
-            let report = sync_server::bench_console::run(settings, shape, rounds).await?;
+            let report = sync_server::bench_console::run(settings, shape, rounds, reuse).await?;
             println!("{report}");
         }
         Command::BenchIngest {

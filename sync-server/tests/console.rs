@@ -8,6 +8,7 @@ mod common;
 
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 fn token_of(p: &sync_server::enrollment::Provisioned) -> String {
     p.enrollment.token.clone()
@@ -233,6 +234,7 @@ async fn a_read_model_folded_before_migration_7_is_folded_again() {
     let db = rusqlite::Connection::open(s.dir.path().join("tonghu.sqlite3")).unwrap();
     db.execute_batch(
         "DROP INDEX devices_account; DROP INDEX account_villages_village; DROP INDEX console_visits_day;
+         DROP INDEX console_children_counts; CREATE INDEX console_children_village ON console_children(village);
          ALTER TABLE console_children DROP COLUMN due_on;
          ALTER TABLE console_children DROP COLUMN left_behind;
          DELETE FROM schema_migrations WHERE version = 7;",
@@ -259,7 +261,181 @@ async fn a_read_model_folded_before_migration_7_is_folded_again() {
     );
 }
 
+/// The county and city views count children in the database, per village; a township
+/// view works the same figures out child by child. Their rows must agree, for a part of
+/// the city (a county: filtered reads) and for the whole city (unfiltered reads).
+async fn area_rows_equal_their_townships(b: Backend) {
+    let s = TestServer::start(b).await;
+    let more = "kind,code,name,parent\ncity,99,测试市,\ncounty,9902,二县,99\ntownship,990201,三镇,9902\nvillage,D,丁村,990201\ndirector,dir-d,丁主任,D\ncity_admin,cadmin,市管理员,99\n";
+    s.state
+        .db
+        .import_roster(&sync_server::roster::Roster::parse(more).unwrap())
+        .await
+        .unwrap();
+    let today = sync_server::model::clock::today();
+    let day = |ago: i64| (today - chrono::Duration::days(ago)).to_string();
+    let visit = |d: &common::Device, v: &str, child: Uuid, ago: i64| {
+        d.write(
+            "visit",
+            Uuid::now_v7(),
+            [
+                ("child_id", json!(child.to_string())),
+                ("visited_at", json!(format!("{}T10:00:00+08:00", day(ago)))),
+                ("mode", json!("home")),
+                ("visitor", json!("主任")),
+                ("checklist", json!({"living": {"status": "normal"}})),
+                ("risk_colour", json!("green")),
+                ("emergency", json!(false)),
+                ("actions", json!([])),
+            ],
+            v,
+        )
+    };
+    let referral = |d: &common::Device, v: &str, child: Uuid, kind: &str, due_ago: i64| {
+        d.write(
+            "referral",
+            Uuid::now_v7(),
+            [
+                ("child_id", json!(child.to_string())),
+                ("kind", json!(kind)),
+                ("receiving_body", json!("派出所")),
+                ("referred_on", json!(day(40))),
+                ("feedback_due_on", json!(day(due_ago))),
+            ],
+            v,
+        )
+    };
+    // Every child of new_child is left behind, blue, on the roster since 2025.
+    let dir_a = s.device("dir-a").await;
+    let mut c = Vec::new();
+    let (_a1, x) = dir_a.new_child("A", "甲一"); // never visited, no agreement
+    c.extend(x);
+    let (a2, x) = dir_a.new_child("A", "甲二"); // red, visited yesterday, a late referral
+    c.extend(x);
+    c.push(dir_a.change("child", a2, "risk_colour", json!("red"), "A"));
+    c.extend(visit(&dir_a, "A", a2, 1));
+    c.extend(referral(&dir_a, "A", a2, "out_of_school", 10));
+    let (a3, x) = dir_a.new_child("A", "甲三"); // agreement ending in 10 days, a late report
+    c.extend(x);
+    c.extend(visit(&dir_a, "A", a3, 2));
+    c.extend(referral(&dir_a, "A", a3, "harm_or_abuse", 3));
+    let text = "委托照护协议（测试）";
+    c.extend(dir_a.write(
+        "agreement_version",
+        Uuid::now_v7(),
+        [
+            ("child_id", json!(a3.to_string())),
+            ("draft_id", json!(Uuid::now_v7().to_string())),
+            ("version", json!(1)),
+            ("text_sha256", json!(domain::text_sha256(text))),
+            ("canonical_text", json!(text)),
+            ("valid_from", json!(day(60))),
+            ("valid_until", json!(day(-10))),
+            ("signed_at", json!(format!("{}T15:00:00+08:00", day(60)))),
+        ],
+        "A",
+    ));
+    assert!(dir_a.push(&c).await.rejected.is_empty());
+    // B1 is overdue on the server, but dir-b's phone reports a visit not yet sent.
+    let dir_b = s.device("dir-b").await;
+    let (b1, x) = dir_b.new_child("B", "乙一");
+    assert!(dir_b.push(&x).await.rejected.is_empty());
+    let hb = json!({"protocol": sync_core::wire::PROTOCOL_VERSION, "device_id": dir_b.device_id, "changes": [],
+        "heartbeat": {"pending_changes": 9, "oldest_pending_secs": 60, "app_version": "0.1.0", "device_clock_ms": common::now_ms(),
+                      "free_storage_bytes": 1, "unsent_visit_children": [b1]}});
+    assert_eq!(dir_b.post("/v1/push", &hb).await.0, 200);
+    // C1 left the roster; C2 is yellow and overdue. D1 (the other county) is overdue.
+    let dir_c = s.device("dir-c").await;
+    let (c1, mut x) = dir_c.new_child("C", "丙一");
+    x.push(dir_c.change("child", c1, "status", json!("exited"), "C"));
+    let (c2, y) = dir_c.new_child("C", "丙二");
+    x.extend(y);
+    x.push(dir_c.change("child", c2, "risk_colour", json!("yellow"), "C"));
+    assert!(dir_c.push(&x).await.rejected.is_empty());
+    let dir_d = s.device("dir-d").await;
+    let (_, x) = dir_d.new_child("D", "丁一");
+    assert!(dir_d.push(&x).await.rejected.is_empty());
+
+    let county_admin = provision(&s, "admin").await;
+    let city_admin = provision(&s, "cadmin").await;
+    let (status, county) = get(&s, &county_admin, "/api/v1/console/overview").await;
+    assert_eq!(
+        (status, county["level"].as_str()),
+        (200, Some("county")),
+        "{county}"
+    );
+    let t = &county["totals"];
+    let pick = |f: &Value, k: &str| f[k].as_u64().unwrap_or(u64::MAX);
+    let keys = [
+        "children",
+        "red",
+        "yellow",
+        "blue",
+        "green",
+        "overdue_not_visited",
+        "overdue_visited_unsynced",
+        "agreements_missing",
+        "agreements_expiring",
+        "referrals_late",
+        "reports_late",
+        "directors",
+        "devices",
+    ];
+    let got: Vec<u64> = keys.iter().map(|k| pick(t, k)).collect();
+    assert_eq!(got, vec![5, 1, 1, 3, 0, 2, 1, 4, 1, 1, 1, 3, 3], "{t}");
+    for row in county["rows"].as_array().unwrap() {
+        let code = row["place"]["code"].as_str().unwrap();
+        let (_, town) = get(
+            &s,
+            &county_admin,
+            &format!("/api/v1/console/overview?place={code}"),
+        )
+        .await;
+        assert_eq!(town["level"], "township");
+        assert_eq!(
+            row["figures"], town["figures"],
+            "county row {code} vs its township"
+        );
+    }
+    let (status, city) = get(&s, &city_admin, "/api/v1/console/overview").await;
+    assert_eq!(
+        (status, city["level"].as_str()),
+        (200, Some("city")),
+        "{city}"
+    );
+    let rows = city["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let code = row["place"]["code"].as_str().unwrap();
+        let (_, part) = get(
+            &s,
+            &city_admin,
+            &format!("/api/v1/console/overview?place={code}"),
+        )
+        .await;
+        assert_eq!(
+            row["figures"], part["totals"],
+            "city row {code} vs its county"
+        );
+    }
+    let (_, d) = get(&s, &city_admin, "/api/v1/console/overview?place=990201").await;
+    assert_eq!(pick(&d["figures"], "overdue_not_visited"), 1);
+    assert_eq!(pick(&city["totals"], "children"), 6);
+    assert_eq!(
+        city["visits_per_week"], county["visits_per_week"],
+        "D has no visits"
+    );
+    let visits: u64 = city["visits_per_week"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["value"].as_u64().unwrap())
+        .sum();
+    assert_eq!(visits, 2);
+}
+
 backend_tests!(
+    area_rows_equal_their_townships,
     a_city_of_many_villages_is_read_in_one_scan,
     the_read_model_follows_the_feed_and_the_api_is_scoped,
     schemathesis_finds_no_5xx_and_only_error_bodies

@@ -6,7 +6,7 @@
 
 use crate::model::Role;
 use crate::roster::PlaceKind;
-use crate::store::{AccountRow, ChildFacts, DeviceInfo, PlaceRow, ReferralFact};
+use crate::store::{AccountRow, ChildFacts, DeviceInfo, PlaceRow, ReferralFact, VillageCounts};
 use chrono::{Datelike, NaiveDate};
 use domain::{Category, ChildStatus, DueFacts, DueStatus, RiskColour, VisitPolicy};
 use serde::Serialize;
@@ -75,6 +75,11 @@ impl Places {
                 .to_string(),
         }
     }
+    /// The place above `code`, named.
+    pub fn parent_ref(&self, code: &str) -> Option<PlaceRef> {
+        let parent = self.get(code)?.parent.as_deref()?;
+        Some(self.place_ref(parent))
+    }
     /// Direct sub-places of `code`.
     pub fn children_of(&self, code: &str) -> &[String] {
         self.children.get(code).map(Vec::as_slice).unwrap_or(&[])
@@ -123,8 +128,8 @@ pub struct Inputs<'a> {
     pub rejections: &'a BTreeMap<Uuid, i64>,
     pub children: &'a [ChildFacts],
     pub referrals: &'a [ReferralFact],
-    /// (village, day, visits).
-    pub visit_days: &'a [(String, String, i64)],
+    /// (day, visits) of the villages loaded.
+    pub visit_days: &'a [(String, i64)],
     pub today: NaiveDate,
     pub now_ms: i64,
     pub policy: &'a VisitPolicy,
@@ -282,6 +287,8 @@ pub struct Bar {
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct TownshipOverview {
     pub township: PlaceRef,
+    /// The place above (its county), for going up.
+    pub parent: Option<PlaceRef>,
     pub today: String,
     pub figures: AreaFigures,
     pub categories: Vec<CategoryCount>,
@@ -297,6 +304,8 @@ pub struct TownshipOverview {
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct AreaOverview {
     pub area: PlaceRef,
+    /// The place above (a county's city), for going up.
+    pub parent: Option<PlaceRef>,
     pub today: String,
     pub totals: AreaFigures,
     pub rows: Vec<AreaRow>,
@@ -381,7 +390,8 @@ pub fn child_state<'a>(
 }
 
 fn device_status(d: &DeviceInfo, rejections: &BTreeMap<Uuid, i64>, now_ms: i64) -> DeviceStatus {
-    let hb = d.heartbeat.clone().unwrap_or_default();
+    let none = sync_core::wire::Heartbeat::default();
+    let hb = d.heartbeat.as_ref().unwrap_or(&none);
     let age = d.last_seen_ms.map(|t| now_ms - t);
     DeviceStatus {
         device_id: d.device_id,
@@ -419,13 +429,10 @@ pub fn chart_since(today: NaiveDate) -> NaiveDate {
     monday(today) - chrono::Duration::weeks(CHART_WEEKS as i64 - 1)
 }
 
-fn visits_per_week(inp: &Inputs<'_>, villages: &HashSet<&str>) -> Vec<Bar> {
+fn visits_per_week(inp: &Inputs<'_>) -> Vec<Bar> {
     let first = chart_since(inp.today);
     let mut weeks = vec![0u64; CHART_WEEKS];
-    for (v, day, n) in inp.visit_days {
-        if !villages.contains(v.as_str()) {
-            continue;
-        }
+    for (day, n) in inp.visit_days {
         if let Some(d) = parse_day(day) {
             let w = (monday(d) - first).num_weeks();
             if (0..CHART_WEEKS as i64).contains(&w) && d <= inp.today {
@@ -445,9 +452,9 @@ fn visits_per_week(inp: &Inputs<'_>, villages: &HashSet<&str>) -> Vec<Bar> {
         .collect()
 }
 
-fn freshness(devices: &[DeviceStatus]) -> Vec<Bar> {
+fn freshness<'a>(devices: impl Iterator<Item = &'a DeviceStatus>) -> Vec<Bar> {
     let mut b = [0u64; 5];
-    for d in devices.iter().filter(|d| !d.revoked) {
+    for d in devices.filter(|d| !d.revoked) {
         let i = match d.last_sync_days {
             None => 4,
             Some(0) => 0,
@@ -473,6 +480,33 @@ fn freshness(devices: &[DeviceStatus]) -> Vec<Bar> {
     .collect()
 }
 
+/// Children a phone of a director of `villages` reports as visited but not yet synced
+/// (live phones only, at most [`sync_core::wire::MAX_UNSENT_VISIT_CHILDREN`] each).
+pub fn unsent_children(inp: &Inputs<'_>, villages: &HashSet<&str>) -> HashSet<Uuid> {
+    let directors: HashSet<&str> = inp
+        .accounts
+        .iter()
+        .filter(|a| {
+            a.role == Role::Director && a.villages.iter().any(|v| villages.contains(v.as_str()))
+        })
+        .map(|a| a.login.as_str())
+        .collect();
+    let mut unsent = HashSet::new();
+    for d in inp.devices {
+        if d.revoked_ms.is_some() || !directors.contains(d.account_login.as_str()) {
+            continue;
+        }
+        if let Some(hb) = &d.heartbeat {
+            unsent.extend(
+                hb.unsent_visit_children
+                    .iter()
+                    .take(sync_core::wire::MAX_UNSENT_VISIT_CHILDREN),
+            );
+        }
+    }
+    unsent
+}
+
 /// Per-village working set: computed once, rolled up by any level.
 struct Rolled {
     by_village: HashMap<String, AreaFigures>,
@@ -494,8 +528,7 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
             .or_default()
             .push(d);
     }
-    // Children a phone reports as visited but not yet synced, by village it may write.
-    let mut unsent: HashSet<Uuid> = HashSet::new();
+    let unsent = unsent_children(inp, villages);
     let mut directors = Vec::new();
     let mut all_devices = Vec::new();
     for a in inp.accounts.iter().filter(|a| a.role == Role::Director) {
@@ -513,17 +546,6 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
                     .collect()
             })
             .unwrap_or_default();
-        for d in devices_of.get(a.login.as_str()).into_iter().flatten() {
-            if d.revoked_ms.is_none() {
-                if let Some(hb) = &d.heartbeat {
-                    unsent.extend(
-                        hb.unsent_visit_children
-                            .iter()
-                            .take(sync_core::wire::MAX_UNSENT_VISIT_CHILDREN),
-                    );
-                }
-            }
-        }
         let f = by_village.entry((*first).clone()).or_default();
         f.directors += 1;
         let live: Vec<&DeviceStatus> = devs.iter().filter(|d| !d.revoked).collect();
@@ -742,9 +764,9 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
     r.late.sort_by(|a, b| {
         (!a.report, -a.days_late, a.referral_id).cmp(&(!b.report, -b.days_late, b.referral_id))
     });
-    let devices: Vec<DeviceStatus> = r.devices.iter().map(|(_, d)| d.clone()).collect();
     TownshipOverview {
         township: inp.places.place_ref(township),
+        parent: inp.places.parent_ref(township),
         today: inp.today.to_string(),
         figures,
         categories: category_counts(&r.categories),
@@ -752,8 +774,8 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
         overdue: r.overdue,
         agreements: r.agreements,
         late_referrals: r.late,
-        visits_per_week: visits_per_week(inp, &set),
-        sync_freshness: freshness(&devices),
+        visits_per_week: visits_per_week(inp),
+        sync_freshness: freshness(r.devices.iter().map(|(_, d)| d)),
     }
 }
 
@@ -772,11 +794,46 @@ fn category_counts(c: &BTreeMap<String, u64>) -> Vec<CategoryCount> {
     out
 }
 
-/// A county (by township) or the city (by county), worst first.
-pub fn area(inp: &Inputs<'_>, code: &str) -> AreaOverview {
+/// A county (by township) or the city (by county), worst first. The children's
+/// figures come counted per village by the database (`counts`, the same rules as
+/// [`township`] applies child by child); `overdue_unsent` are the overdue children
+/// among [`unsent_children`] (visited on a phone, not yet synced). `inp.children` and
+/// `inp.referrals` are not read.
+pub fn area(
+    inp: &Inputs<'_>,
+    code: &str,
+    counts: &[VillageCounts],
+    overdue_unsent: &[(Uuid, String)],
+) -> AreaOverview {
     let villages = inp.places.villages_under(code);
     let set: HashSet<&str> = villages.iter().map(String::as_str).collect();
-    let r = roll(inp, &set, false);
+    let mut r = roll(inp, &set, false);
+    let n = |x: i64| x.max(0) as u64;
+    for c in counts.iter().filter(|c| set.contains(c.village.as_str())) {
+        let f = r.by_village.entry(c.village.clone()).or_default();
+        f.children += n(c.children);
+        f.red += n(c.red);
+        f.yellow += n(c.yellow);
+        f.blue += n(c.blue);
+        f.green += n(c.children - c.red - c.yellow - c.blue);
+        f.overdue_not_visited += n(c.overdue);
+        f.agreements_missing += n(c.agreements_missing);
+        f.agreements_expiring += n(c.agreements_expiring);
+        f.referrals_late += n(c.referrals_late);
+        f.reports_late += n(c.reports_late);
+    }
+    let mut seen = HashSet::new();
+    for (child, village) in overdue_unsent {
+        if !set.contains(village.as_str()) || !seen.insert(*child) {
+            continue;
+        }
+        if let Some(f) = r.by_village.get_mut(village) {
+            if f.overdue_not_visited > 0 {
+                f.overdue_not_visited -= 1;
+                f.overdue_visited_unsynced += 1;
+            }
+        }
+    }
     let sub_kind = match inp.places.get(code).map(|p| p.kind) {
         Some(PlaceKind::City) => PlaceKind::County,
         Some(PlaceKind::County) => PlaceKind::Township,
@@ -808,14 +865,14 @@ pub fn area(inp: &Inputs<'_>, code: &str) -> AreaOverview {
             .cmp(&a.figures.badness())
             .then_with(|| a.place.code.cmp(&b.place.code))
     });
-    let devices: Vec<DeviceStatus> = r.devices.iter().map(|(_, d)| d.clone()).collect();
     AreaOverview {
         area: inp.places.place_ref(code),
+        parent: inp.places.parent_ref(code),
         today: inp.today.to_string(),
         totals,
         rows,
-        visits_per_week: visits_per_week(inp, &set),
-        sync_freshness: freshness(&devices),
+        visits_per_week: visits_per_week(inp),
+        sync_freshness: freshness(r.devices.iter().map(|(_, d)| d)),
     }
 }
 

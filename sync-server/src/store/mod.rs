@@ -354,6 +354,38 @@ pub struct ChildFacts {
     pub left_behind: bool,
 }
 
+/// Which villages a console read covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VillageSet<'a> {
+    /// Every village (the whole city: the store reads without a village filter, and
+    /// per-village answers are kept by the caller).
+    All,
+    /// These villages.
+    Only(&'a [String]),
+}
+
+/// One village's counts of the read model on a day (county and city views): what the
+/// township view works out child by child, counted by the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VillageCounts {
+    pub village: String,
+    /// Active children.
+    pub children: i64,
+    pub red: i64,
+    pub yellow: i64,
+    pub blue: i64,
+    /// Active children whose visit was due before the day.
+    pub overdue: i64,
+    /// Left-behind children without an agreement valid on the day.
+    pub agreements_missing: i64,
+    /// Left-behind children whose agreement ends within the window.
+    pub agreements_expiring: i64,
+    /// Open referrals (not mandatory reports) of active children past their feedback date.
+    pub referrals_late: i64,
+    /// Open mandatory reports of active children past their feedback date.
+    pub reports_late: i64,
+}
+
 /// A (not voided) visit in the read model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VisitFact {
@@ -544,14 +576,20 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
     /// Every place.
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
+    /// `code`, every place under it and every place above it (a view's part of the
+    /// tree), and how many villages there are in all.
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError>;
     /// Every account with its place or villages.
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
     /// The directors of any of `villages`, each with all their villages.
-    async fn directors_in(&self, villages: &[String]) -> Result<Vec<AccountRow>, StoreError>;
+    async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError>;
     /// Held rejections per device.
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
-    /// Devices of these accounts.
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// The devices of the directors of any of `villages`, by login then enrolment.
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError>;
     /// The read model's cursor (last `server_seq` folded in).
     async fn console_cursor(&self) -> Result<u64, StoreError>;
     /// Children whose records have feed entries after `after_seq` (at most `limit`
@@ -570,12 +608,28 @@ pub trait ConsoleStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// The read model's children of `villages`.
     async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError>;
-    /// Visits per village and day of `villages` on or after `since` (YYYY-MM-DD).
-    async fn console_visit_days(
+    /// Visits per day to children of `villages` on or after `since` (YYYY-MM-DD):
+    /// (day, visits), counted by the database.
+    async fn console_visits_per_day(
         &self,
-        villages: &[String],
+        villages: VillageSet<'_>,
         since: &str,
-    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Per-village counts of the active children of `villages` on `today`, counted by
+    /// the database (county and city views); agreements ending on or before
+    /// `expiring_by` count as expiring. Villages without active children are left out.
+    async fn console_village_counts(
+        &self,
+        villages: VillageSet<'_>,
+        today: &str,
+        expiring_by: &str,
+    ) -> Result<Vec<VillageCounts>, StoreError>;
+    /// Which of `child_ids` are active children overdue on `today`: (child, village).
+    async fn console_overdue_of(
+        &self,
+        child_ids: &[Uuid],
+        today: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
     /// Open referrals and reports of `villages`.
     async fn console_open_referrals(
         &self,

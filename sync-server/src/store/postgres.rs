@@ -1300,6 +1300,15 @@ fn person_of(r: Option<tokio_postgres::Row>) -> Result<Option<PersonRecord>, Sto
     }))
 }
 
+/// The test of `col` for `villages` as `$1` (a `text[]`), and the array to bind:
+/// none for [`VillageSet::All`] (the array, empty, is still bound and typed).
+fn village_filter(villages: VillageSet<'_>, col: &str) -> (String, Vec<String>) {
+    match villages {
+        VillageSet::All => ("$1::text[] IS NOT NULL".into(), Vec::new()),
+        VillageSet::Only(v) => (format!("{col} = ANY($1)"), v.to_vec()),
+    }
+}
+
 fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
     ChildFacts {
         child_id: r.get(0),
@@ -1530,6 +1539,32 @@ impl ConsoleStore for PostgresDatabase {
             .collect()
     }
 
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
+        let client = self.pool.get().await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&code];
+        let rows = client.query(
+            "WITH RECURSIVE down(code) AS (SELECT $1::text UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
+    up(code, parent) AS (SELECT code, parent FROM places WHERE code = $1::text UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code",
+            &params,
+        );
+        let count = client.query_one("SELECT count(*) FROM places WHERE kind = 'village'", &[]);
+        let (rows, count) = futures_util::future::try_join(rows, count).await?;
+        let places = rows
+            .iter()
+            .map(|r| {
+                Ok(PlaceRow {
+                    code: r.get(0),
+                    kind: crate::roster::PlaceKind::parse(r.get::<_, &str>(1))
+                        .ok_or_else(|| corrupt("unknown place kind"))?,
+                    name: r.get(2),
+                    parent: r.get(3),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((places, count.get::<_, i64>(0) as usize))
+    }
+
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         let client = self.pool.get().await?;
         let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -1564,15 +1599,18 @@ impl ConsoleStore for PostgresDatabase {
             .collect()
     }
 
-    async fn directors_in(&self, villages: &[String]) -> Result<Vec<AccountRow>, StoreError> {
+    async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError> {
         let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
         let rows = client
             .query(
-                "SELECT a.id, a.login, a.name, a.place, array_agg(av2.village ORDER BY av2.village)
-                 FROM accounts a JOIN account_villages av2 ON av2.account_id=a.id
-                 WHERE a.role='director' AND a.id IN (SELECT account_id FROM account_villages WHERE village = ANY($1))
-                 GROUP BY a.id, a.login, a.name, a.place ORDER BY a.login",
-                &[&villages],
+                &format!(
+                    "SELECT a.id, a.login, a.name, a.place, array_agg(av2.village ORDER BY av2.village)
+                     FROM accounts a JOIN account_villages av2 ON av2.account_id=a.id
+                     WHERE a.role='director' AND a.id IN (SELECT account_id FROM account_villages WHERE {filter})
+                     GROUP BY a.id, a.login, a.name, a.place ORDER BY a.login"
+                ),
+                &[&list],
             )
             .await?;
         Ok(rows
@@ -1601,13 +1639,21 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError> {
         let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
         let rows = client
             .query(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id = ANY($1) ORDER BY a.login, d.enrolled_ms",
-                &[&account_ids],
+                &format!(
+                    "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                     FROM devices d JOIN accounts a ON a.id = d.account_id
+                     WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {filter})
+                     ORDER BY a.login, d.enrolled_ms"
+                ),
+                &[&list],
             )
             .await?;
         Ok(rows
@@ -1818,20 +1864,94 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
-    async fn console_visit_days(
+    async fn console_visits_per_day(
         &self,
-        villages: &[String],
+        villages: VillageSet<'_>,
         since: &str,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
         Ok(client
             .query(
-                "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ANY($1) AND visited_on >= $2 GROUP BY village, visited_on",
-                &[&villages, &since],
+                &format!("SELECT visited_on, count(*) FROM console_visits WHERE {filter} AND visited_on >= $2 GROUP BY visited_on ORDER BY visited_on"),
+                &[&list, &since],
             )
             .await?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    async fn console_village_counts(
+        &self,
+        villages: VillageSet<'_>,
+        today: &str,
+        expiring_by: &str,
+    ) -> Result<Vec<VillageCounts>, StoreError> {
+        let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
+        let (late_filter, _) = village_filter(villages, "r.village");
+        let child_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&list, &today, &expiring_by];
+        let late_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&list, &today];
+        let child_sql = format!(
+            "SELECT village, count(*),
+                count(*) FILTER (WHERE risk_colour = 'red'),
+                count(*) FILTER (WHERE risk_colour = 'yellow'),
+                count(*) FILTER (WHERE risk_colour = 'blue'),
+                count(*) FILTER (WHERE due_on < $2),
+                count(*) FILTER (WHERE left_behind AND (agreement_until IS NULL OR agreement_until < $2)),
+                count(*) FILTER (WHERE left_behind AND agreement_until >= $2 AND agreement_until <= $3)
+             FROM console_children WHERE {filter} AND active GROUP BY village"
+        );
+        let late_sql = format!(
+            "SELECT r.village, count(*) FILTER (WHERE r.report), count(*) FILTER (WHERE NOT r.report)
+             FROM console_referrals r JOIN console_children c ON c.child_id = r.child_id AND c.active
+             WHERE {late_filter} AND r.open AND r.feedback_due_on < $2 GROUP BY r.village"
+        );
+        let children = client.query(&child_sql, &child_params);
+        let late = client.query(&late_sql, &late_params);
+        let (children, late) = futures_util::future::try_join(children, late).await?;
+        let mut counts: BTreeMap<String, VillageCounts> = children
+            .iter()
+            .map(|r| {
+                let c = VillageCounts {
+                    village: r.get(0),
+                    children: r.get(1),
+                    red: r.get(2),
+                    yellow: r.get(3),
+                    blue: r.get(4),
+                    overdue: r.get(5),
+                    agreements_missing: r.get(6),
+                    agreements_expiring: r.get(7),
+                    ..Default::default()
+                };
+                (c.village.clone(), c)
+            })
+            .collect();
+        for r in &late {
+            if let Some(c) = counts.get_mut(r.get::<_, &str>(0)) {
+                c.reports_late = r.get(1);
+                c.referrals_late = r.get(2);
+            }
+        }
+        Ok(counts.into_values().collect())
+    }
+
+    async fn console_overdue_of(
+        &self,
+        child_ids: &[Uuid],
+        today: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT child_id, village FROM console_children WHERE child_id = ANY($1) AND active AND due_on < $2",
+                &[&child_ids, &today],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
             .collect())
     }
 

@@ -1177,15 +1177,15 @@ impl BenchStore for SqliteDatabase {
             let rows = for_villages(
                 conn,
                 "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
-                 FROM console_children WHERE",
+                 FROM console_children WHERE {V}",
                 "village",
                 &[],
-                &villages,
+                VillageSet::Only(&villages),
                 |r| {
                     let row: (Vec<u8>, String, String, String, String, bool, String, Option<String>, Option<String>, Option<String>, Option<String>, bool) = (
                         r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
                     );
-                    Ok((row.1.clone(), row))
+                    Ok(row)
                 },
             )?;
             Ok(std::hint::black_box(rows).len())
@@ -1254,40 +1254,73 @@ fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecor
 /// range per village (a county or the city reads most of the table anyway).
 const VILLAGES_PER_RANGE_SCAN: usize = 200;
 
-/// Runs `select` (ending in a `WHERE` clause to extend) for `villages`: one index range
-/// per village for a few, one scan filtered here for many. `village_of` names the row's
-/// village for the filter.
+/// A place, the places under it and the places above it (`?1` its code).
+const PLACES_AROUND_SQL: &str = "WITH RECURSIVE down(code) AS (SELECT ?1 UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
+    up(code, parent) AS (SELECT code, parent FROM places WHERE code = ?1 UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code";
+
+/// Per-village counts of active children (`?2` today, `?3` the last day an agreement
+/// counts as expiring); the same rules as `console::figures` applies child by child.
+const CHILD_COUNTS_SQL: &str = "SELECT village, count(*),
+    count(*) FILTER (WHERE risk_colour = 'red'),
+    count(*) FILTER (WHERE risk_colour = 'yellow'),
+    count(*) FILTER (WHERE risk_colour = 'blue'),
+    count(*) FILTER (WHERE due_on < ?2),
+    count(*) FILTER (WHERE left_behind AND (agreement_until IS NULL OR agreement_until < ?2)),
+    count(*) FILTER (WHERE left_behind AND agreement_until >= ?2 AND agreement_until <= ?3)
+    FROM console_children WHERE {V} AND active GROUP BY village";
+
+/// Per-village open mandatory reports and referrals of active children past their
+/// feedback date (`?2` today).
+const LATE_REFERRALS_SQL: &str =
+    "SELECT r.village, count(*) FILTER (WHERE r.report), count(*) FILTER (WHERE NOT r.report)
+    FROM console_referrals r JOIN console_children c ON c.child_id = r.child_id AND c.active
+    WHERE {V} AND r.open AND r.feedback_due_on < ?2 GROUP BY r.village";
+
+/// Runs `sql` for `villages`: `{V}` in it stands for the test of `village_col` (none
+/// for [`VillageSet::All`]). For a
+/// few villages the statement runs once per village on its index range
+/// (`col = ?1`); for many, once, scanning the table and keeping the rows of the
+/// villages through an ephemeral index of the list (`+col IN (json_each(?1))`). The
+/// further parameters `extra` are `?2`, `?3`, ….
 fn for_villages<T>(
     conn: &Connection,
-    select: &str,
+    sql: &str,
     village_col: &str,
     extra: &[&dyn rusqlite::ToSql],
-    villages: &[String],
-    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<(String, T)>,
+    villages: VillageSet<'_>,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
-    if villages.len() <= VILLAGES_PER_RANGE_SCAN {
-        let mut st = conn.prepare_cached(&format!("{select} {village_col} = ?1"))?;
-        for v in villages {
-            let mut params: Vec<&dyn rusqlite::ToSql> = vec![v];
-            params.extend_from_slice(extra);
-            let mut rows = st.query(params.as_slice())?;
-            while let Some(r) = rows.next()? {
-                out.push(row(r)?.1);
-            }
-        }
-    } else {
-        let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
-        let mut st = conn.prepare_cached(&format!("{select} ?1 IS NOT NULL"))?;
-        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&1i64];
+    let mut run = |st: &mut rusqlite::CachedStatement<'_>, first: &dyn rusqlite::ToSql| {
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![first];
         params.extend_from_slice(extra);
         let mut rows = st.query(params.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (v, t) = row(r)?;
-            if set.contains(v.as_str()) {
-                out.push(t);
-            }
+            out.push(row(r)?);
         }
+        Ok::<_, StoreError>(())
+    };
+    let villages = match villages {
+        VillageSet::All => {
+            let mut st = conn.prepare_cached(&sql.replace("{V}", "?1 IS NOT NULL"))?;
+            run(&mut st, &1i64)?;
+            return Ok(out);
+        }
+        VillageSet::Only(v) => v,
+    };
+    if villages.len() <= VILLAGES_PER_RANGE_SCAN {
+        let mut st = conn.prepare_cached(&sql.replace("{V}", &format!("{village_col} = ?1")))?;
+        for v in villages {
+            run(&mut st, v)?;
+        }
+    } else {
+        let list = serde_json::to_string(villages).unwrap_or_default();
+        let mut st = conn.prepare_cached(&sql.replace(
+            "{V}",
+            &format!("+{village_col} IN (SELECT value FROM json_each(?1))"),
+        ))?;
+        run(&mut st, &list)?;
     }
     Ok(out)
 }
@@ -1518,6 +1551,38 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
+        let code = code.to_string();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(PLACES_AROUND_SQL)?;
+            let rows = st.query_map([&code], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (code, kind, name, parent) = row?;
+                let kind = crate::roster::PlaceKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt("unknown place kind".into()))?;
+                out.push(PlaceRow {
+                    code,
+                    kind,
+                    name,
+                    parent,
+                });
+            }
+            let villages: i64 = conn
+                .prepare_cached("SELECT count(*) FROM places WHERE kind = 'village'")?
+                .query_row([], |r| r.get(0))?;
+            Ok((out, villages as usize))
+        })
+        .await
+    }
+
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         self.read(|conn| {
             let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -1559,22 +1624,33 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
-    async fn directors_in(&self, villages: &[String]) -> Result<Vec<AccountRow>, StoreError> {
-        let villages = villages.to_vec();
+    async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
         self.read(move |conn| {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
             let pairs: Vec<(i64, String, String, Option<String>, String)> = for_villages(
                 conn,
-                "SELECT a.id, a.login, a.name, a.place, av2.village, av.village FROM account_villages av
+                "SELECT a.id, a.login, a.name, a.place, av2.village FROM account_villages av
                  JOIN accounts a ON a.id=av.account_id AND a.role='director'
-                 JOIN account_villages av2 ON av2.account_id=a.id WHERE",
+                 JOIN account_villages av2 ON av2.account_id=a.id WHERE {V}",
                 "av.village",
                 &[],
-                &villages,
-                |r| Ok((r.get(5)?, (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+                villages,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )?;
             let mut by_id: BTreeMap<i64, AccountRow> = BTreeMap::new();
             for (id, login, name, place, village) in pairs {
-                let a = by_id.entry(id).or_insert_with(|| AccountRow { id, login, name, role: Role::Director, place, villages: Vec::new() });
+                let a = by_id.entry(id).or_insert_with(|| AccountRow {
+                    id,
+                    login,
+                    name,
+                    role: Role::Director,
+                    place,
+                    villages: Vec::new(),
+                });
                 if !a.villages.contains(&village) {
                     a.villages.push(village);
                 }
@@ -1599,15 +1675,26 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
-        let ids = account_ids.to_vec();
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
         self.read(move |conn| {
-            const SELECT: &str = "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.account_id
-                 FROM devices d JOIN accounts a ON a.id=d.account_id";
-            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, DeviceInfo)> {
-                Ok((
-                    r.get(9)?,
-                    DeviceInfo {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let found = for_villages(
+                conn,
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id = d.account_id
+                 WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {V})",
+                "village",
+                &[],
+                villages,
+                |r| {
+                    Ok(DeviceInfo {
                         device_id: uuid_of(r.get(0)?)?,
                         account_login: r.get(1)?,
                         name: r.get(2)?,
@@ -1616,28 +1703,17 @@ impl ConsoleStore for SqliteDatabase {
                         revoked_ms: r.get(5)?,
                         last_seen_ms: r.get(6)?,
                         max_device_seq: r.get(7)?,
-                        heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                    },
-                ))
-            };
-            let mut out = Vec::new();
-            if ids.len() <= VILLAGES_PER_RANGE_SCAN {
-                let mut st = conn.prepare_cached(&format!("{SELECT} WHERE d.account_id=? ORDER BY d.enrolled_ms"))?;
-                for id in &ids {
-                    for r in st.query_map([id], row)? {
-                        out.push(r?.1);
-                    }
-                }
-            } else {
-                let set: std::collections::HashSet<i64> = ids.iter().copied().collect();
-                let mut st = conn.prepare_cached(&format!("{SELECT} ORDER BY d.enrolled_ms"))?;
-                for r in st.query_map([], row)? {
-                    let (a, d) = r?;
-                    if set.contains(&a) {
-                        out.push(d);
-                    }
-                }
-            }
+                        heartbeat: r
+                            .get_ref(8)?
+                            .as_str_or_null()?
+                            .and_then(|h| serde_json::from_str(h).ok()),
+                    })
+                },
+            )?;
+            // A director of several of the villages is found once per village.
+            let mut seen = std::collections::HashSet::new();
+            let mut out: Vec<DeviceInfo> = found.into_iter().filter(|d| seen.insert(d.device_id)).collect();
+            out.sort_by(|a, b| (&a.account_login, a.enrolled_ms).cmp(&(&b.account_login, b.enrolled_ms)));
             Ok(out)
         })
         .await
@@ -1799,10 +1875,10 @@ impl ConsoleStore for SqliteDatabase {
             for_villages(
                 conn,
                 "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
-                 FROM console_children WHERE",
+                 FROM console_children WHERE {V}",
                 "village",
                 &[],
-                &villages,
+                VillageSet::Only(&villages),
                 |r| {
                     let c = ChildFacts {
                         child_id: uuid_of(r.get(0)?)?,
@@ -1818,43 +1894,116 @@ impl ConsoleStore for SqliteDatabase {
                         due_on: r.get(10)?,
                         left_behind: r.get(11)?,
                     };
-                    Ok((c.village.clone(), c))
+                    Ok(c)
                 },
             )
         })
         .await
     }
 
-    async fn console_visit_days(
+    async fn console_visits_per_day(
         &self,
-        villages: &[String],
+        villages: VillageSet<'_>,
         since: &str,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let villages = villages.to_vec();
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
         let since = since.to_string();
         self.read(move |conn| {
-            if villages.len() <= VILLAGES_PER_RANGE_SCAN {
-                let mut st = conn.prepare_cached(
-                    "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ? AND visited_on >= ? GROUP BY visited_on",
-                )?;
-                let mut out = Vec::new();
-                for v in &villages {
-                    for r in st.query_map(params![v, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-                        out.push(r?);
-                    }
-                }
-                return Ok(out);
-            }
-            let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
-            let mut st = conn.prepare_cached(
-                "SELECT village, visited_on, count(*) FROM console_visits WHERE visited_on >= ? GROUP BY village, visited_on",
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let rows: Vec<(String, i64)> = for_villages(
+                conn,
+                "SELECT visited_on, count(*) FROM console_visits WHERE {V} AND visited_on >= ?2 GROUP BY visited_on",
+                "village",
+                &[&since],
+                villages,
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let rows = st.query_map([&since], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+            // One village at a time gives a day once per village: add them up.
+            let mut days: BTreeMap<String, i64> = BTreeMap::new();
+            for (day, n) in rows {
+                *days.entry(day).or_default() += n;
+            }
+            Ok(days.into_iter().collect())
+        })
+        .await
+    }
+
+    async fn console_village_counts(
+        &self,
+        villages: VillageSet<'_>,
+        today: &str,
+        expiring_by: &str,
+    ) -> Result<Vec<VillageCounts>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
+        let (today, expiring_by) = (today.to_string(), expiring_by.to_string());
+        self.read(move |conn| {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let mut counts: BTreeMap<String, VillageCounts> = BTreeMap::new();
+            for c in for_villages(
+                conn,
+                CHILD_COUNTS_SQL,
+                "village",
+                &[&today, &expiring_by],
+                villages,
+                |r| {
+                    Ok(VillageCounts {
+                        village: r.get(0)?,
+                        children: r.get(1)?,
+                        red: r.get(2)?,
+                        yellow: r.get(3)?,
+                        blue: r.get(4)?,
+                        overdue: r.get(5)?,
+                        agreements_missing: r.get(6)?,
+                        agreements_expiring: r.get(7)?,
+                        ..Default::default()
+                    })
+                },
+            )? {
+                counts.insert(c.village.clone(), c);
+            }
+            let late: Vec<(String, i64, i64)> = for_villages(
+                conn,
+                LATE_REFERRALS_SQL,
+                "r.village",
+                &[&today],
+                villages,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            for (village, reports, referrals) in late {
+                if let Some(c) = counts.get_mut(&village) {
+                    c.reports_late = reports;
+                    c.referrals_late = referrals;
+                }
+            }
+            Ok(counts.into_values().collect())
+        })
+        .await
+    }
+
+    async fn console_overdue_of(
+        &self,
+        child_ids: &[Uuid],
+        today: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let ids = child_ids.to_vec();
+        let today = today.to_string();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT village FROM console_children WHERE child_id = ?1 AND active AND due_on < ?2",
+            )?;
             let mut out = Vec::new();
-            for r in rows {
-                let r = r?;
-                if set.contains(r.0.as_str()) {
-                    out.push(r);
+            for id in &ids {
+                if let Some(v) = st
+                    .query_row(params![id.as_bytes().as_slice(), today], |r| r.get::<_, String>(0))
+                    .optional()?
+                {
+                    out.push((*id, v));
                 }
             }
             Ok(out)
@@ -1870,10 +2019,10 @@ impl ConsoleStore for SqliteDatabase {
         self.read(move |conn| {
             for_villages(
                 conn,
-                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE open AND",
+                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE open AND {V}",
                 "village",
                 &[],
-                &villages,
+                VillageSet::Only(&villages),
                 |r| {
                     let f = ReferralFact {
                         referral_id: uuid_of(r.get(0)?)?,
@@ -1883,7 +2032,7 @@ impl ConsoleStore for SqliteDatabase {
                         feedback_due_on: r.get(4)?,
                         open: r.get(5)?,
                     };
-                    Ok((f.village.clone(), f))
+                    Ok(f)
                 },
             )
         })
