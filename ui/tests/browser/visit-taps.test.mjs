@@ -105,7 +105,17 @@ test('an emergency visit: red with a mandatory report, the core refusal in Chine
   await page.fill('[data-testid=problems]', '疑似遭受家庭暴力，已报警');
   await page.locator('[data-testid=referral] .chip[data-code=harm_or_abuse]').tap();
   await page.fill('[data-testid=referral-body]', '派出所');
-  await page.fill('[data-testid=referral] input[type=date]', new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10));
+  const inAWeek = new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10);
+  await page.fill('[data-testid=referral] input[type=date]', inAWeek);
+  // A red child must be seen again soon: the form says the date is required, and the
+  // core's refusal without one stands beside that field.
+  assert.match(await page.locator('label:has([data-testid=next-due])').textContent(), /必须填写/);
+  await page.locator('[data-testid=save-visit]').tap();
+  await page.waitForSelector('[data-testid=next-due][aria-invalid=true]');
+  const dueErr = page.locator('label:has([data-testid=next-due]) + [role=alert]');
+  assert.match(await dueErr.textContent(), /下次走访日期/);
+  await shot(page, 'visit-refused-due');
+  await page.fill('[data-testid=next-due]', inAWeek);
   await saveVisit(page);
   await page.locator('[data-testid=back-to-file]').tap();
   await page.waitForSelector('[data-testid=visit]');
