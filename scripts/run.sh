@@ -1,43 +1,77 @@
 #!/usr/bin/env bash
-# Runs Tonghu on the embedded default: the sync server on SQLite with a seeded demo
-# city, and a child director's device enrolled and synced against it. (The phone app
-# joins here when it lands; until then the device is `fieldctl`, the headless app.)
-# Ctrl-C stops the server; data stays in ./tonghu-data.
+# Runs Tonghu on the embedded default: the sync server on SQLite with a seeded demo city,
+# the supervisor console, and the field app — in a window where there is a display and
+# the Tauri app is built (TONGHU_WINDOW=1), otherwise the same UI in a browser through
+# the bridge, with its address printed. Ctrl-C stops everything; data stays in
+# ./tonghu-data (delete it to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --release -p sync-server -p field-store --bins
+cargo build --release -p sync-server -p field-app -p field-bridge
+( cd ui && npm ci --no-audit --no-fund >/dev/null && npm run build --silent )
 BIN=target/release
 DATA="${TONGHU_DATA:-$PWD/tonghu-data}"
 LISTEN="${TONGHU_LISTEN:-127.0.0.1:8470}"
-DEVICE="$DATA/demo-device"
+APP_LISTEN="${TONGHU_APP_LISTEN:-127.0.0.1:8471}"
 mkdir -p "$DATA"
 
 if [ ! -f "$DATA/demo-codes.txt" ]; then
   "$BIN/sync-server" admin --data "$DATA/server" seed-demo | tee "$DATA/demo-codes.txt"
 fi
+DIRECTOR=$(awk '/^director/ {print $2}' "$DATA/demo-codes.txt")
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
 "$BIN/sync-server" serve --data "$DATA/server" --listen "$LISTEN" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT INT TERM
+pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS "http://$LISTEN/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
 
-FIELDCTL=("$BIN/fieldctl" --data "$DEVICE")
-if [ ! -f "$DEVICE/enrolled" ]; then
+# A headless phone of the demo director, synced, for the command line.
+FIELDCTL=("$BIN/fieldctl" --data "$DATA/demo-device")
+if [ ! -f "$DATA/demo-device/enrolled" ]; then
   CODE=$(awk '/^director/ {print $NF}' "$DATA/demo-codes.txt")
   "${FIELDCTL[@]}" enroll --server "http://$LISTEN" --code "$CODE"
-  touch "$DEVICE/enrolled"
+  touch "$DATA/demo-device/enrolled"
 fi
 "${FIELDCTL[@]}" sync
-"${FIELDCTL[@]}" roster | head -n 20
+"${FIELDCTL[@]}" roster | head -n 8
+
+# The field app's own phone: enrolled on its first screen with a code issued now.
+APP_DIR="$DATA/app-device"
+mkdir -p "$APP_DIR"
+APP_CODE=""
+if [ ! -f "$APP_DIR/keys.json" ]; then
+  APP_CODE=$("$BIN/sync-server" admin --data "$DATA/server" enroll-code --account "$DIRECTOR" | awk '{print $NF}' | tail -n 1)
+fi
+"$BIN/field-bridge" --data "$APP_DIR" --listen "$APP_LISTEN" --ui ui/dist >/dev/null &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS "http://$APP_LISTEN/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
 echo
-echo "Tonghu sync server: http://$LISTEN   (data: $DATA)"
-echo "Device CLI:         $BIN/fieldctl --data $DEVICE roster | status | child show ID | visit add CHILD | sync"
-echo "Supervisor code:    $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")   (enrolls a supervisor's phone)"
-echo "Supervisor console: http://$LISTEN/console   first login at http://$LISTEN/console/first-login with"
-awk '/^console/ {printf "                    login %-16s one-time code %s\n", $2, $NF}' "$DATA/demo-codes.txt"
-echo "                    (then choose a password of 10+ characters; demo-codes.txt keeps the codes)"
+echo "Tonghu sync server:  http://$LISTEN   (data: $DATA)"
+echo "Field app (browser): http://$APP_LISTEN/   open it at phone size (360×640)"
+if [ -n "$APP_CODE" ]; then
+  echo "                     first screen: server http://$LISTEN  enrollment code $APP_CODE"
+  echo "                     then choose a 6-digit PIN (not 123456 or one digit repeated)"
+fi
+if [ -n "${DISPLAY:-}" ] && [ "${TONGHU_WINDOW:-0}" = 1 ] && [ -f src-tauri/Cargo.toml ]; then
+  cargo build --release -p tonghu-app
+  TONGHU_DEVICE_DIR="$APP_DIR-window" "$BIN/tonghu-app" &
+  pids+=($!)
+  echo "Field app (window):  started (data: $APP_DIR-window)"
+fi
+echo "Device CLI:          $BIN/fieldctl --data $DATA/demo-device roster | status | child show ID | visit add CHILD | sync"
+echo "Supervisor code:     $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")   (enrolls a supervisor's phone)"
+echo "Supervisor console:  http://$LISTEN/console   first login at http://$LISTEN/console/first-login with"
+awk '/^console/ {printf "                     login %-16s one-time code %s\n", $2, $NF}' "$DATA/demo-codes.txt"
+echo "                     (then choose a password of 10+ characters; demo-codes.txt keeps the codes)"
 echo "Ctrl-C to stop."
-wait $SERVER
+wait "${pids[0]}"
