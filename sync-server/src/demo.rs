@@ -67,7 +67,12 @@ fn now_ms() -> u64 {
 
 /// An invented 身份证号 with a valid check digit (region 370602, born 2014).
 fn demo_id_number(k: usize) -> String {
-    let first17 = format!("3706022014{:02}{:02}{:03}", 1 + k % 12, 1 + k % 28, k % 1000);
+    let first17 = format!(
+        "3706022014{:02}{:02}{:03}",
+        1 + k % 12,
+        1 + k % 28,
+        k % 1000
+    );
     let check = domain::id_number::check_digit(&first17).unwrap_or('0');
     format!("{first17}{check}")
 }
@@ -87,9 +92,13 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let mut k = 0usize;
     for (vi, village) in villages.iter().enumerate() {
         let login = format!("dir-{village}");
-        let device =
-            crate::enrollment::server_side_device(db, &login, "演示手机 demo phone", now_ms() as i64)
-                .await?;
+        let device = crate::enrollment::server_side_device(
+            db,
+            &login,
+            "演示手机 demo phone",
+            now_ms() as i64,
+        )
+        .await?;
         let mut village_children = Vec::new();
         let device_id = device.device_id;
         let mut changes = Vec::new();
@@ -257,7 +266,11 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
             app_version: "0.1.0".into(),
             device_clock_ms: now_ms() + (vi as u64 % 3) * 45_000,
             free_storage_bytes: 2_000_000_000 + vi as u64 * 700_000_000,
-            unsent_visit_children: if vi == 1 { village_children.clone() } else { Vec::new() },
+            unsent_visit_children: if vi == 1 {
+                village_children.clone()
+            } else {
+                Vec::new()
+            },
         };
         let out = db
             .push(

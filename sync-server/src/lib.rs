@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod bench_console;
 pub mod blobs;
 pub mod console;
 pub mod demo;

@@ -52,6 +52,20 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Measure the console's township and city overviews on a seeded city.
+    BenchConsole {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Children in the city.
+        #[arg(long, default_value_t = 60_000)]
+        children: usize,
+        /// Timed rounds per view.
+        #[arg(long, default_value_t = 15)]
+        rounds: usize,
+        /// Measure again on a store an earlier run seeded (no new seeding).
+        #[arg(long)]
+        reuse: bool,
+    },
     /// Measure push ingest and pull throughput against a fresh store.
     BenchIngest {
         #[command(flatten)]
@@ -382,6 +396,20 @@ async fn main() -> anyhow::Result<()> {
                     print_seed(&seed);
                 }
             }
+        }
+        Command::BenchConsole {
+            storage,
+            children,
+            rounds,
+            reuse,
+        } => {
+            let settings = settings_from(&storage)?;
+            let shape = sync_server::bench_console::Shape {
+                children,
+                ..Default::default()
+            };
+            let report = sync_server::bench_console::run(settings, shape, rounds, reuse).await?;
+            println!("{report}");
         }
         Command::BenchIngest {
             storage,

@@ -6,7 +6,7 @@
 
 use crate::model::Role;
 use crate::roster::PlaceKind;
-use crate::store::{AccountRow, ChildFacts, DeviceInfo, PlaceRow, ReferralFact};
+use crate::store::{AccountRow, ChildFacts, DeviceInfo, PlaceRow, ReferralFact, VillageCounts};
 use chrono::{Datelike, NaiveDate};
 use domain::{Category, ChildStatus, DueFacts, DueStatus, RiskColour, VisitPolicy};
 use serde::Serialize;
@@ -79,6 +79,13 @@ impl Places {
     pub fn children_of(&self, code: &str) -> &[String] {
         self.children.get(code).map(Vec::as_slice).unwrap_or(&[])
     }
+    /// How many villages there are.
+    pub fn village_count(&self) -> usize {
+        self.by_code
+            .values()
+            .filter(|p| p.kind == PlaceKind::Village)
+            .count()
+    }
     /// Every village at or under `code`.
     pub fn villages_under(&self, code: &str) -> Vec<String> {
         let mut out = Vec::new();
@@ -123,8 +130,8 @@ pub struct Inputs<'a> {
     pub rejections: &'a BTreeMap<Uuid, i64>,
     pub children: &'a [ChildFacts],
     pub referrals: &'a [ReferralFact],
-    /// (village, day, visits).
-    pub visit_days: &'a [(String, String, i64)],
+    /// (day, visits) of the villages loaded.
+    pub visit_days: &'a [(String, i64)],
     pub today: NaiveDate,
     pub now_ms: i64,
     pub policy: &'a VisitPolicy,
@@ -311,8 +318,19 @@ pub struct AreaRow {
     pub figures: AreaFigures,
 }
 
+/// `YYYY-MM-DD` (the first ten characters of a date or an RFC 3339 time) as a date.
+/// Hand-rolled: chrono's format parser cost more than everything else of the city view.
 fn parse_day(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 /// Where a child stands today.
@@ -323,31 +341,40 @@ pub struct ChildState<'a> {
     pub left_behind: bool,
 }
 
-pub fn child_state<'a>(
-    c: &'a ChildFacts,
-    today: NaiveDate,
-    policy: &VisitPolicy,
-) -> ChildState<'a> {
+/// When `c`'s next visit is due under `policy` (None for a child who left the roster):
+/// folded into the read model once per change of the child's records.
+pub fn due_on(c: &ChildFacts, policy: &VisitPolicy) -> Option<NaiveDate> {
     let categories: Vec<Category> = c
         .categories
         .iter()
         .filter_map(|s| Category::from_code(s))
         .collect();
-    let left_behind = categories.contains(&Category::LeftBehind);
-    let due_on = parse_day(&c.added_on).and_then(|added_on| {
-        policy.next_due_on(&DueFacts {
-            categories,
-            risk_colour: RiskColour::from_code(&c.risk_colour).unwrap_or(RiskColour::Green),
-            status: if c.active {
-                ChildStatus::Active
-            } else {
-                ChildStatus::Exited
-            },
-            added_on,
-            last_visit_on: c.last_visit_on.as_deref().and_then(parse_day),
-            next_due_on: c.next_due_on.as_deref().and_then(parse_day),
-        })
-    });
+    let added_on = parse_day(&c.added_on)?;
+    policy.next_due_on(&DueFacts {
+        categories,
+        risk_colour: RiskColour::from_code(&c.risk_colour).unwrap_or(RiskColour::Green),
+        status: if c.active {
+            ChildStatus::Active
+        } else {
+            ChildStatus::Exited
+        },
+        added_on,
+        last_visit_on: c.last_visit_on.as_deref().and_then(parse_day),
+        next_due_on: c.next_due_on.as_deref().and_then(parse_day),
+    })
+}
+
+/// Whether a child with these category codes is left behind (needs a care agreement).
+pub fn is_left_behind(categories: &[String]) -> bool {
+    categories.iter().any(|c| c == Category::LeftBehind.code())
+}
+
+pub fn child_state<'a>(
+    c: &'a ChildFacts,
+    today: NaiveDate,
+    policy: &VisitPolicy,
+) -> ChildState<'a> {
+    let due_on = c.due_on.as_deref().and_then(parse_day);
     let overdue_days = due_on.and_then(|d| match domain::due_status(d, today, policy.soon_days) {
         DueStatus::Overdue { days } => Some(days),
         _ => None,
@@ -356,12 +383,13 @@ pub fn child_state<'a>(
         facts: c,
         due_on,
         overdue_days,
-        left_behind,
+        left_behind: c.left_behind,
     }
 }
 
 fn device_status(d: &DeviceInfo, rejections: &BTreeMap<Uuid, i64>, now_ms: i64) -> DeviceStatus {
-    let hb = d.heartbeat.clone().unwrap_or_default();
+    let none = sync_core::wire::Heartbeat::default();
+    let hb = d.heartbeat.as_ref().unwrap_or(&none);
     let age = d.last_seen_ms.map(|t| now_ms - t);
     DeviceStatus {
         device_id: d.device_id,
@@ -399,13 +427,10 @@ pub fn chart_since(today: NaiveDate) -> NaiveDate {
     monday(today) - chrono::Duration::weeks(CHART_WEEKS as i64 - 1)
 }
 
-fn visits_per_week(inp: &Inputs<'_>, villages: &HashSet<&str>) -> Vec<Bar> {
+fn visits_per_week(inp: &Inputs<'_>) -> Vec<Bar> {
     let first = chart_since(inp.today);
     let mut weeks = vec![0u64; CHART_WEEKS];
-    for (v, day, n) in inp.visit_days {
-        if !villages.contains(v.as_str()) {
-            continue;
-        }
+    for (day, n) in inp.visit_days {
         if let Some(d) = parse_day(day) {
             let w = (monday(d) - first).num_weeks();
             if (0..CHART_WEEKS as i64).contains(&w) && d <= inp.today {
@@ -425,9 +450,9 @@ fn visits_per_week(inp: &Inputs<'_>, villages: &HashSet<&str>) -> Vec<Bar> {
         .collect()
 }
 
-fn freshness(devices: &[DeviceStatus]) -> Vec<Bar> {
+fn freshness<'a>(devices: impl Iterator<Item = &'a DeviceStatus>) -> Vec<Bar> {
     let mut b = [0u64; 5];
-    for d in devices.iter().filter(|d| !d.revoked) {
+    for d in devices.filter(|d| !d.revoked) {
         let i = match d.last_sync_days {
             None => 4,
             Some(0) => 0,
@@ -453,6 +478,33 @@ fn freshness(devices: &[DeviceStatus]) -> Vec<Bar> {
     .collect()
 }
 
+/// Children a phone of a director of `villages` reports as visited but not yet synced
+/// (live phones only, at most [`sync_core::wire::MAX_UNSENT_VISIT_CHILDREN`] each).
+pub fn unsent_children(inp: &Inputs<'_>, villages: &HashSet<&str>) -> HashSet<Uuid> {
+    let directors: HashSet<&str> = inp
+        .accounts
+        .iter()
+        .filter(|a| {
+            a.role == Role::Director && a.villages.iter().any(|v| villages.contains(v.as_str()))
+        })
+        .map(|a| a.login.as_str())
+        .collect();
+    let mut unsent = HashSet::new();
+    for d in inp.devices {
+        if d.revoked_ms.is_some() || !directors.contains(d.account_login.as_str()) {
+            continue;
+        }
+        if let Some(hb) = &d.heartbeat {
+            unsent.extend(
+                hb.unsent_visit_children
+                    .iter()
+                    .take(sync_core::wire::MAX_UNSENT_VISIT_CHILDREN),
+            );
+        }
+    }
+    unsent
+}
+
 /// Per-village working set: computed once, rolled up by any level.
 struct Rolled {
     by_village: HashMap<String, AreaFigures>,
@@ -474,8 +526,7 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
             .or_default()
             .push(d);
     }
-    // Children a phone reports as visited but not yet synced, by village it may write.
-    let mut unsent: HashSet<Uuid> = HashSet::new();
+    let unsent = unsent_children(inp, villages);
     let mut directors = Vec::new();
     let mut all_devices = Vec::new();
     for a in inp.accounts.iter().filter(|a| a.role == Role::Director) {
@@ -493,17 +544,6 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
                     .collect()
             })
             .unwrap_or_default();
-        for d in devices_of.get(a.login.as_str()).into_iter().flatten() {
-            if d.revoked_ms.is_none() {
-                if let Some(hb) = &d.heartbeat {
-                    unsent.extend(
-                        hb.unsent_visit_children
-                            .iter()
-                            .take(sync_core::wire::MAX_UNSENT_VISIT_CHILDREN),
-                    );
-                }
-            }
-        }
         let f = by_village.entry((*first).clone()).or_default();
         f.directors += 1;
         let live: Vec<&DeviceStatus> = devs.iter().filter(|d| !d.revoked).collect();
@@ -722,7 +762,6 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
     r.late.sort_by(|a, b| {
         (!a.report, -a.days_late, a.referral_id).cmp(&(!b.report, -b.days_late, b.referral_id))
     });
-    let devices: Vec<DeviceStatus> = r.devices.iter().map(|(_, d)| d.clone()).collect();
     TownshipOverview {
         township: inp.places.place_ref(township),
         today: inp.today.to_string(),
@@ -732,8 +771,8 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
         overdue: r.overdue,
         agreements: r.agreements,
         late_referrals: r.late,
-        visits_per_week: visits_per_week(inp, &set),
-        sync_freshness: freshness(&devices),
+        visits_per_week: visits_per_week(inp),
+        sync_freshness: freshness(r.devices.iter().map(|(_, d)| d)),
     }
 }
 
@@ -752,11 +791,46 @@ fn category_counts(c: &BTreeMap<String, u64>) -> Vec<CategoryCount> {
     out
 }
 
-/// A county (by township) or the city (by county), worst first.
-pub fn area(inp: &Inputs<'_>, code: &str) -> AreaOverview {
+/// A county (by township) or the city (by county), worst first. The children's
+/// figures come counted per village by the database (`counts`, the same rules as
+/// [`township`] applies child by child); `overdue_unsent` are the overdue children
+/// among [`unsent_children`] (visited on a phone, not yet synced). `inp.children` and
+/// `inp.referrals` are not read.
+pub fn area(
+    inp: &Inputs<'_>,
+    code: &str,
+    counts: &[VillageCounts],
+    overdue_unsent: &[(Uuid, String)],
+) -> AreaOverview {
     let villages = inp.places.villages_under(code);
     let set: HashSet<&str> = villages.iter().map(String::as_str).collect();
-    let r = roll(inp, &set, false);
+    let mut r = roll(inp, &set, false);
+    let n = |x: i64| x.max(0) as u64;
+    for c in counts.iter().filter(|c| set.contains(c.village.as_str())) {
+        let f = r.by_village.entry(c.village.clone()).or_default();
+        f.children += n(c.children);
+        f.red += n(c.red);
+        f.yellow += n(c.yellow);
+        f.blue += n(c.blue);
+        f.green += n(c.children - c.red - c.yellow - c.blue);
+        f.overdue_not_visited += n(c.overdue);
+        f.agreements_missing += n(c.agreements_missing);
+        f.agreements_expiring += n(c.agreements_expiring);
+        f.referrals_late += n(c.referrals_late);
+        f.reports_late += n(c.reports_late);
+    }
+    let mut seen = HashSet::new();
+    for (child, village) in overdue_unsent {
+        if !set.contains(village.as_str()) || !seen.insert(*child) {
+            continue;
+        }
+        if let Some(f) = r.by_village.get_mut(village) {
+            if f.overdue_not_visited > 0 {
+                f.overdue_not_visited -= 1;
+                f.overdue_visited_unsynced += 1;
+            }
+        }
+    }
     let sub_kind = match inp.places.get(code).map(|p| p.kind) {
         Some(PlaceKind::City) => PlaceKind::County,
         Some(PlaceKind::County) => PlaceKind::Township,
@@ -788,13 +862,37 @@ pub fn area(inp: &Inputs<'_>, code: &str) -> AreaOverview {
             .cmp(&a.figures.badness())
             .then_with(|| a.place.code.cmp(&b.place.code))
     });
-    let devices: Vec<DeviceStatus> = r.devices.iter().map(|(_, d)| d.clone()).collect();
     AreaOverview {
         area: inp.places.place_ref(code),
         today: inp.today.to_string(),
         totals,
         rows,
-        visits_per_week: visits_per_week(inp, &set),
-        sync_freshness: freshness(&devices),
+        visits_per_week: visits_per_week(inp),
+        sync_freshness: freshness(r.devices.iter().map(|(_, d)| d)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_day;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn days_parse_from_dates_and_times_and_nothing_else() {
+        assert_eq!(parse_day("2026-03-01"), NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!(
+            parse_day("2026-03-01T10:00:00+08:00"),
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+        for bad in [
+            "",
+            "2026-3-1",
+            "2026-02-30",
+            "abcd-ef-gh",
+            "2026/03/01",
+            "２０２６-03-01",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
     }
 }

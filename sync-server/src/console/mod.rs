@@ -13,7 +13,7 @@ pub mod projection;
 use crate::error::StoreError;
 use crate::model::Role;
 use crate::roster::PlaceKind;
-use crate::store::{ConsoleLogEntry, Database, RecordRow};
+use crate::store::{ConsoleLogEntry, Database, RecordRow, VillageSet};
 use figures::{AreaOverview, Inputs, Places, TownshipOverview};
 use people::Viewer;
 use serde::Serialize;
@@ -102,22 +102,31 @@ async fn with_inputs<T>(
     villages: &[String],
     f: impl FnOnce(&Inputs<'_>) -> T,
 ) -> Result<T> {
+    let t = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            what,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            "console inputs"
+        )
+    };
     projection::refresh(db).await?;
+    lap("refresh");
     let today = crate::model::clock::today();
-    let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
-    let accounts: Vec<_> = db
-        .accounts()
-        .await?
-        .into_iter()
-        .filter(|a| a.role == Role::Director && a.villages.iter().any(|v| set.contains(v.as_str())))
-        .collect();
+    let since = figures::chart_since(today).to_string();
+    // Independent reads, side by side (PostgreSQL: one connection each).
+    let (accounts, rejections, children, referrals, visit_days) = futures_util::future::try_join5(
+        db.directors_in(VillageSet::Only(villages)),
+        db.rejection_counts(),
+        db.console_children(villages),
+        db.console_open_referrals(villages),
+        db.console_visits_per_day(VillageSet::Only(villages), &since),
+    )
+    .await?;
+    lap("reads");
     let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
     let devices = db.devices_of(&ids).await?;
-    let rejections = db.rejection_counts().await?;
-    let children = db.console_children(villages).await?;
-    let referrals = db.console_open_referrals(villages).await?;
-    let since = figures::chart_since(today).to_string();
-    let visit_days = db.console_visit_days(villages, &since).await?;
+    lap("devices");
     let policy = domain::VisitPolicy::default();
     let inp = Inputs {
         places,
@@ -131,7 +140,78 @@ async fn with_inputs<T>(
         now_ms: crate::model::clock::now_ms() as i64,
         policy: &policy,
     };
-    Ok(f(&inp))
+    let out = f(&inp);
+    lap("figures");
+    Ok(out)
+}
+
+/// A county's or the city's figures: the directors' phones as for a township, the
+/// children counted per village by the database (a city is 60,000 children; reading
+/// them one by one is what a township view can afford, a city view cannot).
+async fn area(
+    db: &dyn Database,
+    places: &Places,
+    villages: &[String],
+    code: &str,
+) -> Result<AreaOverview> {
+    let t = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            what,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            "console area inputs"
+        )
+    };
+    projection::refresh(db).await?;
+    lap("refresh");
+    // The city: every village there is; read without a village filter (figures::area
+    // keeps the per-village answers of these villages only).
+    let which = if villages.len() == places.village_count() {
+        VillageSet::All
+    } else {
+        VillageSet::Only(villages)
+    };
+    let today = crate::model::clock::today();
+    let (day, expiring_by) = (
+        today.to_string(),
+        (today + chrono::Duration::days(figures::EXPIRING_DAYS)).to_string(),
+    );
+    let since = figures::chart_since(today).to_string();
+    let (accounts, counts, visit_days) = futures_util::future::try_join3(
+        db.directors_in(which),
+        db.console_village_counts(which, &day, &expiring_by),
+        db.console_visits_per_day(which, &since),
+    )
+    .await?;
+    lap("reads");
+    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
+    let devices = db.devices_of(&ids).await?;
+    lap("devices");
+    let policy = domain::VisitPolicy::default();
+    let rejections = std::collections::BTreeMap::new();
+    let inp = Inputs {
+        places,
+        accounts: &accounts,
+        devices: &devices,
+        rejections: &rejections,
+        children: &[],
+        referrals: &[],
+        visit_days: &visit_days,
+        today,
+        now_ms: crate::model::clock::now_ms() as i64,
+        policy: &policy,
+    };
+    let set: std::collections::HashSet<&str> = villages.iter().map(String::as_str).collect();
+    let unsent: Vec<Uuid> = figures::unsent_children(&inp, &set).into_iter().collect();
+    let overdue_unsent = if unsent.is_empty() {
+        Vec::new()
+    } else {
+        db.console_overdue_of(&unsent, &day).await?
+    };
+    lap("overdue_unsent");
+    let out = figures::area(&inp, code, &counts, &overdue_unsent);
+    lap("figures");
+    Ok(out)
 }
 
 /// The overview of `code` (default: the viewer's own area), logged as a view.
@@ -140,15 +220,18 @@ pub async fn overview(db: &dyn Database, viewer: &Viewer, code: Option<&str>) ->
         Some(c) => c.to_string(),
         None => home(viewer).ok_or(ConsoleError::NotFound)?,
     };
+    let t = std::time::Instant::now();
     let places = Places::new(db.places().await?);
     let villages = check_area(&places, viewer, &code)?;
-    let kind = places.get(&code).map(|p| p.kind);
-    let out = with_inputs(db, &places, &villages, |inp| match kind {
-        Some(PlaceKind::Township) => Overview::Township(figures::township(inp, &code)),
-        Some(PlaceKind::County) => Overview::County(figures::area(inp, &code)),
-        _ => Overview::City(figures::area(inp, &code)),
-    })
-    .await?;
+    tracing::debug!(ms = t.elapsed().as_secs_f64() * 1000.0, "console places");
+    let out = match places.get(&code).map(|p| p.kind) {
+        Some(PlaceKind::Township) => {
+            let o = with_inputs(db, &places, &villages, |inp| figures::township(inp, &code));
+            Overview::Township(o.await?)
+        }
+        Some(PlaceKind::County) => Overview::County(area(db, &places, &villages, &code).await?),
+        _ => Overview::City(area(db, &places, &villages, &code).await?),
+    };
     log(db, viewer, "view_overview", &code).await?;
     Ok(out)
 }
@@ -294,12 +377,25 @@ fn checklist_line(v: &serde_json::Map<String, serde_json::Value>) -> String {
         .join(" · ")
 }
 
+/// A value as the console shows it: labelled, the ID number field masked, and any
+/// ID-number-looking run in free text (a note, a name field misused) masked too.
 fn show_value(field: &str, v: &serde_json::Value) -> String {
+    mask_ids_in_text(&show_unmasked(field, v))
+}
+
+fn show_unmasked(field: &str, v: &serde_json::Value) -> String {
     if let (serde_json::Value::Object(m), "checklist") = (v, field) {
         return checklist_line(m);
     }
     let raw = match v {
         serde_json::Value::Null => return String::new(),
+        serde_json::Value::String(s) if field.ends_with("_at") => {
+            // A time as the phone wrote it (RFC 3339, its own offset): read as written.
+            match chrono::DateTime::parse_from_rfc3339(s) {
+                Ok(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+                Err(_) => s.clone(),
+            }
+        }
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Bool(b) => {
             if *b {
@@ -308,6 +404,7 @@ fn show_value(field: &str, v: &serde_json::Value) -> String {
                 "否 no".into()
             }
         }
+        serde_json::Value::Array(a) if a.is_empty() => "无 none".into(),
         serde_json::Value::Array(a) => a
             .iter()
             .map(|x| {
@@ -420,7 +517,10 @@ pub async fn child_file(db: &dyn Database, viewer: &Viewer, child_id: Uuid) -> R
     }
     rest.sort_by(|a, b| a.table.cmp(&b.table).then_with(|| b.row_id.cmp(&a.row_id)));
     let mut fields = lines(child);
-    for f in fields.iter_mut().filter(|f| f.field == domain::schema::SCOPE_FIELD) {
+    for f in fields
+        .iter_mut()
+        .filter(|f| f.field == domain::schema::SCOPE_FIELD)
+    {
         f.value = format!("{} ({})", places.name(&child.scope), child.scope);
     }
     log(db, viewer, "view_child", &child_id.to_string()).await?;
@@ -559,5 +659,33 @@ mod tests {
         let t = super::mask_ids_in_text("甲方身份证号：37060219800101123X，电话 13800000000。");
         assert!(t.contains("3706**********123X"), "{t}");
         assert!(t.contains("13800000000"), "phone numbers (11 digits) stay");
+    }
+
+    #[test]
+    fn id_numbers_are_masked_in_every_field_and_note() {
+        use serde_json::json;
+        let id = "37060219800101123X";
+        assert_eq!(
+            super::show_value("id_number", &json!(id)),
+            "3706**********123X"
+        );
+        assert_eq!(
+            super::show_value("guardian_id_number", &json!(id)),
+            "3706**********123X"
+        );
+        let note = super::show_value("note", &json!(format!("奶奶身份证 {id} 已核对")));
+        assert!(
+            !note.contains(id) && note.contains("3706**********123X"),
+            "{note}"
+        );
+        assert_eq!(
+            super::show_value("visited_at", &json!("2026-09-08T10:00:00+08:00")),
+            "2026-09-08 10:00"
+        );
+        assert_eq!(super::show_value("actions", &json!([])), "无 none");
+        let checklist =
+            json!({"guardianship": {"status": "concern", "note": format!("监护人 {id}")}});
+        let line = super::show_value("checklist", &checklist);
+        assert!(!line.contains(id), "{line}");
     }
 }

@@ -96,6 +96,8 @@ pub fn summarise(child_ids: &[Uuid], records: &[RecordRow]) -> ProjectionUpdate 
                 last_visit_on: None,
                 next_due_on: None,
                 agreement_until: None,
+                due_on: None,
+                left_behind: false,
             },
         );
     }
@@ -151,6 +153,11 @@ pub fn summarise(child_ids: &[Uuid], records: &[RecordRow]) -> ProjectionUpdate 
             }
             _ => {}
         }
+    }
+    let policy = domain::VisitPolicy::default();
+    for c in children.values_mut() {
+        c.due_on = super::figures::due_on(c, &policy).map(|d| d.to_string());
+        c.left_behind = super::figures::is_left_behind(&c.categories);
     }
     ProjectionUpdate {
         child_ids: child_ids.to_vec(),
@@ -241,6 +248,12 @@ mod tests {
             "the due date of the latest visit, not an older one"
         );
         assert_eq!(c.agreement_until.as_deref(), Some("2026-12-31"));
+        assert_eq!(
+            c.due_on.as_deref(),
+            Some("2026-05-01"),
+            "red: monthly after the last live visit"
+        );
+        assert!(c.left_behind);
         assert_eq!(u.visits.len(), 2, "the voided visit is not counted");
         assert_eq!(u.referrals.len(), 2);
         assert!(u.referrals.iter().any(|r| r.report && r.open));

@@ -348,6 +348,42 @@ pub struct ChildFacts {
     pub next_due_on: Option<String>,
     /// Last day of the latest signed (not voided) care agreement.
     pub agreement_until: Option<String>,
+    /// When the next visit is due under the visit policy (None: exited).
+    pub due_on: Option<String>,
+    /// Left behind: needs a care agreement.
+    pub left_behind: bool,
+}
+
+/// Which villages a console read covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VillageSet<'a> {
+    /// Every village (the whole city: the store reads without a village filter, and
+    /// per-village answers are kept by the caller).
+    All,
+    /// These villages.
+    Only(&'a [String]),
+}
+
+/// One village's counts of the read model on a day (county and city views): what the
+/// township view works out child by child, counted by the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VillageCounts {
+    pub village: String,
+    /// Active children.
+    pub children: i64,
+    pub red: i64,
+    pub yellow: i64,
+    pub blue: i64,
+    /// Active children whose visit was due before the day.
+    pub overdue: i64,
+    /// Left-behind children without an agreement valid on the day.
+    pub agreements_missing: i64,
+    /// Left-behind children whose agreement ends within the window.
+    pub agreements_expiring: i64,
+    /// Open referrals (not mandatory reports) of active children past their feedback date.
+    pub referrals_late: i64,
+    /// Open mandatory reports of active children past their feedback date.
+    pub reports_late: i64,
 }
 
 /// A (not voided) visit in the read model.
@@ -583,6 +619,8 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
     /// Every account with its place or villages.
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
+    /// The directors of any of `villages`, each with all their villages.
+    async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError>;
     /// Held rejections per device.
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
     /// Devices of these accounts.
@@ -605,12 +643,28 @@ pub trait ConsoleStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// The read model's children of `villages`.
     async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError>;
-    /// Visits per village and day of `villages` on or after `since` (YYYY-MM-DD).
-    async fn console_visit_days(
+    /// Visits per day to children of `villages` on or after `since` (YYYY-MM-DD):
+    /// (day, visits), counted by the database.
+    async fn console_visits_per_day(
         &self,
-        villages: &[String],
+        villages: VillageSet<'_>,
         since: &str,
-    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Per-village counts of the active children of `villages` on `today`, counted by
+    /// the database (county and city views); agreements ending on or before
+    /// `expiring_by` count as expiring. Villages without active children are left out.
+    async fn console_village_counts(
+        &self,
+        villages: VillageSet<'_>,
+        today: &str,
+        expiring_by: &str,
+    ) -> Result<Vec<VillageCounts>, StoreError>;
+    /// Which of `child_ids` are active children overdue on `today`: (child, village).
+    async fn console_overdue_of(
+        &self,
+        child_ids: &[Uuid],
+        today: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
     /// Open referrals and reports of `villages`.
     async fn console_open_referrals(
         &self,
@@ -631,6 +685,9 @@ pub trait BenchStore: Send + Sync + 'static {
     /// Plain INSERTs of the same changes into a scratch table with the same columns as
     /// the change log, in one transaction.
     async fn bench_plain_insert(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Baseline of the console benchmark: the plain SELECT of the read model's child
+    /// rows of `villages` (every column, decoded, nothing computed). Returns the rows.
+    async fn bench_console_rows(&self, villages: &[String]) -> Result<usize, StoreError>;
 }
 
 /// A store that can also run the benchmark baselines.

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_console.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_console_due.sql"),
+    ),
     (8, include_str!("../../migrations/postgres/0008_parked.sql")),
     (
         9,
@@ -1414,6 +1418,20 @@ impl BenchStore for PostgresDatabase {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn bench_console_rows(&self, villages: &[String]) -> Result<usize, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind FROM console_children WHERE village = ANY($1)",
+                &[&villages],
+            )
+            .await?;
+        for r in &rows {
+            std::hint::black_box(child_facts(r));
+        }
+        Ok(rows.len())
+    }
 }
 
 const PERSON_SQL: &str = "SELECT a.id, a.login, a.name, a.role, a.place, p.password_hash, p.login_code_hash, p.login_code_expires_ms, p.failed_logins, p.locked_until_ms
@@ -1435,6 +1453,15 @@ fn person_of(r: Option<tokio_postgres::Row>) -> Result<Option<PersonRecord>, Sto
     }))
 }
 
+/// The test of `col` for `villages` as `$1` (a `text[]`), and the array to bind:
+/// none for [`VillageSet::All`] (the array, empty, is still bound and typed).
+fn village_filter(villages: VillageSet<'_>, col: &str) -> (String, Vec<String>) {
+    match villages {
+        VillageSet::All => ("$1::text[] IS NOT NULL".into(), Vec::new()),
+        VillageSet::Only(v) => (format!("{col} = ANY($1)"), v.to_vec()),
+    }
+}
+
 fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
     ChildFacts {
         child_id: r.get(0),
@@ -1447,6 +1474,8 @@ fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
         last_visit_on: r.get(7),
         next_due_on: r.get(8),
         agreement_until: r.get(9),
+        due_on: r.get(10),
+        left_behind: r.get(11),
     }
 }
 
@@ -1697,6 +1726,33 @@ impl ConsoleStore for PostgresDatabase {
             .collect()
     }
 
+    async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT a.id, a.login, a.name, a.place, array_agg(av2.village ORDER BY av2.village)
+                     FROM accounts a JOIN account_villages av2 ON av2.account_id=a.id
+                     WHERE a.role='director' AND a.id IN (SELECT account_id FROM account_villages WHERE {filter})
+                     GROUP BY a.id, a.login, a.name, a.place ORDER BY a.login"
+                ),
+                &[&list],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AccountRow {
+                id: r.get(0),
+                login: r.get(1),
+                name: r.get(2),
+                role: Role::Director,
+                place: r.get(3),
+                villages: r.get(4),
+            })
+            .collect())
+    }
+
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
@@ -1874,10 +1930,12 @@ impl ConsoleStore for PostgresDatabase {
         let c_last: Vec<Option<&str>> = c.iter().map(|c| c.last_visit_on.as_deref()).collect();
         let c_next: Vec<Option<&str>> = c.iter().map(|c| c.next_due_on.as_deref()).collect();
         let c_ag: Vec<Option<&str>> = c.iter().map(|c| c.agreement_until.as_deref()).collect();
+        let c_due: Vec<Option<&str>> = c.iter().map(|c| c.due_on.as_deref()).collect();
+        let c_lb: Vec<bool> = c.iter().map(|c| c.left_behind).collect();
         tx.execute(
-            "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until)
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])",
-            &[&c_id, &c_v, &c_n, &c_r, &c_c, &c_a, &c_add, &c_last, &c_next, &c_ag],
+            "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[])",
+            &[&c_id, &c_v, &c_n, &c_r, &c_c, &c_a, &c_add, &c_last, &c_next, &c_ag, &c_due, &c_lb],
         )
         .await?;
         let v = &update.visits;
@@ -1915,7 +1973,7 @@ impl ConsoleStore for PostgresDatabase {
         let client = self.pool.get().await?;
         Ok(client
             .query(
-                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
                  FROM console_children WHERE village = ANY($1)",
                 &[&villages],
             )
@@ -1925,20 +1983,94 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
-    async fn console_visit_days(
+    async fn console_visits_per_day(
         &self,
-        villages: &[String],
+        villages: VillageSet<'_>,
         since: &str,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
         Ok(client
             .query(
-                "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ANY($1) AND visited_on >= $2 GROUP BY village, visited_on",
-                &[&villages, &since],
+                &format!("SELECT visited_on, count(*) FROM console_visits WHERE {filter} AND visited_on >= $2 GROUP BY visited_on ORDER BY visited_on"),
+                &[&list, &since],
             )
             .await?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    async fn console_village_counts(
+        &self,
+        villages: VillageSet<'_>,
+        today: &str,
+        expiring_by: &str,
+    ) -> Result<Vec<VillageCounts>, StoreError> {
+        let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
+        let (late_filter, _) = village_filter(villages, "r.village");
+        let child_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&list, &today, &expiring_by];
+        let late_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&list, &today];
+        let child_sql = format!(
+            "SELECT village, count(*),
+                count(*) FILTER (WHERE risk_colour = 'red'),
+                count(*) FILTER (WHERE risk_colour = 'yellow'),
+                count(*) FILTER (WHERE risk_colour = 'blue'),
+                count(*) FILTER (WHERE due_on < $2),
+                count(*) FILTER (WHERE left_behind AND (agreement_until IS NULL OR agreement_until < $2)),
+                count(*) FILTER (WHERE left_behind AND agreement_until >= $2 AND agreement_until <= $3)
+             FROM console_children WHERE {filter} AND active GROUP BY village"
+        );
+        let late_sql = format!(
+            "SELECT r.village, count(*) FILTER (WHERE r.report), count(*) FILTER (WHERE NOT r.report)
+             FROM console_referrals r JOIN console_children c ON c.child_id = r.child_id AND c.active
+             WHERE {late_filter} AND r.open AND r.feedback_due_on < $2 GROUP BY r.village"
+        );
+        let children = client.query(&child_sql, &child_params);
+        let late = client.query(&late_sql, &late_params);
+        let (children, late) = futures_util::future::try_join(children, late).await?;
+        let mut counts: BTreeMap<String, VillageCounts> = children
+            .iter()
+            .map(|r| {
+                let c = VillageCounts {
+                    village: r.get(0),
+                    children: r.get(1),
+                    red: r.get(2),
+                    yellow: r.get(3),
+                    blue: r.get(4),
+                    overdue: r.get(5),
+                    agreements_missing: r.get(6),
+                    agreements_expiring: r.get(7),
+                    ..Default::default()
+                };
+                (c.village.clone(), c)
+            })
+            .collect();
+        for r in &late {
+            if let Some(c) = counts.get_mut(r.get::<_, &str>(0)) {
+                c.reports_late = r.get(1);
+                c.referrals_late = r.get(2);
+            }
+        }
+        Ok(counts.into_values().collect())
+    }
+
+    async fn console_overdue_of(
+        &self,
+        child_ids: &[Uuid],
+        today: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT child_id, village FROM console_children WHERE child_id = ANY($1) AND active AND due_on < $2",
+                &[&child_ids, &today],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
             .collect())
     }
 

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0005_feed_refeed.sql"),
     ),
     (6, include_str!("../../migrations/sqlite/0006_console.sql")),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_console_due.sql"),
+    ),
     (8, include_str!("../../migrations/sqlite/0008_parked.sql")),
     (
         9,
@@ -1326,6 +1330,29 @@ impl BenchStore for SqliteDatabase {
         })
         .await
     }
+
+    async fn bench_console_rows(&self, villages: &[String]) -> Result<usize, StoreError> {
+        let villages = villages.to_vec();
+        self.read(move |conn| {
+            // The same access path as the console's read (`for_villages`), nothing computed.
+            let rows = for_villages(
+                conn,
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
+                 FROM console_children WHERE {V}",
+                "village",
+                &[],
+                VillageSet::Only(&villages),
+                |r| {
+                    let row: (Vec<u8>, String, String, String, String, bool, String, Option<String>, Option<String>, Option<String>, Option<String>, bool) = (
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
+                    );
+                    Ok(row)
+                },
+            )?;
+            Ok(std::hint::black_box(rows).len())
+        })
+        .await
+    }
 }
 
 /// `device`'s upload of a blob; complete when the blob is complete and proven in the
@@ -1393,6 +1420,76 @@ fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecor
             Ok(Some(p))
         }
     }
+}
+
+/// Villages above which a read-model query scans the table once instead of one index
+/// range per village (a county or the city reads most of the table anyway).
+const VILLAGES_PER_RANGE_SCAN: usize = 200;
+
+/// Per-village counts of active children (`?2` today, `?3` the last day an agreement
+/// counts as expiring); the same rules as `console::figures` applies child by child.
+const CHILD_COUNTS_SQL: &str = "SELECT village, count(*),
+    count(*) FILTER (WHERE risk_colour = 'red'),
+    count(*) FILTER (WHERE risk_colour = 'yellow'),
+    count(*) FILTER (WHERE risk_colour = 'blue'),
+    count(*) FILTER (WHERE due_on < ?2),
+    count(*) FILTER (WHERE left_behind AND (agreement_until IS NULL OR agreement_until < ?2)),
+    count(*) FILTER (WHERE left_behind AND agreement_until >= ?2 AND agreement_until <= ?3)
+    FROM console_children WHERE {V} AND active GROUP BY village";
+
+/// Per-village open mandatory reports and referrals of active children past their
+/// feedback date (`?2` today).
+const LATE_REFERRALS_SQL: &str =
+    "SELECT r.village, count(*) FILTER (WHERE r.report), count(*) FILTER (WHERE NOT r.report)
+    FROM console_referrals r JOIN console_children c ON c.child_id = r.child_id AND c.active
+    WHERE {V} AND r.open AND r.feedback_due_on < ?2 GROUP BY r.village";
+
+/// Runs `sql` for `villages`: `{V}` in it stands for the test of `village_col` (none
+/// for [`VillageSet::All`]). For a
+/// few villages the statement runs once per village on its index range
+/// (`col = ?1`); for many, once, scanning the table and keeping the rows of the
+/// villages through an ephemeral index of the list (`+col IN (json_each(?1))`). The
+/// further parameters `extra` are `?2`, `?3`, ….
+fn for_villages<T>(
+    conn: &Connection,
+    sql: &str,
+    village_col: &str,
+    extra: &[&dyn rusqlite::ToSql],
+    villages: VillageSet<'_>,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    let mut run = |st: &mut rusqlite::CachedStatement<'_>, first: &dyn rusqlite::ToSql| {
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![first];
+        params.extend_from_slice(extra);
+        let mut rows = st.query(params.as_slice())?;
+        while let Some(r) = rows.next()? {
+            out.push(row(r)?);
+        }
+        Ok::<_, StoreError>(())
+    };
+    let villages = match villages {
+        VillageSet::All => {
+            let mut st = conn.prepare_cached(&sql.replace("{V}", "?1 IS NOT NULL"))?;
+            run(&mut st, &1i64)?;
+            return Ok(out);
+        }
+        VillageSet::Only(v) => v,
+    };
+    if villages.len() <= VILLAGES_PER_RANGE_SCAN {
+        let mut st = conn.prepare_cached(&sql.replace("{V}", &format!("{village_col} = ?1")))?;
+        for v in villages {
+            run(&mut st, v)?;
+        }
+    } else {
+        let list = serde_json::to_string(villages).unwrap_or_default();
+        let mut st = conn.prepare_cached(&sql.replace(
+            "{V}",
+            &format!("+{village_col} IN (SELECT value FROM json_each(?1))"),
+        ))?;
+        run(&mut st, &list)?;
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -1662,6 +1759,47 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
+    async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
+        self.read(move |conn| {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let pairs: Vec<(i64, String, String, Option<String>, String)> = for_villages(
+                conn,
+                "SELECT a.id, a.login, a.name, a.place, av2.village FROM account_villages av
+                 JOIN accounts a ON a.id=av.account_id AND a.role='director'
+                 JOIN account_villages av2 ON av2.account_id=a.id WHERE {V}",
+                "av.village",
+                &[],
+                villages,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+            let mut by_id: BTreeMap<i64, AccountRow> = BTreeMap::new();
+            for (id, login, name, place, village) in pairs {
+                let a = by_id.entry(id).or_insert_with(|| AccountRow {
+                    id,
+                    login,
+                    name,
+                    role: Role::Director,
+                    place,
+                    villages: Vec::new(),
+                });
+                if !a.villages.contains(&village) {
+                    a.villages.push(village);
+                }
+            }
+            let mut out: Vec<AccountRow> = by_id.into_values().collect();
+            for a in &mut out {
+                a.villages.sort();
+            }
+            out.sort_by(|a, b| a.login.cmp(&b.login));
+            Ok(out)
+        })
+        .await
+    }
+
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
         self.read(|conn| {
             let mut st = conn
@@ -1675,14 +1813,12 @@ impl ConsoleStore for SqliteDatabase {
     async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
         let ids = account_ids.to_vec();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id=? ORDER BY d.enrolled_ms",
-            )?;
-            let mut out = Vec::new();
-            for id in &ids {
-                let rows = st.query_map([id], |r| {
-                    Ok(DeviceInfo {
+            const SELECT: &str = "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.account_id
+                 FROM devices d JOIN accounts a ON a.id=d.account_id";
+            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, DeviceInfo)> {
+                Ok((
+                    r.get(9)?,
+                    DeviceInfo {
                         device_id: uuid_of(r.get(0)?)?,
                         account_login: r.get(1)?,
                         name: r.get(2)?,
@@ -1692,10 +1828,25 @@ impl ConsoleStore for SqliteDatabase {
                         last_seen_ms: r.get(6)?,
                         max_device_seq: r.get(7)?,
                         heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
+                    },
+                ))
+            };
+            let mut out = Vec::new();
+            if ids.len() <= VILLAGES_PER_RANGE_SCAN {
+                let mut st = conn.prepare_cached(&format!("{SELECT} WHERE d.account_id=? ORDER BY d.enrolled_ms"))?;
+                for id in &ids {
+                    for r in st.query_map([id], row)? {
+                        out.push(r?.1);
+                    }
+                }
+            } else {
+                let set: std::collections::HashSet<i64> = ids.iter().copied().collect();
+                let mut st = conn.prepare_cached(&format!("{SELECT} ORDER BY d.enrolled_ms"))?;
+                for r in st.query_map([], row)? {
+                    let (a, d) = r?;
+                    if set.contains(&a) {
+                        out.push(d);
+                    }
                 }
             }
             Ok(out)
@@ -1817,7 +1968,7 @@ impl ConsoleStore for SqliteDatabase {
                 conn.prepare_cached("DELETE FROM console_referrals WHERE child_id=?")?.execute([b])?;
             }
             let mut st = conn.prepare_cached(
-                "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO console_children (child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             )?;
             for c in &update.children {
                 st.execute(params![
@@ -1830,7 +1981,9 @@ impl ConsoleStore for SqliteDatabase {
                     c.added_on,
                     c.last_visit_on,
                     c.next_due_on,
-                    c.agreement_until
+                    c.agreement_until,
+                    c.due_on,
+                    c.left_behind
                 ])?;
             }
             let mut st = conn.prepare_cached(
@@ -1854,14 +2007,15 @@ impl ConsoleStore for SqliteDatabase {
     async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError> {
         let villages = villages.to_vec();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until
-                 FROM console_children WHERE village = ?",
-            )?;
-            let mut out = Vec::new();
-            for v in &villages {
-                let rows = st.query_map([v], |r| {
-                    Ok(ChildFacts {
+            for_villages(
+                conn,
+                "SELECT child_id, village, name, risk_colour, categories, active, added_on, last_visit_on, next_due_on, agreement_until, due_on, left_behind
+                 FROM console_children WHERE {V}",
+                "village",
+                &[],
+                VillageSet::Only(&villages),
+                |r| {
+                    let c = ChildFacts {
                         child_id: uuid_of(r.get(0)?)?,
                         village: r.get(1)?,
                         name: r.get(2)?,
@@ -1872,32 +2026,119 @@ impl ConsoleStore for SqliteDatabase {
                         last_visit_on: r.get(7)?,
                         next_due_on: r.get(8)?,
                         agreement_until: r.get(9)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
-            }
-            Ok(out)
+                        due_on: r.get(10)?,
+                        left_behind: r.get(11)?,
+                    };
+                    Ok(c)
+                },
+            )
         })
         .await
     }
 
-    async fn console_visit_days(
+    async fn console_visits_per_day(
         &self,
-        villages: &[String],
+        villages: VillageSet<'_>,
         since: &str,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let villages = villages.to_vec();
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
         let since = since.to_string();
         self.read(move |conn| {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let rows: Vec<(String, i64)> = for_villages(
+                conn,
+                "SELECT visited_on, count(*) FROM console_visits WHERE {V} AND visited_on >= ?2 GROUP BY visited_on",
+                "village",
+                &[&since],
+                villages,
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            // One village at a time gives a day once per village: add them up.
+            let mut days: BTreeMap<String, i64> = BTreeMap::new();
+            for (day, n) in rows {
+                *days.entry(day).or_default() += n;
+            }
+            Ok(days.into_iter().collect())
+        })
+        .await
+    }
+
+    async fn console_village_counts(
+        &self,
+        villages: VillageSet<'_>,
+        today: &str,
+        expiring_by: &str,
+    ) -> Result<Vec<VillageCounts>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
+        let (today, expiring_by) = (today.to_string(), expiring_by.to_string());
+        self.read(move |conn| {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let mut counts: BTreeMap<String, VillageCounts> = BTreeMap::new();
+            for c in for_villages(
+                conn,
+                CHILD_COUNTS_SQL,
+                "village",
+                &[&today, &expiring_by],
+                villages,
+                |r| {
+                    Ok(VillageCounts {
+                        village: r.get(0)?,
+                        children: r.get(1)?,
+                        red: r.get(2)?,
+                        yellow: r.get(3)?,
+                        blue: r.get(4)?,
+                        overdue: r.get(5)?,
+                        agreements_missing: r.get(6)?,
+                        agreements_expiring: r.get(7)?,
+                        ..Default::default()
+                    })
+                },
+            )? {
+                counts.insert(c.village.clone(), c);
+            }
+            let late: Vec<(String, i64, i64)> = for_villages(
+                conn,
+                LATE_REFERRALS_SQL,
+                "r.village",
+                &[&today],
+                villages,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            for (village, reports, referrals) in late {
+                if let Some(c) = counts.get_mut(&village) {
+                    c.reports_late = reports;
+                    c.referrals_late = referrals;
+                }
+            }
+            Ok(counts.into_values().collect())
+        })
+        .await
+    }
+
+    async fn console_overdue_of(
+        &self,
+        child_ids: &[Uuid],
+        today: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let ids = child_ids.to_vec();
+        let today = today.to_string();
+        self.read(move |conn| {
             let mut st = conn.prepare_cached(
-                "SELECT village, visited_on, count(*) FROM console_visits WHERE village = ? AND visited_on >= ? GROUP BY visited_on",
+                "SELECT village FROM console_children WHERE child_id = ?1 AND active AND due_on < ?2",
             )?;
             let mut out = Vec::new();
-            for v in &villages {
-                for r in st.query_map(params![v, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-                    out.push(r?);
+            for id in &ids {
+                if let Some(v) = st
+                    .query_row(params![id.as_bytes().as_slice(), today], |r| r.get::<_, String>(0))
+                    .optional()?
+                {
+                    out.push((*id, v));
                 }
             }
             Ok(out)
@@ -1911,26 +2152,24 @@ impl ConsoleStore for SqliteDatabase {
     ) -> Result<Vec<ReferralFact>, StoreError> {
         let villages = villages.to_vec();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE village = ? AND open",
-            )?;
-            let mut out = Vec::new();
-            for v in &villages {
-                let rows = st.query_map([v], |r| {
-                    Ok(ReferralFact {
+            for_villages(
+                conn,
+                "SELECT referral_id, child_id, village, report, feedback_due_on, open FROM console_referrals WHERE open AND {V}",
+                "village",
+                &[],
+                VillageSet::Only(&villages),
+                |r| {
+                    let f = ReferralFact {
                         referral_id: uuid_of(r.get(0)?)?,
                         child_id: uuid_of(r.get(1)?)?,
                         village: r.get(2)?,
                         report: r.get(3)?,
                         feedback_due_on: r.get(4)?,
                         open: r.get(5)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
-            }
-            Ok(out)
+                    };
+                    Ok(f)
+                },
+            )
         })
         .await
     }

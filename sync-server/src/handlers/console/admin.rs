@@ -162,7 +162,7 @@ async fn admin_page(state: &AppState, v: &Viewer, out: Outcome) -> Result<Respon
                 device_id: d.device_id,
                 login: d.account_login.clone(),
                 name: d.name.clone(),
-                app_version: d.app_version.clone(),
+                app_version: app_version(d),
                 enrolled: fmt_time(d.enrolled_ms),
                 last_seen: d.last_seen_ms.map(fmt_time).unwrap_or_else(|| "-".into()),
                 revoked: d.revoked_ms.map(fmt_time),
@@ -176,6 +176,15 @@ async fn admin_page(state: &AppState, v: &Viewer, out: Outcome) -> Result<Respon
     let mut res = render(&page);
     *res.status_mut() = out.status;
     Ok(res)
+}
+
+/// The app version the phone last reported (heartbeat), else the one it enrolled with.
+fn app_version(d: &DeviceInfo) -> String {
+    d.heartbeat
+        .as_ref()
+        .map(|h| h.app_version.clone())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| d.app_version.clone())
 }
 
 pub async fn page(
@@ -563,7 +572,7 @@ async fn quarantine_page(
             device_id: d.device_id,
             login: d.account_login.clone(),
             name: d.name.clone(),
-            app_version: d.app_version.clone(),
+            app_version: app_version(&d),
             enrolled: fmt_time(d.enrolled_ms),
             last_seen: d.last_seen_ms.map(fmt_time).unwrap_or_else(|| "-".into()),
             revoked: d.revoked_ms.map(fmt_time),
