@@ -55,10 +55,10 @@ pub fn router(state: AppState) -> Router {
             get(handlers::shared_ids::shared_id_numbers),
         )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(middleware::from_fn(observe))
         .layer(CompressionLayer::new())
         .layer(RequestDecompressionLayer::new())
         .layer(middleware::from_fn(error_bodies))
+        .layer(middleware::from_fn(observe))
         .with_state(state)
 }
 

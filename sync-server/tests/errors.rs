@@ -112,16 +112,6 @@ async fn every_error_of_the_sync_api_has_a_code_and_a_message(backend: Backend) 
             )
         },
         Case {
-            body: vec![b' '; 17 * 1024 * 1024],
-            ..case(
-                "an oversized body",
-                Method::POST,
-                "/v1/push",
-                413,
-                Some("body_too_large"),
-            )
-        },
-        Case {
             headers: vec![],
             body: json_of(&push_body),
             ..case(

@@ -604,10 +604,16 @@ async fn late_commits_are_never_skipped_by_a_racing_puller(backend: Backend) {
         pushers.push(tokio::spawn(async move {
             let mut accepted = Vec::new();
             for round in 0..25 {
+                // Batches of varying sizes, seqs dense (the server applies a device's
+                // changes in seq order only).
                 let (_, c) = d.new_child(&village, &format!("孩子{round}"));
-                let out = d.push(&c[..3 + round % 6]).await;
-                assert!(out.rejected.is_empty(), "{:?}", out.rejected);
-                accepted.extend(c[..3 + round % 6].iter().map(|c| c.op_id));
+                let (first, rest) = c.split_at(3 + round % 6);
+                for part in [first, rest] {
+                    let out = d.push(part).await;
+                    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+                    assert_eq!(out.max_device_seq, part.last().unwrap().device_seq);
+                }
+                accepted.extend(c.iter().map(|c| c.op_id));
             }
             accepted
         }));

@@ -292,9 +292,7 @@ impl S3BlobStore {
                 access_key: self.access_key.clone(),
                 code: error_code(&reason).unwrap_or_else(|| "access denied".into()),
             },
-            object_store::Error::NotFound { .. }
-                if op == "LIST bucket" || reason.contains("NoSuchBucket") =>
-            {
+            object_store::Error::NotFound { .. } if reason.contains("NoSuchBucket") => {
                 S3Error::NoSuchBucket {
                     bucket: self.bucket.clone(),
                     endpoint: self.endpoint.clone(),
@@ -308,14 +306,22 @@ impl S3BlobStore {
         }
     }
 
-    /// Checks that the bucket exists and the credentials may use it (lists one page of
-    /// the blobs' prefix).
+    /// Checks that the bucket exists and the credentials may use it: reads a key no blob
+    /// has (`blobs/.check`); S3 answers `NoSuchKey` for a bucket that exists and
+    /// `NoSuchBucket` otherwise.
     pub async fn check_bucket(&self) -> Result<(), S3Error> {
-        self.client
-            .list_with_delimiter(Some(&Path::from("blobs")))
-            .await
-            .map(|_| ())
-            .map_err(|e| self.failure("LIST bucket", e))
+        match self.client.get(&Path::from("blobs/.check")).await {
+            Ok(_) => Ok(()),
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                let text = chain(&e);
+                if text.contains("NoSuchBucket") {
+                    Err(self.failure("GET bucket", e))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => Err(self.failure("GET bucket", e)),
+        }
     }
 
     async fn put_object(&self, sha256: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
