@@ -11,9 +11,16 @@
 //!    blob references, rejections, and the feed entries in order (assigning
 //!    `server_seq`s in commit order; see the backends' docs).
 //!
+//! Sequence (the dense rule, decided once here for every backend, see
+//! [`plan_with_values`]): a device's changes are applied in `device_seq` order only. A
+//! change after a gap is parked — kept, neither applied nor fed to other devices, not
+//! counted in the `max_device_seq` answered — until the missing changes arrive; a seq
+//! already held by another op_id is refused `device_seq_reused`; a re-push of a stored
+//! `op_id` is a no-op (different content: `op_id_conflict`), of a refused one the same
+//! refusal, so exactly-once holds under any retry.
+//!
 //! Validation per change: the device in the change is the token's device; `device_seq`
-//! is positive; a re-push of a stored `op_id` is a no-op (different content:
-//! `op_id_conflict`); the hlc is not too far ahead of the server clock (`clock_ahead`);
+//! is positive; the hlc is not too far ahead of the server clock (`clock_ahead`);
 //! the schema in `domain` (table, field, value type, write-once: see below); scope: the writer may
 //! write the change's village, and an existing row's change carries the row's current
 //! village — except a move (`child.village_code` / `task.village_code` changed), for
@@ -65,6 +72,85 @@ pub struct PushOutcome {
 /// contiguous maximum): positive and within 63 bits.
 pub fn holdable_seq(seq: u64) -> bool {
     seq >= 1 && seq <= i64::MAX as u64
+}
+
+/// Most bytes of a refused change's value kept with its refusal as it is; a longer
+/// value is kept as its first [`KEPT_VALUE_PREFIX_CHARS`] characters, its size and its
+/// SHA-256 (a device must not be able to store megabytes per refusal).
+pub const KEPT_VALUE_BYTES: usize = 2048;
+/// Characters of an oversized refused value kept.
+pub const KEPT_VALUE_PREFIX_CHARS: usize = 256;
+/// Characters of a refused change's table, field and scope names kept.
+pub const KEPT_NAME_CHARS: usize = 64;
+
+fn cut(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// The record of a refused change the server keeps (`rejections.change`): the change
+/// as JSON with its names cut to [`KEPT_NAME_CHARS`] and an oversized value replaced by
+/// `value_prefix`, `value_bytes` and `value_sha256` (see [`KEPT_VALUE_BYTES`]). At most
+/// a few KB whatever was pushed.
+pub fn kept_change(c: &Change, value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut kept = serde_json::json!({
+        "op_id": c.op_id,
+        "device_id": c.device_id,
+        "device_seq": c.device_seq,
+        "table": cut(&c.table, KEPT_NAME_CHARS),
+        "row_id": c.row_id,
+        "field": cut(&c.field, KEPT_NAME_CHARS),
+        "hlc": c.hlc,
+        "scope": cut(c.scope.as_str(), KEPT_NAME_CHARS),
+    });
+    if value.len() <= KEPT_VALUE_BYTES {
+        kept["value"] = c.value.clone();
+    } else {
+        kept["value_prefix"] = cut(value, KEPT_VALUE_PREFIX_CHARS).into();
+        kept["value_bytes"] = value.len().into();
+        kept["value_sha256"] = hex::encode(Sha256::digest(value.as_bytes())).into();
+    }
+    kept.to_string()
+}
+
+/// Most characters of a heartbeat's `app_version` (and of the device name and app
+/// version given at enrollment) the server keeps.
+pub const MAX_APP_VERSION_CHARS: usize = 32;
+
+/// A heartbeat bounded for storage: `app_version` cut to [`MAX_APP_VERSION_CHARS`],
+/// `unsent_visit_children` to [`sync_core::wire::MAX_UNSENT_VISIT_CHILDREN`] distinct
+/// ids. Numbers are fixed-size already. Every field of [`Heartbeat`] is bounded here,
+/// so what a device stores per heartbeat has a ceiling.
+pub fn bounded_heartbeat(hb: &Heartbeat) -> Heartbeat {
+    let mut seen = HashSet::new();
+    let Heartbeat {
+        pending_changes,
+        oldest_pending_secs,
+        pending_blobs,
+        app_version,
+        device_clock_ms,
+        free_storage_bytes,
+        unsent_visit_children,
+    } = hb;
+    Heartbeat {
+        pending_changes: *pending_changes,
+        oldest_pending_secs: *oldest_pending_secs,
+        pending_blobs: *pending_blobs,
+        app_version: cut(app_version, MAX_APP_VERSION_CHARS),
+        device_clock_ms: *device_clock_ms,
+        free_storage_bytes: *free_storage_bytes,
+        unsent_visit_children: unsent_visit_children
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .take(sync_core::wire::MAX_UNSENT_VISIT_CHILDREN)
+            .copied()
+            .collect(),
+    }
+}
+
+/// The heartbeat as the server stores it (JSON of [`bounded_heartbeat`]).
+pub fn stored_heartbeat(hb: &Heartbeat) -> String {
+    serde_json::to_string(&bounded_heartbeat(hb)).unwrap_or_default()
 }
 
 /// A row's identity: table and row id.
@@ -198,6 +284,14 @@ pub fn keys(changes: &[Change]) -> Keys {
     }
 }
 
+/// A held rejection as stored, for answering a re-push of the same op_id the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRejection {
+    pub device_seq: u64,
+    pub code: String,
+    pub message: String,
+}
+
 /// The server state for a batch's [`Keys`], as loaded by a backend.
 #[derive(Clone, Debug, Default)]
 pub struct Loaded {
@@ -207,7 +301,42 @@ pub struct Loaded {
     pub fields: HashMap<FieldKey, Winner>,
     /// Which of the named villages exist.
     pub villages: HashSet<String>,
+    /// The device's highest contiguous held `device_seq`.
+    pub max_device_seq: u64,
+    /// Seqs above `max_device_seq` that servers before the dense rule applied beyond a
+    /// gap (`held_ahead`): held, by an op this plan does not know.
+    pub held_ahead: HashSet<u64>,
+    /// Held rejections of op ids of the batch that re-push a held seq
+    /// ([`repushed_op_ids`]); a backend may leave it empty when there are none.
+    pub rejections: HashMap<Uuid, StoredRejection>,
 }
+
+/// The op ids of a batch whose `device_seq` is already held (at or below
+/// `max_device_seq`, or in `held_ahead`) and that are not in the change log: re-pushes
+/// of a refused change (or reuses of the seq). A backend loads their stored
+/// rejections ([`Loaded::rejections`]) — normally there are none, so nothing is read.
+pub fn repushed_op_ids(
+    changes: &[Change],
+    loaded_ops: &HashMap<Uuid, StoredOp>,
+    max_device_seq: u64,
+    held_ahead: &HashSet<u64>,
+) -> Vec<Uuid> {
+    let mut out: Vec<Uuid> = changes
+        .iter()
+        .filter(|c| c.device_seq <= max_device_seq || held_ahead.contains(&c.device_seq))
+        .filter(|c| !loaded_ops.contains_key(&c.op_id))
+        .map(|c| c.op_id)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Most changes a device may have parked behind a gap; beyond it a change after a gap
+/// is not kept at all (the device sends it again with the missing ones).
+pub const MAX_PARKED_CHANGES: usize = 5000;
+/// Most bytes of canonical values a device may have parked behind a gap.
+pub const MAX_PARKED_BYTES: usize = 4 * 1024 * 1024;
 
 /// One feed instruction, in order.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,12 +354,17 @@ pub struct PlannedRejection {
     pub index: usize,
     pub code: &'static str,
     pub message: String,
+    /// Whether the refusal holds the change's `device_seq` and is recorded (it was
+    /// refused in sequence). Refusals of changes that claim no seq — a bad or reused
+    /// seq, a conflicting op id, another device's change, a far-ahead clock, the answer
+    /// repeated for a re-pushed refused change — are not recorded again.
+    pub held: bool,
 }
 
 /// What a backend must write for a batch.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    /// Indexes of changes to add to the change log.
+    /// Indexes of changes to add to the change log, in `device_seq` order.
     pub accepted: Vec<usize>,
     /// Changes already stored (re-pushes).
     pub duplicates: u64,
@@ -242,31 +376,33 @@ pub struct Plan {
     /// Blob hash → row naming it.
     pub blob_refs: Vec<(String, RowKey)>,
     pub feed: Vec<FeedItem>,
-    /// `device_seq`s this batch makes held (accepted, duplicate or recorded rejection).
-    pub held_seqs: Vec<u64>,
+    /// The device's highest contiguous held `device_seq` after this batch.
+    pub max_device_seq: u64,
+    /// Indexes of batch changes to park behind a gap (stored by `(device, seq)`,
+    /// replacing a parked change of the same op id re-stamped by the device).
+    pub park: Vec<usize>,
+    /// Seqs of parked changes taken now (applied or refused in sequence): delete them.
+    pub unpark: Vec<u64>,
 }
 
 impl Plan {
-    /// The rejections the server keeps (held, so the device may drop them from its
-    /// outbox and they show as rejected): all but `clock_ahead` (the device re-stamps
-    /// and sends again) and those whose `device_seq` cannot be held. Of several
-    /// rejections of one op_id in the batch the last wins. Sorted by op_id.
+    /// The rejections the server keeps: those made in sequence ([`PlannedRejection::held`]),
+    /// so the device may drop the change from its outbox and shows it as refused. Sorted
+    /// by op_id.
     pub fn held_rejections(&self, changes: &[Change]) -> Vec<&PlannedRejection> {
         let mut by_op: BTreeMap<Uuid, &PlannedRejection> = BTreeMap::new();
         for r in &self.rejections {
-            let c = &changes[r.index];
-            if r.code != codes::CLOCK_AHEAD && holdable_seq(c.device_seq) {
-                by_op.insert(c.op_id, r);
+            if r.held {
+                by_op.insert(changes[r.index].op_id, r);
             }
         }
         by_op.into_values().collect()
     }
 
-    /// The answer to the push, once the backend advanced the device's contiguous held
-    /// maximum to `max_device_seq` ([`advance_contiguous`]).
-    pub fn outcome(&self, changes: &[Change], max_device_seq: u64) -> PushOutcome {
+    /// The answer to the push.
+    pub fn outcome(&self, changes: &[Change]) -> PushOutcome {
         PushOutcome {
-            max_device_seq,
+            max_device_seq: self.max_device_seq,
             accepted: self.accepted.len() as u64 + self.duplicates,
             rejected: self
                 .rejections
@@ -287,6 +423,15 @@ impl Plan {
             .iter()
             .any(|f| matches!(f, FeedItem::Refeed { .. }))
     }
+
+    fn refuse(&mut self, index: usize, (code, message): Refusal, held: bool) {
+        self.rejections.push(PlannedRejection {
+            index,
+            code,
+            message,
+            held,
+        });
+    }
 }
 
 /// Whether a table's rows carry their own village (`child`, `task`) rather than
@@ -295,7 +440,7 @@ pub fn has_own_scope(table_name: &str) -> bool {
     table(table_name).is_some_and(|t| t.field(SCOPE_FIELD).is_some())
 }
 
-/// Validates and merges a batch against `loaded`. Pure.
+/// Validates and merges a batch against `loaded` (no parked changes). Pure.
 pub fn plan(
     device: &DeviceAuth,
     changes: &[Change],
@@ -304,15 +449,47 @@ pub fn plan(
     max_ahead_ms: u64,
 ) -> Plan {
     let values = canonical_values(changes);
-    plan_with_values(device, changes, &values, loaded, now_ms, max_ahead_ms)
+    plan_with_values(
+        device,
+        changes,
+        &values,
+        changes.len(),
+        loaded,
+        now_ms,
+        max_ahead_ms,
+    )
+}
+
+/// Who holds a `device_seq` above the device's contiguous maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    /// A change of this plan's input (the batch, or a parked change).
+    Change(usize),
+    /// Held by a server before the dense rule (already applied).
+    Legacy,
 }
 
 /// [`plan`] with the changes' canonical value texts already computed
-/// ([`canonical_values`]).
+/// ([`canonical_values`]). `changes[..parked_from]` is the pushed batch;
+/// `changes[parked_from..]` are the device's changes parked behind a gap by earlier
+/// pushes (loaded by the backend, with their values).
+///
+/// The dense rule, decided here once: a device's changes are applied in `device_seq`
+/// order only. First every pushed change is received (in batch order): a bad seq, a
+/// conflicting op id or another device's change is refused without holding anything;
+/// a re-push of a stored change is a duplicate, of a refused one the same refusal; a
+/// far-ahead clock stops the batch (not held); a seq held already by another op id is
+/// refused `device_seq_reused`; anything else claims its seq. Then the claims are
+/// applied (validated, merged, fed) from `max_device_seq + 1` upwards while they are
+/// contiguous; each refusal there is held. What is left above a gap is parked: kept,
+/// not applied, not fed, not counted in `max_device_seq`, until the missing changes
+/// arrive (within [`MAX_PARKED_CHANGES`] and [`MAX_PARKED_BYTES`]; beyond, a change is
+/// not kept and the device sends it again).
 pub fn plan_with_values(
     device: &DeviceAuth,
     changes: &[Change],
     values: &[String],
+    parked_from: usize,
     mut loaded: Loaded,
     now_ms: u64,
     max_ahead_ms: u64,
@@ -322,125 +499,199 @@ pub fn plan_with_values(
         values.len(),
         "one canonical value per change"
     );
-    let mut plan = Plan::default();
-    // Changes stored earlier in this batch, by op id (index into `changes`).
+    assert!(parked_from <= changes.len());
+    let max = loaded.max_device_seq;
+    let mut plan = Plan {
+        max_device_seq: max,
+        ..Plan::default()
+    };
+    let mut claims: HashMap<u64, Claim> = HashMap::new();
+    let mut parked_ops: HashMap<Uuid, usize> = HashMap::new();
+    let mut parked_bytes = 0usize;
+    for (i, c) in changes.iter().enumerate().skip(parked_from) {
+        if c.device_seq > max && holdable_seq(c.device_seq) {
+            claims.insert(c.device_seq, Claim::Change(i));
+            parked_ops.insert(c.op_id, i);
+            parked_bytes += values[i].len();
+        } else {
+            // Stale (its seq is held by now): drop it.
+            plan.unpark.push(c.device_seq);
+        }
+    }
+    for s in &loaded.held_ahead {
+        if *s > max {
+            claims.insert(*s, Claim::Legacy);
+        }
+    }
+    let parked_before = parked_ops.len();
+    // Op ids received in this batch (claiming a seq, or replacing a parked change).
     let mut batch_ops: HashMap<Uuid, usize> = HashMap::new();
-    for (index, c) in changes.iter().enumerate() {
+    let same = |a: usize, b: usize| -> bool {
+        let (x, y) = (&changes[a], &changes[b]);
+        x.device_id == y.device_id
+            && x.device_seq == y.device_seq
+            && x.table == y.table
+            && x.row_id == y.row_id
+            && x.field == y.field
+            && values[a] == values[b]
+            && x.hlc == y.hlc
+            && x.scope == y.scope
+    };
+    let conflict = || -> Refusal {
+        (
+            codes::OP_ID_CONFLICT,
+            "this op_id is already stored with different content".into(),
+        )
+    };
+
+    // 1. Receive.
+    for (index, c) in changes[..parked_from].iter().enumerate() {
         let value = values[index].as_str();
-        let step = ingest_one(
-            device,
-            c,
-            value,
-            changes,
-            values,
-            &mut batch_ops,
-            &mut loaded,
-            &mut plan,
-            now_ms,
-            max_ahead_ms,
-        );
-        if matches!(step, Ok(Ingested::Stored)) {
-            batch_ops.insert(c.op_id, index);
+        if c.device_id != device.device_id {
+            plan.refuse(
+                index,
+                (
+                    codes::WRONG_DEVICE,
+                    "the change names another device than the one pushing it".into(),
+                ),
+                false,
+            );
+            continue;
         }
-        match step {
-            Ok(Ingested::Stored) => {
-                plan.accepted.push(index);
-                plan.held_seqs.push(c.device_seq);
-            }
-            Ok(Ingested::Duplicate) => {
+        if !holdable_seq(c.device_seq) {
+            plan.refuse(
+                index,
+                (
+                    codes::BAD_DEVICE_SEQ,
+                    "device_seq must be a positive 63-bit number".into(),
+                ),
+                false,
+            );
+            continue;
+        }
+        if let Some(stored) = loaded.ops.get(&c.op_id) {
+            if stored.is(c, value) {
                 plan.duplicates += 1;
-                plan.held_seqs.push(c.device_seq);
+            } else {
+                plan.refuse(index, conflict(), false);
             }
-            Err((code, message)) if code == codes::CLOCK_AHEAD => {
-                // Not held: the device corrects its clock, re-stamps this and every
-                // later change (same op_ids) and sends them again, so nothing after
-                // it in the batch is stored either.
-                plan.rejections.push(PlannedRejection {
-                    index,
-                    code,
-                    message,
-                });
-                break;
+            continue;
+        }
+        if let Some(r) = loaded.rejections.get(&c.op_id) {
+            if r.device_seq == c.device_seq {
+                // Refused before, in sequence: the same answer, nothing recorded again.
+                let code = codes::known(&r.code).unwrap_or(codes::OP_ID_CONFLICT);
+                plan.refuse(index, (code, r.message.clone()), false);
+            } else {
+                plan.refuse(index, conflict(), false);
             }
-            Err((code, message)) => {
-                if holdable_seq(c.device_seq) {
-                    plan.held_seqs.push(c.device_seq);
-                }
-                plan.rejections.push(PlannedRejection {
-                    index,
-                    code,
-                    message,
-                });
+            continue;
+        }
+        if let Some(&earlier) = batch_ops.get(&c.op_id) {
+            if same(earlier, index) {
+                plan.duplicates += 1;
+            } else {
+                plan.refuse(index, conflict(), false);
+            }
+            continue;
+        }
+        let replaces = match parked_ops.get(&c.op_id) {
+            Some(&p) if same(p, index) => {
+                // Parked already, unchanged: nothing to do until the gap fills.
+                continue;
+            }
+            Some(&p) if changes[p].device_seq == c.device_seq => true,
+            Some(_) => {
+                plan.refuse(index, conflict(), false);
+                continue;
+            }
+            None => false,
+        };
+        if let Err(e) = sync_core::hlc::check_not_too_far_ahead(c.hlc, now_ms, max_ahead_ms) {
+            // Not held: the device corrects its clock, re-stamps this and every later
+            // change (same op_ids) and sends them again, so nothing after it in the
+            // batch is read either.
+            plan.refuse(index, (codes::CLOCK_AHEAD, e.to_string()), false);
+            break;
+        }
+        if !replaces && (c.device_seq <= max || claims.contains_key(&c.device_seq)) {
+            plan.refuse(
+                index,
+                (
+                    codes::DEVICE_SEQ_REUSED,
+                    format!(
+                        "device_seq {} is already held with another op_id",
+                        c.device_seq
+                    ),
+                ),
+                false,
+            );
+            continue;
+        }
+        // A parked change re-pushed re-stamped (same op id, same seq) replaces it.
+        claims.insert(c.device_seq, Claim::Change(index));
+        batch_ops.insert(c.op_id, index);
+    }
+
+    // 2. Apply the claims in sequence while they are contiguous.
+    let mut next = max + 1;
+    while let Some(claim) = claims.remove(&next) {
+        if let Claim::Change(index) = claim {
+            if index >= parked_from {
+                plan.unpark.push(next);
+            } else if parked_ops.contains_key(&changes[index].op_id) {
+                // The re-stamped copy of a parked change: the parked row goes.
+                plan.unpark.push(next);
+            }
+            let c = &changes[index];
+            match apply_one(device, c, values[index].as_str(), &mut loaded, &mut plan) {
+                Ok(()) => plan.accepted.push(index),
+                Err(refusal) => plan.refuse(index, refusal, true),
             }
         }
+        plan.max_device_seq = next;
+        if next == i64::MAX as u64 {
+            break;
+        }
+        next += 1;
+    }
+
+    // 3. Park what waits behind the gap, within the bounds.
+    let mut left: Vec<(u64, usize)> = claims
+        .into_iter()
+        .filter_map(|(seq, c)| match c {
+            Claim::Change(i) if i < parked_from => Some((seq, i)),
+            _ => None,
+        })
+        .collect();
+    left.sort_unstable();
+    let mut count = parked_before;
+    for (_, index) in left {
+        let replaced = parked_ops.get(&changes[index].op_id).copied();
+        let new_count = count + usize::from(replaced.is_none());
+        let new_bytes =
+            parked_bytes - replaced.map_or(0, |p| values[p].len()) + values[index].len();
+        if new_count > MAX_PARKED_CHANGES || new_bytes > MAX_PARKED_BYTES {
+            continue;
+        }
+        count = new_count;
+        parked_bytes = new_bytes;
+        plan.park.push(index);
     }
     plan
 }
 
-enum Ingested {
-    Stored,
-    Duplicate,
-}
-
 type Refusal = (&'static str, String);
 
-#[allow(clippy::too_many_arguments)]
-fn ingest_one(
+/// Validates and merges one change taken in sequence: schema, write-once, scope, the
+/// merge rule and its feed entries.
+fn apply_one(
     device: &DeviceAuth,
     c: &Change,
     value: &str,
-    changes: &[Change],
-    values: &[String],
-    batch_ops: &mut HashMap<Uuid, usize>,
     loaded: &mut Loaded,
     plan: &mut Plan,
-    now_ms: u64,
-    max_ahead_ms: u64,
-) -> Result<Ingested, Refusal> {
-    if c.device_id != device.device_id {
-        return Err((
-            codes::WRONG_DEVICE,
-            "the change names another device than the one pushing it".into(),
-        ));
-    }
-    if !holdable_seq(c.device_seq) {
-        return Err((
-            codes::BAD_DEVICE_SEQ,
-            "device_seq must be a positive 63-bit number".into(),
-        ));
-    }
-    if let Some(&earlier) = batch_ops.get(&c.op_id) {
-        let e = &changes[earlier];
-        let same = e.device_id == c.device_id
-            && e.device_seq == c.device_seq
-            && e.table == c.table
-            && e.row_id == c.row_id
-            && e.field == c.field
-            && values[earlier] == value
-            && e.hlc == c.hlc
-            && e.scope == c.scope;
-        return if same {
-            Ok(Ingested::Duplicate)
-        } else {
-            Err((
-                codes::OP_ID_CONFLICT,
-                "this op_id is already stored with different content".into(),
-            ))
-        };
-    }
-    if let Some(stored) = loaded.ops.get(&c.op_id) {
-        return if stored.is(c, value) {
-            Ok(Ingested::Duplicate)
-        } else {
-            Err((
-                codes::OP_ID_CONFLICT,
-                "this op_id is already stored with different content".into(),
-            ))
-        };
-    }
-    if let Err(e) = sync_core::hlc::check_not_too_far_ahead(c.hlc, now_ms, max_ahead_ms) {
-        return Err((codes::CLOCK_AHEAD, e.to_string()));
-    }
+) -> Result<(), Refusal> {
     let key = c.key();
     let current = loaded.fields.get(&key);
     let row_key: RowKey = (c.table.clone(), c.row_id);
@@ -590,33 +841,213 @@ fn ingest_one(
         loaded.rows.insert(row_key.clone(), row.clone());
         plan.rows.insert(row_key, row);
     }
-    Ok(Ingested::Stored)
-}
-
-/// The highest contiguous held `device_seq`: starts from `held_before` and advances
-/// through `held` (any order, duplicates allowed).
-pub fn advance_contiguous(held_before: u64, held: impl IntoIterator<Item = u64>) -> u64 {
-    let mut seqs: Vec<u64> = held.into_iter().filter(|s| *s > held_before).collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    let mut max = held_before;
-    for s in seqs {
-        if s == max + 1 {
-            max = s;
-        } else {
-            break;
-        }
-    }
-    max
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Principal, Role};
+    use serde_json::json;
+    use sync_core::Scope;
+
+    fn device() -> DeviceAuth {
+        DeviceAuth {
+            device_id: Uuid::from_u128(1),
+            revoked: false,
+            principal: Principal::new(1, Role::Director, vec!["A".into()]),
+        }
+    }
+
+    const NOW: u64 = 1_760_000_000_000;
+
+    fn change(seq: u64, field: &str, value: serde_json::Value) -> Change {
+        Change {
+            op_id: Uuid::now_v7(),
+            device_id: Uuid::from_u128(1),
+            device_seq: seq,
+            table: "child".into(),
+            row_id: Uuid::from_u128(7),
+            field: field.into(),
+            value,
+            hlc: Hlc::new(NOW - 1000, seq as u16),
+            scope: Scope::new("A"),
+        }
+    }
+
+    fn run(changes: &[Change], parked: &[Change], loaded: Loaded) -> Plan {
+        let all: Vec<Change> = changes.iter().chain(parked).cloned().collect();
+        let values = canonical_values(&all);
+        plan_with_values(
+            &device(),
+            &all,
+            &values,
+            changes.len(),
+            loaded,
+            NOW,
+            600_000,
+        )
+    }
+
+    fn seqs(all: &[Change], idx: &[usize]) -> Vec<u64> {
+        idx.iter().map(|&i| all[i].device_seq).collect()
+    }
+
     #[test]
-    fn contiguous_seq_stops_at_a_gap() {
-        assert_eq!(advance_contiguous(0, [1, 2, 3, 5]), 3);
-        assert_eq!(advance_contiguous(3, [5, 4, 4]), 5);
-        assert_eq!(advance_contiguous(7, [1, 2]), 7);
+    fn a_change_after_a_gap_is_parked_not_applied_until_the_gap_fills() {
+        let c1 = change(1, "name", json!("甲"));
+        let c3 = change(3, "sex", json!("male"));
+        let p = run(&[c1.clone(), c3.clone()], &[], Loaded::default());
+        assert_eq!(p.max_device_seq, 1);
+        assert_eq!(seqs(&[c1.clone(), c3.clone()], &p.accepted), vec![1]);
+        assert_eq!(p.park, vec![1], "seq 3 waits");
+        assert!(
+            p.feed
+                .iter()
+                .all(|f| !matches!(f, FeedItem::Entry { op_id, .. } if *op_id == c3.op_id)),
+            "nothing after the gap is fed"
+        );
+        // Seq 2 arrives; the parked 3 is applied with it, in order.
+        let c2 = change(2, "status", json!("active"));
+        let loaded = Loaded {
+            max_device_seq: 1,
+            ..Loaded::default()
+        };
+        let p = run(std::slice::from_ref(&c2), std::slice::from_ref(&c3), loaded);
+        let all = [c2.clone(), c3.clone()];
+        assert_eq!(seqs(&all, &p.accepted), vec![2, 3]);
+        assert_eq!((p.max_device_seq, p.unpark.clone()), (3, vec![3]));
+        assert!(p.park.is_empty());
+    }
+
+    #[test]
+    fn a_held_seq_reused_with_a_new_op_id_is_refused_and_not_held() {
+        let c1 = change(1, "name", json!("甲"));
+        let loaded = Loaded {
+            max_device_seq: 1,
+            ..Loaded::default()
+        };
+        let reuse = change(1, "name", json!("乙"));
+        let p = run(std::slice::from_ref(&reuse), &[], loaded);
+        assert!(p.accepted.is_empty());
+        assert_eq!(p.rejections[0].code, codes::DEVICE_SEQ_REUSED);
+        assert!(!p.rejections[0].held);
+        // A parked seq is held too.
+        let parked = change(5, "name", json!("丙"));
+        let loaded = Loaded {
+            max_device_seq: 1,
+            ..Loaded::default()
+        };
+        let p = run(&[change(5, "sex", json!("male"))], &[parked], loaded);
+        assert_eq!(p.rejections[0].code, codes::DEVICE_SEQ_REUSED);
+        assert!(p.park.is_empty());
+        // Two op ids with one seq in one batch: the first claims it.
+        let (a, b) = (
+            change(1, "name", json!("甲")),
+            change(1, "sex", json!("male")),
+        );
+        let p = run(&[a, b], &[], Loaded::default());
+        assert_eq!((p.accepted.clone(), p.max_device_seq), (vec![0], 1));
+        assert_eq!(p.rejections[0].code, codes::DEVICE_SEQ_REUSED);
+        let _ = c1;
+    }
+
+    #[test]
+    fn retries_stay_exactly_once_with_parked_and_refused_changes() {
+        let c2 = change(2, "name", json!("甲"));
+        let c3 = change(3, "sex", json!("unknown"));
+        // The same gap pushed twice: parked once, then nothing to do.
+        let p = run(&[c2.clone(), c3.clone()], &[], Loaded::default());
+        assert_eq!((p.park.len(), p.max_device_seq), (2, 0));
+        let p = run(
+            &[c2.clone(), c3.clone()],
+            &[c2.clone(), c3.clone()],
+            Loaded::default(),
+        );
+        assert!(p.park.is_empty() && p.accepted.is_empty() && p.rejections.is_empty());
+        // A refused change pushed again gets the same refusal, recorded once.
+        let loaded = Loaded {
+            max_device_seq: 3,
+            rejections: HashMap::from([(
+                c3.op_id,
+                StoredRejection {
+                    device_seq: 3,
+                    code: "bad_value".into(),
+                    message: "child.sex".into(),
+                },
+            )]),
+            ..Loaded::default()
+        };
+        let p = run(std::slice::from_ref(&c3), &[], loaded);
+        assert_eq!(p.rejections[0].code, "bad_value");
+        assert!(!p.rejections[0].held, "not recorded again");
+        assert_eq!(p.max_device_seq, 3);
+    }
+
+    #[test]
+    fn a_parked_change_re_stamped_by_the_device_replaces_it() {
+        let parked = change(2, "name", json!("甲"));
+        let mut again = parked.clone();
+        again.hlc = Hlc::new(NOW - 10, 0);
+        let p = run(
+            std::slice::from_ref(&again),
+            std::slice::from_ref(&parked),
+            Loaded::default(),
+        );
+        assert_eq!(p.park, vec![0]);
+        assert!(p.rejections.is_empty());
+        // With another seq it is a conflict.
+        let mut other = parked.clone();
+        other.device_seq = 9;
+        let p = run(&[other], &[parked], Loaded::default());
+        assert_eq!(p.rejections[0].code, codes::OP_ID_CONFLICT);
+    }
+
+    #[test]
+    fn parking_is_bounded() {
+        let big = "x".repeat(MAX_PARKED_BYTES / 2 + 1);
+        let changes = vec![
+            change(2, "name", json!(big)),
+            change(3, "notes", json!(big)),
+        ];
+        let p = run(&changes, &[], Loaded::default());
+        assert_eq!(p.park, vec![0], "the second would pass the byte bound");
+    }
+
+    #[test]
+    fn an_oversized_refused_value_is_kept_as_prefix_size_and_hash() {
+        let huge = "备注".repeat(400_000);
+        let mut c = change(1, "notes", json!(huge));
+        c.table = "t".repeat(100_000);
+        let value = canonical_json(&c.value);
+        let kept = kept_change(&c, &value);
+        assert!(kept.len() < 4096, "{}", kept.len());
+        let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(v["value_bytes"], json!(value.len()));
+        assert_eq!(
+            v["table"].as_str().unwrap().chars().count(),
+            KEPT_NAME_CHARS
+        );
+        assert_eq!(v["value_sha256"].as_str().unwrap().len(), 64);
+        let small = change(1, "name", json!("甲"));
+        let v: serde_json::Value =
+            serde_json::from_str(&kept_change(&small, &canonical_json(&small.value))).unwrap();
+        assert_eq!(v["value"], json!("甲"));
+    }
+
+    #[test]
+    fn every_heartbeat_field_is_bounded() {
+        let hb = Heartbeat {
+            app_version: "9".repeat(1_000_000),
+            unsent_visit_children: (0..100_000u128).map(Uuid::from_u128).collect(),
+            ..Heartbeat::default()
+        };
+        let b = bounded_heartbeat(&hb);
+        assert_eq!(b.app_version.chars().count(), MAX_APP_VERSION_CHARS);
+        assert_eq!(
+            b.unsent_visit_children.len(),
+            sync_core::wire::MAX_UNSENT_VISIT_CHILDREN
+        );
+        assert!(stored_heartbeat(&hb).len() < 200_000);
     }
 }

@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod one_file;
 pub mod provision;
 pub mod roster;
 pub mod router;

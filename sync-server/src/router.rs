@@ -1,18 +1,21 @@
 //! The HTTP surface: routes, body limits, compression (gzip request bodies accepted,
 //! responses compressed when the client asks), and a middleware that times every
 //! request and stamps every answer with `X-Server-Time-Ms` so devices learn their
-//! clock offset from any response, errors included.
+//! clock offset from any response, errors included. Every error answer carries an
+//! [`ErrorBody`](sync_core::wire::ErrorBody): the handlers' own, and — through
+//! [`error_bodies`] — those made by layers and by axum itself (415 for an unsupported
+//! `Content-Encoding`, 405, 413, a panic caught as 500, …).
 
 use crate::blobs::MAX_CHUNK_BYTES;
 use crate::error::ApiError;
 use crate::handlers::{self, AppState};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use sync_core::wire::paths;
+use sync_core::wire::{codes, paths};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -41,14 +44,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+                codes::METHOD_NOT_ALLOWED,
                 "this endpoint does not take that method",
             )
         })
-        .layer(middleware::from_fn(observe))
+        .route("/api/openapi.json", get(handlers::openapi::openapi))
+        .route(
+            "/api/v1/console/shared-id-numbers",
+            get(handlers::shared_ids::shared_id_numbers),
+        )
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(CompressionLayer::new())
         .layer(RequestDecompressionLayer::new())
+        .layer(middleware::from_fn(error_bodies))
+        .layer(middleware::from_fn(observe))
         .with_state(state)
 }
 
@@ -88,7 +98,6 @@ fn console_routes() -> Router<AppState> {
         .route("/api/v1/console/overview", get(api::overview))
         .route("/api/v1/console/directors/{login}", get(api::director))
         .route("/api/v1/console/children/{child_id}", get(api::child))
-        .route("/api/openapi.json", get(api::openapi))
         .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
 }
 
@@ -106,4 +115,79 @@ async fn observe(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-server-time-ms", v);
     }
     res
+}
+
+/// A handler that panicked (a bug) answers 500 with an error body; the server goes on.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        codes::INTERNAL,
+        "the server failed on this request; try again later",
+    )
+    .into_response()
+}
+
+/// The code and sentence of an error answer made without a body, by status.
+fn generic_error(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::BAD_REQUEST => (codes::BAD_BODY, "the request could not be read"),
+        StatusCode::UNAUTHORIZED => (codes::UNAUTHORIZED, "a valid token is required"),
+        StatusCode::FORBIDDEN => (codes::OUT_OF_SCOPE, "this is not allowed for this device"),
+        StatusCode::NOT_FOUND => (codes::NOT_FOUND, "no such endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            codes::METHOD_NOT_ALLOWED,
+            "this endpoint does not take that method",
+        ),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
+            (codes::TIMEOUT, "the request took too long; try again")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            codes::BODY_TOO_LARGE,
+            "the request body is larger than this endpoint accepts",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported Content-Encoding or content type; send identity or gzip JSON",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            codes::STORAGE_UNAVAILABLE,
+            "the server cannot serve this now; try again later",
+        ),
+        s if s.is_server_error() => (
+            codes::INTERNAL,
+            "the server failed on this request; try again later",
+        ),
+        _ => (codes::BAD_BODY, "the request was refused"),
+    }
+}
+
+/// Gives an [`ErrorBody`](sync_core::wire::ErrorBody) to every error answer that has
+/// none (see the module doc). JSON answers (the handlers' errors) and the console's
+/// HTML pages are left as they are; the status and other headers are kept.
+async fn error_bodies(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let typed = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if typed {
+        return res;
+    }
+    let (code, message) = generic_error(status);
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+        {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }

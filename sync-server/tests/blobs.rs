@@ -10,6 +10,7 @@ backend_tests!(
     an_interrupted_upload_continues_where_the_server_stopped,
     blobs_outside_the_scope_are_refused,
     a_blob_whose_store_write_failed_is_finished_by_a_retry,
+    naming_another_village_s_photo_hash_does_not_make_it_readable,
 );
 
 async fn photo_row(d: &Device, village: &str, sha: &str) -> uuid::Uuid {
@@ -251,4 +252,70 @@ async fn a_blob_whose_store_write_failed_is_finished_by_a_retry(backend: Backend
         (200, Some(true)),
         "{body}"
     );
+}
+
+async fn naming_another_village_s_photo_hash_does_not_make_it_readable(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let a = s.device("dir-a").await;
+    let a_tablet = s.device("dir-a").await;
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&photo));
+    photo_row(&a, "A", &sha).await;
+    // The legitimate flow: the phone that took it uploads it (in two chunks); the
+    // village's other devices and the township's supervisor read it.
+    assert_eq!(
+        put(&a, &sha, 0, photo.len(), &photo[..200_000]).await.0,
+        200
+    );
+    let (st, body) = put(&a, &sha, 200_000, photo.len(), &photo[200_000..]).await;
+    assert_eq!(
+        (st, body["complete"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    assert_eq!(fetch(&a_tablet, &sha).await, (200, photo.clone()));
+    let sup = s.device("sup-1").await;
+    assert_eq!(fetch(&sup, &sha).await, (200, photo.clone()));
+
+    // Directors of another village (same township, B; another township, C) learn the
+    // hash and write rows of their own naming it.
+    for (login, village) in [("dir-b", "B"), ("dir-c", "C")] {
+        let thief = s.device(login).await;
+        photo_row(&thief, village, &sha).await;
+        let (st, body) = fetch(&thief, &sha).await;
+        assert_ne!(st, 200, "{login} read village A's photo");
+        assert!(!body.windows(photo.len().min(64)).any(|w| w == &photo[..64]));
+        let (st, body) = status(&thief, &sha).await;
+        assert_eq!(
+            (st, body["complete"].as_bool(), body["held_bytes"].as_u64()),
+            (200, Some(false), Some(0)),
+            "{login}: the blob is not complete for a village that never uploaded it"
+        );
+        // Bytes that are not the photo prove nothing.
+        let fake = vec![0u8; photo.len().min(200_000)];
+        let (st, body) = put(&thief, &sha, 0, fake.len(), &fake).await;
+        assert_eq!((st, body["code"].as_str()), (422, Some("hash_mismatch")));
+        assert_ne!(fetch(&thief, &sha).await.0, 200);
+        // The same device's other rows and its supervisor gain nothing either.
+        let (st, body) = fetch(&s.device(login).await, &sha).await;
+        assert_ne!(st, 200, "{body:?}");
+    }
+    let sup2 = s.device("sup-2").await;
+    assert_ne!(fetch(&sup2, &sha).await.0, 200);
+
+    // Proof is possession: a village that does hold the bytes (the family sent the
+    // same picture to C's director) uploads them and then reads it.
+    let c = s.device("dir-c").await;
+    assert_eq!(
+        put(&c, &sha, 0, photo.len(), &photo[..200_000]).await.0,
+        200
+    );
+    let (st, body) = put(&c, &sha, 200_000, photo.len(), &photo[200_000..]).await;
+    assert_eq!(
+        (st, body["complete"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    assert_eq!(fetch(&c, &sha).await, (200, photo.clone()));
+    assert_eq!(fetch(&sup2, &sha).await, (200, photo));
 }

@@ -21,6 +21,7 @@ backend_tests!(
     an_append_only_row_takes_its_creating_write_in_pieces_then_only_a_void,
     a_pull_leaves_out_the_puller_s_own_changes_and_still_moves_its_cursor,
     own_changes_re_fed_into_a_village_reach_their_author,
+    a_gap_holds_later_changes_back_and_a_reused_seq_is_refused,
 );
 
 async fn a_village_s_devices_receive_what_its_director_pushed(backend: Backend) {
@@ -104,7 +105,9 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
         ahead.clone(),
     ];
     let out = phone.push(&batch).await;
-    assert_eq!(out.accepted, 2, "{:?}", out.rejected);
+    // This batch is out of order: seqs 6 and 7 come before 5 in it, and 5 is refused
+    // `clock_ahead` (not held), so 6 and 7 wait behind the gap at 5 (parked).
+    assert_eq!(out.accepted, 1, "{:?}", out.rejected);
     assert_eq!(
         out.max_device_seq, 4,
         "rejected changes are held too, up to the unheld clock_ahead (seq 5)"
@@ -121,20 +124,20 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
             (3, "bad_value".into()),
             (4, "out_of_scope".into()),
             (5, "clock_ahead".into()),
-            (6, "unknown_table".into()),
         ])
     );
     assert!(out.rejected.iter().all(|r| !r.message.is_empty()));
     // Re-pushing the same rejected change is refused again, the same way.
     let again = phone.push(&[unknown]).await;
     assert_eq!(again.rejected[0].code, "unknown_field");
+    assert_eq!(again.max_device_seq, 4);
     // The same op_id with other content is a conflict.
     let mut forged = batch[0].clone();
     forged.value = json!("李四");
     let out = phone.push(&[forged]).await;
     assert_eq!(out.rejected[0].code, "op_id_conflict");
     let (pulled, _) = s.device("dir-a").await.pull_all(0).await;
-    assert_eq!(pulled.len(), 2, "{pulled:?}");
+    assert_eq!(pulled.len(), 1, "nothing after the gap is fed: {pulled:?}");
     assert_eq!(pulled[0].change.value, json!("张三"));
     // Gaps: seq 9 arrives before 8, and 5 is still missing; once 5 arrives, 9 is held.
     let c8 = phone.change("child", row, "status", json!("active"), "A");
@@ -145,8 +148,74 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
     let mut restamped = ahead;
     restamped.hlc = Hlc::new(common::now_ms(), 0);
     let out = phone.push(&[restamped]).await;
+    let codes: Vec<(u64, &str)> = out
+        .rejected
+        .iter()
+        .map(|r| (r.device_seq, r.code.as_str()))
+        .collect();
+    assert_eq!(codes, vec![(6, "unknown_table")], "refused in sequence now");
+    assert_eq!((out.accepted, out.max_device_seq), (4, 9));
+    let (pulled, _) = s.device("dir-a").await.pull_all(0).await;
+    assert_eq!(pulled.len(), 5, "{pulled:?}");
+    assert_eq!(
+        pulled
+            .iter()
+            .map(|p| p.change.device_seq)
+            .collect::<Vec<_>>(),
+        vec![1, 5, 7, 8, 9],
+        "fed in device_seq order"
+    );
+}
+
+async fn a_gap_holds_later_changes_back_and_a_reused_seq_is_refused(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let phone = s.device("dir-a").await;
+    let tablet = s.device("dir-a").await;
+    let (child, changes) = phone.new_child("A", "王小花");
+    // Seqs 1..=9; the phone's first push loses seqs 1 and 2 (a device that skips).
+    let out = phone.push(&changes[2..]).await;
+    assert_eq!((out.accepted, out.max_device_seq), (0, 0));
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    assert!(
+        tablet.pull_all(0).await.0.is_empty(),
+        "changes after a gap are not fed to other devices"
+    );
+    // A retry of the same push changes nothing.
+    let out = phone.push(&changes[2..]).await;
+    assert_eq!((out.accepted, out.max_device_seq), (0, 0));
+    // Another op_id with a parked seq is refused, and not held.
+    let mut reuse = phone.change("child", child, "notes", json!("x"), "A");
+    reuse.device_seq = 5;
+    let out = phone.push(&[reuse.clone()]).await;
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].code, "device_seq_reused");
+    // The missing changes arrive: everything is applied, in order, once.
+    let out = phone.push(&changes[..2]).await;
+    assert_eq!(
+        (out.accepted, out.max_device_seq),
+        (9, 9),
+        "{:?}",
+        out.rejected
+    );
+    let (pulled, _) = tablet.pull_all(0).await;
+    assert_eq!(
+        pulled.iter().map(|p| p.change.op_id).collect::<Vec<_>>(),
+        changes.iter().map(|c| c.op_id).collect::<Vec<_>>()
+    );
+    // The whole outbox again (a retry after a lost answer): nothing new.
+    let out = phone.push(&changes).await;
+    assert_eq!((out.accepted, out.max_device_seq), (9, 9));
+    assert!(out.rejected.is_empty());
+    assert_eq!(tablet.pull_all(0).await.0.len(), 9);
+    // A held seq reused with a new op_id is refused and changes nothing.
+    let mut reuse = phone.change("child", child, "name", json!("冒名"), "A");
+    reuse.device_seq = 3;
+    let out = phone.push(&[reuse]).await;
+    assert_eq!(out.rejected[0].code, "device_seq_reused");
     assert_eq!(out.max_device_seq, 9);
+    let (pulled, _) = tablet.pull_all(0).await;
+    assert_eq!(pulled.len(), 9);
+    assert!(pulled.iter().all(|p| p.change.value != json!("冒名")));
 }
 
 async fn an_append_only_row_takes_its_creating_write_in_pieces_then_only_a_void(backend: Backend) {
@@ -535,10 +604,16 @@ async fn late_commits_are_never_skipped_by_a_racing_puller(backend: Backend) {
         pushers.push(tokio::spawn(async move {
             let mut accepted = Vec::new();
             for round in 0..25 {
+                // Batches of varying sizes, seqs dense (the server applies a device's
+                // changes in seq order only).
                 let (_, c) = d.new_child(&village, &format!("孩子{round}"));
-                let out = d.push(&c[..3 + round % 6]).await;
-                assert!(out.rejected.is_empty(), "{:?}", out.rejected);
-                accepted.extend(c[..3 + round % 6].iter().map(|c| c.op_id));
+                let (first, rest) = c.split_at(3 + round % 6);
+                for part in [first, rest] {
+                    let out = d.push(part).await;
+                    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+                    assert_eq!(out.max_device_seq, part.last().unwrap().device_seq);
+                }
+                accepted.extend(c.iter().map(|c| c.op_id));
             }
             accepted
         }));

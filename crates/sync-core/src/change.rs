@@ -13,6 +13,7 @@ pub type DeviceId = Uuid;
 /// the rows of its scopes only.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct Scope(pub String);
 
 impl Scope {
@@ -54,15 +55,21 @@ pub struct FieldKey {
 /// Fields that must change together (an address, a GPS fix with its accuracy) are one
 /// field holding a JSON object.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     pub op_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
     pub device_id: DeviceId,
     pub device_seq: u64,
     pub table: String,
     pub row_id: Uuid,
     pub field: String,
+    /// Any JSON value (the field's type is checked against the schema).
     pub value: serde_json::Value,
+    /// Hybrid logical clock: 16 lowercase hex digits (48-bit ms, 16-bit counter).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{16}$"))]
     pub hlc: Hlc,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub scope: Scope,
 }
 

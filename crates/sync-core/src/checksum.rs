@@ -12,11 +12,13 @@ use sha2::{Digest, Sha256};
 
 /// The digest of one scope's state.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScopeChecksum {
     /// Number of fields.
     pub fields: u64,
     /// Sum of the per-field hashes, as 32 hex digits on the wire.
     #[serde(with = "hex_u128")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{32}$"))]
     pub sum: u128,
 }
 

@@ -20,6 +20,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// What a device reports about itself on every push, so a supervisor can see who is
 /// behind before the data arrives.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
     /// Changes still in the outbox (including this batch).
     pub pending_changes: u64,
@@ -46,6 +47,7 @@ pub struct Heartbeat {
 pub const MAX_UNSENT_VISIT_CHILDREN: usize = 5000;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub protocol: u32,
     pub device_id: Uuid,
@@ -68,6 +70,9 @@ pub mod codes {
     pub const WRONG_DEVICE: &str = "wrong_device";
     /// `device_seq` is not a positive 63-bit number.
     pub const BAD_DEVICE_SEQ: &str = "bad_device_seq";
+    /// The `device_seq` is already held by another op_id of this device (a device
+    /// mints each seq once): refused, not held.
+    pub const DEVICE_SEQ_REUSED: &str = "device_seq_reused";
     /// The table is not in the schema.
     pub const UNKNOWN_TABLE: &str = "unknown_table";
     /// The field is not in the table's schema.
@@ -111,6 +116,48 @@ pub mod codes {
     pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
     /// HTTP 404.
     pub const NOT_FOUND: &str = "not_found";
+    /// HTTP 400 (pull): the cursor is not a `server_seq` the server can hold (above
+    /// 2^63 − 1).
+    pub const BAD_CURSOR: &str = "bad_cursor";
+    /// HTTP 415: a `Content-Encoding` (or content type) the server does not take.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    /// HTTP 400: malformed query parameters.
+    pub const BAD_QUERY: &str = "bad_query";
+    /// HTTP 400: a malformed path parameter.
+    pub const BAD_PATH: &str = "bad_path";
+    /// HTTP 400 (blob chunk): an empty or oversized chunk, or one past `total`.
+    pub const BAD_CHUNK: &str = "bad_chunk";
+    /// HTTP 413: the body is larger than the endpoint takes.
+    pub const BODY_TOO_LARGE: &str = "body_too_large";
+    /// HTTP 400: the body could not be read.
+    pub const BAD_BODY: &str = "bad_body";
+    /// HTTP 405.
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// HTTP 408 / 504: the request took too long.
+    pub const TIMEOUT: &str = "timeout";
+    /// HTTP 500: a failure inside the server (a bug); the request may be sent again.
+    pub const INTERNAL: &str = "internal";
+
+    /// Every per-change rejection code, for reading one back from storage.
+    pub const REJECTION_CODES: &[&str] = &[
+        CLOCK_AHEAD,
+        OUT_OF_SCOPE,
+        OP_ID_CONFLICT,
+        WRONG_DEVICE,
+        BAD_DEVICE_SEQ,
+        DEVICE_SEQ_REUSED,
+        UNKNOWN_TABLE,
+        UNKNOWN_FIELD,
+        BAD_VALUE,
+        WRITE_ONCE,
+        SCOPE_MISMATCH,
+        UNKNOWN_VILLAGE,
+    ];
+
+    /// The static code equal to `code`, if it is a per-change rejection code.
+    pub fn known(code: &str) -> Option<&'static str> {
+        REJECTION_CODES.iter().copied().find(|c| *c == code)
+    }
 }
 
 /// Route paths of the sync API, for the server's router and the device's client.
@@ -149,6 +196,7 @@ pub fn is_blob_name(name: &str) -> bool {
 
 /// The enrollment request: a device trades a one-time code for a bearer token.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub code: String,
     /// Minted on the device (UUIDv7).
@@ -159,6 +207,7 @@ pub struct EnrollRequest {
 
 /// The enrollment answer. `token` is shown once; the server keeps only its hash.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     pub device_id: Uuid,
     pub token: String,
@@ -188,6 +237,7 @@ impl std::fmt::Debug for EnrollResponse {
 
 /// How much of a blob the server holds (`GET …/status`, and the answer to a chunk).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobStatus {
     pub held_bytes: u64,
     pub complete: bool,
@@ -196,6 +246,7 @@ pub struct BlobStatus {
 
 /// The 409 body of a chunk at the wrong offset: an [`ErrorBody`] plus where to continue.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobConflict {
     /// [`codes::OFFSET_MISMATCH`].
     pub code: String,
@@ -208,6 +259,7 @@ pub struct BlobConflict {
 
 /// Why the server refused one change. The change stays on the device, visible.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     pub op_id: Uuid,
     pub device_seq: u64,
@@ -226,6 +278,7 @@ impl Rejection {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// Highest `device_seq` of this device the server holds (accepted or rejected):
     /// everything up to it may leave the outbox.
@@ -237,6 +290,7 @@ pub struct PushResponse {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullRequest {
     pub protocol: u32,
     /// Last `server_seq` the device applied (0 at first).
@@ -258,6 +312,7 @@ fn include_own_when_absent() -> bool {
 
 /// A change as the server hands it out: with its place in the server's order.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledChange {
     pub server_seq: u64,
     #[serde(flatten)]
@@ -265,6 +320,7 @@ pub struct PulledChange {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub changes: Vec<PulledChange>,
     /// The cursor to store once this page is applied: the last `server_seq` the server
@@ -277,21 +333,28 @@ pub struct PullResponse {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyRequest {
     pub protocol: u32,
+    /// Village code → the device's checksum of it.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, ScopeChecksum>))]
     pub checksums: BTreeMap<Scope, ScopeChecksum>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyResponse {
     /// Scopes whose server checksum differs from the device's: re-fetch these.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub mismatched: Vec<Scope>,
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, ScopeChecksum>))]
     pub server: BTreeMap<Scope, ScopeChecksum>,
     pub server_time_ms: u64,
 }
 
 /// Error body of every non-2xx answer.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,

@@ -7,12 +7,18 @@
 //! dropped only once the blob is in the store: if that write fails, the upload stays
 //! held in full and is finished by the next chunk of it that arrives (the last one
 //! sent again, or the whole) or by the next status request.
+//!
+//! Proof of possession: chunks are kept per uploading device, and a blob becomes
+//! readable in a village only when a device that may write there sent every byte itself
+//! and they hash to the name ([`crate::store::BlobUploads`]). A device that names
+//! another village's photo hash in a row of its own cannot read that photo: it would
+//! have to upload the photo first.
 
 pub mod disk;
 pub mod s3;
 
 use crate::error::StoreError;
-use crate::store::{AppendOutcome, BlobState, Database};
+use crate::store::{AppendOutcome, BlobState, Database, Uploader};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
@@ -41,17 +47,22 @@ pub enum ChunkOutcome {
     HashMismatch,
 }
 
-/// Appends a chunk and, once every byte is held, verifies and stores the blob.
+/// Appends a chunk of `uploader`'s upload and, once every byte is held, verifies and
+/// stores the blob and proves it in `uploader.scopes`.
 pub async fn append_chunk(
     db: &dyn Database,
     store: &dyn BlobStore,
     sha256: &str,
+    uploader: Uploader<'_>,
     offset: u64,
     total: u64,
     chunk: Vec<u8>,
     now_ms: i64,
 ) -> Result<ChunkOutcome, StoreError> {
-    match db.blob_append(sha256, offset, total, chunk).await? {
+    match db
+        .blob_append(sha256, uploader, offset, total, chunk)
+        .await?
+    {
         AppendOutcome::Appended { held_bytes } => Ok(ChunkOutcome::Held {
             held_bytes,
             complete: false,
@@ -61,38 +72,43 @@ pub async fn append_chunk(
             held_bytes: size,
             complete: true,
         }),
-        AppendOutcome::HeldInFull => finish(db, store, sha256, now_ms).await,
+        AppendOutcome::HeldInFull => finish(db, store, sha256, uploader, now_ms).await,
     }
 }
 
-/// How much of a blob the server holds. An upload held in full whose blob-store write
-/// failed is finished here first, so a device that asks before it sends anything more
-/// sees the blob complete (or, if the bytes were wrong, the upload gone).
+/// How much of a blob `uploader` holds. An upload of theirs held in full whose
+/// blob-store write failed is finished here first, so a device that asks before it
+/// sends anything more sees the blob complete (or, if the bytes were wrong, the upload
+/// gone).
 pub async fn status(
     db: &dyn Database,
     store: &dyn BlobStore,
     sha256: &str,
+    uploader: Uploader<'_>,
     now_ms: i64,
 ) -> Result<BlobState, StoreError> {
-    let state = db.blob_state(sha256).await?;
+    let state = db.blob_state(sha256, uploader).await?;
     if !state.held_in_full() {
         return Ok(state);
     }
-    finish(db, store, sha256, now_ms).await?;
-    db.blob_state(sha256).await
+    finish(db, store, sha256, uploader, now_ms).await?;
+    db.blob_state(sha256, uploader).await
 }
 
-/// Verifies an upload held in full and moves it to the blob store; on a hash mismatch
-/// discards it. If the store write fails the chunks stay, for a retry.
+/// Verifies an upload held in full and moves it to the blob store (a put is
+/// idempotent: the blob may be there already from another village's upload), proving
+/// it in the uploader's villages; on a hash mismatch discards it. If the store write
+/// fails the chunks stay, for a retry.
 async fn finish(
     db: &dyn Database,
     store: &dyn BlobStore,
     sha256: &str,
+    uploader: Uploader<'_>,
     now_ms: i64,
 ) -> Result<ChunkOutcome, StoreError> {
-    let Some(bytes) = db.blob_held(sha256).await? else {
+    let Some(bytes) = db.blob_held(sha256, uploader).await? else {
         // Another request finished (or discarded) it meanwhile.
-        let s = db.blob_state(sha256).await?;
+        let s = db.blob_state(sha256, uploader).await?;
         return Ok(ChunkOutcome::Held {
             held_bytes: s.held_bytes,
             complete: s.complete,
@@ -100,12 +116,12 @@ async fn finish(
     };
     let digest = hex::encode(Sha256::digest(&bytes));
     if digest != sha256 {
-        db.blob_finish(sha256, None, now_ms).await?;
+        db.blob_finish(sha256, uploader, None, now_ms).await?;
         return Ok(ChunkOutcome::HashMismatch);
     }
     let size = bytes.len() as u64;
     store.put(sha256, bytes).await?;
-    db.blob_finish(sha256, Some(size), now_ms).await?;
+    db.blob_finish(sha256, uploader, Some(size), now_ms).await?;
     Ok(ChunkOutcome::Held {
         held_bytes: size,
         complete: true,

@@ -1,23 +1,24 @@
 //! Blobs in an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, moto in the tests), so
 //! several server processes share them.
 //!
-//! A deliberately small client over the server's own `reqwest`: path-style requests
-//! (`<endpoint>/<bucket>/<key>`), signed with AWS Signature Version 4 (HMAC-SHA256,
-//! `Authorization` header, payload hash signed). It does only what the [`BlobStore`]
-//! needs: `PUT` object, `GET` object, `HEAD` bucket (checked once at start) and `PUT`
-//! bucket ([`S3BlobStore::create_bucket`], for tests and first-time setup).
+//! The client is the `object_store` crate's (`AmazonS3`: Signature Version 4,
+//! retries with back-off, multipart where it matters, S3-compatible endpoints, on
+//! reqwest), configured here: path-style requests to the configured endpoint, the
+//! region requests are signed for, static credentials, three attempts per request
+//! (connection failures and 5xx), bounded timeouts, no redirects followed with the
+//! credentials. This module does only what the [`BlobStore`] needs and turns the
+//! crate's errors into plain [`S3Error`]s.
 //!
 //! Objects are content-addressed: `blobs/<first two hex digits>/<sha256>`. A put is
 //! idempotent (a name always carries the same bytes; the bytes are checked against the
 //! name before they are sent) and a get verifies the bytes against the name, so a
-//! damaged object is reported, never served. Requests are retried (three attempts in
-//! all) on connection failures and 5xx answers; both operations are idempotent.
+//! damaged object is reported, never served.
 //!
 //! The bucket must already exist: the server does not create it, so that a typo in
 //! `--blobs` fails at start instead of silently opening a second, empty blob store. The
 //! access key needs `s3:GetObject` and `s3:PutObject` on the bucket's keys and
-//! `s3:ListBucket` on the bucket (without it S3 answers a missing object with 403, not
-//! 404, and the start-up check fails).
+//! `s3:ListBucket` on the bucket (the start-up check lists it; without it S3 answers a
+//! missing object with 403, not 404).
 //!
 //! The secret key is kept in a [`Secret`], which prints as `<redacted>`; it never goes
 //! into a URL, a log line or an error.
@@ -25,24 +26,21 @@
 use super::{BlobStore, MAX_BLOB_BYTES};
 use crate::error::StoreError;
 use async_trait::async_trait;
-use bytes::Bytes;
-use hmac::{Hmac, Mac};
-use reqwest::{Method, StatusCode};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use sync_core::wire::is_blob_name;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// Hex SHA-256 of an empty payload.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// How long to wait for a TCP (and TLS) connection to the object store.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one request may take in all (a 10 MB blob over a slow link).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-/// Attempts per operation (connection failures and 5xx answers are retried).
-const ATTEMPTS: u32 = 3;
+/// Retries after the first attempt (connection failures and 5xx answers).
+const RETRIES: usize = 2;
+/// How long retrying one request may take in all.
+const RETRY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A string that never prints: `Debug` shows `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,7 +52,7 @@ impl Secret {
         Secret(secret.into())
     }
 
-    /// The secret itself, for signing only.
+    /// The secret itself, for the client's signer only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -96,13 +94,11 @@ pub enum S3Error {
     /// The bytes handed to `put` do not hash to their name.
     #[error("blob bytes do not hash to the blob's name; not stored")]
     BytesDoNotMatchName,
-    /// The HTTP client could not be built (TLS set-up).
-    #[error("s3 http client: {0}")]
+    /// The client could not be built from the configuration.
+    #[error("s3 client: {0}")]
     Client(String),
-    /// Signing failed (cannot happen with HMAC-SHA256; kept to avoid a panic path).
-    #[error("s3 request signing: {0}")]
-    Signing(String),
-    /// No answer: connection refused, DNS, timeout, reset.
+    /// No answer (connection refused, DNS, timeout, reset), or only failures after
+    /// the retries.
     #[error("cannot reach the object store at {endpoint}: {reason}")]
     Unreachable {
         /// The configured endpoint.
@@ -110,8 +106,8 @@ pub enum S3Error {
         /// The transport error and its causes.
         reason: String,
     },
-    /// 403: the access key is unknown, the signature (secret key) is wrong, or the key
-    /// lacks a permission.
+    /// 401/403: the access key is unknown, the signature (secret key) is wrong, or the
+    /// key lacks a permission.
     #[error("the object store at {endpoint} refused access key {access_key} ({code}); check TONGHU_S3_ACCESS_KEY / TONGHU_S3_SECRET_KEY / TONGHU_S3_REGION and the key's permissions (s3:GetObject, s3:PutObject, s3:ListBucket)")]
     Refused {
         /// The configured endpoint.
@@ -130,14 +126,12 @@ pub enum S3Error {
         endpoint: String,
     },
     /// Any other unexpected answer.
-    #[error("the object store answered {op} with HTTP {status} ({code})")]
+    #[error("the object store answered {op}: {reason}")]
     Status {
         /// The operation, e.g. `PUT object`.
         op: &'static str,
-        /// The HTTP status.
-        status: u16,
-        /// S3's error code, or the status text.
-        code: String,
+        /// The client's error and its causes.
+        reason: String,
     },
     /// A stored object is larger than any blob may be.
     #[error("stored object for blob {0} is larger than a blob may be")]
@@ -157,174 +151,7 @@ impl From<S3Error> for StoreError {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Signature Version 4
-// ---------------------------------------------------------------------------------------
-
-/// Percent-encodes `s` the way SigV4 wants: every byte but `A-Z a-z 0-9 - . _ ~` as
-/// `%XX` (upper-case hex); `/` too unless `keep_slash`.
-pub fn uri_encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// One request as SigV4 sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct SigningRequest<'a> {
-    /// `GET`, `PUT`, …
-    pub method: &'a str,
-    /// The path, already URI-encoded (see [`uri_encode`]); S3 does not normalise it.
-    pub path: &'a str,
-    /// Query parameters, not encoded, in any order.
-    pub query: &'a [(&'a str, &'a str)],
-    /// The headers to sign (any case, any order); must include `host` and `x-amz-date`.
-    pub headers: &'a [(&'a str, &'a str)],
-    /// Hex SHA-256 of the payload.
-    pub payload_sha256: &'a str,
-}
-
-impl SigningRequest<'_> {
-    /// The canonical request and its signed-headers list (`host;x-amz-date`).
-    pub fn canonical_request(&self) -> (String, String) {
-        let mut query: Vec<(String, String)> = self
-            .query
-            .iter()
-            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
-            .collect();
-        query.sort();
-        let query = query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut headers: Vec<(String, String)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.trim().to_ascii_lowercase(),
-                    v.split_whitespace().collect::<Vec<_>>().join(" "),
-                )
-            })
-            .collect();
-        headers.sort_by(|a, b| a.0.cmp(&b.0));
-        // Repeated names become one line, values joined by commas in their given order.
-        let mut merged: Vec<(String, String)> = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
-            match merged.last_mut() {
-                Some((last, values)) if *last == name => {
-                    values.push(',');
-                    values.push_str(&value);
-                }
-                _ => merged.push((name, value)),
-            }
-        }
-        let canonical_headers: String = merged.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
-        let signed_headers = merged
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(";");
-        let path = if self.path.is_empty() { "/" } else { self.path };
-        (
-            format!(
-                "{}\n{}\n{}\n{}\n{}\n{}",
-                self.method, path, query, canonical_headers, signed_headers, self.payload_sha256
-            ),
-            signed_headers,
-        )
-    }
-}
-
-/// Signs requests for one access key, region and service (`s3`).
-#[derive(Clone, Debug)]
-pub struct Signer {
-    access_key: String,
-    secret_key: Secret,
-    region: String,
-    service: String,
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, S3Error> {
-    let mut mac = HmacSha256::new_from_slice(key).map_err(|e| S3Error::Signing(e.to_string()))?;
-    mac.update(data);
-    Ok(mac.finalize().into_bytes().to_vec())
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-impl Signer {
-    /// A signer for `service` (`s3`) in `region`.
-    pub fn new(access_key: &str, secret_key: Secret, region: &str, service: &str) -> Signer {
-        Signer {
-            access_key: access_key.to_string(),
-            secret_key,
-            region: region.to_string(),
-            service: service.to_string(),
-        }
-    }
-
-    /// The credential scope: `<yyyymmdd>/<region>/<service>/aws4_request`.
-    pub fn scope(&self, amz_date: &str) -> String {
-        let day = amz_date.get(..8).unwrap_or(amz_date);
-        format!("{day}/{}/{}/aws4_request", self.region, self.service)
-    }
-
-    /// The string to sign for a canonical request made at `amz_date` (`yyyymmddThhmmssZ`).
-    pub fn string_to_sign(&self, amz_date: &str, canonical_request: &str) -> String {
-        format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{}\n{}",
-            self.scope(amz_date),
-            sha256_hex(canonical_request.as_bytes())
-        )
-    }
-
-    /// The hex signature of `string_to_sign`, with the key derived for `amz_date`'s day.
-    pub fn signature(&self, amz_date: &str, string_to_sign: &str) -> Result<String, S3Error> {
-        let day = amz_date.get(..8).unwrap_or(amz_date);
-        let k_secret = format!("AWS4{}", self.secret_key.expose());
-        let k_date = hmac_sha256(k_secret.as_bytes(), day.as_bytes())?;
-        let k_region = hmac_sha256(&k_date, self.region.as_bytes())?;
-        let k_service = hmac_sha256(&k_region, self.service.as_bytes())?;
-        let k_signing = hmac_sha256(&k_service, b"aws4_request")?;
-        Ok(hex::encode(hmac_sha256(
-            &k_signing,
-            string_to_sign.as_bytes(),
-        )?))
-    }
-
-    /// The `Authorization` header value for `request` made at `amz_date`.
-    pub fn authorization(
-        &self,
-        request: &SigningRequest<'_>,
-        amz_date: &str,
-    ) -> Result<String, S3Error> {
-        let (canonical, signed_headers) = request.canonical_request();
-        let signature = self.signature(amz_date, &self.string_to_sign(amz_date, &canonical))?;
-        Ok(format!(
-            "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={signed_headers}, Signature={signature}",
-            self.access_key,
-            self.scope(amz_date)
-        ))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The blob store
-// ---------------------------------------------------------------------------------------
-
-/// The object key of a blob: `blobs/ab/abcdef…`.
+/// The object key of a blob: `blobs/<first two hex digits>/<sha256>`.
 pub fn object_key(sha256: &str) -> Result<String, S3Error> {
     if !is_blob_name(sha256) {
         return Err(S3Error::BadName);
@@ -347,7 +174,7 @@ fn valid_bucket(bucket: &str) -> bool {
             .is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
-/// The text of `<Code>` in an S3 XML error body, if any.
+/// The text of `<Code>` in an S3 XML error body (as the client quotes it), if any.
 fn error_code(body: &str) -> Option<String> {
     let start = body.find("<Code>")? + "<Code>".len();
     let len = body[start..].find("</Code>")?;
@@ -359,28 +186,27 @@ fn error_code(body: &str) -> Option<String> {
     (!code.is_empty()).then_some(code)
 }
 
-/// An error and its causes, on one line.
+/// An error and its causes, on one line, cut to a readable length.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
         source = s.source();
     }
-    text
+    text.chars().take(1000).collect()
 }
 
 /// Blobs in one bucket of an S3-compatible service.
 pub struct S3BlobStore {
-    http: reqwest::Client,
-    /// `scheme://host[:port]`, no trailing slash.
-    base: String,
-    /// The `Host` header: `host[:port]` (the port only when not the scheme's default).
-    host: String,
+    client: AmazonS3,
     endpoint: String,
     bucket: String,
-    signer: Signer,
+    access_key: String,
 }
 
 impl std::fmt::Debug for S3BlobStore {
@@ -388,47 +214,57 @@ impl std::fmt::Debug for S3BlobStore {
         f.debug_struct("S3BlobStore")
             .field("endpoint", &self.endpoint)
             .field("bucket", &self.bucket)
-            .field("signer", &self.signer)
-            .finish()
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
     }
 }
 
 impl S3BlobStore {
     /// A store for `config`, without contacting the service (see [`S3BlobStore::connect`]).
     pub fn new(config: S3Config) -> Result<S3BlobStore, S3Error> {
+        let endpoint = config.endpoint.trim().trim_end_matches('/').to_string();
         let bad = || S3Error::BadEndpoint(config.endpoint.clone());
-        let url = reqwest::Url::parse(config.endpoint.trim()).map_err(|_| bad())?;
+        let url = reqwest013::Url::parse(config.endpoint.trim()).map_err(|_| bad())?;
         if !matches!(url.scheme(), "http" | "https")
             || url.path() != "/"
             || url.query().is_some()
             || url.fragment().is_some()
             || !url.username().is_empty()
             || url.password().is_some()
+            || url.host_str().is_none()
         {
             return Err(bad());
         }
-        let host_name = url.host_str().ok_or_else(bad)?;
-        let host = match url.port() {
-            Some(port) => format!("{host_name}:{port}"),
-            None => host_name.to_string(),
-        };
         if !valid_bucket(&config.bucket) {
             return Err(S3Error::BadBucket(config.bucket.clone()));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            // A signed request must not be replayed elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
+        // TLS for https endpoints: rustls with ring (the one crypto provider built in).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let options = ClientOptions::new()
+            .with_allow_http(url.scheme() == "http")
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_timeout(REQUEST_TIMEOUT);
+        let retry = RetryConfig {
+            max_retries: RETRIES,
+            retry_timeout: RETRY_TIMEOUT,
+            ..RetryConfig::default()
+        };
+        let client = AmazonS3Builder::new()
+            .with_endpoint(&endpoint)
+            .with_bucket_name(&config.bucket)
+            .with_region(&config.region)
+            .with_access_key_id(&config.access_key)
+            .with_secret_access_key(config.secret_key.expose())
+            .with_virtual_hosted_style_request(false)
+            .with_client_options(options)
+            .with_retry(retry)
             .build()
             .map_err(|e| S3Error::Client(chain(&e)))?;
         Ok(S3BlobStore {
-            http,
-            base: format!("{}://{host}", url.scheme()),
-            host,
-            endpoint: config.endpoint.trim().trim_end_matches('/').to_string(),
-            bucket: config.bucket.clone(),
-            signer: Signer::new(&config.access_key, config.secret_key, &config.region, "s3"),
+            client,
+            endpoint,
+            bucket: config.bucket,
+            access_key: config.access_key,
         })
     }
 
@@ -446,212 +282,86 @@ impl S3BlobStore {
         &self.bucket
     }
 
-    fn bucket_path(&self) -> String {
-        format!("/{}", uri_encode(&self.bucket, false))
-    }
-
-    fn object_path(&self, key: &str) -> String {
-        format!("{}/{}", self.bucket_path(), uri_encode(key, true))
-    }
-
-    /// Sends one signed request, retrying connection failures and 5xx answers.
-    async fn send(
-        &self,
-        op: &'static str,
-        method: Method,
-        path: &str,
-        body: Option<Bytes>,
-        payload_sha256: &str,
-    ) -> Result<reqwest::Response, S3Error> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-            let headers = [
-                ("host", self.host.as_str()),
-                ("x-amz-content-sha256", payload_sha256),
-                ("x-amz-date", amz_date.as_str()),
-            ];
-            let authorization = self.signer.authorization(
-                &SigningRequest {
-                    method: method.as_str(),
-                    path,
-                    query: &[],
-                    headers: &headers,
-                    payload_sha256,
-                },
-                &amz_date,
-            )?;
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base))
-                .header("authorization", authorization);
-            for (name, value) in headers {
-                request = request.header(name, value);
-            }
-            if let Some(body) = &body {
-                request = request.body(body.clone());
-            }
-            let last = attempt >= ATTEMPTS;
-            match request.send().await {
-                Ok(res) if res.status().is_server_error() && !last => {
-                    tracing::warn!(
-                        op,
-                        status = res.status().as_u16(),
-                        attempt,
-                        "object store answered 5xx; retrying"
-                    );
-                }
-                Ok(res) => return Ok(res),
-                Err(e) if !last => {
-                    tracing::warn!(op, error = %chain(&e), attempt, "object store unreachable; retrying");
-                }
-                Err(e) => {
-                    return Err(S3Error::Unreachable {
-                        endpoint: self.endpoint.clone(),
-                        reason: chain(&e),
-                    })
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
-        }
-    }
-
-    /// The error for an unexpected answer to `op` (reads a little of its body for the code).
-    async fn failure(&self, op: &'static str, res: reqwest::Response) -> S3Error {
-        let status = res.status();
-        let region = res
-            .headers()
-            .get("x-amz-bucket-region")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = res.text().await.unwrap_or_default();
-        let mut code = error_code(&body)
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("no code").to_string());
-        if let Some(region) = region {
-            code.push_str(&format!("; the bucket is in region {region}"));
-        }
-        match status {
-            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => S3Error::Refused {
+    /// The error for a failed `op`.
+    fn failure(&self, op: &'static str, e: object_store::Error) -> S3Error {
+        let reason = chain(&e);
+        match e {
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => S3Error::Refused {
                 endpoint: self.endpoint.clone(),
-                access_key: self.signer.access_key.clone(),
-                code,
+                access_key: self.access_key.clone(),
+                code: error_code(&reason).unwrap_or_else(|| "access denied".into()),
             },
-            StatusCode::NOT_FOUND if code.starts_with("NoSuchBucket") || op == "HEAD bucket" => {
+            object_store::Error::NotFound { .. } if reason.contains("NoSuchBucket") => {
                 S3Error::NoSuchBucket {
                     bucket: self.bucket.clone(),
                     endpoint: self.endpoint.clone(),
                 }
             }
-            _ => S3Error::Status {
-                op,
-                status: status.as_u16(),
-                code,
+            object_store::Error::Generic { .. } => S3Error::Unreachable {
+                endpoint: self.endpoint.clone(),
+                reason,
             },
+            _ => S3Error::Status { op, reason },
         }
     }
 
-    /// Checks that the bucket exists and the credentials may use it (`HEAD` bucket).
+    /// Checks that the bucket exists and the credentials may use it: reads a key no blob
+    /// has (`blobs/.check`); S3 answers `NoSuchKey` for a bucket that exists and
+    /// `NoSuchBucket` otherwise.
     pub async fn check_bucket(&self) -> Result<(), S3Error> {
-        let op = "HEAD bucket";
-        let res = self
-            .send(op, Method::HEAD, &self.bucket_path(), None, EMPTY_SHA256)
-            .await?;
-        if res.status().is_success() {
-            return Ok(());
-        }
-        Err(self.failure(op, res).await)
-    }
-
-    /// Creates the bucket (in the configured region); a bucket this key already owns
-    /// is fine. The server never calls this itself; tests and setup scripts do.
-    pub async fn create_bucket(&self) -> Result<(), S3Error> {
-        let op = "PUT bucket";
-        let body = if self.signer.region == "us-east-1" {
-            Bytes::new()
-        } else {
-            Bytes::from(format!(
-                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
-                self.signer.region
-            ))
-        };
-        let hash = sha256_hex(&body);
-        let res = self
-            .send(op, Method::PUT, &self.bucket_path(), Some(body), &hash)
-            .await?;
-        if res.status().is_success() {
-            return Ok(());
-        }
-        match self.failure(op, res).await {
-            S3Error::Status {
-                status: 409, code, ..
-            } if code.starts_with("BucketAlreadyOwnedByYou") => Ok(()),
-            e => Err(e),
+        match self.client.get(&Path::from("blobs/.check")).await {
+            Ok(_) => Ok(()),
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                let text = chain(&e);
+                if text.contains("NoSuchBucket") {
+                    Err(self.failure("GET bucket", e))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => Err(self.failure("GET bucket", e)),
         }
     }
 
     async fn put_object(&self, sha256: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
         let key = object_key(sha256)?;
-        if sha256_hex(&bytes) != sha256 {
+        if hex::encode(Sha256::digest(&bytes)) != sha256 {
             return Err(S3Error::BytesDoNotMatchName);
         }
-        let op = "PUT object";
-        let res = self
-            .send(
-                op,
-                Method::PUT,
-                &self.object_path(&key),
-                Some(Bytes::from(bytes)),
-                sha256,
-            )
-            .await?;
-        if res.status().is_success() {
-            return Ok(());
-        }
-        Err(self.failure(op, res).await)
+        self.client
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failure("PUT object", e))
     }
 
     async fn get_object(&self, sha256: &str) -> Result<Option<Vec<u8>>, S3Error> {
         let key = object_key(sha256)?;
-        let op = "GET object";
-        let mut res = self
-            .send(op, Method::GET, &self.object_path(&key), None, EMPTY_SHA256)
-            .await?;
-        match res.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
-                return match self.failure(op, res).await {
+        let got = match self.client.get(&Path::from(key)).await {
+            Ok(g) => g,
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                return match self.failure("GET object", e) {
                     e @ S3Error::NoSuchBucket { .. } => Err(e),
                     _ => Ok(None),
                 }
             }
-            _ => return Err(self.failure(op, res).await),
-        }
-        if res.content_length().is_some_and(|n| n > MAX_BLOB_BYTES) {
+            Err(e) => return Err(self.failure("GET object", e)),
+        };
+        if got.meta.size > MAX_BLOB_BYTES {
             return Err(S3Error::TooLarge(sha256.to_string()));
         }
-        let mut bytes = Vec::with_capacity(res.content_length().unwrap_or(0) as usize);
-        loop {
-            match res.chunk().await {
-                Ok(Some(chunk)) => {
-                    if (bytes.len() + chunk.len()) as u64 > MAX_BLOB_BYTES {
-                        return Err(S3Error::TooLarge(sha256.to_string()));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(S3Error::Unreachable {
-                        endpoint: self.endpoint.clone(),
-                        reason: chain(&e),
-                    })
-                }
-            }
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| self.failure("GET object", e))?;
+        if bytes.len() as u64 > MAX_BLOB_BYTES {
+            return Err(S3Error::TooLarge(sha256.to_string()));
         }
-        if sha256_hex(&bytes) != sha256 {
+        if hex::encode(Sha256::digest(&bytes)) != sha256 {
             return Err(S3Error::Corrupt(sha256.to_string()));
         }
-        Ok(Some(bytes))
+        Ok(Some(bytes.to_vec()))
     }
 }
 
@@ -670,176 +380,12 @@ impl BlobStore for S3BlobStore {
 mod tests {
     use super::*;
 
-    // The AWS Signature Version 4 test suite (aws-sig-v4-test-suite, as kept in
-    // awslabs/aws-c-auth): credentials, date, region and service of every case.
-    const SUITE_KEY: &str = "AKIDEXAMPLE";
-    const SUITE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-    const SUITE_DATE: &str = "20150830T123600Z";
-
-    fn suite_signer() -> Signer {
-        Signer::new(SUITE_KEY, Secret::new(SUITE_SECRET), "us-east-1", "service")
-    }
-
-    #[test]
-    fn get_vanilla_matches_the_aws_test_suite() {
-        let headers = [
-            ("Host", "example.amazonaws.com"),
-            ("X-Amz-Date", SUITE_DATE),
-        ];
-        let req = SigningRequest {
-            method: "GET",
-            path: "/",
-            query: &[],
-            headers: &headers,
-            payload_sha256: EMPTY_SHA256,
-        };
-        let (creq, signed) = req.canonical_request();
-        assert_eq!(
-            creq,
-            "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_eq!(signed, "host;x-amz-date");
-        let signer = suite_signer();
-        assert_eq!(
-            signer.string_to_sign(SUITE_DATE, &creq),
-            "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
-        );
-        assert_eq!(
-            signer.authorization(&req, SUITE_DATE).unwrap(),
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
-        );
-    }
-
-    #[test]
-    fn get_vanilla_query_order_key_case_matches_the_aws_test_suite() {
-        let headers = [
-            ("Host", "example.amazonaws.com"),
-            ("X-Amz-Date", SUITE_DATE),
-        ];
-        let req = SigningRequest {
-            method: "GET",
-            path: "/",
-            query: &[("Param2", "value2"), ("Param1", "value1")],
-            headers: &headers,
-            payload_sha256: EMPTY_SHA256,
-        };
-        assert!(req
-            .canonical_request()
-            .0
-            .starts_with("GET\n/\nParam1=value1&Param2=value2\n"));
-        assert!(suite_signer()
-            .authorization(&req, SUITE_DATE)
-            .unwrap()
-            .ends_with(
-                "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
-            ));
-    }
-
-    // The S3 API reference's header-signing examples ("Signature Calculations for the
-    // Authorization Header: Transferring Payload in a Single Chunk").
-    const S3_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
-    const S3_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    const S3_DATE: &str = "20130524T000000Z";
-    const S3_HOST: &str = "examplebucket.s3.amazonaws.com";
-
-    fn s3_signer() -> Signer {
-        Signer::new(S3_KEY, Secret::new(S3_SECRET), "us-east-1", "s3")
-    }
-
-    #[test]
-    fn s3_get_object_example_matches_the_s3_documentation() {
-        let headers = [
-            ("Host", S3_HOST),
-            ("Range", "bytes=0-9"),
-            ("x-amz-content-sha256", EMPTY_SHA256),
-            ("x-amz-date", S3_DATE),
-        ];
-        let req = SigningRequest {
-            method: "GET",
-            path: "/test.txt",
-            query: &[],
-            headers: &headers,
-            payload_sha256: EMPTY_SHA256,
-        };
-        let (creq, _) = req.canonical_request();
-        assert_eq!(
-            sha256_hex(creq.as_bytes()),
-            "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
-        );
-        assert_eq!(
-            s3_signer().authorization(&req, S3_DATE).unwrap(),
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-        );
-    }
-
-    #[test]
-    fn s3_put_object_example_matches_the_s3_documentation() {
-        let payload = sha256_hex(b"Welcome to Amazon S3.");
-        assert_eq!(
-            payload,
-            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
-        );
-        let path = uri_encode("/test$file.text", true);
-        assert_eq!(path, "/test%24file.text");
-        let headers = [
-            ("Date", "Fri, 24 May 2013 00:00:00 GMT"),
-            ("Host", S3_HOST),
-            ("x-amz-content-sha256", payload.as_str()),
-            ("x-amz-date", S3_DATE),
-            ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
-        ];
-        let req = SigningRequest {
-            method: "PUT",
-            path: &path,
-            query: &[],
-            headers: &headers,
-            payload_sha256: &payload,
-        };
-        let (creq, _) = req.canonical_request();
-        assert_eq!(
-            sha256_hex(creq.as_bytes()),
-            "9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d"
-        );
-        assert!(s3_signer().authorization(&req, S3_DATE).unwrap().ends_with(
-            "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
-        ));
-    }
-
-    #[test]
-    fn header_values_are_trimmed_and_repeated_names_merged() {
-        let headers = [
-            ("My-Header1", "  a   b  "),
-            ("host", "h"),
-            ("my-header1", "c"),
-        ];
-        let req = SigningRequest {
-            method: "GET",
-            path: "",
-            query: &[],
-            headers: &headers,
-            payload_sha256: EMPTY_SHA256,
-        };
-        let (creq, signed) = req.canonical_request();
-        assert_eq!(signed, "host;my-header1");
-        assert!(
-            creq.starts_with("GET\n/\n\nhost:h\nmy-header1:a b,c\n\n"),
-            "{creq}"
-        );
-    }
-
     #[test]
     fn keys_are_content_addressed_and_names_checked() {
-        let sha = sha256_hex(b"x");
-        assert_eq!(
-            object_key(&sha).unwrap(),
-            format!("blobs/{}/{sha}", &sha[..2])
-        );
-        assert!(matches!(object_key("../etc"), Err(S3Error::BadName)));
-        assert!(matches!(
-            object_key(&sha.to_uppercase()),
-            Err(S3Error::BadName)
-        ));
-        assert_eq!(uri_encode("a b/é~", false), "a%20b%2F%C3%A9~");
+        let sha = "ab".repeat(32);
+        assert_eq!(object_key(&sha).unwrap(), format!("blobs/ab/{sha}"));
+        assert!(object_key("../etc/passwd").is_err());
+        assert!(object_key(&sha.to_uppercase()).is_err());
     }
 
     fn config(endpoint: &str, bucket: &str) -> S3Config {
@@ -854,22 +400,12 @@ mod tests {
 
     #[test]
     fn endpoints_and_buckets_are_checked() {
-        let s = S3BlobStore::new(config("http://127.0.0.1:9000/", "tonghu-blobs")).unwrap();
-        assert_eq!(
-            (s.base.as_str(), s.host.as_str()),
-            ("http://127.0.0.1:9000", "127.0.0.1:9000")
-        );
-        assert_eq!(s.object_path("blobs/ab/abc"), "/tonghu-blobs/blobs/ab/abc");
-        let s = S3BlobStore::new(config("https://s3.example.cn", "b.c-d")).unwrap();
-        assert_eq!(s.host, "s3.example.cn");
-        let s = S3BlobStore::new(config("https://s3.example.cn:443", "abc")).unwrap();
-        assert_eq!(s.host, "s3.example.cn", "the default port is not in Host");
         for bad in [
-            "s3.example.cn",
-            "ftp://s3.example.cn",
-            "http://s3.example.cn/prefix",
-            "http://s3.example.cn/?x=1",
-            "http://user:pw@s3.example.cn",
+            "ftp://x",
+            "http://x/path",
+            "http://user:pw@x",
+            "http://x?q=1",
+            "not a url",
         ] {
             assert!(
                 matches!(
@@ -879,25 +415,23 @@ mod tests {
                 "{bad}"
             );
         }
-        for bad in ["ab", "Upper", "a/b", "-abc", "abc-", "a_b"] {
+        for bad in ["ab", "Upper", "-dash", "dash-", "under_score"] {
             assert!(
                 matches!(
-                    S3BlobStore::new(config("http://x", bad)),
+                    S3BlobStore::new(config("http://127.0.0.1:9", bad)),
                     Err(S3Error::BadBucket(_))
                 ),
                 "{bad}"
             );
         }
+        assert!(S3BlobStore::new(config("https://s3.example.cn", "tonghu-blobs")).is_ok());
     }
 
     #[test]
     fn the_secret_never_prints() {
-        let c = config("http://127.0.0.1:9000", "abc");
-        let s = S3BlobStore::new(c.clone()).unwrap();
-        for text in [format!("{c:?}"), format!("{s:?}")] {
-            assert!(!text.contains("SK-very-secret"), "{text}");
-            assert!(text.contains("<redacted>") && text.contains("AK"), "{text}");
-        }
+        let store = S3BlobStore::new(config("http://127.0.0.1:9", "abc")).unwrap();
+        let text = format!("{store:?} {:?}", config("http://x", "abc"));
+        assert!(!text.contains("SK-very-secret"), "{text}");
     }
 
     #[test]
@@ -906,10 +440,6 @@ mod tests {
             "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
         assert_eq!(error_code(body).as_deref(), Some("NoSuchKey"));
         assert_eq!(error_code("<html>oops</html>"), None);
-        assert_eq!(
-            error_code("<Code><script></Code>").as_deref(),
-            Some("script")
-        );
     }
 
     #[tokio::test]

@@ -1,11 +1,15 @@
 //! Blobs: `GET /v1/blobs/{sha256}/status`, `PUT /v1/blobs/{sha256}?offset=N&total=T`,
 //! `GET /v1/blobs/{sha256}`. A device may upload only blobs named by a row it may
-//! write, and see or fetch only blobs named by a row in its scopes.
+//! write, and see or fetch only blobs named by a row in its scopes — and fetch one only
+//! once a device of that row's village proved possession by uploading the bytes itself
+//! ([`crate::store::BlobUploads`]); naming a hash is not enough.
 
-use super::{now_ms, AppState, Authenticated, Body};
+use super::{now_ms, ApiPath, ApiQuery, AppState, Authenticated, Body};
 use crate::blobs::{append_chunk, ChunkOutcome, MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 use crate::error::ApiError;
-use axum::extract::{Path, Query, State};
+use crate::model::DeviceAuth;
+use crate::store::{BlobAccess, Uploader};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,9 +34,10 @@ fn check_name(sha: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn check_named(state: &AppState, sha: &str, scopes: &[String]) -> Result<(), ApiError> {
-    if state.db.blob_named_in(sha, scopes).await? {
-        Ok(())
+async fn access(state: &AppState, sha: &str, scopes: &[String]) -> Result<BlobAccess, ApiError> {
+    let access = state.db.blob_access(sha, scopes).await?;
+    if access.named {
+        Ok(access)
     } else {
         Err(ApiError::forbidden(
             codes::OUT_OF_SCOPE,
@@ -41,17 +46,25 @@ async fn check_named(state: &AppState, sha: &str, scopes: &[String]) -> Result<(
     }
 }
 
+fn reader(device: &DeviceAuth) -> Uploader<'_> {
+    Uploader {
+        device_id: device.device_id,
+        scopes: &device.read_scopes,
+    }
+}
+
 pub async fn status(
     State(state): State<AppState>,
     Authenticated(device): Authenticated,
-    Path(sha): Path<String>,
+    ApiPath(sha): ApiPath<String>,
 ) -> Result<Json<BlobStatus>, ApiError> {
     check_name(&sha)?;
-    check_named(&state, &sha, &device.read_scopes).await?;
+    access(&state, &sha, &device.read_scopes).await?;
     let s = crate::blobs::status(
         state.db.as_ref(),
         state.blobs.as_ref(),
         &sha,
+        reader(&device),
         now_ms() as i64,
     )
     .await?;
@@ -65,12 +78,12 @@ pub async fn status(
 pub async fn put_chunk(
     State(state): State<AppState>,
     Authenticated(device): Authenticated,
-    Path(sha): Path<String>,
-    Query(q): Query<ChunkQuery>,
+    ApiPath(sha): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ChunkQuery>,
     Body(chunk): Body,
 ) -> Result<Response, ApiError> {
     check_name(&sha)?;
-    check_named(&state, &sha, &device.write_scopes).await?;
+    access(&state, &sha, &device.write_scopes).await?;
     if q.total == 0 || q.total > MAX_BLOB_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -78,17 +91,22 @@ pub async fn put_chunk(
             format!("a blob holds 1..={MAX_BLOB_BYTES} bytes"),
         ));
     }
-    if chunk.is_empty() || chunk.len() > MAX_CHUNK_BYTES || q.offset + chunk.len() as u64 > q.total
-    {
+    let ends = q.offset.checked_add(chunk.len() as u64);
+    if chunk.is_empty() || chunk.len() > MAX_CHUNK_BYTES || ends.is_none_or(|e| e > q.total) {
         return Err(ApiError::bad_request(
-            "bad_chunk",
+            codes::BAD_CHUNK,
             format!("a chunk holds 1..={MAX_CHUNK_BYTES} bytes and ends at or before total"),
         ));
     }
+    let uploader = Uploader {
+        device_id: device.device_id,
+        scopes: &device.write_scopes,
+    };
     match append_chunk(
         state.db.as_ref(),
         state.blobs.as_ref(),
         &sha,
+        uploader,
         q.offset,
         q.total,
         chunk.to_vec(),
@@ -129,13 +147,14 @@ pub async fn put_chunk(
 pub async fn fetch(
     State(state): State<AppState>,
     Authenticated(device): Authenticated,
-    Path(sha): Path<String>,
+    ApiPath(sha): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     check_name(&sha)?;
-    check_named(&state, &sha, &device.read_scopes).await?;
-    if !state.db.blob_state(&sha).await?.complete {
+    if !access(&state, &sha, &device.read_scopes).await?.proven {
+        // Not uploaded yet by a device of a village this device reads (maybe never:
+        // naming a hash does not make another village's bytes readable).
         return Err(ApiError::not_found(
-            "the server does not hold this blob yet",
+            "no device of your villages has uploaded this blob yet",
         ));
     }
     let bytes = state

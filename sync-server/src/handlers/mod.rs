@@ -7,6 +7,8 @@ pub mod blobs;
 pub mod console;
 pub mod enroll;
 pub mod health;
+pub mod openapi;
+pub mod shared_ids;
 pub mod sync;
 
 use crate::blobs::BlobStore;
@@ -43,15 +45,46 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             Ok(b) => Ok(Body(b)),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                codes::BODY_TOO_LARGE,
                 "the request body is larger than this endpoint accepts",
             )),
             Err(e) => Err(ApiError::new(
                 e.status(),
-                "bad_body",
+                codes::BAD_BODY,
                 "the request body could not be read",
             )),
         }
+    }
+}
+
+/// A path parameter; a malformed one is a 400 `bad_path` with an error body.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::bad_request(codes::BAD_PATH, "a path parameter is malformed"))
+    }
+}
+
+/// Query parameters; missing or malformed ones are a 400 `bad_query` with an error body.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    codes::BAD_QUERY,
+                    "the query parameters are missing or malformed",
+                )
+            })
     }
 }
 

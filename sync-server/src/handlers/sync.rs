@@ -73,6 +73,14 @@ pub async fn pull(
     ApiJson(req): ApiJson<PullRequest>,
 ) -> Result<Json<PullResponse>, ApiError> {
     check_protocol(req.protocol)?;
+    if req.cursor > i64::MAX as u64 {
+        // Stored seqs are 63-bit; a larger cursor would be read as negative (the
+        // whole feed).
+        return Err(ApiError::bad_request(
+            codes::BAD_CURSOR,
+            format!("the cursor is at most {} (a server_seq)", i64::MAX),
+        ));
+    }
     let limit = req.limit.clamp(1, MAX_PULL_LIMIT);
     let page = state
         .db

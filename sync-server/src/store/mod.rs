@@ -499,35 +499,76 @@ pub trait SyncStore: Send + Sync + 'static {
     ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError>;
     /// Who changed which field of a row, when (oldest first).
     async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The winning `id_number` of every child file not deleted, with its village, in
+    /// every village (for [`crate::one_file`]: one child, one file across villages).
+    async fn child_id_numbers(&self) -> Result<Vec<crate::one_file::IdNumberFile>, StoreError>;
 }
 
-/// Resumable blob uploads: the chunks held and which rows name a blob (the bytes of
-/// complete blobs live in a [`crate::blobs::BlobStore`]).
+/// Whom a blob upload or status is for: the device (chunks are kept per uploading
+/// device) and the villages whose proof counts — the device's write villages for an
+/// upload, its read villages for a status.
+#[derive(Clone, Copy, Debug)]
+pub struct Uploader<'a> {
+    pub device_id: Uuid,
+    pub scopes: &'a [String],
+}
+
+/// What a set of villages may do with a blob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlobAccess {
+    /// A row in the villages names the blob (so a device of theirs may upload it).
+    pub named: bool,
+    /// The blob is complete and a row in the villages names it whose village proved
+    /// possession — a device that may write the row uploaded the bytes itself, verified
+    /// against the hash — so it may be read there.
+    pub proven: bool,
+}
+
+/// Resumable blob uploads: each device's chunks, complete blobs, which rows name a
+/// blob and which of those references are proven (the bytes of complete blobs live in a
+/// [`crate::blobs::BlobStore`]).
+///
+/// Proof of possession: naming a hash in a row grants nothing by itself. A reference
+/// becomes proven when a device that may write the row uploads every byte of the blob
+/// itself and they hash to the name; a blob is readable only through a proven
+/// reference in the reader's villages (a proven reference moves with its row).
 #[async_trait]
 pub trait BlobUploads: Send + Sync + 'static {
-    /// How much of a blob the server holds.
-    async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError>;
-    /// Appends a chunk at `offset` (must equal the bytes held; see [`chunk_step`]).
+    /// How much of a blob `uploader` holds: complete (`held_bytes` = size) when the
+    /// blob is complete and proven in `uploader.scopes`, else that device's own chunks.
+    async fn blob_state(
+        &self,
+        sha256: &str,
+        uploader: Uploader<'_>,
+    ) -> Result<BlobState, StoreError>;
+    /// Appends a chunk of `uploader`'s upload at `offset` (see [`chunk_step`]).
     async fn blob_append(
         &self,
         sha256: &str,
+        uploader: Uploader<'_>,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<AppendOutcome, StoreError>;
-    /// The bytes of an upload held in full and not yet complete
+    /// The bytes of `device_id`'s upload held in full and not yet finished
     /// ([`BlobState::held_in_full`]), in order; None otherwise.
-    async fn blob_held(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Ends an upload: marks the blob complete (after it reached the blob store) or
-    /// discards its chunks (hash mismatch).
+    async fn blob_held(
+        &self,
+        sha256: &str,
+        uploader: Uploader<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Ends `uploader`'s upload: with `complete_size`, after its bytes were verified and
+    /// reached the blob store, marks the blob complete and the references to it in
+    /// `uploader.scopes` proven; without, discards the chunks (hash mismatch).
     async fn blob_finish(
         &self,
         sha256: &str,
+        uploader: Uploader<'_>,
         complete_size: Option<u64>,
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    /// Whether a row in one of `scopes` names this blob.
-    async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError>;
+    /// What `scopes` may do with this blob.
+    async fn blob_access(&self, sha256: &str, scopes: &[String]) -> Result<BlobAccess, StoreError>;
 }
 
 /// What the supervisor console reads and keeps: people's logins and sessions, its

@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_console_due.sql"),
     ),
+    (8, include_str!("../../migrations/postgres/0008_parked.sql")),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_blob_possession.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend.
@@ -184,8 +189,11 @@ struct Statements {
     feed: Statement,
     counter: Statement,
     ahead_clear: Statement,
-    ahead_add: Statement,
     device_update: Statement,
+    parked: Statement,
+    park: Statement,
+    unpark: Statement,
+    rejected: Statement,
 }
 
 const SQL_LOCK: &str = "SELECT next_seq FROM feed_counter WHERE id=1 FOR UPDATE";
@@ -213,7 +221,12 @@ const SQL_REJECTIONS: &str = "INSERT INTO rejections (device_id, op_id, device_s
 const SQL_FEED: &str = "INSERT INTO feed (server_seq, scope, op_id) SELECT * FROM unnest($1::int8[], $2::text[], $3::uuid[])";
 const SQL_COUNTER: &str = "UPDATE feed_counter SET next_seq=$1 WHERE id=1";
 const SQL_AHEAD_CLEAR: &str = "DELETE FROM held_ahead WHERE device_id=$1 AND device_seq<=$2";
-const SQL_AHEAD_ADD: &str = "INSERT INTO held_ahead (device_id, device_seq) SELECT $1, s FROM unnest($2::int8[]) AS x(s) ON CONFLICT DO NOTHING";
+const SQL_PARKED: &str = "SELECT change FROM parked WHERE device_id=$1 ORDER BY device_seq";
+const SQL_PARK: &str = "INSERT INTO parked (device_id, device_seq, op_id, change) SELECT $1, s, o, c FROM unnest($2::int8[], $3::uuid[], $4::text[]) AS x(s, o, c)
+     ON CONFLICT (device_id, device_seq) DO UPDATE SET op_id=excluded.op_id, change=excluded.change";
+const SQL_UNPARK: &str = "DELETE FROM parked WHERE device_id=$1 AND device_seq = ANY($2)";
+const SQL_REJECTED: &str =
+    "SELECT op_id, device_seq, code, message FROM rejections WHERE device_id=$1 AND op_id = ANY($2)";
 const SQL_DEVICE_UPDATE: &str =
     "UPDATE devices SET max_device_seq=$1, last_seen_ms=$2, heartbeat=$3 WHERE device_id=$4";
 
@@ -235,8 +248,11 @@ async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, St
         SQL_FEED,
         SQL_COUNTER,
         SQL_AHEAD_CLEAR,
-        SQL_AHEAD_ADD,
         SQL_DEVICE_UPDATE,
+        SQL_PARKED,
+        SQL_PARK,
+        SQL_UNPARK,
+        SQL_REJECTED,
     ];
     let mut st =
         futures_util::future::try_join_all(all.iter().map(|sql| client.prepare_cached(sql)))
@@ -260,8 +276,11 @@ async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, St
         feed: next(),
         counter: next(),
         ahead_clear: next(),
-        ahead_add: next(),
         device_update: next(),
+        parked: next(),
+        park: next(),
+        unpark: next(),
+        rejected: next(),
     })
 }
 
@@ -278,7 +297,7 @@ fn prepare(batch: &PushBatch) -> Prepared {
     Prepared {
         keys: ingest::keys(&batch.changes),
         values: ingest::canonical_values(&batch.changes),
-        heartbeat: serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
+        heartbeat: ingest::stored_heartbeat(&batch.heartbeat),
     }
 }
 
@@ -286,37 +305,26 @@ fn prepare(batch: &PushBatch) -> Prepared {
 struct Locked {
     next_seq: i64,
     loaded: Loaded,
-    max_device_seq: u64,
-    held_ahead: Vec<i64>,
+    /// The device's changes parked behind a gap.
+    parked: Vec<Change>,
 }
 
-/// Takes the feed-counter lock and loads the batch's state, in ONE round trip: the
-/// lock statement is sent first and the loads are pipelined behind it on the same
-/// connection. PostgreSQL runs a connection's statements in order, so each load starts
-/// — and, in READ COMMITTED, takes its snapshot — only once the lock is held: it sees
-/// everything the previous holder committed.
-async fn lock_and_load(
+/// Loads the state `keys` name (ops, rows, fields, villages), pipelined.
+async fn load_keys(
     tx: &Transaction<'_>,
     st: &Statements,
-    device_id: Uuid,
     keys: &ingest::Keys,
-) -> Result<Locked, StoreError> {
+) -> Result<Loaded, StoreError> {
     let (rt, rid): (Vec<&str>, Vec<Uuid>) =
         keys.rows.iter().map(|(t, id)| (t.as_str(), *id)).unzip();
     let ft: Vec<&str> = keys.fields.iter().map(|k| k.table.as_str()).collect();
     let fid: Vec<Uuid> = keys.fields.iter().map(|k| k.row_id).collect();
     let ff: Vec<&str> = keys.fields.iter().map(|k| k.field.as_str()).collect();
-    // `try_join` polls its first future first: the lock request is queued before the
-    // loads.
-    let (lock, (ops, rows, fields, villages, device)) = futures_util::future::try_join(
-        tx.query_one(&st.lock, &[]),
-        futures_util::future::try_join5(
-            tx.query(&st.ops, &[&keys.op_ids]),
-            tx.query(&st.rows, &[&rt, &rid]),
-            tx.query(&st.fields, &[&ft, &fid, &ff]),
-            tx.query(&st.villages, &[&keys.villages]),
-            tx.query_one(&st.device, &[&device_id]),
-        ),
+    let (ops, rows, fields, villages) = futures_util::future::try_join4(
+        tx.query(&st.ops, &[&keys.op_ids]),
+        tx.query(&st.rows, &[&rt, &rid]),
+        tx.query(&st.fields, &[&ft, &fid, &ff]),
+        tx.query(&st.villages, &[&keys.villages]),
     )
     .await?;
     let mut loaded = Loaded::default();
@@ -371,11 +379,45 @@ async fn lock_and_load(
     for r in villages {
         loaded.villages.insert(r.get(0));
     }
+    Ok(loaded)
+}
+
+/// Takes the feed-counter lock and loads the batch's state, in ONE round trip: the
+/// lock statement is sent first and the loads are pipelined behind it on the same
+/// connection. PostgreSQL runs a connection's statements in order, so each load starts
+/// — and, in READ COMMITTED, takes its snapshot — only once the lock is held: it sees
+/// everything the previous holder committed.
+async fn lock_and_load(
+    tx: &Transaction<'_>,
+    st: &Statements,
+    device_id: Uuid,
+    keys: &ingest::Keys,
+) -> Result<Locked, StoreError> {
+    // `try_join` polls its first future first: the lock request is queued before the
+    // loads.
+    let (lock, (mut loaded, device, parked)) = futures_util::future::try_join(
+        async { Ok::<_, StoreError>(tx.query_one(&st.lock, &[]).await?) },
+        futures_util::future::try_join3(
+            load_keys(tx, st, keys),
+            async { Ok(tx.query_one(&st.device, &[&device_id]).await?) },
+            async { Ok(tx.query(&st.parked, &[&device_id]).await?) },
+        ),
+    )
+    .await?;
+    loaded.max_device_seq = device.get::<_, i64>(0) as u64;
+    loaded.held_ahead = device
+        .get::<_, Vec<i64>>(1)
+        .into_iter()
+        .map(|s| s as u64)
+        .collect();
+    let parked = parked
+        .iter()
+        .map(|r| serde_json::from_str::<Change>(r.get(0)).map_err(corrupt))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Locked {
         next_seq: lock.get(0),
         loaded,
-        max_device_seq: device.get::<_, i64>(0) as u64,
-        held_ahead: device.get(1),
+        parked,
     })
 }
 
@@ -528,47 +570,70 @@ async fn ingest_batch(
     prepared: &Prepared,
 ) -> Result<PushOutcome, StoreError> {
     // The serialisation point: see the module doc.
-    let locked = lock_and_load(tx, st, device.device_id, &prepared.keys).await?;
-    let next = locked.next_seq;
-    let had_fields: HashSet<FieldKey> = locked.loaded.fields.keys().cloned().collect();
-    let had_rows: HashSet<ingest::RowKey> = locked.loaded.rows.keys().cloned().collect();
+    let Locked {
+        next_seq: next,
+        mut loaded,
+        parked,
+    } = lock_and_load(tx, st, device.device_id, &prepared.keys).await?;
+    // Parked changes (rare: only after a gap) join the batch, with the state they
+    // touch (one more round trip, under the lock).
+    let all: Vec<Change>;
+    let mut all_values: Vec<String>;
+    let (changes, values): (&[Change], &[String]) = if parked.is_empty() {
+        (&batch.changes, &prepared.values)
+    } else {
+        let more = load_keys(tx, st, &ingest::keys(&parked)).await?;
+        loaded.ops.extend(more.ops);
+        loaded.rows.extend(more.rows);
+        loaded.fields.extend(more.fields);
+        loaded.villages.extend(more.villages);
+        all_values = prepared.values.clone();
+        all_values.extend(ingest::canonical_values(&parked));
+        all = batch.changes.iter().cloned().chain(parked).collect();
+        (&all, &all_values)
+    };
+    let max_before = loaded.max_device_seq;
+    let had_ahead = !loaded.held_ahead.is_empty();
+    let repushed =
+        ingest::repushed_op_ids(&batch.changes, &loaded.ops, max_before, &loaded.held_ahead);
+    if !repushed.is_empty() {
+        for r in tx
+            .query(&st.rejected, &[&device.device_id, &repushed])
+            .await?
+        {
+            loaded.rejections.insert(
+                r.get(0),
+                ingest::StoredRejection {
+                    device_seq: r.get::<_, i64>(1) as u64,
+                    code: r.get(2),
+                    message: r.get(3),
+                },
+            );
+        }
+    }
+    let had_fields: HashSet<FieldKey> = loaded.fields.keys().cloned().collect();
+    let had_rows: HashSet<ingest::RowKey> = loaded.rows.keys().cloned().collect();
     let plan = ingest::plan_with_values(
         device,
-        &batch.changes,
-        &prepared.values,
-        locked.loaded,
+        changes,
+        values,
+        batch.changes.len(),
+        loaded,
         batch.now_ms,
         batch.max_ahead_ms,
     );
     let now = batch.now_ms as i64;
-
-    let max = ingest::advance_contiguous(
-        locked.max_device_seq,
-        plan.held_seqs
-            .iter()
-            .copied()
-            .chain(locked.held_ahead.iter().map(|s| *s as u64)),
-    );
+    let max = plan.max_device_seq;
     let max_i = max as i64;
-    let ahead_add: Vec<i64> = plan
-        .held_seqs
-        .iter()
-        .filter(|s| **s > max)
-        .map(|s| *s as i64)
-        .collect();
 
     // Column arrays of everything to write.
-    let acc: Vec<&Change> = plan.accepted.iter().map(|&i| &batch.changes[i]).collect();
+    let acc: Vec<&Change> = plan.accepted.iter().map(|&i| &changes[i]).collect();
     let c_op: Vec<Uuid> = acc.iter().map(|c| c.op_id).collect();
     let c_seq: Vec<i64> = acc.iter().map(|c| c.device_seq as i64).collect();
     let c_table: Vec<&str> = acc.iter().map(|c| c.table.as_str()).collect();
     let c_row: Vec<Uuid> = acc.iter().map(|c| c.row_id).collect();
     let c_field: Vec<&str> = acc.iter().map(|c| c.field.as_str()).collect();
-    let c_value: Vec<&str> = plan
-        .accepted
-        .iter()
-        .map(|&i| prepared.values[i].as_str())
-        .collect();
+    let c_value: Vec<&str> = plan.accepted.iter().map(|&i| values[i].as_str()).collect();
     let c_hlc: Vec<i64> = acc.iter().map(|c| c.hlc.as_u64() as i64).collect();
     let c_scope: Vec<&str> = acc.iter().map(|c| c.scope.as_str()).collect();
 
@@ -591,18 +656,31 @@ async fn ingest_batch(
     let b_r: Vec<Uuid> = plan.blob_refs.iter().map(|b| b.1 .1).collect();
 
     // Held rejections (the rule is ingest's: see `Plan::held_rejections`).
-    let held = plan.held_rejections(&batch.changes);
-    let j_op: Vec<Uuid> = held.iter().map(|r| batch.changes[r.index].op_id).collect();
+    let held = plan.held_rejections(changes);
+    let j_op: Vec<Uuid> = held.iter().map(|r| changes[r.index].op_id).collect();
     let j_seq: Vec<i64> = held
         .iter()
-        .map(|r| batch.changes[r.index].device_seq as i64)
+        .map(|r| changes[r.index].device_seq as i64)
         .collect();
     let j_code: Vec<&str> = held.iter().map(|r| r.code).collect();
     let j_msg: Vec<&str> = held.iter().map(|r| r.message.as_str()).collect();
     let j_change: Vec<String> = held
         .iter()
-        .map(|r| serde_json::to_string(&batch.changes[r.index]).unwrap_or_default())
+        .map(|r| ingest::kept_change(&changes[r.index], &values[r.index]))
         .collect();
+    // The dense rule's bookkeeping (ingest decided it).
+    let p_seq: Vec<i64> = plan
+        .park
+        .iter()
+        .map(|&i| changes[i].device_seq as i64)
+        .collect();
+    let p_op: Vec<Uuid> = plan.park.iter().map(|&i| changes[i].op_id).collect();
+    let p_change: Vec<String> = plan
+        .park
+        .iter()
+        .map(|&i| serde_json::to_string(&changes[i]).unwrap_or_default())
+        .collect();
+    let u_seq: Vec<i64> = plan.unpark.iter().map(|s| *s as i64).collect();
 
     // Feed: without a move, every entry's seq is known now.
     let refeed = plan.has_refeed();
@@ -652,7 +730,8 @@ async fn ingest_batch(
     let p_feed: [P<'_>; 3] = [&e_seq, &e_scope, &e_op];
     let p_counter: [P<'_>; 1] = [&after_known];
     let p_ahead_clear: [P<'_>; 2] = [&device.device_id, &max_i];
-    let p_ahead_add: [P<'_>; 2] = [&device.device_id, &ahead_add];
+    let p_park: [P<'_>; 4] = [&device.device_id, &p_seq, &p_op, &p_change];
+    let p_unpark: [P<'_>; 2] = [&device.device_id, &u_seq];
     let p_device: [P<'_>; 4] = [&max_i, &now, &prepared.heartbeat, &device.device_id];
     let mut writes: Vec<Exec<'_>> = Vec::new();
     if !c_op.is_empty() {
@@ -682,11 +761,14 @@ async fn ingest_batch(
     if !refeed && after_known != next {
         writes.push(Box::pin(tx.execute(&st.counter, &p_counter)));
     }
-    if locked.held_ahead.iter().any(|s| *s as u64 <= max) {
+    if had_ahead && max > max_before {
         writes.push(Box::pin(tx.execute(&st.ahead_clear, &p_ahead_clear)));
     }
-    if !ahead_add.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.ahead_add, &p_ahead_add)));
+    if !u_seq.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.unpark, &p_unpark)));
+    }
+    if !p_seq.is_empty() {
+        writes.push(Box::pin(tx.execute(&st.park, &p_park)));
     }
     writes.push(Box::pin(tx.execute(&st.device_update, &p_device)));
     futures_util::future::try_join_all(writes).await?;
@@ -698,22 +780,30 @@ async fn ingest_batch(
     }
 
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(plan.outcome(&batch.changes, max))
+    Ok(plan.outcome(changes))
 }
 
-async fn blob_state(c: &impl GenericClient, sha: &str) -> Result<BlobState, StoreError> {
+/// `uploader`'s upload of a blob; complete when the blob is complete and proven in
+/// `uploader.scopes`.
+async fn blob_state(
+    c: &impl GenericClient,
+    sha: &str,
+    uploader: Uploader<'_>,
+) -> Result<BlobState, StoreError> {
     if let Some(r) = c
         .query_opt("SELECT size FROM blobs WHERE sha256=$1", &[&sha])
         .await?
     {
-        let size: i64 = r.get(0);
-        return Ok(BlobState {
-            held_bytes: size as u64,
-            total: Some(size as u64),
-            complete: true,
-        });
+        if blob_access(c, sha, uploader.scopes).await?.proven {
+            let size: i64 = r.get(0);
+            return Ok(BlobState {
+                held_bytes: size as u64,
+                total: Some(size as u64),
+                complete: true,
+            });
+        }
     }
-    let r = c.query_one("SELECT COALESCE(SUM(length(data)), 0)::int8, MAX(total) FROM blob_chunks WHERE sha256=$1", &[&sha]).await?;
+    let r = c.query_one("SELECT COALESCE(SUM(length(data)), 0)::int8, MAX(total) FROM blob_chunks WHERE sha256=$1 AND device_id=$2", &[&sha, &uploader.device_id]).await?;
     Ok(BlobState {
         held_bytes: r.get::<_, i64>(0) as u64,
         total: r.get::<_, Option<i64>>(1).map(|t| t as u64),
@@ -1147,35 +1237,70 @@ impl SyncStore for PostgresDatabase {
             })
             .collect())
     }
+
+    async fn child_id_numbers(&self) -> Result<Vec<crate::one_file::IdNumberFile>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT r.row_id, r.scope, f.value FROM fields f
+                 JOIN rows r ON r.table_name=f.table_name AND r.row_id=f.row_id
+                 WHERE f.table_name='child' AND f.field='id_number' AND f.value <> 'null'
+                 AND NOT EXISTS (SELECT 1 FROM fields d WHERE d.table_name='child' AND d.row_id=f.row_id AND d.field='deleted' AND d.value='true')",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let value: &str = r.get(2);
+                serde_json::from_str::<Option<String>>(value)
+                    .ok()
+                    .flatten()
+                    .map(|id_number| crate::one_file::IdNumberFile {
+                        child_id: r.get(0),
+                        village: r.get(1),
+                        id_number,
+                    })
+            })
+            .collect())
+    }
 }
 
 #[async_trait]
 impl BlobUploads for PostgresDatabase {
-    async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
+    async fn blob_state(
+        &self,
+        sha256: &str,
+        uploader: Uploader<'_>,
+    ) -> Result<BlobState, StoreError> {
         let client = self.pool.get().await?;
-        blob_state(&client, sha256).await
+        blob_state(&client, sha256, uploader).await
     }
 
     async fn blob_append(
         &self,
         sha256: &str,
+        uploader: Uploader<'_>,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<AppendOutcome, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        // One upload step at a time per blob, across all server processes.
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&sha256])
-            .await?;
-        let state = blob_state(&tx, sha256).await?;
+        // One upload step at a time per blob and device, across all server processes.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1 || $2))",
+            &[&sha256, &uploader.device_id.to_string()],
+        )
+        .await?;
+        let state = blob_state(&tx, sha256, uploader).await?;
         let held = match chunk_step(&state, offset, total, chunk.len() as u64) {
             ChunkStep::Answer(a) => return Ok(a),
             ChunkStep::Store { held_bytes } => held_bytes,
         };
         tx.execute(
-            "INSERT INTO blob_chunks (sha256, \"offset\", total, data) VALUES ($1,$2,$3,$4)",
-            &[&sha256, &(offset as i64), &(total as i64), &chunk],
+            "INSERT INTO blob_chunks (sha256, device_id, \"offset\", total, data) VALUES ($1,$2,$3,$4,$5)",
+            &[&sha256, &uploader.device_id, &(offset as i64), &(total as i64), &chunk],
         )
         .await?;
         tx.commit().await?;
@@ -1186,7 +1311,11 @@ impl BlobUploads for PostgresDatabase {
         })
     }
 
-    async fn blob_held(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn blob_held(
+        &self,
+        sha256: &str,
+        uploader: Uploader<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut client = self.pool.get().await?;
         // One snapshot for the state and the chunks.
         let tx = client
@@ -1195,15 +1324,15 @@ impl BlobUploads for PostgresDatabase {
             .read_only(true)
             .start()
             .await?;
-        let state = blob_state(&tx, sha256).await?;
+        let state = blob_state(&tx, sha256, uploader).await?;
         if !state.held_in_full() {
             return Ok(None);
         }
         let mut bytes = Vec::with_capacity(state.held_bytes as usize);
         for r in tx
             .query(
-                "SELECT data FROM blob_chunks WHERE sha256=$1 ORDER BY \"offset\"",
-                &[&sha256],
+                "SELECT data FROM blob_chunks WHERE sha256=$1 AND device_id=$2 ORDER BY \"offset\"",
+                &[&sha256, &uploader.device_id],
             )
             .await?
         {
@@ -1216,6 +1345,7 @@ impl BlobUploads for PostgresDatabase {
     async fn blob_finish(
         &self,
         sha256: &str,
+        uploader: Uploader<'_>,
         complete_size: Option<u64>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
@@ -1223,23 +1353,46 @@ impl BlobUploads for PostgresDatabase {
         let tx = client.transaction().await?;
         if let Some(size) = complete_size {
             tx.execute("INSERT INTO blobs (sha256, size, completed_ms) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING", &[&sha256, &(size as i64), &now_ms]).await?;
-        }
-        tx.execute("DELETE FROM blob_chunks WHERE sha256=$1", &[&sha256])
+            // Proof of possession: this device sent every byte, verified.
+            tx.execute(
+                "UPDATE blob_refs b SET proven=true FROM rows r
+                 WHERE b.sha256=$1 AND NOT b.proven AND r.table_name=b.table_name AND r.row_id=b.row_id AND r.scope = ANY($2)",
+                &[&sha256, &uploader.scopes],
+            )
             .await?;
+        }
+        tx.execute(
+            "DELETE FROM blob_chunks WHERE sha256=$1 AND device_id=$2",
+            &[&sha256, &uploader.device_id],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError> {
+    async fn blob_access(&self, sha256: &str, scopes: &[String]) -> Result<BlobAccess, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client
-            .query_opt(
-                "SELECT 1 FROM blob_refs b JOIN rows r ON r.table_name=b.table_name AND r.row_id=b.row_id WHERE b.sha256=$1 AND r.scope = ANY($2) LIMIT 1",
-                &[&sha256, &scopes],
-            )
-            .await?
-            .is_some())
+        blob_access(&client, sha256, scopes).await
     }
+}
+
+async fn blob_access(
+    c: &impl GenericClient,
+    sha: &str,
+    scopes: &[String],
+) -> Result<BlobAccess, StoreError> {
+    let r = c
+        .query_one(
+            "SELECT bool_or(b.proven) AND EXISTS (SELECT 1 FROM blobs WHERE sha256=$1), count(*) > 0
+             FROM blob_refs b JOIN rows r ON r.table_name=b.table_name AND r.row_id=b.row_id
+             WHERE b.sha256=$1 AND r.scope = ANY($2)",
+            &[&sha, &scopes],
+        )
+        .await?;
+    Ok(BlobAccess {
+        proven: r.get::<_, Option<bool>>(0).unwrap_or(false),
+        named: r.get(1),
+    })
 }
 
 #[async_trait]

@@ -14,6 +14,7 @@ use super::*;
 use crate::ingest::{self, FeedItem, Loaded, RowState, StoredOp, Winner};
 use crate::roster::Roster;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use sync_core::change::canonical_json;
@@ -45,6 +46,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/sqlite/0007_console_due.sql"),
+    ),
+    (8, include_str!("../../migrations/sqlite/0008_parked.sql")),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_blob_possession.sql"),
     ),
 ];
 
@@ -90,10 +96,18 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// Applies the migrations not yet recorded, each in ONE transaction with the row that
+/// records it: a migration is applied and recorded together, or not at all (a crash or
+/// a failure in between can no longer leave a schema change without its record, which
+/// the next start would try to apply again).
+fn migrate_with(conn: &Connection, migrations: &[(i64, &str)]) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
     )?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql) in migrations {
         let done: Option<i64> = conn
             .query_row(
                 "SELECT version FROM schema_migrations WHERE version=?",
@@ -102,11 +116,20 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             )
             .optional()?;
         if done.is_none() {
-            conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; COMMIT;"))?;
-            conn.execute(
-                "INSERT INTO schema_migrations(version, applied_ms) VALUES (?, ?)",
-                params![version, now_ms()],
-            )?;
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let applied = conn.execute_batch(sql).and_then(|()| {
+                conn.execute(
+                    "INSERT INTO schema_migrations(version, applied_ms) VALUES (?, ?)",
+                    params![version, now_ms()],
+                )
+            });
+            match applied.and_then(|_| conn.execute_batch("COMMIT")) {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
+            }
         }
     }
     Ok(())
@@ -311,7 +334,7 @@ fn prepare(batch: &PushBatch) -> Prepared {
     Prepared {
         keys: ingest::keys(&batch.changes),
         values: ingest::canonical_values(&batch.changes),
-        heartbeat: serde_json::to_string(&batch.heartbeat).unwrap_or_default(),
+        heartbeat: ingest::stored_heartbeat(&batch.heartbeat),
     }
 }
 
@@ -433,23 +456,100 @@ fn insert_rows(
     Ok(())
 }
 
+/// The device's contiguous held maximum, the seqs older servers held above it, and its
+/// parked changes (with their canonical values).
+fn device_seqs(
+    conn: &Connection,
+    dev: &[u8],
+) -> Result<(u64, HashSet<u64>, Vec<Change>), StoreError> {
+    let max: i64 = conn
+        .prepare_cached("SELECT max_device_seq FROM devices WHERE device_id=?")?
+        .query_row([dev], |r| r.get(0))?;
+    let ahead = conn
+        .prepare_cached("SELECT device_seq FROM held_ahead WHERE device_id=?")?
+        .query_map([dev], |r| r.get::<_, i64>(0))?
+        .map(|s| s.map(|s| s as u64))
+        .collect::<Result<_, _>>()?;
+    let mut parked = Vec::new();
+    let mut st =
+        conn.prepare_cached("SELECT change FROM parked WHERE device_id=? ORDER BY device_seq")?;
+    for text in st.query_map([dev], |r| r.get::<_, String>(0))? {
+        parked.push(
+            serde_json::from_str(&text?)
+                .map_err(|e| StoreError::Corrupt(format!("parked change: {e}")))?,
+        );
+    }
+    Ok((max as u64, ahead, parked))
+}
+
+fn load_rejections(
+    conn: &Connection,
+    dev: &[u8],
+    op_ids: &[Uuid],
+) -> Result<HashMap<Uuid, ingest::StoredRejection>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT device_seq, code, message FROM rejections WHERE device_id=? AND op_id=?",
+    )?;
+    let mut out = HashMap::new();
+    for op in op_ids {
+        if let Some(r) = st
+            .query_row(params![dev, op.as_bytes().as_slice()], |r| {
+                Ok(ingest::StoredRejection {
+                    device_seq: r.get::<_, i64>(0)? as u64,
+                    code: r.get(1)?,
+                    message: r.get(2)?,
+                })
+            })
+            .optional()?
+        {
+            out.insert(*op, r);
+        }
+    }
+    Ok(out)
+}
+
 fn ingest_batch(
     conn: &Connection,
     device: &DeviceAuth,
     batch: &PushBatch,
     prepared: &Prepared,
 ) -> Result<PushOutcome, StoreError> {
-    let loaded = load(conn, &prepared.keys)?;
+    let dev = device.device_id.as_bytes().as_slice();
+    let (max_before, held_ahead, parked) = device_seqs(conn, dev)?;
+    let mut loaded = load(conn, &prepared.keys)?;
+    // Parked changes (rare: only after a gap) join the batch, with the state they touch.
+    let all: Vec<Change>;
+    let mut all_values: Vec<String>;
+    let (changes, values): (&[Change], &[String]) = if parked.is_empty() {
+        (&batch.changes, &prepared.values)
+    } else {
+        let more = load(conn, &ingest::keys(&parked))?;
+        loaded.ops.extend(more.ops);
+        loaded.rows.extend(more.rows);
+        loaded.fields.extend(more.fields);
+        loaded.villages.extend(more.villages);
+        all_values = prepared.values.clone();
+        all_values.extend(ingest::canonical_values(&parked));
+        all = batch.changes.iter().cloned().chain(parked).collect();
+        (&all, &all_values)
+    };
+    let repushed = ingest::repushed_op_ids(&batch.changes, &loaded.ops, max_before, &held_ahead);
+    if !repushed.is_empty() {
+        loaded.rejections = load_rejections(conn, dev, &repushed)?;
+    }
+    let had_ahead = !held_ahead.is_empty();
+    loaded.max_device_seq = max_before;
+    loaded.held_ahead = held_ahead;
     let plan = ingest::plan_with_values(
         device,
-        &batch.changes,
-        &prepared.values,
+        changes,
+        values,
+        batch.changes.len(),
         loaded,
         batch.now_ms,
         batch.max_ahead_ms,
     );
     let now = batch.now_ms as i64;
-    let dev = device.device_id.as_bytes().as_slice();
     insert_rows(
         conn,
         "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms)",
@@ -457,7 +557,7 @@ fn ingest_batch(
         11,
         plan.accepted.len(),
         |st, i, p| {
-            let c = &batch.changes[plan.accepted[i]];
+            let c = &changes[plan.accepted[i]];
             st.raw_bind_parameter(p, c.op_id.as_bytes().as_slice())?;
             st.raw_bind_parameter(p + 1, dev)?;
             st.raw_bind_parameter(p + 2, c.device_seq as i64)?;
@@ -465,7 +565,7 @@ fn ingest_batch(
             st.raw_bind_parameter(p + 4, c.table.as_str())?;
             st.raw_bind_parameter(p + 5, c.row_id.as_bytes().as_slice())?;
             st.raw_bind_parameter(p + 6, c.field.as_str())?;
-            st.raw_bind_parameter(p + 7, prepared.values[plan.accepted[i]].as_str())?;
+            st.raw_bind_parameter(p + 7, values[plan.accepted[i]].as_str())?;
             st.raw_bind_parameter(p + 8, c.hlc.as_u64() as i64)?;
             st.raw_bind_parameter(p + 9, c.scope.as_str())?;
             st.raw_bind_parameter(p + 10, now)
@@ -521,58 +621,55 @@ fn ingest_batch(
             "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms) VALUES (?,?,?,?,?,?,?)
              ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
         )?;
-        for r in plan.held_rejections(&batch.changes) {
-            let c = &batch.changes[r.index];
+        for r in plan.held_rejections(changes) {
+            let c = &changes[r.index];
             st.execute(params![
                 dev,
                 c.op_id.as_bytes().as_slice(),
                 c.device_seq as i64,
                 r.code,
                 r.message,
-                serde_json::to_string(c).unwrap_or_default(),
+                ingest::kept_change(c, &values[r.index]),
                 now
             ])?;
         }
     }
     write_feed(conn, &plan.feed)?;
 
-    let max = advance_device(conn, dev, &plan.held_seqs)?;
+    // The dense rule's bookkeeping (ingest decided it): parked changes, the seqs older
+    // servers held above the maximum, the maximum.
+    if !plan.unpark.is_empty() {
+        let mut st =
+            conn.prepare_cached("DELETE FROM parked WHERE device_id=? AND device_seq=?")?;
+        for seq in &plan.unpark {
+            st.execute(params![dev, *seq as i64])?;
+        }
+    }
+    if !plan.park.is_empty() {
+        let mut st = conn.prepare_cached(
+            "INSERT OR REPLACE INTO parked (device_id, device_seq, op_id, change) VALUES (?,?,?,?)",
+        )?;
+        for &i in &plan.park {
+            let c = &changes[i];
+            st.execute(params![
+                dev,
+                c.device_seq as i64,
+                c.op_id.as_bytes().as_slice(),
+                serde_json::to_string(c).unwrap_or_default()
+            ])?;
+        }
+    }
+    let max = plan.max_device_seq;
+    if had_ahead && max > max_before {
+        conn.prepare_cached("DELETE FROM held_ahead WHERE device_id=? AND device_seq<=?")?
+            .execute(params![dev, max as i64])?;
+    }
     conn.prepare_cached(
         "UPDATE devices SET max_device_seq=?, last_seen_ms=?, heartbeat=? WHERE device_id=?",
     )?
     .execute(params![max as i64, now, prepared.heartbeat, dev])?;
     crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(plan.outcome(&batch.changes, max))
-}
-
-/// The device's highest contiguous held `device_seq` after this batch held `held`:
-/// advances `devices.max_device_seq` through `held` and the seqs held before above it
-/// (`held_ahead`), and keeps in `held_ahead` exactly the held seqs left above the new
-/// maximum.
-fn advance_device(conn: &Connection, dev: &[u8], held: &[u64]) -> Result<u64, StoreError> {
-    let before: i64 = conn
-        .prepare_cached("SELECT max_device_seq FROM devices WHERE device_id=?")?
-        .query_row([dev], |r| r.get(0))?;
-    let ahead: Vec<i64> = conn
-        .prepare_cached("SELECT device_seq FROM held_ahead WHERE device_id=?")?
-        .query_map([dev], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let max = ingest::advance_contiguous(
-        before as u64,
-        held.iter().copied().chain(ahead.iter().map(|s| *s as u64)),
-    );
-    if ahead.iter().any(|s| *s as u64 <= max) {
-        conn.prepare_cached("DELETE FROM held_ahead WHERE device_id=? AND device_seq<=?")?
-            .execute(params![dev, max as i64])?;
-    }
-    let mut st = conn
-        .prepare_cached("INSERT OR IGNORE INTO held_ahead (device_id, device_seq) VALUES (?,?)")?;
-    for s in held {
-        if *s > max {
-            st.execute(params![dev, *s as i64])?;
-        }
-    }
-    Ok(max)
+    Ok(plan.outcome(changes))
 }
 
 /// Inserts feed entries in order (multi-row INSERTs: rowids follow the VALUES order).
@@ -1048,32 +1145,65 @@ impl SyncStore for SqliteDatabase {
         })
         .await
     }
+
+    async fn child_id_numbers(&self) -> Result<Vec<crate::one_file::IdNumberFile>, StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT r.row_id, r.scope, f.value FROM fields f
+                 JOIN rows r ON r.table_name=f.table_name AND r.row_id=f.row_id
+                 WHERE f.table_name='child' AND f.field='id_number' AND f.value <> 'null'
+                 AND NOT EXISTS (SELECT 1 FROM fields d WHERE d.table_name='child' AND d.row_id=f.row_id AND d.field='deleted' AND d.value='true')",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((uuid_of(r.get(0)?)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (child_id, village, value) = row?;
+                if let Ok(Some(id_number)) = serde_json::from_str::<Option<String>>(&value) {
+                    out.push(crate::one_file::IdNumberFile { child_id, village, id_number });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
 
 #[async_trait]
 impl BlobUploads for SqliteDatabase {
-    async fn blob_state(&self, sha256: &str) -> Result<BlobState, StoreError> {
+    async fn blob_state(
+        &self,
+        sha256: &str,
+        uploader: Uploader<'_>,
+    ) -> Result<BlobState, StoreError> {
         let sha = sha256.to_string();
-        self.read(move |conn| blob_state(conn, &sha)).await
+        let dev = uploader.device_id;
+        let scopes = scopes_json(uploader.scopes);
+        self.read(move |conn| blob_state(conn, &sha, dev, &scopes))
+            .await
     }
 
     async fn blob_append(
         &self,
         sha256: &str,
+        uploader: Uploader<'_>,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<AppendOutcome, StoreError> {
         let sha = sha256.to_string();
+        let dev = uploader.device_id;
+        let scopes = scopes_json(uploader.scopes);
         self.write(move |conn| {
-            let state = blob_state(conn, &sha)?;
+            let state = blob_state(conn, &sha, dev, &scopes)?;
             let held = match chunk_step(&state, offset, total, chunk.len() as u64) {
                 ChunkStep::Answer(a) => return Ok(a),
                 ChunkStep::Store { held_bytes } => held_bytes,
             };
             conn.execute(
-                "INSERT INTO blob_chunks (sha256, \"offset\", total, data) VALUES (?,?,?,?)",
-                params![sha, offset as i64, total as i64, chunk],
+                "INSERT INTO blob_chunks (sha256, device_id, \"offset\", total, data) VALUES (?,?,?,?,?)",
+                params![sha, dev.as_bytes().as_slice(), offset as i64, total as i64, chunk],
             )?;
             Ok(if held < total {
                 AppendOutcome::Appended { held_bytes: held }
@@ -1084,20 +1214,28 @@ impl BlobUploads for SqliteDatabase {
         .await
     }
 
-    async fn blob_held(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn blob_held(
+        &self,
+        sha256: &str,
+        uploader: Uploader<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let sha = sha256.to_string();
+        let dev = uploader.device_id;
+        let scopes = scopes_json(uploader.scopes);
         self.read(move |conn| {
             // One snapshot for the state and the chunks.
             let tx = conn.unchecked_transaction()?;
-            let state = blob_state(&tx, &sha)?;
+            let state = blob_state(&tx, &sha, dev, &scopes)?;
             if !state.held_in_full() {
                 return Ok(None);
             }
             let mut st = tx.prepare_cached(
-                "SELECT data FROM blob_chunks WHERE sha256=? ORDER BY \"offset\"",
+                "SELECT data FROM blob_chunks WHERE sha256=? AND device_id=? ORDER BY \"offset\"",
             )?;
             let mut bytes = Vec::with_capacity(state.held_bytes as usize);
-            for part in st.query_map([&sha], |r| r.get::<_, Vec<u8>>(0))? {
+            for part in st.query_map(params![&sha, dev.as_bytes().as_slice()], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })? {
                 bytes.extend_from_slice(&part?);
             }
             drop(st);
@@ -1110,36 +1248,59 @@ impl BlobUploads for SqliteDatabase {
     async fn blob_finish(
         &self,
         sha256: &str,
+        uploader: Uploader<'_>,
         complete_size: Option<u64>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let sha = sha256.to_string();
+        let dev = uploader.device_id;
+        let scopes = scopes_json(uploader.scopes);
         self.write(move |conn| {
             if let Some(size) = complete_size {
                 conn.execute(
                     "INSERT OR IGNORE INTO blobs (sha256, size, completed_ms) VALUES (?,?,?)",
                     params![sha, size as i64, now_ms],
                 )?;
+                // Proof of possession: this device sent every byte, verified.
+                conn.execute(
+                    "UPDATE blob_refs SET proven=1 WHERE sha256=?1 AND NOT proven AND EXISTS (
+                         SELECT 1 FROM rows r WHERE r.table_name=blob_refs.table_name AND r.row_id=blob_refs.row_id
+                         AND r.scope IN (SELECT value FROM json_each(?2)))",
+                    params![sha, scopes],
+                )?;
             }
-            conn.execute("DELETE FROM blob_chunks WHERE sha256=?", [&sha])?;
+            conn.execute(
+                "DELETE FROM blob_chunks WHERE sha256=? AND device_id=?",
+                params![&sha, dev.as_bytes().as_slice()],
+            )?;
             Ok(())
         })
         .await
     }
 
-    async fn blob_named_in(&self, sha256: &str, scopes: &[String]) -> Result<bool, StoreError> {
+    async fn blob_access(&self, sha256: &str, scopes: &[String]) -> Result<BlobAccess, StoreError> {
         let sha = sha256.to_string();
         let scopes = scopes_json(scopes);
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT 1 FROM blob_refs b JOIN rows r ON r.table_name=b.table_name AND r.row_id=b.row_id
-                     WHERE b.sha256=?1 AND r.scope IN (SELECT value FROM json_each(?2)) LIMIT 1",
-                )?
-                .exists(params![sha, scopes])?)
-        })
-        .await
+        self.read(move |conn| blob_access(conn, &sha, &scopes))
+            .await
     }
+}
+
+fn blob_access(conn: &Connection, sha: &str, scopes_json: &str) -> Result<BlobAccess, StoreError> {
+    let found: Option<bool> = conn
+        .prepare_cached(
+            "SELECT max(b.proven) FROM blob_refs b JOIN rows r ON r.table_name=b.table_name AND r.row_id=b.row_id
+             WHERE b.sha256=?1 AND r.scope IN (SELECT value FROM json_each(?2))",
+        )?
+        .query_row(params![sha, scopes_json], |r| r.get::<_, Option<bool>>(0))?;
+    let proven = found == Some(true)
+        && conn
+            .prepare_cached("SELECT 1 FROM blobs WHERE sha256=?")?
+            .exists([sha])?;
+    Ok(BlobAccess {
+        named: found.is_some(),
+        proven,
+    })
 }
 
 #[async_trait]
@@ -1194,23 +1355,34 @@ impl BenchStore for SqliteDatabase {
     }
 }
 
-fn blob_state(conn: &Connection, sha: &str) -> Result<BlobState, StoreError> {
+/// `device`'s upload of a blob; complete when the blob is complete and proven in the
+/// villages of `scopes_json`.
+fn blob_state(
+    conn: &Connection,
+    sha: &str,
+    device: Uuid,
+    scopes_json: &str,
+) -> Result<BlobState, StoreError> {
     if let Some(size) = conn
         .prepare_cached("SELECT size FROM blobs WHERE sha256=?")?
         .query_row([sha], |r| r.get::<_, i64>(0))
         .optional()?
     {
-        return Ok(BlobState {
-            held_bytes: size as u64,
-            total: Some(size as u64),
-            complete: true,
-        });
+        if blob_access(conn, sha, scopes_json)?.proven {
+            return Ok(BlobState {
+                held_bytes: size as u64,
+                total: Some(size as u64),
+                complete: true,
+            });
+        }
     }
     let (held, total): (i64, Option<i64>) = conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(length(data)), 0), MAX(total) FROM blob_chunks WHERE sha256=?",
+            "SELECT COALESCE(SUM(length(data)), 0), MAX(total) FROM blob_chunks WHERE sha256=? AND device_id=?",
         )?
-        .query_row([sha], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row(params![sha, device.as_bytes().as_slice()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     Ok(BlobState {
         held_bytes: held as u64,
         total: total.map(|t| t as u64),
@@ -2037,5 +2209,48 @@ impl ConsoleStore for SqliteDatabase {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_migration_is_recorded_in_its_own_transaction() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL);
+             CREATE TRIGGER refuse_2 BEFORE INSERT ON schema_migrations WHEN NEW.version = 2
+             BEGIN SELECT RAISE(ABORT, 'recording failed'); END;",
+        )
+        .unwrap();
+        let migrations: &[(i64, &str)] = &[
+            (1, "CREATE TABLE one (x INTEGER)"),
+            (
+                2,
+                "CREATE TABLE two (x INTEGER); INSERT INTO two VALUES (1)",
+            ),
+        ];
+        assert!(migrate_with(&conn, migrations).is_err());
+        let exists = |t: &str| -> bool {
+            conn.prepare("SELECT 1 FROM sqlite_master WHERE name=?")
+                .unwrap()
+                .exists([t])
+                .unwrap()
+        };
+        assert!(exists("one"), "migration 1 applied and recorded");
+        assert!(
+            !exists("two"),
+            "migration 2 failed to be recorded, so it is not applied either"
+        );
+        // Recording works again: migration 2 is applied once, and a rerun is a no-op.
+        conn.execute_batch("DROP TRIGGER refuse_2").unwrap();
+        migrate_with(&conn, migrations).unwrap();
+        migrate_with(&conn, migrations).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM two", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 }

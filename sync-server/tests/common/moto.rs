@@ -215,13 +215,41 @@ impl Moto {
         .expect("s3 client")
     }
 
-    /// Creates a fresh bucket and returns settings for it.
+    /// Creates a fresh bucket (with boto3, which moto brings: the server never creates
+    /// buckets) and returns settings for it.
     pub async fn bucket(&self) -> BlobSettings {
         let name = format!("tonghu-{}", uuid::Uuid::now_v7().simple());
-        self.store(&name)
-            .create_bucket()
-            .await
-            .expect("create the test bucket");
+        let script = format!(
+            r#"
+import boto3, sys
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url="{endpoint}", region_name="{REGION}",
+    aws_access_key_id="{ak}", aws_secret_access_key=sys.stdin.readline().strip(),
+    config=Config(s3={{"addressing_style": "path"}}))
+c.create_bucket(Bucket="{name}")
+"#,
+            endpoint = self.endpoint,
+            ak = self.access_key,
+        );
+        let secret = self.secret_key.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = Command::new(python())
+                .args(["-c", &script])
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{secret}\n").as_bytes())
+                .unwrap();
+            child.wait().unwrap().success()
+        })
+        .await
+        .unwrap();
+        assert!(ok, "create the test bucket; moto log:\n{}", self.log());
         self.settings(&name)
     }
 
