@@ -46,7 +46,9 @@ pub fn wait_after(failed: u32) -> u64 {
 }
 
 /// Argon2id cost. The default was measured on the project's 2-core machine (see
-/// BENCHMARKS.md, "PIN unlock"): about 0.2 s there, under a second on a low-end phone.
+/// BENCHMARKS.md, "PIN unlock"): 0.55 s median for derivation + unwrap + open with
+/// the machine loaded by other builds (the limit is 1 s). A phone's core may be
+/// 2-3x slower: measure on the target phones before lowering or raising `m_kib`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
     /// Memory in KiB.
