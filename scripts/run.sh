@@ -38,6 +38,7 @@ echo "Device CLI:         $BIN/fieldctl --data $DEVICE roster | status | child s
 echo "Supervisor code:    $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")   (enrolls a supervisor's phone)"
 echo "Supervisor console: http://$LISTEN/console   first login at http://$LISTEN/console/first-login with"
 awk '/^console/ {printf "                    login %-16s one-time code %s\n", $2, $NF}' "$DATA/demo-codes.txt"
-echo "                    (then choose a password of 10+ characters; demo-codes.txt keeps the codes)"
+echo "                    (then choose a password of 10+ characters; later log in at http://$LISTEN/console/login."
+echo "                    A code works once, within 72 h; a new one: $BIN/sync-server admin --data $DATA/server login-code --account LOGIN)"
 echo "Ctrl-C to stop."
 wait $SERVER

@@ -75,16 +75,14 @@ impl Places {
                 .to_string(),
         }
     }
+    /// The place above `code`, named.
+    pub fn parent_ref(&self, code: &str) -> Option<PlaceRef> {
+        let parent = self.get(code)?.parent.as_deref()?;
+        Some(self.place_ref(parent))
+    }
     /// Direct sub-places of `code`.
     pub fn children_of(&self, code: &str) -> &[String] {
         self.children.get(code).map(Vec::as_slice).unwrap_or(&[])
-    }
-    /// How many villages there are.
-    pub fn village_count(&self) -> usize {
-        self.by_code
-            .values()
-            .filter(|p| p.kind == PlaceKind::Village)
-            .count()
     }
     /// Every village at or under `code`.
     pub fn villages_under(&self, code: &str) -> Vec<String> {
@@ -289,6 +287,8 @@ pub struct Bar {
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct TownshipOverview {
     pub township: PlaceRef,
+    /// The place above (its county), for going up.
+    pub parent: Option<PlaceRef>,
     pub today: String,
     pub figures: AreaFigures,
     pub categories: Vec<CategoryCount>,
@@ -304,6 +304,8 @@ pub struct TownshipOverview {
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct AreaOverview {
     pub area: PlaceRef,
+    /// The place above (a county's city), for going up.
+    pub parent: Option<PlaceRef>,
     pub today: String,
     pub totals: AreaFigures,
     pub rows: Vec<AreaRow>,
@@ -764,6 +766,7 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
     });
     TownshipOverview {
         township: inp.places.place_ref(township),
+        parent: inp.places.parent_ref(township),
         today: inp.today.to_string(),
         figures,
         categories: category_counts(&r.categories),
@@ -864,6 +867,7 @@ pub fn area(
     });
     AreaOverview {
         area: inp.places.place_ref(code),
+        parent: inp.places.parent_ref(code),
         today: inp.today.to_string(),
         totals,
         rows,

@@ -115,18 +115,22 @@ async fn with_inputs<T>(
     let today = crate::model::clock::today();
     let since = figures::chart_since(today).to_string();
     // Independent reads, side by side (PostgreSQL: one connection each).
-    let (accounts, rejections, children, referrals, visit_days) = futures_util::future::try_join5(
-        db.directors_in(VillageSet::Only(villages)),
-        db.rejection_counts(),
-        db.console_children(villages),
-        db.console_open_referrals(villages),
-        db.console_visits_per_day(VillageSet::Only(villages), &since),
-    )
-    .await?;
+    let only = VillageSet::Only(villages);
+    let ((accounts, devices, rejections), (children, referrals, visit_days)) =
+        futures_util::future::try_join(
+            futures_util::future::try_join3(
+                db.directors_in(only),
+                db.director_devices(only),
+                db.rejection_counts(),
+            ),
+            futures_util::future::try_join3(
+                db.console_children(villages),
+                db.console_open_referrals(villages),
+                db.console_visits_per_day(only, &since),
+            ),
+        )
+        .await?;
     lap("reads");
-    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
-    let devices = db.devices_of(&ids).await?;
-    lap("devices");
     let policy = domain::VisitPolicy::default();
     let inp = Inputs {
         places,
@@ -152,6 +156,7 @@ async fn area(
     db: &dyn Database,
     places: &Places,
     villages: &[String],
+    village_total: usize,
     code: &str,
 ) -> Result<AreaOverview> {
     let t = std::time::Instant::now();
@@ -166,7 +171,7 @@ async fn area(
     lap("refresh");
     // The city: every village there is; read without a village filter (figures::area
     // keeps the per-village answers of these villages only).
-    let which = if villages.len() == places.village_count() {
+    let which = if villages.len() == village_total {
         VillageSet::All
     } else {
         VillageSet::Only(villages)
@@ -177,16 +182,14 @@ async fn area(
         (today + chrono::Duration::days(figures::EXPIRING_DAYS)).to_string(),
     );
     let since = figures::chart_since(today).to_string();
-    let (accounts, counts, visit_days) = futures_util::future::try_join3(
+    let (accounts, devices, counts, visit_days) = futures_util::future::try_join4(
         db.directors_in(which),
+        db.director_devices(which),
         db.console_village_counts(which, &day, &expiring_by),
         db.console_visits_per_day(which, &since),
     )
     .await?;
     lap("reads");
-    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
-    let devices = db.devices_of(&ids).await?;
-    lap("devices");
     let policy = domain::VisitPolicy::default();
     let rejections = std::collections::BTreeMap::new();
     let inp = Inputs {
@@ -221,7 +224,9 @@ pub async fn overview(db: &dyn Database, viewer: &Viewer, code: Option<&str>) ->
         None => home(viewer).ok_or(ConsoleError::NotFound)?,
     };
     let t = std::time::Instant::now();
-    let places = Places::new(db.places().await?);
+    // The view's part of the place tree only: a township is 50 villages of 6,735.
+    let (rows, village_total) = db.places_around(&code).await?;
+    let places = Places::new(rows);
     let villages = check_area(&places, viewer, &code)?;
     tracing::debug!(ms = t.elapsed().as_secs_f64() * 1000.0, "console places");
     let out = match places.get(&code).map(|p| p.kind) {
@@ -229,8 +234,10 @@ pub async fn overview(db: &dyn Database, viewer: &Viewer, code: Option<&str>) ->
             let o = with_inputs(db, &places, &villages, |inp| figures::township(inp, &code));
             Overview::Township(o.await?)
         }
-        Some(PlaceKind::County) => Overview::County(area(db, &places, &villages, &code).await?),
-        _ => Overview::City(area(db, &places, &villages, &code).await?),
+        Some(PlaceKind::County) => {
+            Overview::County(area(db, &places, &villages, village_total, &code).await?)
+        }
+        _ => Overview::City(area(db, &places, &villages, village_total, &code).await?),
     };
     log(db, viewer, "view_overview", &code).await?;
     Ok(out)

@@ -617,14 +617,20 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
     /// Every place.
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
+    /// `code`, every place under it and every place above it (a view's part of the
+    /// tree), and how many villages there are in all.
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError>;
     /// Every account with its place or villages.
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
     /// The directors of any of `villages`, each with all their villages.
     async fn directors_in(&self, villages: VillageSet<'_>) -> Result<Vec<AccountRow>, StoreError>;
     /// Held rejections per device.
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
-    /// Devices of these accounts.
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// The devices of the directors of any of `villages`, by login then enrolment.
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError>;
     /// The read model's cursor (last `server_seq` folded in).
     async fn console_cursor(&self) -> Result<u64, StoreError>;
     /// Children whose records have feed entries after `after_seq` (at most `limit`

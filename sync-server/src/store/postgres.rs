@@ -1692,6 +1692,32 @@ impl ConsoleStore for PostgresDatabase {
             .collect()
     }
 
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
+        let client = self.pool.get().await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&code];
+        let rows = client.query(
+            "WITH RECURSIVE down(code) AS (SELECT $1::text UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
+    up(code, parent) AS (SELECT code, parent FROM places WHERE code = $1::text UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code",
+            &params,
+        );
+        let count = client.query_one("SELECT count(*) FROM places WHERE kind = 'village'", &[]);
+        let (rows, count) = futures_util::future::try_join(rows, count).await?;
+        let places = rows
+            .iter()
+            .map(|r| {
+                Ok(PlaceRow {
+                    code: r.get(0),
+                    kind: crate::roster::PlaceKind::parse(r.get::<_, &str>(1))
+                        .ok_or_else(|| corrupt("unknown place kind"))?,
+                    name: r.get(2),
+                    parent: r.get(3),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((places, count.get::<_, i64>(0) as usize))
+    }
+
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         let client = self.pool.get().await?;
         let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -1766,13 +1792,21 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError> {
         let client = self.pool.get().await?;
+        let (filter, list) = village_filter(villages, "village");
         let rows = client
             .query(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.account_id = ANY($1) ORDER BY a.login, d.enrolled_ms",
-                &[&account_ids],
+                &format!(
+                    "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                     FROM devices d JOIN accounts a ON a.id = d.account_id
+                     WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {filter})
+                     ORDER BY a.login, d.enrolled_ms"
+                ),
+                &[&list],
             )
             .await?;
         Ok(rows

@@ -1426,6 +1426,11 @@ fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecor
 /// range per village (a county or the city reads most of the table anyway).
 const VILLAGES_PER_RANGE_SCAN: usize = 200;
 
+/// A place, the places under it and the places above it (`?1` its code).
+const PLACES_AROUND_SQL: &str = "WITH RECURSIVE down(code) AS (SELECT ?1 UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
+    up(code, parent) AS (SELECT code, parent FROM places WHERE code = ?1 UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code";
+
 /// Per-village counts of active children (`?2` today, `?3` the last day an agreement
 /// counts as expiring); the same rules as `console::figures` applies child by child.
 const CHILD_COUNTS_SQL: &str = "SELECT village, count(*),
@@ -1718,6 +1723,38 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
+    async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
+        let code = code.to_string();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(PLACES_AROUND_SQL)?;
+            let rows = st.query_map([&code], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (code, kind, name, parent) = row?;
+                let kind = crate::roster::PlaceKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt("unknown place kind".into()))?;
+                out.push(PlaceRow {
+                    code,
+                    kind,
+                    name,
+                    parent,
+                });
+            }
+            let villages: i64 = conn
+                .prepare_cached("SELECT count(*) FROM places WHERE kind = 'village'")?
+                .query_row([], |r| r.get(0))?;
+            Ok((out, villages as usize))
+        })
+        .await
+    }
+
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         self.read(|conn| {
             let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -1810,15 +1847,26 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
-    async fn devices_of(&self, account_ids: &[i64]) -> Result<Vec<DeviceInfo>, StoreError> {
-        let ids = account_ids.to_vec();
+    async fn director_devices(
+        &self,
+        villages: VillageSet<'_>,
+    ) -> Result<Vec<DeviceInfo>, StoreError> {
+        let list = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(v.to_vec()),
+        };
         self.read(move |conn| {
-            const SELECT: &str = "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.account_id
-                 FROM devices d JOIN accounts a ON a.id=d.account_id";
-            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, DeviceInfo)> {
-                Ok((
-                    r.get(9)?,
-                    DeviceInfo {
+            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
+            let found = for_villages(
+                conn,
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                 FROM devices d JOIN accounts a ON a.id = d.account_id
+                 WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {V})",
+                "village",
+                &[],
+                villages,
+                |r| {
+                    Ok(DeviceInfo {
                         device_id: uuid_of(r.get(0)?)?,
                         account_login: r.get(1)?,
                         name: r.get(2)?,
@@ -1827,28 +1875,17 @@ impl ConsoleStore for SqliteDatabase {
                         revoked_ms: r.get(5)?,
                         last_seen_ms: r.get(6)?,
                         max_device_seq: r.get(7)?,
-                        heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                    },
-                ))
-            };
-            let mut out = Vec::new();
-            if ids.len() <= VILLAGES_PER_RANGE_SCAN {
-                let mut st = conn.prepare_cached(&format!("{SELECT} WHERE d.account_id=? ORDER BY d.enrolled_ms"))?;
-                for id in &ids {
-                    for r in st.query_map([id], row)? {
-                        out.push(r?.1);
-                    }
-                }
-            } else {
-                let set: std::collections::HashSet<i64> = ids.iter().copied().collect();
-                let mut st = conn.prepare_cached(&format!("{SELECT} ORDER BY d.enrolled_ms"))?;
-                for r in st.query_map([], row)? {
-                    let (a, d) = r?;
-                    if set.contains(&a) {
-                        out.push(d);
-                    }
-                }
-            }
+                        heartbeat: r
+                            .get_ref(8)?
+                            .as_str_or_null()?
+                            .and_then(|h| serde_json::from_str(h).ok()),
+                    })
+                },
+            )?;
+            // A director of several of the villages is found once per village.
+            let mut seen = std::collections::HashSet::new();
+            let mut out: Vec<DeviceInfo> = found.into_iter().filter(|d| seen.insert(d.device_id)).collect();
+            out.sort_by(|a, b| (&a.account_login, a.enrolled_ms).cmp(&(&b.account_login, b.enrolled_ms)));
             Ok(out)
         })
         .await

@@ -225,18 +225,16 @@ struct AreaPage {
     back: Option<(String, String)>,
 }
 
+/// The link up from `code` to the place above, when the viewer reads that too: `code`
+/// is inside the viewer's area (checked), so the place above is theirs unless `code` is
+/// their own area.
 fn back_link(
-    state_places: &crate::console::figures::Places,
     viewer: &crate::console::people::Viewer,
     code: &str,
+    parent: &Option<crate::console::figures::PlaceRef>,
 ) -> Option<(String, String)> {
-    let parent = state_places.get(code)?.parent.clone()?;
-    let villages = state_places.villages_under(&parent);
-    if !villages.is_empty() && villages.iter().all(|v| viewer.can_read(v)) {
-        Some((parent.clone(), state_places.name(&parent)))
-    } else {
-        None
-    }
+    let p = parent.as_ref()?;
+    (viewer.place.as_deref() != Some(code)).then(|| (p.code.clone(), p.name.clone()))
 }
 
 pub async fn overview(
@@ -245,10 +243,9 @@ pub async fn overview(
     Query(q): Query<PlaceQuery>,
 ) -> Result<Response, PageError> {
     let o = core::overview(state.db.as_ref(), &v, q.place.as_deref()).await?;
-    let places = crate::console::figures::Places::new(state.db.places().await?);
     Ok(match o {
         Overview::Township(o) => {
-            let back = back_link(&places, &v, &o.township.code);
+            let back = back_link(&v, &o.township.code, &o.parent);
             render(&TownshipPage {
                 nav: Nav::of(&v),
                 visits_chart: charts::bars(
@@ -262,9 +259,8 @@ pub async fn overview(
             })
         }
         Overview::County(o) | Overview::City(o) => {
-            let county =
-                places.get(&o.area.code).map(|p| p.kind) == Some(crate::roster::PlaceKind::County);
-            let back = back_link(&places, &v, &o.area.code);
+            let county = o.area.kind == "county";
+            let back = back_link(&v, &o.area.code, &o.parent);
             render(&AreaPage {
                 nav: Nav::of(&v),
                 level_zh: if county { "区市" } else { "全市" },
