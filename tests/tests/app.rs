@@ -3,7 +3,6 @@
 //! Tauri app and the bridge call.
 
 use field_app::lock::KdfParams;
-use field_app::types::*;
 use field_app::{AppConfig, AppEvent, DeviceApp, RunnerConfig};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -234,9 +233,26 @@ fn a_visit_recorded_while_the_server_is_down_syncs_by_itself_when_it_returns() {
             let s = call(&app, "sync_state", json!({}));
             s["pending_records"] == 0 && s["last_success_at"].is_string()
         });
-        let first_success = call(&app, "sync_state", json!({}))["last_success_at"].clone();
-
+        // The round after the save may come after the first; wait until the runner is at
+        // rest (nothing planned before its periodic round) so the success it reports last
+        // is the one the failures below must not move.
+        let at_rest = |s: &Value| {
+            s["in_flight"] == false && s["next_try_secs"].as_u64().is_some_and(|n| n > 600)
+        };
+        let first_success = loop {
+            wait_until("the runner at rest", 30, || {
+                at_rest(&call(&app, "sync_state", json!({})))
+            });
+            let before = call(&app, "sync_state", json!({}))["last_success_at"].clone();
+            std::thread::sleep(Duration::from_millis(400));
+            let s = call(&app, "sync_state", json!({}));
+            if at_rest(&s) && s["last_success_at"] == before {
+                break before;
+            }
+        };
+        assert!(first_success.is_string());
         server.kill();
+        let attempt_before = call(&app, "sync_state", json!({}))["last_attempt_at"].clone();
         let photo = call(&app, "stage_photo", json!({"image_base64": photo_b64(7)}));
         assert!(photo["thumb_base64"].as_str().unwrap().len() > 100);
         call(
@@ -250,8 +266,11 @@ fn a_visit_recorded_while_the_server_is_down_syncs_by_itself_when_it_returns() {
             "the visit and its photo wait: {st}"
         );
         assert_eq!(st["pending_photos"], 2, "photo and thumbnail");
-        wait_until("a failed attempt", 30, || {
-            call(&app, "sync_state", json!({}))["online"] == false
+        wait_until("a failed attempt after the save", 30, || {
+            let s = call(&app, "sync_state", json!({}));
+            s["online"] == false
+                && s["in_flight"] == false
+                && s["last_attempt_at"] != attempt_before
         });
         let st = call(&app, "sync_state", json!({}));
         assert_eq!(

@@ -192,6 +192,7 @@ impl Worker {
                     if self.store.is_some() && online != Some(false) {
                         let soon = Instant::now() + self.cfg.after_save;
                         next = Some(next.map_or(soon, |n| n.min(soon)));
+                        lock(&self.shared).next_try_at = next;
                     }
                     self.publish_state();
                 }
