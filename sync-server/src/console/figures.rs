@@ -99,14 +99,13 @@ impl Places {
         out
     }
     /// The ancestor of `village` of kind `kind` (the village itself for `Village`).
-    pub fn ancestor(&self, village: &str, kind: PlaceKind) -> Option<String> {
-        let mut c = village.to_string();
+    pub fn ancestor(&self, village: &str, kind: PlaceKind) -> Option<&str> {
+        let mut p = self.get(village)?;
         for _ in 0..5 {
-            let p = self.get(&c)?;
             if p.kind == kind {
-                return Some(c);
+                return Some(p.code.as_str());
             }
-            c = p.parent.clone()?;
+            p = self.get(p.parent.as_deref()?)?;
         }
         None
     }
@@ -508,18 +507,18 @@ pub fn unsent_children(inp: &Inputs<'_>, villages: &HashSet<&str>) -> HashSet<Uu
 }
 
 /// Per-village working set: computed once, rolled up by any level.
-struct Rolled {
-    by_village: HashMap<String, AreaFigures>,
+struct Rolled<'a> {
+    by_village: HashMap<&'a str, AreaFigures>,
     directors: Vec<DirectorStatus>,
     overdue: Vec<OverdueChild>,
     agreements: Vec<AgreementIssue>,
     late: Vec<LateReferral>,
     categories: BTreeMap<String, u64>,
-    devices: Vec<(String, DeviceStatus)>,
+    devices: Vec<DeviceStatus>,
 }
 
-fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
-    let mut by_village: HashMap<String, AreaFigures> = HashMap::new();
+fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<'a> {
+    let mut by_village: HashMap<&'a str, AreaFigures> = HashMap::new();
     // Directors of these villages and their devices.
     let mut devices_of: HashMap<&str, Vec<&DeviceInfo>> = HashMap::new();
     for d in inp.devices {
@@ -528,11 +527,17 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
             .or_default()
             .push(d);
     }
-    let unsent = unsent_children(inp, villages);
+    // Only the children's loop below needs them (a county or the city counts in SQL).
+    let unsent = if inp.children.is_empty() {
+        HashSet::new()
+    } else {
+        unsent_children(inp, villages)
+    };
     let mut directors = Vec::new();
     let mut all_devices = Vec::new();
-    for a in inp.accounts.iter().filter(|a| a.role == Role::Director) {
-        let mine: Vec<&String> = a
+    let accounts: &'a [AccountRow] = inp.accounts;
+    for a in accounts.iter().filter(|a| a.role == Role::Director) {
+        let mine: Vec<&'a String> = a
             .villages
             .iter()
             .filter(|v| villages.contains(v.as_str()))
@@ -546,7 +551,7 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
                     .collect()
             })
             .unwrap_or_default();
-        let f = by_village.entry((*first).clone()).or_default();
+        let f = by_village.entry(first.as_str()).or_default();
         f.directors += 1;
         let live: Vec<&DeviceStatus> = devs.iter().filter(|d| !d.revoked).collect();
         f.devices += live.len() as u64;
@@ -554,10 +559,13 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
         f.devices_silent += live.iter().filter(|d| d.silent).count() as u64;
         let silent = live.is_empty() || live.iter().all(|d| d.silent);
         let stale = !silent && live.iter().all(|d| d.stale || d.silent);
-        for d in &devs {
-            all_devices.push(((*first).clone(), d.clone()));
-        }
         if detail {
+            all_devices.extend(devs.iter().cloned());
+        } else {
+            all_devices.extend(devs);
+            continue;
+        }
+        {
             directors.push(DirectorStatus {
                 login: a.login.clone(),
                 name: a.name.clone(),
@@ -576,12 +584,12 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
     let mut categories: BTreeMap<String, u64> = BTreeMap::new();
     let mut names: HashMap<Uuid, &ChildFacts> = HashMap::new();
     let expiring = inp.today + chrono::Duration::days(EXPIRING_DAYS);
-    for c in inp
-        .children
+    let children: &'a [ChildFacts] = inp.children;
+    for c in children
         .iter()
         .filter(|c| c.active && villages.contains(c.village.as_str()))
     {
-        let f = by_village.entry(c.village.clone()).or_default();
+        let f = by_village.entry(c.village.as_str()).or_default();
         f.children += 1;
         match c.risk_colour.as_str() {
             "red" => f.red += 1,
@@ -651,7 +659,7 @@ fn roll(inp: &Inputs<'_>, villages: &HashSet<&str>, detail: bool) -> Rolled {
         if due >= inp.today || !names.contains_key(&r.child_id) {
             continue;
         }
-        let f = by_village.entry(r.village.clone()).or_default();
+        let f = by_village.entry(r.village.as_str()).or_default();
         if r.report {
             f.reports_late += 1;
         } else {
@@ -775,7 +783,7 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
         agreements: r.agreements,
         late_referrals: r.late,
         visits_per_week: visits_per_week(inp),
-        sync_freshness: freshness(r.devices.iter().map(|(_, d)| d)),
+        sync_freshness: freshness(r.devices.iter()),
     }
 }
 
@@ -799,10 +807,10 @@ fn category_counts(c: &BTreeMap<String, u64>) -> Vec<CategoryCount> {
 /// [`township`] applies child by child); `overdue_unsent` are the overdue children
 /// among [`unsent_children`] (visited on a phone, not yet synced). `inp.children` and
 /// `inp.referrals` are not read.
-pub fn area(
-    inp: &Inputs<'_>,
+pub fn area<'a>(
+    inp: &Inputs<'a>,
     code: &str,
-    counts: &[VillageCounts],
+    counts: &'a [VillageCounts],
     overdue_unsent: &[(Uuid, String)],
 ) -> AreaOverview {
     let villages = inp.places.villages_under(code);
@@ -810,7 +818,7 @@ pub fn area(
     let mut r = roll(inp, &set, false);
     let n = |x: i64| x.max(0) as u64;
     for c in counts.iter().filter(|c| set.contains(c.village.as_str())) {
-        let f = r.by_village.entry(c.village.clone()).or_default();
+        let f = r.by_village.entry(c.village.as_str()).or_default();
         f.children += n(c.children);
         f.red += n(c.red);
         f.yellow += n(c.yellow);
@@ -827,7 +835,7 @@ pub fn area(
         if !set.contains(village.as_str()) || !seen.insert(*child) {
             continue;
         }
-        if let Some(f) = r.by_village.get_mut(village) {
+        if let Some(f) = r.by_village.get_mut(village.as_str()) {
             if f.overdue_not_visited > 0 {
                 f.overdue_not_visited -= 1;
                 f.overdue_visited_unsynced += 1;
@@ -849,7 +857,7 @@ pub fn area(
     for (v, f) in &r.by_village {
         totals.add(f);
         if let Some(sub) = inp.places.ancestor(v, sub_kind) {
-            rows.entry(sub).or_default().add(f);
+            rows.entry(sub.to_string()).or_default().add(f);
         }
     }
     let mut rows: Vec<AreaRow> = rows
@@ -872,7 +880,7 @@ pub fn area(
         totals,
         rows,
         visits_per_week: visits_per_week(inp),
-        sync_freshness: freshness(r.devices.iter().map(|(_, d)| d)),
+        sync_freshness: freshness(r.devices.iter()),
     }
 }
 

@@ -278,6 +278,7 @@ pub async fn director(db: &dyn Database, viewer: &Viewer, login: &str) -> Result
     let places = Places::new(db.places().await?);
     let township = places
         .ancestor(&account.villages[0], PlaceKind::Township)
+        .map(str::to_string)
         .ok_or(ConsoleError::NotFound)?;
     let villages = account.villages.clone();
     let file = with_inputs(db, &places, &villages, |inp| {

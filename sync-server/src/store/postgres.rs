@@ -1695,12 +1695,19 @@ impl ConsoleStore for PostgresDatabase {
     async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
         let client = self.pool.get().await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&code];
-        let rows = client.query(
+        // The top of the tree is all of it: one plain read instead of the walk.
+        let root = client
+            .query_opt("SELECT parent IS NULL FROM places WHERE code = $1", &params)
+            .await?
+            .is_some_and(|r| r.get::<_, bool>(0));
+        let sql = if root {
+            "SELECT code, kind, name, parent FROM places WHERE $1::text IS NOT NULL ORDER BY code"
+        } else {
             "WITH RECURSIVE down(code) AS (SELECT $1::text UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
     up(code, parent) AS (SELECT code, parent FROM places WHERE code = $1::text UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
-    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code",
-            &params,
-        );
+    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code"
+        };
+        let rows = client.query(sql, &params);
         let count = client.query_one("SELECT count(*) FROM places WHERE kind = 'village'", &[]);
         let (rows, count) = futures_util::future::try_join(rows, count).await?;
         let places = rows

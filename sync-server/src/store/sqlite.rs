@@ -1726,7 +1726,17 @@ impl ConsoleStore for SqliteDatabase {
     async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError> {
         let code = code.to_string();
         self.read(move |conn| {
-            let mut st = conn.prepare_cached(PLACES_AROUND_SQL)?;
+            // The top of the tree is all of it: one plain read instead of the walk.
+            let root = conn
+                .prepare_cached("SELECT parent IS NULL FROM places WHERE code = ?1")?
+                .query_row([&code], |r| r.get::<_, bool>(0))
+                .optional()?
+                .unwrap_or(false);
+            let mut st = conn.prepare_cached(if root {
+                "SELECT code, kind, name, parent FROM places WHERE ?1 IS NOT NULL ORDER BY code"
+            } else {
+                PLACES_AROUND_SQL
+            })?;
             let rows = st.query_map([&code], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -2166,19 +2176,22 @@ impl ConsoleStore for SqliteDatabase {
         let ids = child_ids.to_vec();
         let today = today.to_string();
         self.read(move |conn| {
+            // One statement for all of them: the ids as a JSON list of hex strings.
+            let list = serde_json::to_string(
+                &ids.iter()
+                    .map(|u| u.simple().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default();
             let mut st = conn.prepare_cached(
-                "SELECT village FROM console_children WHERE child_id = ?1 AND active AND due_on < ?2",
+                "SELECT c.child_id, c.village FROM json_each(?1) j
+                 JOIN console_children c ON c.child_id = unhex(j.value)
+                 WHERE c.active AND c.due_on < ?2",
             )?;
-            let mut out = Vec::new();
-            for id in &ids {
-                if let Some(v) = st
-                    .query_row(params![id.as_bytes().as_slice(), today], |r| r.get::<_, String>(0))
-                    .optional()?
-                {
-                    out.push((*id, v));
-                }
-            }
-            Ok(out)
+            let rows = st.query_map(params![list, today], |r| {
+                Ok((uuid_of(r.get(0)?)?, r.get::<_, String>(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
