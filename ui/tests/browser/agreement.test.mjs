@@ -36,6 +36,18 @@ test('a care agreement drafted, read, signed by finger, then locked', { timeout:
       for (let i = 0; i < d.length; i += 4) if (d[i] < 128 && d[i + 3] > 0) n++;
       return n;
     };
+    // Where the ink is, as fractions of the box: [left, top, right, bottom].
+    window.inkBox = () => {
+      const c = document.querySelector('[data-testid=signature-canvas]');
+      const { width: w, height: h } = c;
+      const d = c.getContext('2d').getImageData(0, 0, w, h).data;
+      let [l, t, r, b] = [w, h, -1, -1];
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        if (d[i] < 128 && d[i + 3] > 0) { l = Math.min(l, x); r = Math.max(r, x); t = Math.min(t, y); b = Math.max(b, y); }
+      }
+      return [l / w, t / h, r / w, b / h];
+    };
   });
   const page = await ctx.newPage();
   await page.goto(device.url);
@@ -102,6 +114,10 @@ test('a care agreement drafted, read, signed by finger, then locked', { timeout:
       await page.waitForTimeout(300);
       const inkAfter = await page.evaluate(() => inkPixels());
       assert.ok(inkBefore > 50 && inkAfter > inkBefore * 0.4, `strokes survive rotation: ${inkBefore} → ${inkAfter}`);
+      // And they are where the finger drew them (15 %–85 % of the width), not stretched
+      // out of the box by the refusal's notice or the turn.
+      const [l, , r] = await page.evaluate(() => inkBox());
+      assert.ok(l > 0.08 && l < 0.25 && r > 0.75 && r < 0.92, `ink spans ${l.toFixed(2)}–${r.toFixed(2)} of the box`);
       await shot(page, 'signature');
     }
     await page.locator('[data-testid=signature-confirm]').tap();

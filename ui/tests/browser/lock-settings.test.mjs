@@ -26,7 +26,8 @@ test('language, lock now, a wrong PIN and the wipe warning, unlock', { timeout: 
 
   await page.locator('[data-testid=nav-settings]').tap();
   await page.waitForSelector('[data-testid=language]');
-  await shot(page, 'settings');
+  await page.waitForSelector('[data-testid=settings] dl');
+  await shot(page, 'settings', { full: true });
   await page.locator('[data-testid=language] [data-code=en]').tap();
   await page.waitForFunction(() => document.querySelector('.topbar h1')?.textContent?.trim() === 'Settings');
   await page.locator('[data-testid=nav-home]').tap();

@@ -46,6 +46,7 @@ test('an edit the server refuses is shown with its reason in Chinese', { timeout
   const reason = (await page.locator('[data-testid=rejected-reason]').first().textContent()).trim();
   assert.match(reason, /[\u4e00-\u9fff]/, `a Chinese reason: ${reason}`);
   assert.ok((await rej.first().textContent()).includes(name), 'it names the child');
+  await rej.first().scrollIntoViewIfNeeded();
   await shot(page, 'sync-rejected');
 
   // The badge says so too: never green with a rejected change.

@@ -83,9 +83,11 @@ export async function drawSignature(page, seed = 0) {
   await page.mouse.up();
 }
 
-export async function shot(page, name) {
+/** Saves docs/screenshots/app-<name>.png: what the phone shows, or with `full` the
+ *  whole page (a long screen, looked at in one picture). */
+export async function shot(page, name, { full = false } = {}) {
   await page.evaluate(() => document.fonts?.ready);
-  await page.screenshot({ path: screenshotPath(name) });
+  await page.screenshot({ path: screenshotPath(name), fullPage: full });
 }
 
 /** A real image file's bytes for the camera input: a PNG of the current screen. */

@@ -73,4 +73,6 @@ test('a visit recorded offline with a photo stays pending, then syncs by itself'
   await page.locator('[data-testid=child-row]').first().tap();
   await page.waitForSelector('[data-testid=visit]');
   assert.equal(await page.locator('[data-testid=visit] [data-testid=rec-sync]').first().getAttribute('data-state'), 'sent');
+  await page.waitForSelector('[data-testid=visit] img');
+  await shot(page, 'child-file-full', { full: true });
 });
