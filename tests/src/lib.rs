@@ -286,26 +286,40 @@ pub struct Device {
     pub store: Store,
     pub account: String,
     dir: tempfile::TempDir,
-    skew_ms: i64,
+    /// The phone's clocks: the real monotonic clock, a wall clock its owner may move.
+    clock: std::sync::Arc<field_store::clock::TestClock>,
 }
 
 impl Device {
     fn enrolled(server: &TestServer, account: &str, skew_ms: i64) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let opts = OpenOptions {
-            clock_skew_ms: skew_ms,
             relaxed_durability: true,
             ..Default::default()
         };
+        let clock = field_store::clock::TestClock::new(skew_ms);
         let mut store = Store::open(dir.path().join("device.db"), &opts).unwrap();
+        store.set_device_clock(clock.clone());
         let code = server.enroll_code(account);
         field_store::sync::enroll(&mut store, &server.url, &code, account).expect("enroll");
         Device {
             store,
             account: account.to_string(),
             dir,
-            skew_ms,
+            clock,
         }
+    }
+
+    /// The owner sets the phone's wall clock `skew_ms` off real time, while the app
+    /// runs (the monotonic clock does not move).
+    pub fn set_wall_skew(&mut self, skew_ms: i64) {
+        self.clock.set_skew_ms(skew_ms);
+    }
+
+    /// The phone restarts: its monotonic clock belongs to another boot, so the clock
+    /// anchor of its last sync no longer applies until the next one.
+    pub fn reboot(&mut self) {
+        self.clock.reboot();
     }
 
     /// Where the device's database lives.
@@ -316,11 +330,11 @@ impl Device {
     /// Reopens the store from disk (after a simulated crash).
     pub fn reopen(&mut self) {
         let opts = OpenOptions {
-            clock_skew_ms: self.skew_ms,
             relaxed_durability: true,
             ..Default::default()
         };
         self.store = Store::open(self.dir.path().join("device.db"), &opts).unwrap();
+        self.store.set_device_clock(self.clock.clone());
     }
 
     /// Points the device at another address (a proxy, another server process).
@@ -336,17 +350,21 @@ impl Device {
         field_store::sync::sync_once(&mut self.store, opts, &mut |_| {})
     }
 
-    /// Syncs until a round succeeds (network faults are retried), at most `tries`.
+    /// Syncs until a round succeeds (network faults are retried at once, under the
+    /// device's retry policy), at most `tries`.
     pub fn sync_until_ok(&mut self, opts: &SyncOptions, tries: usize) -> SyncReport {
-        let mut last = None;
-        for _ in 0..tries {
-            match self.sync_with(opts) {
-                Ok(r) => return r,
-                Err(e) if e.is_retryable() => last = Some(e),
-                Err(e) => panic!("sync failed for good: {e} ({})", e.code()),
-            }
+        let policy = field_store::retry::RetryPolicy::immediate(tries as u32);
+        match field_store::sync::sync_with_retry(
+            &mut self.store,
+            opts,
+            &policy,
+            &mut |_| {},
+            |_, _, _| {},
+        ) {
+            Ok(r) => r,
+            Err(e) if e.is_retryable() => panic!("sync did not succeed in {tries} tries: {e}"),
+            Err(e) => panic!("sync failed for good: {e} ({})", e.code()),
         }
-        panic!("sync did not succeed in {tries} tries: {last:?}")
     }
 
     pub fn export(&self) -> String {

@@ -295,10 +295,14 @@ fn a_phone_a_year_fast_or_slow_loses_nothing_and_does_not_win_every_conflict() {
         let mut fast = server.device_with_skew("d1", YEAR);
         let mut honest = server.device("d1b");
         let mut slow = server.device_with_skew("d1b", -YEAR);
-        // Enrollment taught the fast and slow phones the offset; forget it to play a
-        // phone whose clock jumped after enrollment.
+        // Enrollment taught the fast and slow phones the offset; forget it, and restart
+        // them (so the clock anchor of enrollment no longer applies), to play a phone
+        // whose clock jumped after enrollment. (Without the restart the anchor keeps
+        // them on time: see the next test.)
         fast.store.set_clock_offset(0).unwrap();
         slow.store.set_clock_offset(0).unwrap();
+        fast.reboot();
+        slow.reboot();
 
         let child = fast.add_child("钱七", "v1");
         fast.visit(child, "快钟走访", &[]);
@@ -349,6 +353,56 @@ fn a_phone_a_year_fast_or_slow_loses_nothing_and_does_not_win_every_conflict() {
         );
         settle(&mut [&mut fast, &mut honest, &mut slow]);
         assert_eq!(fast.export(), slow.export());
+    }
+}
+
+#[test]
+fn a_phone_whose_clock_goes_back_a_year_after_its_last_sync_still_wins_with_its_later_edit() {
+    const YEAR: i64 = 365 * 24 * 3600 * 1000;
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut skewed = server.device("d1");
+        let mut other = server.device("d1b");
+        let child = other.add_child("孙小燕", "v1");
+        other.sync().unwrap();
+        skewed.sync().unwrap();
+        assert!(skewed.store.child_file(child).is_ok());
+
+        // Offline now, the phone's owner sets its clock back a year (same boot).
+        skewed.set_wall_skew(-YEAR);
+        other
+            .store
+            .edit_record("child", child, obj(json!({"notes": "另一台手机先改"})))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        skewed
+            .store
+            .edit_record("child", child, obj(json!({"notes": "一秒后这台手机再改"})))
+            .unwrap();
+
+        skewed.sync().unwrap();
+        other.sync().unwrap();
+        skewed.sync().unwrap();
+        for d in [&skewed, &other] {
+            let file = d.store.child_file(child).unwrap();
+            assert_eq!(
+                file.child.fields["notes"],
+                "一秒后这台手机再改",
+                "{}: the later edit wins on {}",
+                backend.name(),
+                d.account
+            );
+        }
+        for d in [&skewed, &other] {
+            let history = d.store.child_file(child).unwrap().history;
+            assert!(
+                history.iter().any(|h| h.value == "另一台手机先改"),
+                "{}: the earlier edit is in {}'s history: {history:?}",
+                backend.name(),
+                d.account
+            );
+        }
+        assert_eq!(skewed.export(), other.export(), "{}", backend.name());
     }
 }
 

@@ -11,7 +11,6 @@ use crate::lock::{DataKey, KdfParams, Keys, UnlockRefusal, WIPE_AFTER_ATTEMPTS};
 use crate::runner::{Runner, RunnerConfig};
 use crate::settings::Settings;
 use crate::types::*;
-use field_store::sync::Enrollment;
 use field_store::{OpenOptions, Store};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -60,7 +59,7 @@ pub(crate) struct Session {
     pub key: Option<DataKey>,
     /// Enrolled, PIN not chosen yet: the answer is kept in memory only, so nothing
     /// about the enrollment is on disk unencrypted.
-    pub pending_enrollment: Option<(String, Enrollment)>,
+    pub pending_enrollment: Option<(String, field_store::sync::GrantedEnrollment)>,
     /// The id this phone enrolls with before its store exists.
     pub pending_device_id: Uuid,
     pub last_activity: Instant,
@@ -264,7 +263,8 @@ impl DeviceApp {
             let (acc, role) = account_of(store);
             st.account_id = acc;
             st.role = role;
-        } else if let Some((url, e)) = &s.pending_enrollment {
+        } else if let Some((url, g)) = &s.pending_enrollment {
+            let e = &g.enrollment;
             st.enrolled = true;
             st.server_url = Some(url.clone());
             st.device_id = Some(e.device_id.to_string());
@@ -342,9 +342,8 @@ impl DeviceApp {
         }
         let key = self.keys.create(&input.pin)?;
         let mut store = self.open_encrypted(&key)?;
-        if let Some((url, e)) = s.pending_enrollment.take() {
-            let now = store.wall_ms();
-            field_store::sync::complete_enrollment(&mut store, &url, &e, now, now)
+        if let Some((url, g)) = s.pending_enrollment.take() {
+            field_store::sync::complete_enrollment(&mut store, &url, &g)
                 .map_err(UserError::from)?;
         }
         self.start_session(&mut s, store, key);

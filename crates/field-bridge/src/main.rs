@@ -95,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             ..RunnerConfig::default()
         }),
         watch_idle: true,
+        font_path: None,
     };
     let app = DeviceApp::open(&cli.data, config).map_err(|e| anyhow::anyhow!("{}", e.en))?;
     let (events, _) = broadcast::channel(256);

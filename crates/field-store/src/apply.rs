@@ -37,9 +37,10 @@ impl Store {
         changes: &[Change],
         next_cursor: Option<u64>,
     ) -> Result<ApplyReport> {
-        let wall = self.wall_ms();
+        let (device_clock, skew) = (self.clock.clone(), self.clock_skew_ms);
         let tx = self.begin()?;
         let state = read_device(&tx)?;
+        let wall = Store::now_ms_of(&*device_clock, skew, &state);
         let mut report = ApplyReport::default();
 
         // Group by row, keeping first-seen order.

@@ -1,6 +1,8 @@
 //! The device: everything a child director's phone keeps and does without a network.
 //!
 //! - [`store`]: opening the (SQLCipher-capable) database, migrations, device identity.
+//! - [`clock`]: the device's sense of time (wall clock, the clock anchor of the last
+//!   server contact on a monotonic clock).
 //! - [`write`]: local writes with change capture — row, field clocks and outbox in one
 //!   transaction.
 //! - [`apply`]: applying pulled changes page by page with the cursor.
@@ -11,10 +13,13 @@
 //! - [`photo`] and [`blobs`]: the photo pipeline and content-addressed blobs.
 //! - [`export`]: canonical JSON export and per-scope checksums.
 //! - [`local`]: device-local state never synced: drafts and staged photos.
+//! - [`retry`]: the device's one retry policy (back-off with jitter), used by the sync
+//!   client and every caller.
 
 pub mod apply;
 pub mod blobs;
 pub mod child_file;
+pub mod clock;
 pub mod encryption;
 pub mod error;
 pub mod export;
@@ -23,6 +28,7 @@ pub mod local;
 pub mod outbox;
 pub mod photo;
 pub mod record;
+pub mod retry;
 pub mod roster;
 pub mod status;
 pub mod store;

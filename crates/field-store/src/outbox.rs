@@ -321,10 +321,11 @@ impl Store {
     /// a far-future stamp): new clock values, same op_ids and device_seqs, so a retry
     /// is still recognised as the same change. The rows' field clocks follow.
     pub fn restamp_pending(&mut self) -> Result<usize> {
-        let wall = self.wall_ms();
         let me = self.device_id;
+        let (device_clock, skew) = (self.clock.clone(), self.clock_skew_ms);
         let tx = self.begin()?;
         let state = crate::store::read_device(&tx)?;
+        let wall = Store::now_ms_of(&*device_clock, skew, &state);
         let mut clock = crate::store::clock_of(&state);
         clock.reset_after_rejection(wall);
         let mut groups = Vec::new();

@@ -22,7 +22,11 @@
 //!    thumbnail with a long edge of [`PhotoLimits::thumb_long_edge`] (320 px) from that.
 //! 4. **Re-encodes both as baseline JPEG** without any metadata: no EXIF (so no GPS
 //!    position of a child's home, no phone model, no time), no XMP, no ICC profile. The
-//!    only header segment besides the image itself is the standard JFIF `APP0`.
+//!    only header segment besides the image itself is the standard JFIF `APP0`. Each
+//!    output stays within its budget whatever the picture holds
+//!    ([`MAX_PHOTO_BYTES`], [`MAX_THUMB_BYTES`]): an ordinary photo is encoded once at
+//!    [`PhotoLimits::jpeg_quality`]; a detailed one again at lower qualities, and
+//!    smaller if that is not enough (noise and one-pixel patterns need it).
 //!    Transparent images (PNG/WebP) are flattened onto white.
 //! 5. **Hashes** the outputs (SHA-256, lowercase hex): the hash is the blob's id in the
 //!    content-addressed store. The pipeline is deterministic: the same input on the
@@ -49,6 +53,17 @@ use sha2::{Digest, Sha256};
 
 const MIB: usize = 1024 * 1024;
 
+/// The most a stored photo may weigh, in bytes (350 KB): what a director's phone
+/// uploads over a weak signal, per photo.
+pub const MAX_PHOTO_BYTES: usize = 350_000;
+/// The most a thumbnail may weigh, in bytes (20 KB): what every device of the village
+/// downloads for every photo.
+pub const MAX_THUMB_BYTES: usize = 20_000;
+/// The lowest JPEG quality tried before a photo is made smaller instead.
+const MIN_PHOTO_QUALITY: u8 = 45;
+/// The lowest JPEG quality tried before a thumbnail is made smaller instead.
+const MIN_THUMB_QUALITY: u8 = 35;
+
 /// Widest signature image we keep, in pixels.
 pub const SIGNATURE_MAX_WIDTH: u32 = 800;
 /// Tallest signature image we keep, in pixels.
@@ -68,8 +83,13 @@ pub struct PhotoLimits {
     pub long_edge: u32,
     /// Long edge of the thumbnail, in pixels (default 320).
     pub thumb_long_edge: u32,
-    /// JPEG quality of both outputs, 1–100 (default 80).
+    /// JPEG quality of both outputs, 1–100 (default 80): the quality tried first.
     pub jpeg_quality: u8,
+    /// Largest stored photo, bytes (default [`MAX_PHOTO_BYTES`]). A photo that comes
+    /// out larger is encoded again at a lower quality, then made smaller, until it fits.
+    pub max_photo_bytes: usize,
+    /// Largest thumbnail, bytes (default [`MAX_THUMB_BYTES`]), kept the same way.
+    pub max_thumb_bytes: usize,
 }
 
 impl Default for PhotoLimits {
@@ -81,6 +101,8 @@ impl Default for PhotoLimits {
             long_edge: 1600,
             thumb_long_edge: 320,
             jpeg_quality: 80,
+            max_photo_bytes: MAX_PHOTO_BYTES,
+            max_thumb_bytes: MAX_THUMB_BYTES,
         }
     }
 }
@@ -218,6 +240,13 @@ pub fn process_photo(input: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhot
     let full = resize_rgb(rgb, tw, th)?;
     let full = orient_rgb(full, decoded.orientation);
 
+    let (full, full_jpeg) = encode_within(
+        full,
+        limits.jpeg_quality,
+        MIN_PHOTO_QUALITY,
+        limits.max_photo_bytes,
+    )?;
+
     let (thw, thh) = fit_within(
         full.width(),
         full.height(),
@@ -225,9 +254,12 @@ pub fn process_photo(input: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhot
         limits.thumb_long_edge,
     );
     let thumb = resize_rgb_ref(&full, thw, thh)?;
-
-    let full_jpeg = encode_jpeg(&full, limits.jpeg_quality)?;
-    let thumb_jpeg = encode_jpeg(&thumb, limits.jpeg_quality)?;
+    let (_, thumb_jpeg) = encode_within(
+        thumb,
+        limits.jpeg_quality,
+        MIN_THUMB_QUALITY,
+        limits.max_thumb_bytes,
+    )?;
     Ok(ProcessedPhoto {
         full_sha256: sha256_hex(&full_jpeg),
         width: full.width(),
@@ -645,6 +677,79 @@ fn orient_rgb(img: RgbImage, orientation: Orientation) -> RgbImage {
     let mut dynamic = DynamicImage::ImageRgb8(img);
     dynamic.apply_orientation(orientation);
     dynamic.into_rgb8()
+}
+
+/// Encodes `img` as JPEG within `budget` bytes whatever its content: at `quality`
+/// first (one encode for an ordinary photo), then at lower qualities down to
+/// `min_quality` — each step chosen from how far over the budget the last try was.
+/// If even that is too large (noise, fine patterns), the image is made smaller, at
+/// `min_quality`: by the square root of the size ratio (JPEG size follows the pixel
+/// count) until it fits, then, when shrinking overshot (detail that shrinks away
+/// compresses better), at most two halvings of the interval between the fitting and
+/// the failing scale, so the kept photo is as large as the budget allows. Returns the
+/// image as encoded and its bytes. Deterministic.
+fn encode_within(
+    img: RgbImage,
+    quality: u8,
+    min_quality: u8,
+    budget: usize,
+) -> Result<(RgbImage, Vec<u8>), PhotoError> {
+    let min_quality = min_quality.min(quality);
+    let mut q = quality;
+    let mut bytes = encode_jpeg(&img, q)?;
+    while bytes.len() > budget && q > min_quality {
+        let over = bytes.len() as f64 / budget as f64;
+        let step = if over > 2.0 {
+            20
+        } else if over > 1.3 {
+            10
+        } else {
+            5
+        };
+        q = q.saturating_sub(step).max(min_quality);
+        bytes = encode_jpeg(&img, q)?;
+    }
+    if bytes.len() <= budget {
+        return Ok((img, bytes));
+    }
+    let (w, h) = img.dimensions();
+    let shrunk = |scale: f64| -> Result<(RgbImage, Vec<u8>), PhotoError> {
+        let (nw, nh) = (
+            ((f64::from(w) * scale) as u32).max(1),
+            ((f64::from(h) * scale) as u32).max(1),
+        );
+        let small = resize_rgb_ref(&img, nw, nh)?;
+        let b = encode_jpeg(&small, min_quality)?;
+        Ok((small, b))
+    };
+    let next_scale = |scale: f64, size: usize| {
+        scale * ((budget as f64 / size as f64).sqrt() * 0.95).clamp(0.3, 0.9)
+    };
+    // Shrink until it fits.
+    let (mut failing, mut scale) = (1.0, next_scale(1.0, bytes.len()));
+    let (mut fit_scale, mut fit) = loop {
+        let (small, b) = shrunk(scale)?;
+        if b.len() <= budget || small.width().max(small.height()) <= 16 {
+            break (scale, (small, b));
+        }
+        failing = scale;
+        scale = next_scale(scale, b.len());
+    };
+    // Win back what the last step overshot.
+    for _ in 0..2 {
+        if fit.1.len() * 4 >= budget * 3 {
+            break;
+        }
+        let mid = (fit_scale + failing) / 2.0;
+        let (small, b) = shrunk(mid)?;
+        if b.len() <= budget {
+            fit_scale = mid;
+            fit = (small, b);
+        } else {
+            failing = mid;
+        }
+    }
+    Ok(fit)
 }
 
 /// Baseline JPEG with only the JFIF APP0 header: no EXIF, XMP or ICC segments.

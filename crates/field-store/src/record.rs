@@ -80,7 +80,18 @@ pub(crate) fn encode_clocks(clocks: &BTreeMap<String, Stamp>) -> Vec<u8> {
             }
         };
         // Field names are schema names (short ASCII); stamps are at most one per field.
-        let name = &name.as_bytes()[..name.len().min(255)];
+        // A longer name is cut at a character boundary, never inside a character.
+        let cut: String;
+        let name: &[u8] = if name.len() <= 255 {
+            name.as_bytes()
+        } else {
+            cut = name
+                .char_indices()
+                .take_while(|(i, c)| i + c.len_utf8() <= 255)
+                .map(|(_, c)| c)
+                .collect();
+            cut.as_bytes()
+        };
         fields.push(name.len() as u8);
         fields.extend_from_slice(name);
         fields.push(idx.min(255) as u8);

@@ -45,7 +45,7 @@ impl Store {
             [],
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
         )?;
-        let now = self.wall_ms();
+        let now = self.now_ms();
         Ok(Status {
             device_id: st.device_id.to_string(),
             villages: st.scopes.clone(),

@@ -48,6 +48,8 @@ pub struct DeviceState {
     pub pull_cursor: u64,
     pub acked_seq: u64,
     pub scopes: Vec<String>,
+    /// The clock anchor of the last contact with the server (see [`crate::clock`]).
+    pub anchor: Option<crate::clock::ClockAnchor>,
 }
 
 /// The device store.
@@ -55,6 +57,7 @@ pub struct Store {
     pub(crate) conn: Connection,
     pub(crate) device_id: Uuid,
     pub(crate) clock_skew_ms: i64,
+    pub(crate) clock: crate::clock::SharedClock,
     /// The folder holding the database file (`None` in memory).
     pub(crate) data_dir: Option<std::path::PathBuf>,
 }
@@ -130,6 +133,7 @@ impl Store {
             conn,
             device_id,
             clock_skew_ms: opts.clock_skew_ms,
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
             data_dir: None,
         })
     }
@@ -141,19 +145,56 @@ impl Store {
 
     /// The wall clock as this device sees it (including a test skew), ms since epoch.
     pub fn wall_ms(&self) -> u64 {
-        let now = chrono::Utc::now().timestamp_millis();
-        (now + self.clock_skew_ms).max(0) as u64
+        self.clock
+            .wall_ms()
+            .saturating_add(self.clock_skew_ms)
+            .max(0) as u64
+    }
+
+    /// Reads time from `clock` from now on instead of the machine's clocks
+    /// ([`crate::clock::SystemClock`]): tests inject wall and monotonic readings so.
+    pub fn set_device_clock(&mut self, clock: crate::clock::SharedClock) {
+        self.clock = clock;
+    }
+
+    /// Sets the test skew of the wall clock (see [`OpenOptions::clock_skew_ms`]): a
+    /// phone whose owner moves its clock while the app runs.
+    pub fn set_clock_skew_ms(&mut self, skew_ms: i64) {
+        self.clock_skew_ms = skew_ms;
+    }
+
+    /// Now on the corrected clock, ms since the epoch: the clock anchor plus the
+    /// monotonic time elapsed within the same boot, else the wall clock plus the
+    /// offset learned from the server (see [`crate::clock`]). What stamps, visit times
+    /// and "today" are made from.
+    pub fn now_ms(&self) -> u64 {
+        let (offset, anchor) = self
+            .conn
+            .prepare_cached(
+                "SELECT clock_offset_ms, anchor_server_ms, anchor_mono_ms, anchor_boot_id FROM device WHERE id = 1",
+            )
+            .and_then(|mut st| {
+                st.query_row([], |r| {
+                    Ok((r.get::<_, i64>(0)?, anchor_of(r.get(1)?, r.get(2)?, r.get(3)?)))
+                })
+            })
+            .unwrap_or((0, None));
+        crate::clock::physical_now_ms(&*self.clock, self.clock_skew_ms, offset, anchor.as_ref())
+    }
+
+    /// [`Store::now_ms`] from a device row already read (inside a transaction).
+    pub(crate) fn now_ms_of(
+        clock: &dyn crate::clock::DeviceClock,
+        skew_ms: i64,
+        state: &DeviceState,
+    ) -> u64 {
+        crate::clock::physical_now_ms(clock, skew_ms, state.clock_offset_ms, state.anchor.as_ref())
     }
 
     /// Now on the corrected clock, in China time (UTC+8; China has one time zone).
     fn china_now(&self) -> chrono::DateTime<chrono::FixedOffset> {
-        let offset = self
-            .conn
-            .prepare_cached("SELECT clock_offset_ms FROM device WHERE id = 1")
-            .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
-            .unwrap_or(0);
         let china = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-        chrono::DateTime::from_timestamp_millis(self.wall_ms() as i64 + offset)
+        chrono::DateTime::from_timestamp_millis(self.now_ms() as i64)
             .unwrap_or_default()
             .with_timezone(&china)
     }
@@ -196,6 +237,39 @@ impl Store {
         self.conn
             .execute("UPDATE device SET clock_offset_ms = ?1", [offset_ms])?;
         Ok(())
+    }
+
+    /// Takes note of the server's clock, `server_ms`, read in an answer that took
+    /// `round_trip` to arrive: learns the wall clock's offset (differences under a
+    /// second are network noise and ignored) and anchors the corrected time to the
+    /// monotonic clock (see [`crate::clock`]). Writes the device row only when the
+    /// offset or the anchor's prediction is off by a second or more, or the boot
+    /// changed. Returns the offset in force.
+    pub fn record_server_time(
+        &mut self,
+        server_ms: u64,
+        round_trip: std::time::Duration,
+    ) -> Result<i64> {
+        let half = (round_trip.as_millis().min(60_000) / 2) as u64;
+        let now_true = server_ms.saturating_add(half);
+        let wall = self.wall_ms();
+        let offset = i64::try_from(i128::from(now_true) - i128::from(wall)).unwrap_or(0);
+        let new = if offset.abs() < 1000 { 0 } else { offset };
+        let st = self.device_state()?;
+        if (new - st.clock_offset_ms).abs() >= 1000 || (new == 0 && st.clock_offset_ms != 0) {
+            self.set_clock_offset(new)?;
+        }
+        if let Some(mono) = self.clock.monotonic() {
+            let predicted = st.anchor.as_ref().and_then(|a| a.now_ms(&mono));
+            let off = predicted.is_none_or(|p| p.abs_diff(now_true) >= 1000);
+            if off {
+                self.conn.execute(
+                    "UPDATE device SET anchor_server_ms = ?1, anchor_mono_ms = ?2, anchor_boot_id = ?3 WHERE id = 1",
+                    params![now_true as i64, mono.ms as i64, mono.boot_id],
+                )?;
+            }
+        }
+        Ok(new)
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once).
@@ -250,7 +324,8 @@ const HLC_LAST: &str =
 /// ([`fold_outbox_counters`]), so a sequence number is never minted twice.
 pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
     conn.prepare_cached(&format!(
-        "SELECT device_id, {NEXT_SEQ}, {HLC_LAST}, clock_offset_ms, pull_cursor, acked_seq, scopes
+        "SELECT device_id, {NEXT_SEQ}, {HLC_LAST}, clock_offset_ms, pull_cursor, acked_seq, scopes,
+                anchor_server_ms, anchor_mono_ms, anchor_boot_id
              FROM device WHERE id = 1"
     ))?
     .query_row([], |r| {
@@ -262,10 +337,11 @@ pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
             r.get::<_, i64>(4)?,
             r.get::<_, i64>(5)?,
             r.get::<_, String>(6)?,
+            anchor_of(r.get(7)?, r.get(8)?, r.get(9)?),
         ))
     })
     .map_err(StoreError::from)
-    .and_then(|(id, seq, hlc, off, cur, ack, scopes)| {
+    .and_then(|(id, seq, hlc, off, cur, ack, scopes, anchor)| {
         Ok(DeviceState {
             device_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             next_seq: seq as u64,
@@ -275,7 +351,20 @@ pub(crate) fn read_device(conn: &Connection) -> Result<DeviceState> {
             acked_seq: ack as u64,
             scopes: serde_json::from_str(&scopes)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            anchor,
         })
+    })
+}
+
+fn anchor_of(
+    server_ms: Option<i64>,
+    mono_ms: Option<i64>,
+    boot_id: Option<String>,
+) -> Option<crate::clock::ClockAnchor> {
+    Some(crate::clock::ClockAnchor {
+        server_ms: u64::try_from(server_ms?).ok()?,
+        mono_ms: u64::try_from(mono_ms?).ok()?,
+        boot_id: boot_id?,
     })
 }
 
@@ -289,9 +378,11 @@ pub(crate) fn fold_outbox_counters(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// The device's clock as persisted, ready to mint stamps inside a transaction.
+/// The device's clock as persisted, ready to mint stamps inside a transaction. Its
+/// readings are corrected physical time ([`Store::now_ms_of`]): the offset and the
+/// anchor are already applied, so the clock adds none of its own.
 pub(crate) fn clock_of(state: &DeviceState) -> HlcClock {
-    HlcClock::new(state.hlc_last).with_offset(state.clock_offset_ms)
+    HlcClock::new(state.hlc_last)
 }
 
 /// Runs the migrations not yet applied; returns the version the store had before.

@@ -169,7 +169,10 @@ impl SyncError {
             SyncError::Network(_) => "网络不通，数据已安全保存在手机上，有信号时会自动同步".into(),
             SyncError::Revoked => "此手机已被停用，本机数据已清除。请联系乡镇督导员".into(),
             SyncError::Unauthorized(_) => "手机尚未登记或登记已失效，请重新输入登记码".into(),
-            SyncError::Refused { message, .. } => format!("服务器拒绝了请求：{message}"),
+            SyncError::Refused { code, .. } => {
+                let t = domain::rejection::explain(code);
+                format!("{}{}", t.zh, t.what_to_do_zh)
+            }
             SyncError::Store(e) => e.zh(),
         }
     }
@@ -207,45 +210,8 @@ struct BlobStatus {
     complete: bool,
 }
 
-/// Exponential back-off with jitter, so that thousands of phones regaining signal do
-/// not hit the server in the same second.
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    attempt: u32,
-    base: Duration,
-    cap: Duration,
-    seed: u64,
-}
-
-impl Backoff {
-    pub fn new(base: Duration, cap: Duration) -> Backoff {
-        let seed = (Uuid::now_v7().as_u128() as u64) | 1;
-        Backoff {
-            attempt: 0,
-            base,
-            cap,
-            seed,
-        }
-    }
-
-    /// The wait before the next attempt: base·2ⁿ capped, times a random factor in
-    /// [0.5, 1.5).
-    pub fn next_delay(&mut self) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << self.attempt.min(16));
-        self.attempt += 1;
-        let d = exp.min(self.cap);
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let factor = 0.5 + (self.seed % 1000) as f64 / 1000.0;
-        d.mul_f64(factor)
-    }
-
-    /// After a success.
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
+/// The device's back-off (see [`crate::retry`]); here too for callers of before.
+pub use crate::retry::Backoff;
 
 fn http(opts: &SyncOptions) -> SyncResult<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
@@ -359,10 +325,9 @@ pub fn enroll(
     code: &str,
     device_name: &str,
 ) -> SyncResult<Enrollment> {
-    let sent = store.wall_ms();
-    let e = request_enrollment(server_url, code, store.device_id(), device_name)?;
-    complete_enrollment(store, server_url, &e, sent, store.wall_ms())?;
-    Ok(e)
+    let g = request_enrollment(server_url, code, store.device_id(), device_name)?;
+    complete_enrollment(store, server_url, &g)?;
+    Ok(g.enrollment)
 }
 
 /// Trades a one-time code for this device's token, before any store exists (the app
@@ -373,10 +338,11 @@ pub fn request_enrollment(
     code: &str,
     device_id: Uuid,
     device_name: &str,
-) -> SyncResult<Enrollment> {
+) -> SyncResult<GrantedEnrollment> {
     let opts = SyncOptions::default();
     let client = http(&opts)?;
     let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
+    let started = std::time::Instant::now();
     let resp = client
         .post(url)
         .json(&serde_json::json!({
@@ -387,40 +353,39 @@ pub fn request_enrollment(
     if !resp.status().is_success() {
         return Err(refusal(resp));
     }
-    resp.json().map_err(net)
+    Ok(GrantedEnrollment {
+        enrollment: resp.json().map_err(net)?,
+        round_trip: started.elapsed(),
+        received: std::time::Instant::now(),
+    })
+}
+
+/// What the server granted, with when it arrived: the clock is learned from it later,
+/// when the store that keeps it exists (the app keeps the grant until a PIN is set).
+#[derive(Debug, Clone)]
+pub struct GrantedEnrollment {
+    pub enrollment: Enrollment,
+    /// How long the request took (half of it is added to the server's time).
+    pub round_trip: std::time::Duration,
+    /// When the answer arrived (the server's time plus what has elapsed since).
+    pub received: std::time::Instant,
 }
 
 /// Saves an enrollment the server granted (server, token, villages, identity) and
-/// learns the clock offset from the server time it carried, seen between the wall
-/// clock readings `sent_ms` and `received_ms`.
+/// learns the clock offset and anchor from the server time it carried, moved on by
+/// the monotonic time elapsed since it arrived.
 pub fn complete_enrollment(
     store: &mut Store,
     server_url: &str,
-    e: &Enrollment,
-    sent_ms: u64,
-    received_ms: u64,
+    g: &GrantedEnrollment,
 ) -> SyncResult<()> {
-    store.save_enrollment(server_url.trim_end_matches('/'), e)?;
-    learn_offset(store, e.server_time_ms, sent_ms, received_ms)?;
+    store.save_enrollment(server_url.trim_end_matches('/'), &g.enrollment)?;
+    let since = g.received.elapsed().as_millis().min(u64::MAX as u128) as u64;
+    store.record_server_time(
+        g.enrollment.server_time_ms.saturating_add(since),
+        g.round_trip,
+    )?;
     Ok(())
-}
-
-/// Sets the device's clock correction from a server timestamp seen between two wall
-/// clock readings. Small differences (under a second) are ignored as network noise.
-fn learn_offset(
-    store: &mut Store,
-    server_ms: u64,
-    sent_ms: u64,
-    received_ms: u64,
-) -> SyncResult<i64> {
-    let mid = (sent_ms as i128 + received_ms as i128) / 2;
-    let offset = (server_ms as i128 - mid) as i64;
-    let current = store.device_state()?.clock_offset_ms;
-    let new = if offset.abs() < 1000 { 0 } else { offset };
-    if (new - current).abs() >= 1000 || (new == 0 && current != 0) {
-        store.set_clock_offset(new)?;
-    }
-    Ok(new)
 }
 
 /// One connection to the server for one round.
@@ -454,7 +419,6 @@ impl Session<'_> {
         if path == "/v1/push" {
             self.report.push_bytes_up += packed.len() as u64;
         }
-        let sent = store.wall_ms();
         let started = std::time::Instant::now();
         let resp = self
             .client
@@ -473,8 +437,9 @@ impl Session<'_> {
         self.report.wire_bytes_down += bytes.len() as u64;
         let answer: A = serde_json::from_slice(&bytes)
             .map_err(|e| SyncError::Network(format!("bad response: {e}")))?;
+        // The server's clock, anchored to the monotonic clock (see crate::clock).
         self.report.clock_offset_ms =
-            learn_offset(store, answer.server_time_ms(), sent, store.wall_ms())?;
+            store.record_server_time(answer.server_time_ms(), started.elapsed())?;
         Ok(answer)
     }
 }
@@ -496,6 +461,28 @@ impl HasServerTime for VerifyResponse {
     fn server_time_ms(&self) -> u64 {
         self.server_time_ms
     }
+}
+
+/// Sync rounds until one succeeds, under the device's one retry policy
+/// ([`crate::retry`]): a network failure (no signal, a timeout, a busy server) is
+/// tried again after a jittered, growing wait, told to `on_retry(attempt, error,
+/// wait)` first; any other failure is returned at once. What the app's background
+/// sync and the CLI call.
+pub fn sync_with_retry(
+    store: &mut Store,
+    opts: &SyncOptions,
+    policy: &crate::retry::RetryPolicy,
+    progress: &mut dyn FnMut(&SyncProgress),
+    on_retry: impl FnMut(u32, &SyncError, Duration),
+) -> SyncResult<SyncReport> {
+    crate::retry::retry(
+        policy,
+        policy.backoff(),
+        SyncError::is_retryable,
+        on_retry,
+        std::thread::sleep,
+        || sync_once(store, opts, progress),
+    )
 }
 
 /// One sync round. See the module documentation for the steps.

@@ -97,9 +97,12 @@ impl Store {
         check: RecordCheck<'_>,
         finish: &dyn Fn(&Connection) -> Result<()>,
     ) -> Result<Vec<WriteOutcome>> {
-        let wall = self.wall_ms();
+        let (device_clock, skew) = (self.clock.clone(), self.clock_skew_ms);
         let tx = self.begin()?;
         let mut state = read_device(&tx)?;
+        // Corrected physical time (anchor or offset applied), for the stamp and for
+        // "oldest pending".
+        let wall = Store::now_ms_of(&*device_clock, skew, &state);
         let mut clock = clock_of(&state);
         let mut outcomes = Vec::with_capacity(writes.len());
         let mut touched_children = Vec::new();
