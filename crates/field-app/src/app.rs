@@ -94,7 +94,7 @@ impl DeviceApp {
             )
         })?;
         let keys = Keys::new(&dir, config.kdf);
-        discard_orphan_database(&dir, &keys);
+        set_aside_unreadable_database(&dir, &keys);
         let sinks: Arc<Mutex<Vec<EventSink>>> = Arc::default();
         let runner = config
             .background_sync
@@ -194,19 +194,12 @@ impl DeviceApp {
         f(store)
     }
 
-    /// After a write: the runner syncs soon if the network is there, the sync badge
-    /// updates, and the counts readable while locked are refreshed.
+    /// After a write: the runner syncs soon if the network is there, and (on its own
+    /// thread, off the command's path) publishes the new sync state and refreshes the
+    /// counts readable while locked.
     pub(crate) fn after_write(&self) {
         if let Some(r) = &self.runner {
             r.saved();
-        }
-        if let Ok(state) = self.sync_state(Empty {}) {
-            self.keys.save_summary(&UnsyncedSummary {
-                records: state.pending_records,
-                photos: state.pending_photos,
-                as_of: Some(chrono::Utc::now().to_rfc3339()),
-            });
-            self.emit(AppEvent::SyncState(state));
         }
     }
 
@@ -551,11 +544,21 @@ fn start_idle_watch(app: Weak<DeviceApp>) {
 }
 
 /// A database file with no key file that does not open as plain SQLite was encrypted
-/// by a PIN setup that did not finish: nobody can read it; it goes.
-fn discard_orphan_database(dir: &Path, keys: &Keys) {
+/// by a PIN setup that did not finish, or is damaged: this app cannot read it, but it
+/// is never deleted — it is moved aside (`device.db.unreadable-<time>`) for support.
+fn set_aside_unreadable_database(dir: &Path, keys: &Keys) {
     let db = dir.join("device.db");
     if !keys.exist() && db.exists() && !field_store::encryption::is_plain_database(&db) {
-        let _ = keys.wipe();
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        for side in ["", "-wal", "-shm"] {
+            let from = dir.join(format!("device.db{side}"));
+            if from.exists() {
+                let _ = std::fs::rename(
+                    &from,
+                    dir.join(format!("device.db.unreadable-{stamp}{side}")),
+                );
+            }
+        }
     }
     let enc = dir.join("device.db.enc");
     if enc.exists() {

@@ -170,7 +170,15 @@ impl Worker {
                         clock_skew_ms,
                         relaxed_durability: false,
                     };
-                    self.store = Store::open(path, &opts).ok();
+                    self.store = match Store::open(path, &opts) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            // Without its own connection the runner cannot sync; the
+                            // screen says so instead of waiting forever.
+                            lock(&self.shared).last_error = Some(e.into());
+                            None
+                        }
+                    };
                     backoff.reset();
                     next = Some(Instant::now());
                 }

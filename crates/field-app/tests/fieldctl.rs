@@ -186,3 +186,143 @@ fn bad_input_prints_chinese_and_english_exits_1_and_changes_nothing() {
         "nothing changed"
     );
 }
+
+#[test]
+fn every_mistake_on_the_command_line_is_named_in_chinese_and_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    json(d, &["init", "--village", "v1"]);
+    let child = json(
+        d,
+        &[
+            "child",
+            "add",
+            "--name",
+            "李小花",
+            "--sex",
+            "female",
+            "--birth-date",
+            "2016-03-08",
+            "--village",
+            "v1",
+            "--category",
+            "left_behind",
+        ],
+    )["child_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let not_json = dir.path().join("fields.txt");
+    std::fs::write(&not_json, "name=王五").unwrap();
+    let missing = dir.path().join("no-such-photo.jpg");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "visit".into(),
+                "add".into(),
+                child.clone(),
+                "--photo".into(),
+                missing.display().to_string(),
+            ],
+            "找不到照片",
+        ),
+        (
+            vec![
+                "visit".into(),
+                "add".into(),
+                child.clone(),
+                "--photo".into(),
+                d.to_string(),
+            ],
+            "文件夹",
+        ),
+        (
+            vec![
+                "visit".into(),
+                "add".into(),
+                child.clone(),
+                "--item".into(),
+                "health-watch".into(),
+            ],
+            "--item",
+        ),
+        (
+            vec![
+                "child".into(),
+                "edit".into(),
+                child.clone(),
+                "--fields".into(),
+                not_json.display().to_string(),
+            ],
+            "JSON",
+        ),
+        (
+            vec![
+                "child".into(),
+                "edit".into(),
+                child.clone(),
+                "--set".into(),
+                "notes".into(),
+            ],
+            "--set",
+        ),
+        (
+            vec!["child".into(), "show".into(), "not-a-uuid".into()],
+            "编号格式不对",
+        ),
+        (
+            vec![
+                "enroll".into(),
+                "--server".into(),
+                "htp:/bad host".into(),
+                "--code".into(),
+                "x".into(),
+            ],
+            "服务器地址",
+        ),
+        (
+            vec![
+                "agreement".into(),
+                "sign".into(),
+                child.clone(),
+                "--signature".into(),
+                "principal-only".into(),
+            ],
+            "--signature",
+        ),
+        (
+            vec![
+                "child".into(),
+                "add".into(),
+                "--name".into(),
+                "张三".into(),
+                "--sex".into(),
+                "male".into(),
+                "--birth-date".into(),
+                "1890-01-01".into(),
+                "--village".into(),
+                "v1".into(),
+                "--category".into(),
+                "left_behind".into(),
+            ],
+            "出生日期",
+        ),
+    ];
+    for (args, needle) in cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _out, err) = run(d, &a);
+        assert!(!ok, "{a:?} should fail");
+        assert!(
+            err.contains("错误：") && err.contains("error:"),
+            "{a:?}: {err}"
+        );
+        assert!(
+            err.contains(needle),
+            "{a:?} names the problem ({needle}): {err}"
+        );
+        assert!(
+            !err.contains("命令出错") && !err.contains("panicked"),
+            "{a:?}: {err}"
+        );
+    }
+}
