@@ -20,7 +20,10 @@ fn main() {
         commands.len(),
         source.display()
     );
-    println!("cargo:rustc-env=TONGHU_MANIFEST_COMMANDS={}", commands.join(","));
+    println!(
+        "cargo:rustc-env=TONGHU_MANIFEST_COMMANDS={}",
+        commands.join(",")
+    );
     commands.extend(SHELL_COMMANDS.iter().map(|c| c.to_string()));
     let commands: &'static [&'static str] = Vec::leak(
         commands
@@ -60,7 +63,9 @@ fn device_commands(source: &str) -> Vec<String> {
         .filter_map(|l| {
             let (name, rest) = l.split_once(" => ")?;
             let is_name = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             (is_name && rest.contains('(')).then(|| name.to_string())
         })
         .collect()

@@ -14,6 +14,7 @@
 pub mod background;
 pub mod commands;
 pub mod events;
+pub mod printed;
 
 use field_app::{AppConfig, DeviceApp};
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ pub fn run() {
     tauri::Builder::default()
         .invoke_handler(commands::handler())
         .setup(|app| {
-            let dir = app.path().app_data_dir()?.join("device");
+            let dir = device_dir(app.handle())?;
             let config = AppConfig {
                 font_path: bundled_font(app.handle()),
                 ..AppConfig::default()
@@ -47,6 +48,18 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("the Tonghu app could not start")
         .run(|_, _| {});
+}
+
+/// The phone's data folder: `device` in the app's data folder (Tauri's path API: the
+/// app's private storage on Android and iOS). On a desktop `TONGHU_DEVICE_DIR`
+/// chooses another, as it does for the bridge and `fieldctl` (`scripts/run.sh`, the
+/// tauri-driver test).
+fn device_dir(app: &tauri::AppHandle) -> tauri::Result<PathBuf> {
+    #[cfg(desktop)]
+    if let Some(dir) = std::env::var_os("TONGHU_DEVICE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(app.path().app_data_dir()?.join("device"))
 }
 
 /// The bundled font, when the app ships one as a resource; `None` lets the device

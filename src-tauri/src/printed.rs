@@ -1,25 +1,20 @@
-//! The family's printed copy of a signed care agreement, saved by the shell.
+//! The family's printed copy of a signed care agreement, kept where the phone's owner
+//! finds it.
 //!
-//! The device makes the PDF (`agreement_pdf`, base64); a browser opens it from a blob,
-//! but an app's webview neither opens blobs in new windows nor downloads them. So the
-//! shell writes it into the user's Downloads folder (Documents, else the app's data
-//! folder, when there is none) under its own name, never overwriting an earlier copy,
-//! and on a desktop opens it in the system's PDF viewer, where it prints. This is the
-//! one file the shell writes outside its data folder; the page names only the
-//! agreement, never a path.
+//! The device makes the PDF (`agreement_pdf`); a browser opens it from a blob, but an
+//! app's webview neither opens blobs in new windows nor downloads them. So the shell
+//! writes it into the user's Downloads folder (Documents, else the app's data folder,
+//! when there is none) under its own name, never overwriting an earlier copy, and on a
+//! desktop opens it in the system's PDF viewer, where it prints. This is the one file
+//! the shell writes outside its data folder; the page names only the agreement, never
+//! a path. The command is `commands::agreements::save_agreement_pdf`.
 
-use crate::Device;
 use base64::Engine;
+use field_app::types::PdfFile;
 use field_app::UserError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tauri::{AppHandle, Manager, Runtime};
-
-/// Which signed agreement to print.
-#[derive(Debug, Deserialize)]
-pub struct PrintArgs {
-    pub version_id: String,
-}
 
 /// The printed copy: the device's `PdfFile` and where it was saved.
 #[derive(Debug, Serialize)]
@@ -29,41 +24,19 @@ pub struct SavedPdf {
     pub path: String,
 }
 
-#[derive(Deserialize)]
-struct PdfFile {
-    file_name: String,
-    pdf_base64: String,
-}
-
-/// Makes the agreement's PDF, saves it and (on a desktop) opens it for printing.
-#[tauri::command]
-pub async fn save_agreement_pdf<R: Runtime>(
-    app: AppHandle<R>,
-    args: PrintArgs,
-) -> Result<SavedPdf, UserError> {
-    let device = app.state::<Device>().0.clone();
-    let folder = printed_folder(&app);
-    let job = move || {
-        let answer = device.call(
-            "agreement_pdf",
-            serde_json::json!({ "version_id": args.version_id }),
-        )?;
-        let pdf: PdfFile = serde_json::from_value(answer).map_err(internal)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&pdf.pdf_base64)
-            .map_err(internal)?;
-        let path = save_new_file(&folder?, &pdf.file_name, &bytes)?;
-        #[cfg(desktop)]
-        open_in_viewer(&path);
-        Ok(SavedPdf {
-            file_name: pdf.file_name,
-            pdf_base64: pdf.pdf_base64,
-            path: path.display().to_string(),
-        })
-    };
-    tauri::async_runtime::spawn_blocking(job)
-        .await
-        .map_err(internal)?
+/// Saves the device's PDF as a new file and (on a desktop) opens it for printing.
+pub fn save<R: Runtime>(app: &AppHandle<R>, pdf: PdfFile) -> Result<SavedPdf, UserError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&pdf.pdf_base64)
+        .map_err(internal)?;
+    let path = save_new_file(&printed_folder(app)?, &pdf.file_name, &bytes)?;
+    #[cfg(desktop)]
+    open_in_viewer(&path);
+    Ok(SavedPdf {
+        file_name: pdf.file_name,
+        pdf_base64: pdf.pdf_base64,
+        path: path.display().to_string(),
+    })
 }
 
 /// Downloads, else Documents, else the app's own data folder.
@@ -93,8 +66,7 @@ pub fn save_new_file(folder: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf,
     let clean: String = name
         .chars()
         .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
-            {
+            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
                 '_'
             } else {
                 c
@@ -103,7 +75,9 @@ pub fn save_new_file(folder: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf,
         .collect();
     let clean = clean.trim_start_matches('.');
     let stem = match clean.len().checked_sub(4) {
-        Some(i) if clean.is_char_boundary(i) && clean[i..].eq_ignore_ascii_case(".pdf") => &clean[..i],
+        Some(i) if clean.is_char_boundary(i) && clean[i..].eq_ignore_ascii_case(".pdf") => {
+            &clean[..i]
+        }
         _ => clean,
     };
     let (stem, ext) = (if stem.is_empty() { "agreement" } else { stem }, ".pdf");
@@ -166,7 +140,7 @@ fn io(e: std::io::Error) -> UserError {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> UserError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> UserError {
     UserError::new("internal", "应用内部出错，请重试", e.to_string())
 }
 
