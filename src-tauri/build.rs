@@ -1,8 +1,9 @@
 //! Tauri's build step, with the app's ACL manifest: the commands the app defines are
 //! the device API's (read from `crates/field-app/src/commands.rs`, the one list) and
 //! the shell's own `save_agreement_pdf`; Tauri generates an `allow-<command>`
-//! permission for each, which `capabilities/default.json` grants. A test
-//! (`tests/capabilities.rs`) checks the list read here is `field_app::COMMANDS`.
+//! permission for each, which `capabilities/default.json` grants. Tests check the
+//! list read here is `field_app::COMMANDS` (`src/commands/mod.rs`) and that the
+//! capability grants exactly these (`tests/capabilities.rs`).
 
 use std::path::Path;
 
