@@ -4,7 +4,9 @@
 #   scripts/install-deps.sh          build tools (run command), the CJK font printed copies use
 #   scripts/install-deps.sh --test   also test tools (PostgreSQL, moto for S3, nextest;
 #                                    Chromium, Node and npm, schemathesis for the browser
-#                                    and API tests; poppler-utils to read printed PDFs back)
+#                                    and API tests; poppler-utils to read printed PDFs back;
+#                                    WebKitGTK, webkit2gtk-driver, Xvfb and tauri-driver for
+#                                    the Tauri app's end-to-end test)
 set -euo pipefail
 log() { echo "install-deps: $*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -14,12 +16,17 @@ export DEBIAN_FRONTEND=noninteractive
 want=(build-essential pkg-config perl make curl ca-certificates fonts-noto-cjk)
 # The field app's UI is built with Node (npm ci from ui/package-lock.json).
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+# The Tauri app's window (scripts/run.sh with TONGHU_WINDOW=1) builds on WebKitGTK.
+[ "${TONGHU_WINDOW:-0}" = 1 ] && want+=(libwebkit2gtk-4.1-dev libxdo-dev)
 if [ "${1:-}" = "--test" ]; then
   want+=(postgresql postgresql-client python3-pip python3-venv)
   # The browser tests drive Debian's Chromium (never a downloaded browser).
   want+=(chromium chromium-driver)
   # agreement-pdf's tests: pdftotext/pdffonts/pdftoppm, and a font without Chinese.
   want+=(poppler-utils fonts-dejavu-core)
+  # The Tauri app (src-tauri) builds on WebKitGTK; its end-to-end test drives the real
+  # window under Xvfb through tauri-driver and Debian's WebKitWebDriver.
+  want+=(libwebkit2gtk-4.1-dev libxdo-dev webkit2gtk-driver xvfb xauth)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -39,6 +46,11 @@ if [ "${1:-}" = "--test" ]; then
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest from crates.io"
     cargo install cargo-nextest --locked >&2
+  fi
+  # tauri-driver: the WebDriver front of the Tauri app's end-to-end test (crates.io).
+  if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+    log "installing tauri-driver from crates.io"
+    cargo install tauri-driver --locked >&2
   fi
   # The property-based fuzzer run against the console's OpenAPI file.
   if ! command -v schemathesis >/dev/null 2>&1; then

@@ -17,5 +17,7 @@ cargo build --workspace --bins
 )
 # The field app's UI in a real browser against the real core and server.
 scripts/test-ui.sh
+# The real Tauri binary under Xvfb through tauri-driver: enroll, PIN, visit, roster.
+scripts/test-tauri.sh
 # nextest's summary line is the run's last word (there are no doc tests to run).
 cargo nextest run --workspace --profile ci "$@"

@@ -195,8 +195,10 @@ export const api = {
   signAgreement: (draft_id: string, sha256: string, signers: A<'sign_agreement'>['signers']) =>
     cmd('sign_agreement', { draft_id, sha256, signers }),
   agreement: (version_id: string) => cmd('agreement', { version_id }),
-  /** Not in the device API yet (ui/API-REQUESTS.md): the core answers unknown_command. */
-  agreementPdf: (version_id: string) => call<PdfFile>('agreement_pdf', { version_id }),
+  /** The family's PDF. Inside Tauri the shell also saves it as a file and opens it
+   *  for printing (`save_agreement_pdf`, src-tauri): a webview cannot download a blob. */
+  agreementPdf: (version_id: string) =>
+    call<PdfFile>(inTauri() ? 'save_agreement_pdf' : 'agreement_pdf', { version_id }),
 
   syncState: () => cmd('sync_state', {}),
   syncNow: () => cmd('sync_now', { wait: false, retries: 0 }),
