@@ -183,7 +183,26 @@ pub fn explain(code: &str) -> RejectionText {
             "Too much data in one upload; the server did not accept it.",
             "Nothing to do: the phone sends it again in smaller parts; contact the system administrator if it keeps happening.",
         ),
-        "bad_body" | "malformed_json" | "method_not_allowed" => text(
+        "timeout" => text(
+            "服务器这次没有及时回应（可能是网络慢或服务器忙）。",
+            "数据都保存在手机上，手机会自动再试，不需要做什么；网络好一些时也可以点“立即同步”。",
+            "The server did not answer in time (a slow network or a busy server).",
+            "Your data is kept on the phone and sent again by itself; nothing to do, or tap \"Sync now\" when the signal is better.",
+        ),
+        "internal" => text(
+            "服务器内部出错，这次同步没有完成。",
+            "数据都保存在手机上，手机会自动再试，不需要做什么；如一直出现，请联系系统管理员。",
+            "Something failed inside the server; this sync did not finish.",
+            "Your data is kept on the phone and sent again by itself; contact the system administrator if it keeps happening.",
+        ),
+        "bad_cursor" => text(
+            "手机记录的同步位置与服务器对不上。",
+            "请把应用升级到最新版本后再同步；仍有问题请联系系统管理员。数据都保存在手机上。",
+            "The phone's place in the server's change list is not one the server knows.",
+            "Update the app to the latest version and sync again; contact the system administrator if it persists. Your data is kept on the phone.",
+        ),
+        "bad_body" | "malformed_json" | "method_not_allowed" | "unsupported_media_type"
+        | "bad_query" | "bad_path" => text(
             "服务器无法读懂手机发来的数据。",
             "请把应用升级到最新版本后再同步；仍有问题请联系系统管理员。",
             "The server could not read what the phone sent.",
@@ -232,5 +251,19 @@ mod tests {
         ] {
             assert!(explain(code).known, "{code}");
         }
+    }
+
+    #[test]
+    fn every_code_the_server_can_send_has_its_own_sentence() {
+        let codes = sync_core::wire::codes::REJECTION_CODES
+            .iter()
+            .chain(sync_core::wire::codes::REQUEST_CODES);
+        for code in codes {
+            let t = explain(code);
+            assert!(t.known, "{code} has no sentence");
+            assert!(!t.zh.is_empty() && !t.what_to_do_zh.is_empty(), "{code}");
+            assert!(!t.en.is_empty() && !t.what_to_do_en.is_empty(), "{code}");
+        }
+        assert!(!explain("a_code_from_a_newer_server").known);
     }
 }

@@ -154,6 +154,35 @@ pub mod codes {
         UNKNOWN_VILLAGE,
     ];
 
+    /// Every code a refused request's body can carry ([`super::ErrorBody::code`]).
+    pub const REQUEST_CODES: &[&str] = &[
+        DEVICE_REVOKED,
+        UNAUTHORIZED,
+        INVALID_CODE,
+        CODE_USED,
+        CODE_EXPIRED,
+        DEVICE_EXISTS,
+        PROTOCOL_VERSION,
+        BATCH_TOO_LARGE,
+        MALFORMED_JSON,
+        BAD_BLOB_NAME,
+        OFFSET_MISMATCH,
+        HASH_MISMATCH,
+        BLOB_TOO_LARGE,
+        STORAGE_UNAVAILABLE,
+        NOT_FOUND,
+        BAD_CURSOR,
+        UNSUPPORTED_MEDIA_TYPE,
+        BAD_QUERY,
+        BAD_PATH,
+        BAD_CHUNK,
+        BODY_TOO_LARGE,
+        BAD_BODY,
+        METHOD_NOT_ALLOWED,
+        TIMEOUT,
+        INTERNAL,
+    ];
+
     /// The static code equal to `code`, if it is a per-change rejection code.
     pub fn known(code: &str) -> Option<&'static str> {
         REJECTION_CODES.iter().copied().find(|c| *c == code)
