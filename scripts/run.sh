@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs Tonghu on the embedded default: the sync server on SQLite with a seeded demo city,
-# the supervisor console, and the field app — in a window where there is a display and
-# the Tauri app is built (TONGHU_WINDOW=1), otherwise the same UI in a browser through
-# the bridge, with its address printed. Ctrl-C stops everything; data stays in
-# ./tonghu-data (delete it to start over).
+# the supervisor console, and the field app — the same UI in a browser through the
+# bridge, with its address printed, and also in the Tauri window where there is a
+# display (TONGHU_WINDOW=0 to skip the window, =1 to insist). Ctrl-C stops everything;
+# data stays in ./tonghu-data (delete it to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${TONGHU_WINDOW:-}" ]; then
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -f src-tauri/Cargo.toml ]; then TONGHU_WINDOW=1; else TONGHU_WINDOW=0; fi
+fi
+export TONGHU_WINDOW
 scripts/install-deps.sh
 cargo build --release -p sync-server -p field-app -p field-bridge
 ( cd ui && npm ci --no-audit --no-fund >/dev/null && npm run build --silent )
@@ -62,11 +66,16 @@ if [ -n "$APP_CODE" ]; then
   echo "                     first screen: server http://$LISTEN  enrollment code $APP_CODE"
   echo "                     then choose a 6-digit PIN (not 123456 or one digit repeated)"
 fi
-if [ -n "${DISPLAY:-}" ] && [ "${TONGHU_WINDOW:-0}" = 1 ] && [ -f src-tauri/Cargo.toml ]; then
+if [ "$TONGHU_WINDOW" = 1 ]; then
+  WIN_DIR="$APP_DIR-window"
+  WIN_CODE=""
+  [ -f "$WIN_DIR/keys.json" ] || WIN_CODE=$("$BIN/sync-server" admin --data "$DATA/server" enroll-code --account "$DIRECTOR" | awk '{print $NF}' | tail -n 1)
+  echo "Field app (window):  building the Tauri app (the first time takes a while)…"
   cargo build --release -p tonghu-app
-  TONGHU_DEVICE_DIR="$APP_DIR-window" "$BIN/tonghu-app" &
+  TONGHU_DEVICE_DIR="$WIN_DIR" "$BIN/tonghu-app" &
   pids+=($!)
-  echo "Field app (window):  started (data: $APP_DIR-window)"
+  echo "Field app (window):  started (data: $WIN_DIR)"
+  [ -z "$WIN_CODE" ] || echo "                     first screen: server http://$LISTEN  enrollment code $WIN_CODE"
 fi
 echo "Device CLI:          $BIN/fieldctl --data $DATA/demo-device roster | status | child show ID | visit add CHILD | sync"
 echo "Supervisor code:     $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")   (enrolls a supervisor's phone)"
