@@ -27,6 +27,8 @@ if [ "${1:-}" = "--test" ]; then
   # The Tauri app (src-tauri) builds on WebKitGTK; its end-to-end test drives the real
   # window under Xvfb through tauri-driver and Debian's WebKitWebDriver.
   want+=(libwebkit2gtk-4.1-dev libxdo-dev webkit2gtk-driver xvfb xauth)
+  # Its screenshots are read from the X display (WebKitWebDriver's own never answers).
+  want+=(imagemagick)
 fi
 missing=()
 for p in "${want[@]}"; do

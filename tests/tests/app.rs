@@ -262,8 +262,8 @@ fn a_visit_recorded_while_the_server_is_down_syncs_by_itself_when_it_returns() {
         );
         let st = call(&app, "sync_state", json!({}));
         assert_eq!(
-            st["pending_records"], 2,
-            "the visit and its photo wait: {st}"
+            st["pending_records"], 3,
+            "the visit, its photo and the child's new risk colour wait: {st}"
         );
         assert_eq!(st["pending_photos"], 2, "photo and thumbnail");
         wait_until("a failed attempt after the save", 30, || {

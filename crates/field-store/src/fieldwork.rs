@@ -315,6 +315,17 @@ impl Store {
                 bytes: &p.thumb,
             });
         }
+        // The risk colour judged on the visit is the child's colour from now on (the
+        // roster, the due policy and the console read it from the child), unless a
+        // visit made later than this one is already on file.
+        let judged = &writes[0].fields;
+        if let Some(colour) = judged.get("risk_colour").and_then(Value::as_str) {
+            if !self.later_visit_on_file(child_id, judged.get("visited_at"))? {
+                let mut c = Map::new();
+                c.insert("risk_colour".into(), json!(colour));
+                writes.push(RowWrite::new("child", Some(child_id), c));
+            }
+        }
         let mut referral_id = None;
         if let Some(mut r) = referral {
             let id = Uuid::now_v7();
@@ -330,6 +341,29 @@ impl Store {
             photo_ids,
             referral_id,
         })
+    }
+
+    /// Whether a visit of the child (not voided) was made after `visited_at`.
+    fn later_visit_on_file(&self, child_id: Uuid, visited_at: Option<&Value>) -> Result<bool> {
+        let Some(at) = visited_at
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            return Ok(false);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json_extract(doc, '$.visited_at') FROM record
+             WHERE child_id = ?1 AND tbl = 'visit' AND json_extract(doc, '$.voided') IS NULL",
+        )?;
+        let times = stmt.query_map([child_id.to_string()], |r| r.get::<_, Option<String>>(0))?;
+        for t in times {
+            if let Some(t) = t?.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()) {
+                if t > at {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Creates or edits a care agreement draft. A signed draft cannot be edited: an

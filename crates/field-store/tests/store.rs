@@ -142,6 +142,55 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 }
 
 #[test]
+fn the_risk_colour_judged_on_the_latest_visit_becomes_the_child_s() {
+    let mut s = Store::open_in_memory().unwrap();
+    let t = today(&s);
+    let id = s
+        .add_child(child("张三", "v1", &["left_behind"], "yellow", &t))
+        .unwrap();
+    let risk = |s: &Store| {
+        let r = s.roster(&RosterFilter::default()).unwrap();
+        r.iter()
+            .find(|e| e.child_id == id)
+            .unwrap()
+            .risk_colour
+            .clone()
+    };
+    let before = s.pending_changes(usize::MAX).unwrap().len();
+    s.record_visit(id, visit("2026-11-20T10:00:00+08:00", "blue"), &[])
+        .unwrap();
+    assert_eq!(risk(&s), "blue", "the roster shows the colour of the visit");
+    assert_eq!(
+        s.child_file(id).unwrap().child.fields["risk_colour"],
+        "blue"
+    );
+    let sent: Vec<_> = s.pending_changes(usize::MAX).unwrap()[before..]
+        .iter()
+        .filter(|c| c.table == "child")
+        .map(|c| c.field.clone())
+        .collect();
+    assert_eq!(
+        sent,
+        ["risk_colour"],
+        "the child's new colour is synced too"
+    );
+    // A visit entered late for an earlier day does not undo the later judgement.
+    s.record_visit(id, visit("2026-11-02T10:00:00+08:00", "green"), &[])
+        .unwrap();
+    assert_eq!(risk(&s), "blue");
+    // The same colour again changes nothing on the child.
+    let n = s.pending_changes(usize::MAX).unwrap().len();
+    s.record_visit(id, visit("2026-11-25T10:00:00+08:00", "blue"), &[])
+        .unwrap();
+    assert!(s.pending_changes(usize::MAX).unwrap()[n..]
+        .iter()
+        .all(|c| c.table != "child"));
+    s.record_visit(id, visit("2026-11-26T10:00:00+08:00", "green"), &[])
+        .unwrap();
+    assert_eq!(risk(&s), "green");
+}
+
+#[test]
 fn a_visit_is_write_once_and_can_only_be_voided() {
     let mut s = Store::open_in_memory().unwrap();
     let t = today(&s);

@@ -17,9 +17,16 @@ async function pin(digits) {
   await app.click('[data-key=ok]');
 }
 
+const within = (ms, what, p) =>
+  Promise.race([p, new Promise((_, no) => setTimeout(() => no(new Error(`${what}: no answer within ${ms} ms`)), ms))]);
+
 async function shot(name) {
-  await app.execute('return document.fonts && document.fonts.ready.then(() => true)');
-  writeFileSync(screenshotPath(name), await app.screenshot());
+  const t0 = Date.now();
+  await within(10_000, 'fonts', app.execute('return document.fonts && document.fonts.ready.then(() => true)'));
+  const t1 = Date.now();
+  const png = await within(20_000, 'screenshot', app.screenshot());
+  console.log(`# ${name}: fonts ${t1 - t0} ms, screenshot ${Date.now() - t1} ms`);
+  writeFileSync(screenshotPath(name), png);
 }
 
 /** `invoke` from the page, as the UI does it: `{ ok }` or `{ refused }`. */

@@ -2,6 +2,8 @@
 // the cold-start benchmark need (new session, find, click, type, run a script,
 // screenshot). No npm package: tauri-driver speaks the standard protocol and Node has
 // fetch. https://www.w3.org/TR/webdriver2/
+import { spawnSync } from 'node:child_process';
+
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export class WebDriverError extends Error {
@@ -82,9 +84,33 @@ export class Session {
     }
   }
 
+  /** Clicks `css` as a finger would: brought to the middle of the screen first (WebDriver
+   *  scrolls a target only to the bottom edge, under the screen's sticky bars), and
+   *  tried again while something (a transition, a toast) still covers it. */
   async click(css) {
-    const el = await this.waitFor(css);
-    await this.cmd('POST', `/element/${el}/click`, {});
+    const until = Date.now() + 5_000;
+    for (;;) {
+      const el = await this.waitFor(css);
+      await this.execute(`arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' })`, [{ [ELEMENT]: el }]);
+      try {
+        await this.cmd('POST', `/element/${el}/click`, {});
+        return;
+      } catch (e) {
+        if (e.code !== 'element click intercepted' || Date.now() > until) {
+          if (e.code === 'element click intercepted') {
+            const over = await this.execute(
+              `const r = arguments[0].getBoundingClientRect();
+               const o = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+               return o ? o.outerHTML.slice(0, 200) : null;`,
+              [{ [ELEMENT]: el }],
+            ).catch(() => null);
+            e.message += ` (${css} is covered by ${over})`;
+          }
+          throw e;
+        }
+        await sleep(100);
+      }
+    }
   }
 
   async type(css, text) {
@@ -107,8 +133,18 @@ export class Session {
     return this.cmd('POST', '/execute/async', { script, args });
   }
 
+  /** The window as it is on the X display (ImageMagick's `import`, cropped to the
+   *  window's rectangle). WebKitWebDriver's own screenshot command (2.50 under Xvfb)
+   *  never answers, so the pixels are read from the display the app draws on. */
   async screenshot() {
-    return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
+    const r = await this.cmd('GET', '/window/rect');
+    const crop = `${Math.round(r.width)}x${Math.round(r.height)}+${Math.max(0, Math.round(r.x))}+${Math.max(0, Math.round(r.y))}`;
+    const out = spawnSync('import', ['-window', 'root', '-crop', crop, '+repage', 'png:-'], {
+      maxBuffer: 64 << 20,
+      timeout: 20_000,
+    });
+    if (out.status !== 0) throw new Error(`import (ImageMagick) failed: ${out.error ?? out.stderr}`);
+    return out.stdout;
   }
 
   async quit() {
