@@ -28,7 +28,7 @@ use crate::error::StoreError;
 use async_trait::async_trait;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ClientOptions, ObjectStoreExt, PutPayload, RetryConfig};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use sync_core::wire::is_blob_name;
