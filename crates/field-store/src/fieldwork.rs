@@ -11,7 +11,7 @@ use crate::store::Store;
 use crate::write::{NewBlob, RowWrite};
 use chrono::NaiveDate;
 use domain::DomainError;
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -343,27 +343,21 @@ impl Store {
         })
     }
 
-    /// Whether a visit of the child (not voided) was made after `visited_at`.
+    /// Whether a visit of the child (not voided) was made after `visited_at`, by the
+    /// rule the roster uses for the child's latest visit: the visit times as written
+    /// (`ts`, from the `(child_id, tbl, ts)` index; the app writes them in China time).
     fn later_visit_on_file(&self, child_id: Uuid, visited_at: Option<&Value>) -> Result<bool> {
-        let Some(at) = visited_at
-            .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        else {
+        let Some(at) = visited_at.and_then(Value::as_str) else {
             return Ok(false);
         };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT json_extract(doc, '$.visited_at') FROM record
-             WHERE child_id = ?1 AND tbl = 'visit' AND json_extract(doc, '$.voided') IS NULL",
-        )?;
-        let times = stmt.query_map([child_id.to_string()], |r| r.get::<_, Option<String>>(0))?;
-        for t in times {
-            if let Some(t) = t?.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()) {
-                if t > at {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM record
+                 WHERE child_id = ?1 AND tbl = 'visit' AND ts > ?2
+                   AND json_extract(doc, '$.voided') IS NULL)",
+            )?
+            .query_row(params![child_id.to_string(), at], |r| r.get(0))?)
     }
 
     /// Creates or edits a care agreement draft. A signed draft cannot be edited: an
