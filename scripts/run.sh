@@ -12,7 +12,7 @@ fi
 export TONGHU_WINDOW
 scripts/install-deps.sh
 cargo build --release -p sync-server -p field-app -p field-bridge
-( cd ui && npm ci --no-audit --no-fund >/dev/null && npm run build --silent )
+scripts/build-ui.sh
 BIN=target/release
 DATA="${TONGHU_DATA:-$PWD/tonghu-data}"
 LISTEN="${TONGHU_LISTEN:-127.0.0.1:8470}"

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-( cd ui && { [ -d node_modules ] && npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund; } && npm run build --silent )
+scripts/build-ui.sh
 profile="${TONGHU_PROFILE:-debug}"
 cargo build -p sync-server -p field-bridge
 if [ "$profile" = release ]; then

@@ -6,7 +6,7 @@
 #   scripts/test-ui.sh --unit     unit tests only (no Rust build, no browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-( cd ui && { [ -d node_modules ] && npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund; } )
+scripts/build-ui.sh --install
 ( cd ui && npx svelte-check --tsconfig ./tsconfig.json --fail-on-warnings && npm run build --silent && node tests/run-unit.mjs )
 [ "${1:-}" = "--unit" ] && exit 0
 cargo build -p sync-server -p field-bridge

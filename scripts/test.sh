@@ -9,7 +9,7 @@ eval "$(scripts/postgres.sh)"
 export TONGHU_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${TONGHU_TEST_DATABASE_URL%%@*}@…" >&2
 # The Tauri app embeds ui/dist when it compiles: build the UI first.
-( cd ui && { [ -d node_modules ] && npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund; } && npm run build --silent )
+scripts/build-ui.sh
 cargo build --workspace --bins
 # The supervisor console in a real browser (Debian's Chromium), SQLite and PostgreSQL.
 (
