@@ -715,9 +715,12 @@ fn apply_one(
     let own = has_own_scope(&c.table);
     let scope = c.scope.as_str();
     let is_scope_field = own && c.field == SCOPE_FIELD;
-    let is_move = is_scope_field && existing.as_ref().is_some_and(|r| r.scope != scope);
-    if is_move {
-        let old = &existing.as_ref().expect("move of an existing row").scope;
+    let moved_from = existing
+        .as_ref()
+        .filter(|r| is_scope_field && r.scope != scope)
+        .map(|r| &r.scope);
+    let is_move = moved_from.is_some();
+    if let Some(old) = moved_from {
         if !device.can_write(old) {
             return Err((
                 codes::OUT_OF_SCOPE,
