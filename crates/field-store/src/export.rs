@@ -86,12 +86,18 @@ impl Store {
         Ok(n)
     }
 
-    /// Forgets every row of a scope (before re-fetching it after a checksum mismatch).
-    /// Unsent local changes are kept in the outbox and re-applied to the fresh copy.
-    pub fn drop_scope(&mut self, scope: &str) -> Result<usize> {
+    /// Forgets the records of villages whose copy disagrees with the server's and
+    /// rewinds the pull cursor, in one transaction, so the next pull fetches them
+    /// afresh. A crash right after cannot leave a village forgotten behind a cursor
+    /// that would never fetch it again. Returns how many records were forgotten.
+    pub fn forget_scopes_for_refetch(&mut self, scopes: &[&str]) -> Result<usize> {
         let tx = self.begin()?;
-        let n = tx.execute("DELETE FROM record WHERE scope = ?1", [scope])?;
-        tx.execute("DELETE FROM roster_entry WHERE scope = ?1", [scope])?;
+        let mut n = 0;
+        for scope in scopes {
+            n += tx.execute("DELETE FROM record WHERE scope = ?1", [scope])?;
+            tx.execute("DELETE FROM roster_entry WHERE scope = ?1", [scope])?;
+        }
+        tx.execute("UPDATE device SET pull_cursor = 0", [])?;
         tx.commit()?;
         Ok(n)
     }

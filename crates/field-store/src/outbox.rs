@@ -141,11 +141,17 @@ impl Store {
         Ok(out)
     }
 
-    /// The villages that have changes not yet on the server.
-    pub fn scopes_with_unsent_changes(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT scope FROM outbox")?;
+    /// Villages whose copy on the phone is expected to differ from the server's, so
+    /// a checksum mismatch there is not divergence: changes still in the outbox, and
+    /// refusals the director has not yet acted on (the refused value stays on the phone,
+    /// in view, until then; fetching the village afresh would make it vanish).
+    pub fn scopes_held_back_from_verify(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT scope FROM outbox
+             UNION
+             SELECT r.scope FROM rejected_change j JOIN record r ON r.tbl = j.tbl AND r.row_id = j.row_id
+              WHERE j.settled_at IS NULL",
+        )?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -790,8 +790,9 @@ fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncRes
     // so a village the server has data for and the device lacks is found too. A village
     // with changes still in the outbox is left for a later round: a record saved on the
     // phone after this round's push (the app saves while its runner syncs) is not yet
-    // on the server, and that is not divergence.
-    let unsent = store.scopes_with_unsent_changes()?;
+    // on the server, and that is not divergence. Nor is a village with a refusal the
+    // director has not acted on: its refused value stays in view until then.
+    let unsent = store.scopes_held_back_from_verify()?;
     let scopes: Vec<String> = store
         .device_state()?
         .scopes
@@ -823,14 +824,11 @@ fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncRes
         return Ok(());
     }
     // Divergence heals itself: forget the disagreeing villages and fetch them again.
-    for scope in &resp.mismatched {
-        store.drop_scope(scope.as_str())?;
-        s.report.mismatched_scopes.push(scope.0.clone());
-    }
-    store
-        .connection()
-        .execute("UPDATE device SET pull_cursor = 0", [])
-        .map_err(StoreError::from)?;
+    let forget: Vec<&str> = resp.mismatched.iter().map(|s| s.as_str()).collect();
+    store.forget_scopes_for_refetch(&forget)?;
+    s.report
+        .mismatched_scopes
+        .extend(resp.mismatched.iter().map(|s| s.0.clone()));
     // A fresh copy: with this device's own changes, which it just dropped too.
     pull(store, opts, s, true)?;
     // Local unsent changes to a dropped scope are still in the outbox; re-apply them

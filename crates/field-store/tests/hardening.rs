@@ -260,6 +260,39 @@ fn a_rejected_child_stays_on_the_roster_with_its_chinese_reason_until_the_direct
 }
 
 #[test]
+fn a_village_with_a_refusal_not_yet_acted_on_is_not_fetched_afresh_by_verify() {
+    // A refusal in a village the phone holds (a newer server with a stricter rule): the
+    // phone's copy differs from the server's on purpose. Verify must not take it for
+    // divergence, forget the village and fetch it again: the refused child would vanish.
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_scopes(&["v1".into(), "v2".into()]).unwrap();
+    let t = today(&s);
+    let id = s.add_child(child("李四", "v1", &t)).unwrap();
+    assert_eq!(s.scopes_held_back_from_verify().unwrap(), vec!["v1".to_string()], "unsent");
+    refuse_all(&mut s, "bad_value", "child.name: not allowed by this server");
+    assert_eq!(s.status().unwrap().outbox_changes, 0);
+    assert_eq!(
+        s.scopes_held_back_from_verify().unwrap(),
+        vec!["v1".to_string()],
+        "held back while the refusal is unsettled"
+    );
+    for r in s.rejected_changes().unwrap() {
+        s.acknowledge_rejection(r.change.device_seq).unwrap();
+    }
+    assert!(
+        s.scopes_held_back_from_verify().unwrap().is_empty(),
+        "once acknowledged, the server's copy may replace the phone's"
+    );
+    // Forgetting a village for a fresh copy rewinds the cursor in the same transaction.
+    s.apply_changes(&[], Some(42)).unwrap();
+    assert_eq!(s.device_state().unwrap().pull_cursor, 42);
+    assert_eq!(s.forget_scopes_for_refetch(&["v1"]).unwrap(), 1);
+    assert_eq!(s.device_state().unwrap().pull_cursor, 0);
+    assert!(s.roster(&RosterFilter::default()).unwrap().is_empty());
+    assert!(s.child_file(id).is_err());
+}
+
+#[test]
 fn a_rejected_change_fixed_by_a_later_accepted_one_is_settled() {
     let mut s = Store::open_in_memory().unwrap();
     let t = today(&s);

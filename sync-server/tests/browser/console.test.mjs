@@ -96,6 +96,10 @@ for (const backend of backends()) {
       const [res] = await Promise.all([admin.waitForNavigation(), admin.click('#roster-form button[type=submit]')]);
       assert.equal(res.status(), 400);
       assert.match(await admin.textContent('#error'), /名册第 2 行有误/);
+      // The Chinese line says what is wrong in Chinese; English only on its own line.
+      const zhLine = await admin.$eval('#error', (el) => el.firstChild.textContent);
+      assert.match(zhLine, /“NOPE”须是前面已列出的村/);
+      assert.doesNotMatch(zhLine, /parent|must|listed/, zhLine);
     });
 
     await t.test('the supervisor sees the exact counts of the known township', async () => {

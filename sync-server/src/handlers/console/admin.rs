@@ -413,7 +413,7 @@ pub async fn roster(
                 &state,
                 &v,
                 Outcome::error(
-                    format!("名册第 {} 行有误：{}", e.line, e.problem),
+                    format!("名册第 {} 行有误：{}", e.line, e.zh),
                     format!("Roster line {}: {}", e.line, e.problem),
                 ),
             )
