@@ -241,14 +241,8 @@ fn answer(auth: DeviceAuth, token: String) -> EnrollResponse {
 /// 演示村1 rather than a code. A failure to read the names leaves them out (the phone
 /// falls back to codes); it never fails the enrollment.
 pub async fn name_villages(db: &dyn crate::store::ConsoleStore, answer: &mut EnrollResponse) {
-    if let Ok(places) = db.places().await {
-        let held: std::collections::BTreeSet<&str> =
-            answer.scopes.iter().map(String::as_str).collect();
-        answer.village_names = places
-            .into_iter()
-            .filter(|p| held.contains(p.code.as_str()))
-            .map(|p| (p.code, p.name))
-            .collect();
+    if let Ok(names) = db.place_names(&answer.scopes).await {
+        answer.village_names = names;
     }
 }
 

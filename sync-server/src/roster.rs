@@ -254,7 +254,12 @@ impl Roster {
                 ("一个", "one")
             };
             return Err(err(
-                format!("{}（{}）须对应{zh}{}", role.label_zh(), role.as_str(), want.zh()),
+                format!(
+                    "{}（{}）须对应{zh}{}",
+                    role.label_zh(),
+                    role.as_str(),
+                    want.zh()
+                ),
                 format!("a {} names exactly {en} {}", role.as_str(), want.as_str()),
             ));
         }

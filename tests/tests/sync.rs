@@ -288,6 +288,89 @@ fn a_child_who_moves_village_reaches_the_new_village_whole_and_leaves_the_old_on
 }
 
 #[test]
+fn a_director_given_another_village_receives_it_and_one_taken_away_leaves_the_phone() {
+    // The county reassigns villages (a colleague left, villages merged): the phone must
+    // follow the roster at its next sync, without a new enrollment.
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let mut d1 = server.device("d1");
+        let mut d2 = server.device("d2");
+        let mine = d1.add_child("吴一", "v1");
+        let theirs = d2.add_child("郑二", "v2");
+        d2.visit(theirs, "入户走访", &[]);
+        d1.sync().unwrap();
+        d2.sync().unwrap();
+        d1.sync().unwrap();
+        assert!(
+            d1.store.child_file(theirs).is_err(),
+            "{}: not d1's yet",
+            backend.name()
+        );
+
+        // d1 now also covers v2.
+        let both =
+            tonghu_tests::CITY_CSV.replace("director,d1,王主任,v1", "director,d1,王主任,v1;v2");
+        let path = server.data.join("both.csv");
+        std::fs::write(&path, both).unwrap();
+        server.admin(&["import", "--file", path.to_str().unwrap()]);
+        d1.sync().unwrap();
+        let mut held = d1.store.device_state().unwrap().scopes;
+        held.sort();
+        assert_eq!(held, vec!["v1", "v2"], "{}", backend.name());
+        let names = d1.store.village_names().unwrap();
+        assert_eq!(
+            names.get("v2").map(String::as_str),
+            Some("二村"),
+            "{}: the new village by its name",
+            backend.name()
+        );
+        let file = d1.store.child_file(theirs).unwrap();
+        assert_eq!(
+            file.visits.len(),
+            1,
+            "{}: v2's history came whole",
+            backend.name()
+        );
+        assert!(d1.store.child_file(mine).is_ok());
+        // d1 may now write in v2, and the server takes it.
+        d1.store
+            .edit_record("child", theirs, obj(json!({"notes": "王主任接手"})))
+            .unwrap();
+        d1.sync().unwrap();
+        assert_eq!(
+            d1.store.status().unwrap().rejected_changes,
+            0,
+            "{}",
+            backend.name()
+        );
+
+        // Then v1 goes to another director: its children leave d1's phone (nothing of
+        // theirs is unsent), v2's stay.
+        let only_v2 =
+            tonghu_tests::CITY_CSV.replace("director,d1,王主任,v1", "director,d1,王主任,v2");
+        std::fs::write(&path, only_v2).unwrap();
+        server.admin(&["import", "--file", path.to_str().unwrap()]);
+        d1.sync().unwrap();
+        assert_eq!(d1.store.device_state().unwrap().scopes, vec!["v2"]);
+        assert!(
+            d1.store.child_file(mine).is_err(),
+            "{}: v1 left the phone",
+            backend.name()
+        );
+        assert!(d1.store.child_file(theirs).is_ok());
+        let roster = d1.store.roster(&RosterFilter::default()).unwrap();
+        assert_eq!(roster.len(), 1, "{}", backend.name());
+        d2.sync().unwrap();
+        assert_eq!(
+            d1.export(),
+            d2.export(),
+            "{}: the two phones of v2 agree",
+            backend.name()
+        );
+    }
+}
+
+#[test]
 fn a_phone_a_year_fast_or_slow_loses_nothing_and_does_not_win_every_conflict() {
     const YEAR: i64 = 365 * 24 * 3600 * 1000;
     for backend in backends() {

@@ -6,7 +6,7 @@
 //! A value that loses a merge against another device's value is kept in
 //! `field_history`.
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::record::{load_record, save_record, StoredRecord};
 use crate::store::{read_device, Store};
 use domain::schema::SCOPE_FIELD;
@@ -27,6 +27,11 @@ pub struct ApplyReport {
     pub lost: usize,
     /// Children (with their files) removed because they left this device's villages.
     pub evicted_children: usize,
+    /// The account was given a village this device did not hold: the page was not
+    /// applied and the cursor went back to the start, to fetch that village whole.
+    pub refetch_from_start: bool,
+    /// The page changed the villages this device holds (added or taken away).
+    pub scopes_changed: bool,
 }
 
 impl Store {
@@ -150,9 +155,58 @@ impl Store {
     }
 
     /// Applies one page from the server (changes + cursor), see [`Store::apply_changes`].
+    ///
+    /// The page also says which villages the account holds today. When that differs
+    /// from what this device holds, the device follows the roster first, in one
+    /// transaction: it holds the new list (and its names); the children of a village
+    /// taken away leave the phone (except what is unsent or refused, as always); and if
+    /// a village was added, the cursor goes back to 0 and this page is not applied,
+    /// because that village's history lies before the cursor (`refetch_from_start`).
     pub fn apply_pull_page(&mut self, page: &sync_core::wire::PullResponse) -> Result<ApplyReport> {
+        let mut evicted = 0;
+        let mut rescoped = false;
+        if let Some(now) = page.scopes.as_ref().filter(|s| !s.is_empty()) {
+            let mut now = now.clone();
+            now.sort();
+            now.dedup();
+            let mut held = self.device_state()?.scopes;
+            held.sort();
+            if now != held {
+                let added = now.iter().any(|v| !held.contains(v));
+                let json =
+                    serde_json::to_string(&now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let tx = self.begin()?;
+                tx.execute("UPDATE device SET scopes = ?1 WHERE id = 1", [&json])?;
+                if !page.village_names.is_empty() {
+                    tx.execute("DELETE FROM village_name", [])?;
+                    for (code, name) in &page.village_names {
+                        tx.execute(
+                            "INSERT INTO village_name (code, name) VALUES (?1, ?2)",
+                            params![code, name],
+                        )?;
+                    }
+                }
+                evicted = evict_out_of_scope(&tx, &now)?;
+                if added {
+                    tx.execute("UPDATE device SET pull_cursor = 0 WHERE id = 1", [])?;
+                }
+                tx.commit()?;
+                if added {
+                    return Ok(ApplyReport {
+                        evicted_children: evicted,
+                        refetch_from_start: true,
+                        scopes_changed: true,
+                        ..Default::default()
+                    });
+                }
+                rescoped = true;
+            }
+        }
         let changes: Vec<Change> = page.changes.iter().map(|p| p.change.clone()).collect();
-        self.apply_changes(&changes, Some(page.next_cursor))
+        let mut report = self.apply_changes(&changes, Some(page.next_cursor))?;
+        report.evicted_children += evicted;
+        report.scopes_changed = rescoped;
+        Ok(report)
     }
 }
 

@@ -111,6 +111,8 @@ pub struct SyncReport {
     pub blob_bytes_sent: u64,
     pub thumbnails_fetched: u64,
     pub mismatched_scopes: Vec<String>,
+    /// The account's villages changed on the server and this device followed.
+    pub villages_changed: bool,
     pub clock_offset_ms: i64,
     /// Bytes of request and response bodies on the wire (compressed), both ways.
     pub wire_bytes_up: u64,
@@ -751,19 +753,32 @@ fn pull(
     store: &mut Store,
     opts: &SyncOptions,
     s: &mut Session<'_>,
-    include_own: bool,
+    mut include_own: bool,
 ) -> SyncResult<()> {
     loop {
-        let cursor = store.device_state()?.pull_cursor;
+        let state = store.device_state()?;
+        let cursor = state.pull_cursor;
+        let mut held = state.scopes;
+        held.sort();
         let req = PullRequest {
             protocol: PROTOCOL_VERSION,
             cursor,
             limit: opts.pull_page,
             include_own,
+            held: Some(held),
         };
         let page: PullResponse = s.post(store, "/v1/pull", &req)?;
-        let n = page.changes.len() as u64;
         let r = store.apply_pull_page(&page)?;
+        if r.refetch_from_start {
+            // A village was added to the account: fetch the feed again from the start,
+            // the phone's own changes included (it may have written there before).
+            s.report.evicted_children += r.evicted_children as u64;
+            s.report.villages_changed = true;
+            include_own = true;
+            continue;
+        }
+        s.report.villages_changed |= r.scopes_changed;
+        let n = page.changes.len() as u64;
         s.report.pulled += n;
         s.report.applied += r.applied as u64;
         s.report.evicted_children += r.evicted_children as u64;

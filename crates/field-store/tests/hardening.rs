@@ -268,8 +268,16 @@ fn a_village_with_a_refusal_not_yet_acted_on_is_not_fetched_afresh_by_verify() {
     s.set_scopes(&["v1".into(), "v2".into()]).unwrap();
     let t = today(&s);
     let id = s.add_child(child("李四", "v1", &t)).unwrap();
-    assert_eq!(s.scopes_held_back_from_verify().unwrap(), vec!["v1".to_string()], "unsent");
-    refuse_all(&mut s, "bad_value", "child.name: not allowed by this server");
+    assert_eq!(
+        s.scopes_held_back_from_verify().unwrap(),
+        vec!["v1".to_string()],
+        "unsent"
+    );
+    refuse_all(
+        &mut s,
+        "bad_value",
+        "child.name: not allowed by this server",
+    );
     assert_eq!(s.status().unwrap().outbox_changes, 0);
     assert_eq!(
         s.scopes_held_back_from_verify().unwrap(),

@@ -333,6 +333,11 @@ pub struct PullRequest {
     /// this field — means `true`: such a client gets what it always got.
     #[serde(default = "include_own_when_absent")]
     pub include_own: bool,
+    /// The villages the device believes it holds (sorted). When they differ from the
+    /// account's villages today, the answer names the villages ([`PullResponse::scopes`]
+    /// is always there). Absent from older clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Vec<String>>,
 }
 
 fn include_own_when_absent() -> bool {
@@ -359,6 +364,16 @@ pub struct PullResponse {
     /// Whether more pages wait (a page may be empty and still have more after it).
     pub has_more: bool,
     pub server_time_ms: u64,
+    /// The villages the device's account holds today (sorted), from the roster: the
+    /// county may give a director another village or take one away, and the phone
+    /// follows at its next pull. A village it did not hold before is fetched from the
+    /// start of the feed. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Names of the villages in `scopes`, sent when they differ from the request's
+    /// `held` (so the phone shows 二村 rather than a code).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub village_names: BTreeMap<String, String>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]

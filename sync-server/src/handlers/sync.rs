@@ -87,11 +87,19 @@ pub async fn pull(
         .pull(&device, req.cursor, limit, req.include_own, now_ms() as i64)
         .await?;
     crate::metrics::pull_handled(page.changes.len());
+    // The account's villages today; their names only when the phone does not know them.
+    let scopes = device.read_scopes.clone();
+    let village_names = match &req.held {
+        Some(held) if *held != scopes => state.db.place_names(&scopes).await?,
+        _ => Default::default(),
+    };
     Ok(Json(PullResponse {
         changes: page.changes,
         next_cursor: page.next_cursor,
         has_more: page.has_more,
         server_time_ms: now_ms(),
+        scopes: Some(scopes),
+        village_names,
     }))
 }
 

@@ -617,6 +617,8 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
     /// Every place.
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
+    /// The names of the places `codes` (a code the roster does not have is left out).
+    async fn place_names(&self, codes: &[String]) -> Result<BTreeMap<String, String>, StoreError>;
     /// `code`, every place under it and every place above it (a view's part of the
     /// tree), and how many villages there are in all.
     async fn places_around(&self, code: &str) -> Result<(Vec<PlaceRow>, usize), StoreError>;

@@ -1671,6 +1671,19 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
+    async fn place_names(&self, codes: &[String]) -> Result<BTreeMap<String, String>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT code, name FROM places WHERE code = ANY($1)",
+                &[&codes],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError> {
         let client = self.pool.get().await?;
         client

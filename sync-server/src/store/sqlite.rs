@@ -1694,6 +1694,20 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
+    async fn place_names(&self, codes: &[String]) -> Result<BTreeMap<String, String>, StoreError> {
+        let codes = scopes_json(codes);
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT code, name FROM places WHERE code IN (SELECT value FROM json_each(?1))",
+            )?;
+            let rows = st.query_map([&codes], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError> {
         self.read(|conn| {
             let mut st =

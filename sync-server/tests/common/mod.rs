@@ -373,6 +373,7 @@ impl Device {
                     cursor,
                     limit,
                     include_own,
+                    held: None,
                 })
                 .unwrap(),
             )

@@ -27,8 +27,12 @@ export async function boot() {
     subscribed = true;
     on('app_state', setAppState);
     on('sync_state', (s) => {
+      const finished = app.sync !== null && !!s.last_success_at && s.last_success_at !== app.sync.last_success_at;
       app.sync = s;
       if (!s.in_flight) app.progress = null;
+      // A round that finished may have brought the account's villages as the county
+      // changed them: read the app state (villages and their names) again.
+      if (finished) api.appState().then(setAppState, () => {});
     });
     on('sync_progress', (p) => (app.progress = p));
   }
