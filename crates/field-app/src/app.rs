@@ -379,8 +379,8 @@ impl DeviceApp {
     /// A new encrypted store holding the enrollment, and its key. The key file is
     /// written last: killed before it, the next start finds an encrypted file without a
     /// key, sets it aside (it holds only the token) and asks for enrollment again — the
-    /// same code enrolls the same device again. So no moment leaves a phone enrolled on
-    /// the server that cannot open its store.
+    /// same code enrolls the same device again. So no kill leaves a phone with a PIN
+    /// but without its enrollment.
     fn create_enrolled_store(
         &self,
         url: &str,
@@ -694,7 +694,9 @@ fn enroll_error(e: SyncError) -> UserError {
     };
     match &e {
         SyncError::Refused { code, message, .. } => match code.as_str() {
-            codes::INVALID_CODE => {
+            // not_found: the code's account is gone, which to the director is a code
+            // that does not work.
+            codes::INVALID_CODE | codes::NOT_FOUND => {
                 about_the_code(codes::INVALID_CODE, "登记码不对，请核对后重新输入", message)
             }
             codes::CODE_USED => about_the_code(
