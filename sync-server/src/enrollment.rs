@@ -7,6 +7,16 @@
 //! Every path mints the token the same way (random, shown once, stored as SHA-256)
 //! and registers the device through [`AccountStore::enroll_device`], which marks the
 //! code used in the same transaction.
+//!
+//! **Enrollment is safe to retry**, like every other request of the sync protocol: the
+//! server may have used the code while the phone never got the answer (a lost
+//! response, an app killed before its PIN was chosen — the phone keeps the answer only
+//! in memory until then). The device the code enrolled may therefore trade the same
+//! code again, as long as the device is not revoked, the code has not expired and the
+//! token it was given was never presented on a request (`token_used_ms`, recorded by
+//! [`AccountStore::authenticate`]): it gets a new token, the old one stops working, and
+//! nothing else changes (the same device row, account and scopes). Any other reuse of
+//! a code is `code_used`.
 
 use crate::error::StoreError;
 use crate::model::DeviceAuth;
@@ -86,6 +96,7 @@ pub async fn issue_code(
             secret_hash: minted.secret_hash.clone(),
             expires_ms,
             used: false,
+            used_by: None,
         },
         now_ms,
     )
@@ -118,9 +129,11 @@ pub async fn enroll_with_code(
     if !ok {
         return Err(EnrollError::InvalidCode);
     }
-    if record.used {
+    if record.used && record.used_by != Some(req.device_id) {
         return Err(EnrollError::CodeUsed);
     }
+    // A code this device used already may be redeemed again (see the module
+    // documentation); the store decides that atomically.
     if record.expires_ms <= now_ms {
         return Err(EnrollError::CodeExpired);
     }
@@ -188,6 +201,7 @@ async fn provision(
             secret_hash: "!provisioned".into(),
             expires_ms: now_ms + 60_000,
             used: false,
+            used_by: None,
         },
         now_ms,
     )

@@ -23,6 +23,10 @@ pub struct FaultPlan {
     pub repeat_probability: f64,
     /// Cut every connection after exactly this many client→server bytes.
     pub cut_up_at: Option<u64>,
+    /// The next this many connections lose the server's whole answer: the request
+    /// reaches the server, no byte of the response reaches the client (an answer lost
+    /// on the way back).
+    pub lose_answers: u64,
     pub seed: u64,
 }
 
@@ -34,6 +38,7 @@ impl Default for FaultPlan {
             max_delay_ms: 0,
             repeat_probability: 0.0,
             cut_up_at: None,
+            lose_answers: 0,
             seed: 1,
         }
     }
@@ -76,7 +81,12 @@ impl FaultProxy {
                             let decision = {
                                 let mut g = plan.lock().unwrap();
                                 let (p, rng) = &mut *g;
-                                Decision::draw(p, rng)
+                                let mut d = Decision::draw(p, rng);
+                                if p.lose_answers > 0 {
+                                    p.lose_answers -= 1;
+                                    d.cut_down = Some(0);
+                                }
+                                d
                             };
                             let stats = stats.clone();
                             std::thread::spawn(move || handle(client, upstream, decision, &stats));

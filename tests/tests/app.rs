@@ -632,3 +632,211 @@ fn the_dispatcher_answers_every_mistake_with_a_clear_error() {
         let _ = app.call(name, json!({}));
     }
 }
+
+/// The devices the server lists for `account` (the admin CLI's lines, header left out).
+fn server_devices(server: &TestServer, account: &str) -> Vec<String> {
+    server
+        .admin(&["devices", "--account", account])
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The files of a data folder, by name.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits until everything the phone holds is on the server.
+fn wait_until_synced(app: &DeviceApp) {
+    wait_until("a sync", 30, || {
+        let s = call(app, "sync_state", json!({}));
+        s["pending_records"] == 0 && s["last_success_at"].is_string()
+    });
+}
+
+#[test]
+fn a_phone_killed_between_enrolling_and_choosing_its_pin_enrolls_again_with_the_same_code() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let dir = tempfile::tempdir().unwrap();
+        let code = server.enroll_code("d1");
+        let app = DeviceApp::open(dir.path(), config()).unwrap();
+        let st = call(
+            &app,
+            "enroll",
+            json!({"server_url": server.url, "code": code}),
+        );
+        assert_eq!(st["phase"], "needs_pin");
+        let device_id = st["device_id"].clone();
+        assert!(device_id.is_string());
+        // Android kills the app (a call comes in) before the director chooses a PIN:
+        // the answer, token included, was in memory only.
+        drop(app);
+        assert_eq!(
+            files_in(dir.path()),
+            ["enrolling.json"],
+            "only the id and the address are on disk"
+        );
+        let kept: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("enrolling.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            kept,
+            json!({"device_id": device_id, "server_url": server.url})
+        );
+
+        let app = DeviceApp::open(dir.path(), config()).unwrap();
+        let st = call(&app, "app_state", json!({}));
+        assert_eq!(st["phase"], "needs_enrollment");
+        assert_eq!(st["enrolled"], false);
+        assert_eq!(
+            st["server_url"],
+            json!(server.url),
+            "the Enroll screen starts with the address typed"
+        );
+        // The same code again: the same device, a new token.
+        let st = call(
+            &app,
+            "enroll",
+            json!({"server_url": server.url, "code": code}),
+        );
+        assert_eq!(st["phase"], "needs_pin", "{}", backend.name());
+        assert_eq!(st["device_id"], device_id, "the same device");
+        assert_names_every_village(&st);
+        let st = call(&app, "set_pin", json!({"pin": PIN}));
+        assert_eq!(
+            (st["phase"].as_str(), st["enrolled"].as_bool()),
+            (Some("unlocked"), Some(true))
+        );
+        assert_eq!(st["device_id"], device_id);
+        call(&app, "add_child", new_child("李小花", "v1"));
+        wait_until_synced(&app);
+        let devices = server_devices(&server, "d1");
+        assert_eq!(
+            devices.len(),
+            1,
+            "{}: one device: {devices:?}",
+            backend.name()
+        );
+        assert!(devices[0].starts_with(device_id.as_str().unwrap()));
+        // The store holds the id now; the address is still remembered.
+        let kept: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("enrolling.json")).unwrap())
+                .unwrap();
+        assert_eq!(kept, json!({"server_url": server.url}));
+        // The phone has used its token: the code is spent for good.
+        let mut other = server.device("d1b");
+        other.sync().unwrap();
+        assert!(other.export().contains("李小花"), "{}", backend.name());
+    }
+}
+
+#[test]
+fn a_phone_killed_while_its_pin_was_being_set_enrolls_again_with_the_same_code() {
+    // No background sync: the phone is killed before the store it made is used.
+    let quiet = AppConfig {
+        background_sync: None,
+        ..config()
+    };
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let dir = tempfile::tempdir().unwrap();
+        let code = server.enroll_code("d1");
+        let app = DeviceApp::open(dir.path(), quiet.clone()).unwrap();
+        let device_id = call(
+            &app,
+            "enroll",
+            json!({"server_url": server.url, "code": code}),
+        )["device_id"]
+            .clone();
+        let kept = std::fs::read(dir.path().join("enrolling.json")).unwrap();
+        call(&app, "set_pin", json!({"pin": PIN}));
+        drop(app);
+        // Killed after the encrypted store took the enrollment, before the key file was
+        // written (set_pin writes it last): the folder as that moment leaves it.
+        for f in ["keys.json", "lock.json"] {
+            std::fs::remove_file(dir.path().join(f)).unwrap();
+        }
+        std::fs::write(dir.path().join("enrolling.json"), kept).unwrap();
+
+        let app = DeviceApp::open(dir.path(), config()).unwrap();
+        let st = call(&app, "app_state", json!({}));
+        assert_eq!(
+            st["phase"], "needs_enrollment",
+            "the keyless store is set aside"
+        );
+        assert!(files_in(dir.path())
+            .iter()
+            .any(|f| f.starts_with("device.db.unreadable-")));
+        let st = call(
+            &app,
+            "enroll",
+            json!({"server_url": server.url, "code": code}),
+        );
+        assert_eq!(st["device_id"], device_id, "{}", backend.name());
+        call(&app, "set_pin", json!({"pin": PIN}));
+        call(&app, "add_child", new_child("王小明", "v1"));
+        wait_until_synced(&app);
+        assert_eq!(server_devices(&server, "d1").len(), 1, "{}", backend.name());
+    }
+}
+
+#[test]
+fn a_new_code_typed_after_an_enrollment_was_lost_enrolls_the_phone_too() {
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let dir = tempfile::tempdir().unwrap();
+        let app = DeviceApp::open(dir.path(), config()).unwrap();
+        let first = server.enroll_code("d1");
+        let lost = call(
+            &app,
+            "enroll",
+            json!({"server_url": server.url, "code": first}),
+        )["device_id"]
+            .clone();
+        drop(app);
+        // The township supervisor, asked for help, gave the director a new code: the
+        // server holds the lost enrollment under the phone's id, so the phone takes a
+        // new id and the new code enrolls it.
+        let app = DeviceApp::open(dir.path(), config()).unwrap();
+        let second = server.enroll_code("d1");
+        let st = call(
+            &app,
+            "enroll",
+            json!({"server_url": server.url, "code": second}),
+        );
+        assert_eq!(st["phase"], "needs_pin", "{}", backend.name());
+        assert_ne!(st["device_id"], lost);
+        let device_id = st["device_id"].clone();
+        call(&app, "set_pin", json!({"pin": PIN}));
+        call(&app, "add_child", new_child("赵小红", "v1"));
+        wait_until_synced(&app);
+        let devices = server_devices(&server, "d1");
+        assert!(
+            devices
+                .iter()
+                .any(|d| d.starts_with(device_id.as_str().unwrap())),
+            "{devices:?}"
+        );
+        // A code another phone used is still refused, in Chinese, on the code field.
+        let dir2 = tempfile::tempdir().unwrap();
+        let stranger = DeviceApp::open(dir2.path(), config()).unwrap();
+        let e = call_err(
+            &stranger,
+            "enroll",
+            json!({"server_url": server.url, "code": second}),
+        );
+        assert_eq!(
+            (e.code.as_str(), e.field.as_deref()),
+            ("code_used", Some("code"))
+        );
+        assert!(e.zh.contains("已经用过"), "{}", e.zh);
+    }
+}

@@ -793,3 +793,85 @@ fn a_record_saved_on_the_phone_while_a_sync_is_in_flight_does_not_make_its_villa
         assert_eq!(d.store.outbox_depth().unwrap().0, 0);
     }
 }
+
+#[test]
+fn an_enrollment_answer_lost_on_the_way_back_is_retried_and_costs_no_code() {
+    use field_store::retry::RetryPolicy;
+    use field_store::sync::{complete_enrollment, request_enrollment_with, sync_once};
+    for backend in backends() {
+        let server = TestServer::start(&backend);
+        let code = server.enroll_code("d1");
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            field_store::Store::open(dir.path().join("device.db"), &Default::default()).unwrap();
+        let device_id = store.device_id();
+        // Every answer is lost: the server uses the code, the phone hears nothing, and
+        // gives up after its tries (the director sees a network problem).
+        let proxy = FaultProxy::start(
+            server.addr,
+            FaultPlan {
+                lose_answers: 100,
+                ..Default::default()
+            },
+        );
+        let opts = SyncOptions::default();
+        let gave_up = request_enrollment_with(
+            &proxy.url(),
+            &code,
+            device_id,
+            "童护手机",
+            &opts,
+            &RetryPolicy::immediate(2),
+        );
+        assert!(
+            matches!(gave_up, Err(SyncError::Network(_))),
+            "{}: {gave_up:?}",
+            backend.name()
+        );
+        assert_eq!(
+            proxy.stats.connections.load(Ordering::Relaxed),
+            2,
+            "two tries"
+        );
+        // One answer lost, then the network holds: the retry inside the same call gets
+        // a token for the same device.
+        proxy.set_plan(FaultPlan {
+            lose_answers: 1,
+            ..Default::default()
+        });
+        let granted = request_enrollment_with(
+            &proxy.url(),
+            &code,
+            device_id,
+            "童护手机",
+            &opts,
+            &RetryPolicy::immediate(3),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        assert_eq!(granted.enrollment.device_id, device_id);
+        assert_eq!(proxy.stats.connections.load(Ordering::Relaxed), 4);
+        complete_enrollment(&mut store, &server.url, &granted).unwrap();
+        sync_once(&mut store, &opts, &mut |_| {}).unwrap();
+        let devices = server.admin(&["devices", "--account", "d1"]);
+        assert_eq!(
+            devices.lines().count(),
+            2,
+            "{}: one device (and the header): {devices}",
+            backend.name()
+        );
+        assert!(devices.contains(&device_id.to_string()));
+        // Now that the phone has used its token, the code is spent.
+        let again = request_enrollment_with(
+            &server.url,
+            &code,
+            device_id,
+            "童护手机",
+            &opts,
+            &RetryPolicy::immediate(3),
+        );
+        assert!(
+            matches!(&again, Err(SyncError::Refused { code, .. }) if code == "code_used"),
+            "{again:?}"
+        );
+    }
+}

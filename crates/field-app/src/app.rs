@@ -6,16 +6,18 @@
 //! the store the sync runner uses are two connections to the same encrypted file, so
 //! the screen never waits for the network.
 
+use crate::enrolling::Enrolling;
 use crate::error::UserError;
 use crate::lock::{DataKey, KdfParams, Keys, UnlockRefusal, WIPE_AFTER_ATTEMPTS};
 use crate::runner::{Runner, RunnerConfig};
 use crate::settings::Settings;
 use crate::types::*;
+use field_store::sync::SyncError;
 use field_store::{OpenOptions, Store};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
-use uuid::Uuid;
+use sync_core::wire::codes;
 use zeroize::Zeroizing;
 
 /// The app version shown in settings and sent in heartbeats.
@@ -58,10 +60,10 @@ pub(crate) struct Session {
     pub store: Option<Store>,
     pub key: Option<DataKey>,
     /// Enrolled, PIN not chosen yet: the answer is kept in memory only, so nothing
-    /// about the enrollment is on disk unencrypted.
+    /// about the enrollment (the token) is on disk unencrypted. Lost if the app is
+    /// killed before the PIN: enrolling again with the same code then works, because
+    /// the device id it enrolled with is kept ([`crate::enrolling`]).
     pub pending_enrollment: Option<(String, field_store::sync::GrantedEnrollment)>,
-    /// The id this phone enrolls with before its store exists.
-    pub pending_device_id: Uuid,
     pub last_activity: Instant,
     /// Opened without encryption (`fieldctl` on a folder that never had a PIN).
     pub plain: bool,
@@ -108,7 +110,6 @@ impl DeviceApp {
                 store: None,
                 key: None,
                 pending_enrollment: None,
-                pending_device_id: Uuid::now_v7(),
                 last_activity: Instant::now(),
                 plain: false,
             }),
@@ -267,6 +268,9 @@ impl DeviceApp {
             st.role = Some(e.role.clone());
             st.villages = e.scopes.clone();
             st.village_names = e.village_names.clone();
+        } else if st.phase == Phase::NeedsEnrollment {
+            // The address typed last time, for the Enroll screen to start with.
+            st.server_url = Enrolling::load(&self.dir).server_url;
         }
         st
     }
@@ -305,6 +309,7 @@ impl DeviceApp {
                     "this phone is already enrolled",
                 ));
             }
+            Enrolling::remember_server(&self.dir, &url);
             field_store::sync::enroll(store, &url, &code, &name).map_err(enroll_error)?;
             if let Some(r) = &self.runner {
                 r.sync_now(None, 0);
@@ -312,8 +317,23 @@ impl DeviceApp {
         } else if self.keys.exist() {
             return Err(UserError::locked());
         } else {
-            let e = field_store::sync::request_enrollment(&url, &code, s.pending_device_id, &name)
-                .map_err(enroll_error)?;
+            // The id is kept before the request leaves: if the answer is lost (a cut
+            // connection, the app killed before the PIN), the same code enrolls the
+            // same device again (the server redeems it while the token is unused).
+            let id = Enrolling::device_id_for(&self.dir, &url).map_err(storage_error)?;
+            let e = match field_store::sync::request_enrollment(&url, &code, id, &name) {
+                Err(SyncError::Refused { code: c, .. }) if c == codes::DEVICE_EXISTS => {
+                    // Another code enrolled this id (the director was given a new code
+                    // while the server still held the first enrollment, or that phone
+                    // was revoked): nothing was ever written under it here, so the phone
+                    // takes a new id. The server checks the id before the code, so the
+                    // code is still unused.
+                    let id = Enrolling::new_device_id(&self.dir).map_err(storage_error)?;
+                    field_store::sync::request_enrollment(&url, &code, id, &name)
+                }
+                other => other,
+            }
+            .map_err(enroll_error)?;
             s.pending_enrollment = Some((url, e));
         }
         self.emit_state(&s);
@@ -336,14 +356,52 @@ impl DeviceApp {
         if s.pending_enrollment.is_none() && !db_exists {
             return Err(UserError::not_enrolled());
         }
-        let key = self.keys.create(&input.pin)?;
-        let mut store = self.open_encrypted(&key)?;
-        if let Some((url, g)) = s.pending_enrollment.take() {
-            field_store::sync::complete_enrollment(&mut store, &url, &g)
-                .map_err(UserError::from)?;
-        }
+        let (store, key) = match &s.pending_enrollment {
+            Some((url, g)) if !db_exists => self.create_enrolled_store(url, g, &input.pin)?,
+            _ => {
+                // Data of an older, plain app: the key file is written first, so the
+                // data it encrypts is never without its key.
+                let key = self.keys.create(&input.pin)?;
+                let mut store = self.open_encrypted(&key)?;
+                if let Some((url, g)) = &s.pending_enrollment {
+                    field_store::sync::complete_enrollment(&mut store, url, g)
+                        .map_err(UserError::from)?;
+                }
+                (store, key)
+            }
+        };
+        s.pending_enrollment = None;
+        Enrolling::enrolled(&self.dir);
         self.start_session(&mut s, store, key);
         Ok(self.state_of(&s))
+    }
+
+    /// A new encrypted store holding the enrollment, and its key. The key file is
+    /// written last: killed before it, the next start finds an encrypted file without a
+    /// key, sets it aside (it holds only the token) and asks for enrollment again — the
+    /// same code enrolls the same device again. So no kill leaves a phone with a PIN
+    /// but without its enrollment.
+    fn create_enrolled_store(
+        &self,
+        url: &str,
+        g: &field_store::sync::GrantedEnrollment,
+        pin: &str,
+    ) -> Result<(Store, DataKey), UserError> {
+        let key = DataKey::new_random();
+        let made = self.open_encrypted(&key).and_then(|mut store| {
+            field_store::sync::complete_enrollment(&mut store, url, g)?;
+            self.keys.keep(&key, pin)?;
+            Ok(store)
+        });
+        match made {
+            Ok(store) => Ok((store, key)),
+            Err(e) => {
+                // Nothing of the director's is in it yet: out of the way, so the next
+                // try (the answer is still in memory) starts again from scratch.
+                set_aside_unreadable_database(&self.dir, &self.keys);
+                Err(e)
+            }
+        }
     }
 
     /// Unlocks the app with the PIN.
@@ -628,38 +686,45 @@ pub fn check_server_url(raw: &str) -> Result<String, UserError> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-fn enroll_error(e: field_store::sync::SyncError) -> UserError {
-    use field_store::sync::SyncError as E;
+/// What a refused or failed enrollment says. The code's refusals name the code field;
+/// every other failure is said as any sync failure is ([`UserError`]'s `From`).
+fn enroll_error(e: SyncError) -> UserError {
+    let about_the_code = |code: &str, zh: &str, msg: &str| {
+        UserError::new(code, zh, format!("enrollment refused: {msg}")).on_field("code")
+    };
     match &e {
-        E::Unauthorized(msg) | E::Refused { message: msg, .. } => {
-            let code = match &e {
-                E::Refused { code, .. } => code.as_str(),
-                _ => "invalid_code",
-            };
-            let (zh, code) = match code {
-                "code_used" => (
-                    "这个登记码已经用过了，请向乡镇督导员要一个新的",
-                    "code_used",
-                ),
-                "code_expired" => ("这个登记码已过期，请向乡镇督导员要一个新的", "code_expired"),
-                _ if msg.contains("already used") => (
-                    "这个登记码已经用过了，请向乡镇督导员要一个新的",
-                    "code_used",
-                ),
-                _ if msg.contains("expired") => {
-                    ("这个登记码已过期，请向乡镇督导员要一个新的", "code_expired")
-                }
-                _ => ("登记码不对，请核对后重新输入", "invalid_code"),
-            };
-            UserError::new(code, zh, format!("enrollment refused: {msg}")).on_field("code")
+        SyncError::Refused { code, message, .. } => match code.as_str() {
+            // not_found: the code's account is gone, which to the director is a code
+            // that does not work.
+            codes::INVALID_CODE | codes::NOT_FOUND => {
+                about_the_code(codes::INVALID_CODE, "登记码不对，请核对后重新输入", message)
+            }
+            codes::CODE_USED => about_the_code(
+                codes::CODE_USED,
+                "这个登记码已经用过了，请向乡镇督导员要一个新的",
+                message,
+            ),
+            codes::CODE_EXPIRED => about_the_code(
+                codes::CODE_EXPIRED,
+                "这个登记码已过期，请向乡镇督导员要一个新的",
+                message,
+            ),
+            _ => e.into(),
+        },
+        SyncError::Unauthorized(message) => {
+            about_the_code(codes::INVALID_CODE, "登记码不对，请核对后重新输入", message)
         }
-        E::Network(_) => UserError::new(
+        SyncError::Network(_) => UserError::new(
             "network",
             "连不上服务器。请检查网络和服务器地址，有信号后再试",
             e.to_string(),
         ),
         _ => e.into(),
     }
+}
+
+fn storage_error(e: std::io::Error) -> UserError {
+    UserError::from(field_store::StoreError::Io(e))
 }
 
 /// The key as SQLCipher takes it, for tests that open the file themselves.

@@ -6,6 +6,8 @@
 //! - [`types`]: every command's input and answer as plain data; [`UserError`] for
 //!   every failure, in Chinese and English.
 //! - [`app`]: one phone's data folder: enrollment, PIN, lock, settings.
+//! - [`enrolling`]: what enrollment keeps before the store exists (the device id, the
+//!   server address), so that it is safe to repeat.
 //! - [`lock`]: the data key, wrapped by a key derived from the PIN; wrong-PIN limits.
 //! - [`work`]: the director's work (roster, child file, visits, agreements, sync).
 //! - [`views`]: what the screens show, ID numbers masked here.
@@ -16,6 +18,7 @@
 
 pub mod app;
 pub mod commands;
+pub mod enrolling;
 pub mod error;
 pub mod lock;
 pub mod runner;

@@ -85,6 +85,11 @@ impl KdfParams {
 pub struct DataKey(Zeroizing<[u8; 32]>);
 
 impl DataKey {
+    /// A new random key (kept only once [`Keys::keep`] wrapped it).
+    pub fn new_random() -> DataKey {
+        DataKey::random()
+    }
+
     fn random() -> DataKey {
         let mut k = Zeroizing::new([0u8; 32]);
         rand::rng().fill_bytes(k.as_mut());
@@ -305,11 +310,17 @@ impl Keys {
     /// Makes a new data key, wrapped by `pin`. The key file is in place (durably) when
     /// this returns.
     pub fn create(&self, pin: &str) -> Result<DataKey, UserError> {
-        check_new_pin(pin)?;
         let key = DataKey::random();
-        self.write_wrapped(&key, pin)?;
-        self.write_lock(LockFile::default())?;
+        self.keep(&key, pin)?;
         Ok(key)
+    }
+
+    /// Keeps `key` wrapped by `pin` (a new PIN: no wrong tries yet). The key file is in
+    /// place (durably) when this returns.
+    pub fn keep(&self, key: &DataKey, pin: &str) -> Result<(), UserError> {
+        check_new_pin(pin)?;
+        self.write_wrapped(key, pin)?;
+        self.write_lock(LockFile::default())
     }
 
     /// Wraps the same data key with a new PIN.

@@ -78,6 +78,8 @@ pub struct AppState {
     pub enrolled: bool,
     #[ts(optional)]
     pub device_id: Option<String>,
+    /// The server this phone is enrolled with; while it needs enrollment, the address
+    /// typed last time (the Enroll screen starts with it).
     #[ts(optional)]
     pub server_url: Option<String>,
     #[ts(optional)]

@@ -31,6 +31,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// While a person watches the screen (enrollment): a few quick tries — 1 s, then
+    /// 2 s between them (before jitter), 3 tries in all — then the failure is shown
+    /// and the person may try again.
+    pub fn while_a_person_waits() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(4),
+            max_attempts: 3,
+        }
+    }
+
     /// Retries at once, `max_attempts` tries in all (tests).
     pub fn immediate(max_attempts: u32) -> RetryPolicy {
         RetryPolicy {

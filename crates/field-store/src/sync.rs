@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::time::Duration;
 use sync_core::wire::{
-    codes, ErrorBody, Heartbeat, PullRequest, PullResponse, PushRequest, PushResponse,
-    VerifyRequest, VerifyResponse, PROTOCOL_VERSION,
+    codes, paths, EnrollRequest, ErrorBody, Heartbeat, PullRequest, PullResponse, PushRequest,
+    PushResponse, VerifyRequest, VerifyResponse, PROTOCOL_VERSION,
 };
 use uuid::Uuid;
 
@@ -339,31 +339,84 @@ pub fn enroll(
 /// Trades a one-time code for this device's token, before any store exists (the app
 /// enrolls first and creates its encrypted store once a PIN is chosen). Nothing is
 /// saved: give the answer to [`complete_enrollment`].
+///
+/// Safe to retry, and retried under the device's one retry policy
+/// ([`RetryPolicy::while_a_person_waits`](crate::retry::RetryPolicy::while_a_person_waits)):
+/// the server redeems a code again for the device id it enrolled as long as that
+/// device's token was never used, so an answer lost on the way back (a timeout, a
+/// reset connection) costs a retry, not the code. The same holds for a later call
+/// with the same `device_id` (the app killed before its PIN was chosen).
 pub fn request_enrollment(
     server_url: &str,
     code: &str,
     device_id: Uuid,
     device_name: &str,
 ) -> SyncResult<GrantedEnrollment> {
-    let opts = SyncOptions::default();
-    let client = http(&opts)?;
-    let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
-    let started = std::time::Instant::now();
-    let resp = client
-        .post(url)
-        .json(&serde_json::json!({
-            "code": code, "device_id": device_id, "device_name": device_name, "app_version": APP_VERSION,
-        }))
-        .send()
-        .map_err(net)?;
-    if !resp.status().is_success() {
-        return Err(refusal(resp));
+    request_enrollment_with(
+        server_url,
+        code,
+        device_id,
+        device_name,
+        &SyncOptions::default(),
+        &crate::retry::RetryPolicy::while_a_person_waits(),
+    )
+}
+
+/// [`request_enrollment`] with its timeouts and retry policy given (tests, scripts).
+pub fn request_enrollment_with(
+    server_url: &str,
+    code: &str,
+    device_id: Uuid,
+    device_name: &str,
+    opts: &SyncOptions,
+    policy: &crate::retry::RetryPolicy,
+) -> SyncResult<GrantedEnrollment> {
+    let client = http(opts)?;
+    let url = format!("{}{}", server_url.trim_end_matches('/'), paths::ENROLL);
+    let req = EnrollRequest {
+        code: code.to_string(),
+        device_id,
+        device_name: device_name.to_string(),
+        app_version: APP_VERSION.to_string(),
+    };
+    crate::retry::retry(
+        policy,
+        policy.backoff(),
+        SyncError::is_retryable,
+        |_, _, _| {},
+        std::thread::sleep,
+        || {
+            let started = std::time::Instant::now();
+            let resp = client.post(&url).json(&req).send().map_err(net)?;
+            if !resp.status().is_success() {
+                return Err(enrollment_refusal(resp));
+            }
+            Ok(GrantedEnrollment {
+                enrollment: resp.json().map_err(net)?,
+                round_trip: started.elapsed(),
+                received: std::time::Instant::now(),
+            })
+        },
+    )
+}
+
+/// A refused enrollment keeps the server's code: `invalid_code`, `code_used` and
+/// `code_expired` come as 401, which elsewhere reads as an unknown token. A busy or
+/// failing server is a network problem, tried again.
+fn enrollment_refusal(resp: reqwest::blocking::Response) -> SyncError {
+    let status = resp.status().as_u16();
+    if matches!(status, 500..=599 | 408 | 429) {
+        return refusal(resp);
     }
-    Ok(GrantedEnrollment {
-        enrollment: resp.json().map_err(net)?,
-        round_trip: started.elapsed(),
-        received: std::time::Instant::now(),
-    })
+    let body: Option<ErrorBody> = resp.json().ok();
+    let (code, message) = body
+        .map(|b| (b.code, b.message))
+        .unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
+    SyncError::Refused {
+        status,
+        code,
+        message,
+    }
 }
 
 /// What the server granted, with when it arrived: the clock is learned from it later,

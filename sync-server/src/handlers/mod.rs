@@ -154,7 +154,10 @@ async fn device_of(parts: &Parts, state: &AppState) -> Result<DeviceAuth, ApiErr
         .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
     state
         .db
-        .authenticate(crate::auth::token_hash(token))
+        .authenticate(
+            crate::auth::token_hash(token),
+            crate::model::clock::now_ms() as i64,
+        )
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown token"))
 }

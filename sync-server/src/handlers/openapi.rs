@@ -18,10 +18,12 @@ use sync_core::{Change, ScopeChecksum};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 
-/// Trade a one-time enrollment code for a device token (shown once).
+/// Trade a one-time enrollment code for a device token (shown once). Safe to retry:
+/// the same code and `device_id` are answered again, with a new token (the previous
+/// one stops working), until the device first uses its token.
 #[utoipa::path(post, path = "/v1/enroll", tag = "sync", request_body = EnrollRequest,
     responses(
-        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 200, description = "Enrolled (or the same enrollment answered again)", body = EnrollResponse),
         (status = 400, description = "Malformed body, or a name too long", body = ErrorBody),
         (status = 401, description = "invalid_code, code_used, code_expired", body = ErrorBody),
         (status = 404, description = "The code's account is gone", body = ErrorBody),

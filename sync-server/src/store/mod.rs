@@ -28,6 +28,8 @@ pub struct EnrollCodeRecord {
     pub secret_hash: String,
     pub expires_ms: i64,
     pub used: bool,
+    /// The device the code enrolled, once used.
+    pub used_by: Option<Uuid>,
 }
 
 /// A device being enrolled.
@@ -437,15 +439,30 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn add_enroll_code(&self, code: EnrollCodeRecord, now_ms: i64) -> Result<(), StoreError>;
     /// Looks up an enrollment code by its public id.
     async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError>;
-    /// Marks the code used and registers the device, atomically.
+    /// Registers `device` with the code, atomically, in one of two ways:
+    /// - a code not used yet is marked used by this device and the device row created;
+    /// - a code this very device used already is **redeemed again** if the device is not
+    ///   revoked, the code has not expired and the device's token was never presented
+    ///   (the answer may never have reached the phone): the token hash is replaced
+    ///   (the old token stops working) and nothing else changes — no second row, the
+    ///   same account and scopes.
+    ///
+    /// Anything else is refused: `DeviceExists` when another code enrolled this id
+    /// (the code stays unused), otherwise `CodeUsed`.
     async fn enroll_device(
         &self,
         code_id: &str,
         device: NewDevice,
         now_ms: i64,
     ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError>;
-    /// The device holding a token (by the token's SHA-256), revoked or not.
-    async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
+    /// The device holding a token (by the token's SHA-256), revoked or not. The first
+    /// time a token is presented is recorded (`token_used_ms`): from then on the code
+    /// that gave it cannot be redeemed again.
+    async fn authenticate(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<DeviceAuth>, StoreError>;
     /// A device by its id, revoked or not.
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError>;
     /// Devices, optionally of one account.

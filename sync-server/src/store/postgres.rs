@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_blob_possession.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_token_used.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend.
@@ -882,7 +886,7 @@ impl AccountStore for PostgresDatabase {
     async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError> {
         let client = self.pool.get().await?;
         let r = client
-            .query_opt("SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL FROM enroll_codes WHERE code_id=$1", &[&code_id])
+            .query_opt("SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL, device_id FROM enroll_codes WHERE code_id=$1", &[&code_id])
             .await?;
         Ok(r.map(|r| EnrollCodeRecord {
             code_id: r.get(0),
@@ -890,6 +894,7 @@ impl AccountStore for PostgresDatabase {
             secret_hash: r.get(2),
             expires_ms: r.get(3),
             used: r.get(4),
+            used_by: r.get(5),
         }))
     }
 
@@ -900,32 +905,62 @@ impl AccountStore for PostgresDatabase {
         now_ms: i64,
     ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError> {
         let mut client = self.pool.get().await?;
+        // One transaction. Two tries of one enrollment at once (a phone retrying while
+        // its first request is still being answered) serialise on the code's row (the
+        // fresh path) or the device's row (a retry); a statement that waited reads what
+        // the other committed (READ COMMITTED), so the later try redeems the code again.
         let tx = client.transaction().await?;
-        if tx
+        let exists = tx
             .query_opt(
                 "SELECT 1 FROM devices WHERE device_id=$1",
                 &[&device.device_id],
             )
             .await?
-            .is_some()
-        {
-            return Ok(Err(EnrollRefusal::DeviceExists));
+            .is_some();
+        let mut account = None;
+        if !exists {
+            if let Some(r) = tx
+                .query_opt(
+                    "UPDATE enroll_codes SET used_ms=$1, device_id=$2 WHERE code_id=$3 AND used_ms IS NULL RETURNING account_id",
+                    &[&now_ms, &device.device_id, &code_id],
+                )
+                .await?
+            {
+                let account_id: i64 = r.get(0);
+                tx.execute(
+                    "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES ($1,$2,$3,$4,$5,$6)",
+                    &[&device.device_id, &account_id, &device.name, &device.app_version, &device.token_hash.as_slice(), &now_ms],
+                )
+                .await?;
+                account = Some(account_id);
+            }
         }
-        let Some(r) = tx
-            .query_opt(
-                "UPDATE enroll_codes SET used_ms=$1, device_id=$2 WHERE code_id=$3 AND used_ms IS NULL RETURNING account_id",
-                &[&now_ms, &device.device_id, &code_id],
-            )
-            .await?
-        else {
-            return Ok(Err(EnrollRefusal::CodeUsed));
+        if account.is_none() {
+            // The code is used: by this device, whose answer may have been lost?
+            account = tx
+                .query_opt(
+                    "UPDATE devices SET token_hash=$1 WHERE device_id=$2 AND revoked_ms IS NULL AND token_used_ms IS NULL
+                       AND account_id = (SELECT account_id FROM enroll_codes WHERE code_id=$3 AND device_id=$2 AND used_ms IS NOT NULL AND expires_ms>$4)
+                     RETURNING account_id",
+                    &[&device.token_hash.as_slice(), &device.device_id, &code_id, &now_ms],
+                )
+                .await?
+                .map(|r| r.get::<_, i64>(0));
+        }
+        let Some(account_id) = account else {
+            let enrolled_by_it = tx
+                .query_opt(
+                    "SELECT 1 FROM enroll_codes WHERE code_id=$1 AND device_id=$2",
+                    &[&code_id, &device.device_id],
+                )
+                .await?
+                .is_some();
+            return Ok(Err(if exists && !enrolled_by_it {
+                EnrollRefusal::DeviceExists
+            } else {
+                EnrollRefusal::CodeUsed
+            }));
         };
-        let account_id: i64 = r.get(0);
-        tx.execute(
-            "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES ($1,$2,$3,$4,$5,$6)",
-            &[&device.device_id, &account_id, &device.name, &device.app_version, &device.token_hash.as_slice(), &now_ms],
-        )
-        .await?;
         let a = tx
             .query_one(
                 "SELECT role, place FROM accounts WHERE id=$1",
@@ -938,17 +973,30 @@ impl AccountStore for PostgresDatabase {
         Ok(Ok(auth))
     }
 
-    async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError> {
+    async fn authenticate(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<DeviceAuth>, StoreError> {
         let client = self.pool.get().await?;
         let Some(r) = client
             .query_opt(
-                "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=$1",
+                "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL, d.token_used_ms IS NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=$1",
                 &[&token_hash.as_slice()],
             )
             .await?
         else {
             return Ok(None);
         };
+        if r.get::<_, bool>(5) {
+            // Once per token: the phone holds it, so its code is spent for good.
+            client
+                .execute(
+                    "UPDATE devices SET token_used_ms=$1 WHERE token_hash=$2 AND token_used_ms IS NULL",
+                    &[&now_ms, &token_hash.as_slice()],
+                )
+                .await?;
+        }
         Ok(Some(
             device_auth(&client, r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)).await?,
         ))

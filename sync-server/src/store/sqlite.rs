@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_blob_possession.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_token_used.sql"),
+    ),
 ];
 
 type Finisher = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -792,9 +796,15 @@ impl AccountStore for SqliteDatabase {
         self.read(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL FROM enroll_codes WHERE code_id=?",
+                    "SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL, device_id FROM enroll_codes WHERE code_id=?",
                     [&code_id],
-                    |r| Ok(EnrollCodeRecord { code_id: r.get(0)?, account_id: r.get(1)?, secret_hash: r.get(2)?, expires_ms: r.get(3)?, used: r.get(4)? }),
+                    |r| {
+                        let used_by = match r.get::<_, Option<Vec<u8>>>(5)? {
+                            Some(b) => Some(uuid_of(b)?),
+                            None => None,
+                        };
+                        Ok(EnrollCodeRecord { code_id: r.get(0)?, account_id: r.get(1)?, secret_hash: r.get(2)?, expires_ms: r.get(3)?, used: r.get(4)?, used_by })
+                    },
                 )
                 .optional()?)
         })
@@ -808,46 +818,87 @@ impl AccountStore for SqliteDatabase {
         now_ms: i64,
     ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError> {
         let code_id = code_id.to_string();
+        // One job of the single writer: the checks and the writes are one transaction.
         self.write(move |conn| {
             let dev = device.device_id.as_bytes().as_slice();
-            if conn.prepare_cached("SELECT 1 FROM devices WHERE device_id=?")?.exists([dev])? {
-                return Ok(Err(EnrollRefusal::DeviceExists));
+            let auth = |account_id: i64| -> Result<DeviceAuth, StoreError> {
+                let (role, place): (String, Option<String>) =
+                    conn.query_row("SELECT role, place FROM accounts WHERE id=?", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                device_auth(conn, device.device_id, account_id, &role, place, false)
+            };
+            let exists = conn.prepare_cached("SELECT 1 FROM devices WHERE device_id=?")?.exists([dev])?;
+            if !exists {
+                let account: Option<i64> = conn
+                    .query_row(
+                        "UPDATE enroll_codes SET used_ms=?, device_id=? WHERE code_id=? AND used_ms IS NULL RETURNING account_id",
+                        params![now_ms, dev, code_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(account_id) = account {
+                    conn.execute(
+                        "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES (?,?,?,?,?,?)",
+                        params![dev, account_id, device.name, device.app_version, device.token_hash.as_slice(), now_ms],
+                    )?;
+                    return Ok(Ok(auth(account_id)?));
+                }
             }
-            let account: Option<i64> = conn
+            // The code is used: by this device, whose answer may have been lost?
+            let again: Option<i64> = conn
                 .query_row(
-                    "UPDATE enroll_codes SET used_ms=?, device_id=? WHERE code_id=? AND used_ms IS NULL RETURNING account_id",
-                    params![now_ms, dev, code_id],
+                    "UPDATE devices SET token_hash=?1 WHERE device_id=?2 AND revoked_ms IS NULL AND token_used_ms IS NULL
+                       AND account_id = (SELECT account_id FROM enroll_codes WHERE code_id=?3 AND device_id=?2 AND used_ms IS NOT NULL AND expires_ms>?4)
+                     RETURNING account_id",
+                    params![device.token_hash.as_slice(), dev, code_id, now_ms],
                     |r| r.get(0),
                 )
                 .optional()?;
-            let Some(account_id) = account else { return Ok(Err(EnrollRefusal::CodeUsed)) };
-            conn.execute(
-                "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES (?,?,?,?,?,?)",
-                params![dev, account_id, device.name, device.app_version, device.token_hash.as_slice(), now_ms],
-            )?;
-            let (role, place): (String, Option<String>) =
-                conn.query_row("SELECT role, place FROM accounts WHERE id=?", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(Ok(device_auth(conn, device.device_id, account_id, &role, place, false)?))
+            if let Some(account_id) = again {
+                return Ok(Ok(auth(account_id)?));
+            }
+            let enrolled_by_it = conn
+                .prepare_cached("SELECT 1 FROM enroll_codes WHERE code_id=? AND device_id=?")?
+                .exists(params![code_id, dev])?;
+            Ok(Err(if exists && !enrolled_by_it { EnrollRefusal::DeviceExists } else { EnrollRefusal::CodeUsed }))
         })
         .await
     }
 
-    async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError> {
-        self.read(move |conn| {
+    async fn authenticate(
+        &self,
+        token_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<DeviceAuth>, StoreError> {
+        let found = self.read(move |conn| {
             let found = conn
                 .prepare_cached(
-                    "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=?",
+                    "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL, d.token_used_ms IS NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=?",
                 )?
                 .query_row([token_hash.as_slice()], |r| {
-                    Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?))
+                    Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?, r.get::<_, bool>(5)?))
                 })
                 .optional()?;
             match found {
                 None => Ok(None),
-                Some((d, a, role, place, revoked)) => Ok(Some(device_auth(conn, d, a, &role, place, revoked)?)),
+                Some((d, a, role, place, revoked, first_use)) => Ok(Some((device_auth(conn, d, a, &role, place, revoked)?, first_use))),
             }
         })
-        .await
+        .await?;
+        let Some((auth, first_use)) = found else {
+            return Ok(None);
+        };
+        if first_use {
+            // Once per token: the phone holds it, so its code is spent for good.
+            self.write(move |conn| {
+                conn.execute(
+                    "UPDATE devices SET token_used_ms=? WHERE token_hash=? AND token_used_ms IS NULL",
+                    params![now_ms, token_hash.as_slice()],
+                )?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(Some(auth))
     }
 
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError> {

@@ -62,7 +62,10 @@ impl FromRequestParts<AppState> for ApiReader {
         };
         let Some(device) = state
             .db
-            .authenticate(crate::auth::token_hash(token))
+            .authenticate(
+                crate::auth::token_hash(token),
+                crate::model::clock::now_ms() as i64,
+            )
             .await?
         else {
             return Err(ApiError::unauthorized("令牌无效 · unknown token"));

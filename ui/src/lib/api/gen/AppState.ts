@@ -10,7 +10,12 @@ export type AppState = { phase: Phase,
 /**
  * Whether this phone holds an enrollment (a token for a server).
  */
-enrolled: boolean, device_id?: string, server_url?: string, account_id?: string, role?: string, villages: Array<string>, 
+enrolled: boolean, device_id?: string, 
+/**
+ * The server this phone is enrolled with; while it needs enrollment, the address
+ * typed last time (the Enroll screen starts with it).
+ */
+server_url?: string, account_id?: string, role?: string, villages: Array<string>, 
 /**
  * Village code → name, for the villages whose names the server gave (show the
  * code where a name is missing).
