@@ -224,7 +224,7 @@ pub fn is_blob_name(name: &str) -> bool {
 }
 
 /// The enrollment request: a device trades a one-time code for a bearer token.
-#[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub code: String,
@@ -232,6 +232,17 @@ pub struct EnrollRequest {
     pub device_id: Uuid,
     pub device_name: String,
     pub app_version: String,
+}
+
+/// Never prints the code (a secret until used) or the device's name.
+impl std::fmt::Debug for EnrollRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollRequest")
+            .field("code", &"<secret>")
+            .field("device_id", &self.device_id)
+            .field("app_version", &self.app_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The enrollment answer. `token` is shown once; the server keeps only its hash.
@@ -451,5 +462,22 @@ mod tests {
             paths::blob_chunk("ab", 3, 9),
             "/v1/blobs/ab?offset=3&total=9"
         );
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn an_enrollment_request_never_prints_its_code() {
+        let req = EnrollRequest {
+            code: "k7f3-SECRET-9q".into(),
+            device_id: Uuid::nil(),
+            device_name: "王主任的手机".into(),
+            app_version: "1.0".into(),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("SECRET") && !shown.contains("王主任"), "{shown}");
     }
 }
