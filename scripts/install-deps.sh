@@ -7,6 +7,10 @@
 #                                    and API tests; poppler-utils to read printed PDFs back;
 #                                    WebKitGTK, webkit2gtk-driver, Xvfb and tauri-driver for
 #                                    the Tauri app's end-to-end test)
+#   scripts/install-deps.sh --scale-out   what scripts/bench-scale-out.sh needs and
+#                                    nothing else: PostgreSQL, Debian's nginx (the load
+#                                    balancer in front of the server processes), moto
+#                                    (the S3-compatible server)
 set -euo pipefail
 log() { echo "install-deps: $*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -30,6 +34,9 @@ if [ "${1:-}" = "--test" ]; then
   # Its screenshots are read from the X display (WebKitWebDriver's own never answers).
   want+=(imagemagick)
 fi
+if [ "${1:-}" = "--scale-out" ]; then
+  want=(postgresql postgresql-client nginx python3-pip)
+fi
 missing=()
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -42,6 +49,15 @@ fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   log "cargo not found: install Rust (rustup) first"; exit 1
+fi
+
+if [ "${1:-}" = "--scale-out" ]; then
+  if ! python3 -c "import moto.server, boto3" >/dev/null 2>&1; then
+    log "pip install moto[server]"
+    python3 -m pip install --quiet 'moto[server]' >&2 \
+      || python3 -m pip install --quiet --break-system-packages 'moto[server]' >&2
+  fi
+  exit 0
 fi
 
 if [ "${1:-}" = "--test" ]; then

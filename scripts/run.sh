@@ -19,8 +19,16 @@ LISTEN="${TONGHU_LISTEN:-127.0.0.1:8470}"
 APP_LISTEN="${TONGHU_APP_LISTEN:-127.0.0.1:8471}"
 mkdir -p "$DATA"
 
+MONTH=$(date +%Y-%m)
 if [ ! -f "$DATA/demo-codes.txt" ]; then
   "$BIN/sync-server" admin --data "$DATA/server" seed-demo | tee "$DATA/demo-codes.txt"
+  # Active discovery: two of this month's allowance lists as a county office sends them;
+  # the 低保 list is imported now (its findings become tasks on the village phones), the
+  # disability list is left for the county admin to try on the console's import page.
+  "$BIN/sync-server" admin --data "$DATA/server" demo-list --kind dibao_rural --month "$MONTH" > "$DATA/demo-dibao-$MONTH.csv"
+  "$BIN/sync-server" admin --data "$DATA/server" demo-list --kind disability_care --month "$MONTH" > "$DATA/demo-disability-$MONTH.csv"
+  "$BIN/sync-server" admin --data "$DATA/server" import-list --account admin-370602 \
+    --kind dibao_rural --month "$MONTH" --file "$DATA/demo-dibao-$MONTH.csv"
 fi
 DIRECTOR=$(awk '/^director/ {print $2}' "$DATA/demo-codes.txt")
 
@@ -77,10 +85,13 @@ if [ "$TONGHU_WINDOW" = 1 ]; then
   echo "Field app (window):  started (data: $WIN_DIR)"
   [ -z "$WIN_CODE" ] || echo "                     first screen: server http://$LISTEN  enrollment code $WIN_CODE"
 fi
-echo "Device CLI:          $BIN/fieldctl --data $DATA/demo-device roster | status | child show ID | visit add CHILD | sync"
+echo "Device CLI:          $BIN/fieldctl --data $DATA/demo-device roster | status | child show ID | visit add CHILD --mode home --risk green | sync"
 echo "Supervisor code:     $(awk '/^supervisor/ {print $NF}' "$DATA/demo-codes.txt")   (enrolls a supervisor's phone)"
 echo "Supervisor console:  http://$LISTEN/console   first login at http://$LISTEN/console/first-login with"
 awk '/^console/ {printf "                     login %-16s one-time code %s\n", $2, $NF}' "$DATA/demo-codes.txt"
 echo "                     (then choose a password of 10+ characters; demo-codes.txt keeps the codes)"
+echo "Active discovery:    the county admin (admin-370602) imports allowance lists at http://$LISTEN/console/discovery"
+echo "                     this month's 低保 list is imported (tasks on the phones of 演示村1 and 演示村5);"
+echo "                     try the disability list yourself: $DATA/demo-disability-$MONTH.csv"
 echo "Ctrl-C to stop."
 wait "${pids[0]}"

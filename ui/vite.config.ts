@@ -2,7 +2,8 @@ import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // The bridge (the device core over HTTP on localhost) serves /api; in development Vite
-// proxies to it. TONGHU_BRIDGE overrides the bridge's address.
+// proxies to it. TONGHU_BRIDGE overrides the bridge's address. The bridge answers only
+// its own pages: start it with `--allow-origin http://127.0.0.1:5173` for this server.
 const bridge = process.env.TONGHU_BRIDGE ?? 'http://127.0.0.1:8471';
 
 export default defineConfig({

@@ -6,7 +6,7 @@
 //! [`field_app::AppEvent`] to the window under its name ([`events`]), and locks the app
 //! when it goes to the background ([`background`]). The one thing only a shell can do
 //! — put the family's printed agreement where the phone's owner finds it — is
-//! [`commands::print`].
+//! [`printed`], reached by the shell's own command `save_agreement_pdf`.
 //!
 //! The same library is the desktop binary (`main.rs`), the Android `cdylib` and the
 //! iOS `staticlib`.

@@ -7,22 +7,17 @@
 //! when there is none) under its own name, never overwriting an earlier copy, and on a
 //! desktop opens it in the system's PDF viewer, where it prints. This is the one file
 //! the shell writes outside its data folder; the page names only the agreement, never
-//! a path. The command is `commands::agreements::save_agreement_pdf`.
+//! a path. The command is `commands::save_agreement_pdf`.
 
 use base64::Engine;
 use field_app::types::PdfFile;
 use field_app::UserError;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tauri::{AppHandle, Manager, Runtime};
 
-/// The printed copy: the device's `PdfFile` and where it was saved.
-#[derive(Debug, Serialize)]
-pub struct SavedPdf {
-    pub file_name: String,
-    pub pdf_base64: String,
-    pub path: String,
-}
+/// The printed copy: the device's `PdfFile` and where it was saved (declared with
+/// the one list of commands, so the UI's type is generated).
+pub use field_app::types::SavedPdf;
 
 /// Saves the device's PDF as a new file and (on a desktop) opens it for printing.
 pub fn save<R: Runtime>(app: &AppHandle<R>, pdf: PdfFile) -> Result<SavedPdf, UserError> {

@@ -31,18 +31,40 @@ pub fn demo_roster_csv() -> String {
             csv.push_str(&format!("village,{t}{v:03},演示村{n},{t}\n"));
         }
     }
-    for (t, _, villages) in townships {
-        for v in 1..=villages {
+    let mut d = 0;
+    for (ti, (t, _, villages)) in townships.iter().enumerate() {
+        for v in 1..=*villages {
             csv.push_str(&format!(
-                "director,dir-{t}{v:03},儿童主任{t}{v:03},{t}{v:03}\n"
+                "director,dir-{t}{v:03},{},{t}{v:03}\n",
+                DIRECTOR_NAMES[d % DIRECTOR_NAMES.len()]
             ));
+            d += 1;
         }
-        csv.push_str(&format!("supervisor,sup-{t},督导员{t},{t}\n"));
+        csv.push_str(&format!(
+            "supervisor,sup-{t},{},{t}\n",
+            SUPERVISOR_NAMES[ti]
+        ));
     }
-    csv.push_str("county_admin,admin-370602,区民政管理员,370602\n");
-    csv.push_str("city_admin,admin-3706,市民政管理员,3706\n");
+    csv.push_str("county_admin,admin-370602,周建国（区民政局）,370602\n");
+    csv.push_str("city_admin,admin-3706,吴海燕（市民政局）,3706\n");
     csv
 }
+
+/// The demo directors' names, in roster order (invented).
+const DIRECTOR_NAMES: &[&str] = &[
+    "王秀英",
+    "李桂兰",
+    "张玉梅",
+    "刘建华",
+    "陈淑珍",
+    "杨春燕",
+    "赵红霞",
+    "黄丽娟",
+    "周志强",
+    "吴秀芳",
+];
+/// The demo supervisors' names, one per township (invented).
+const SUPERVISOR_NAMES: &[&str] = &["孙立新", "马晓东", "朱丽华"];
 
 /// Codes printed for the newcomer.
 #[derive(Debug)]
@@ -77,6 +99,36 @@ fn demo_id_number(k: usize) -> String {
     format!("{first17}{check}")
 }
 
+/// The `k`-th demo child's name (invented).
+fn demo_child_name(k: usize) -> String {
+    format!(
+        "{}{}",
+        SURNAMES[k % SURNAMES.len()],
+        GIVEN[(k / 3) % GIVEN.len()]
+    )
+}
+
+/// The `k`-th demo child's grandmother (her name on the child's file).
+fn demo_grandmother_name(k: usize) -> String {
+    format!("{}奶奶", SURNAMES[k % SURNAMES.len()])
+}
+
+/// An invented grandmother's 身份证号 (born 1958), for the `k`-th demo child.
+fn demo_guardian_id_number(k: usize) -> String {
+    with_check_digit(&format!(
+        "3706021958{:02}{:02}{:03}",
+        1 + k % 12,
+        1 + k % 28,
+        500 + 2 * (k % 200)
+    ))
+}
+
+/// The 18-digit 身份证号 of its first 17 digits (with a valid check digit).
+fn with_check_digit(first17: &str) -> String {
+    let check = domain::id_number::check_digit(first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
 /// The date `n` days before today in China, as `YYYY-MM-DD`.
 fn days_ago(n: i64) -> String {
     (crate::model::clock::today() - chrono::Duration::days(n)).to_string()
@@ -92,6 +144,12 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
     let mut k = 0usize;
     for (vi, village) in villages.iter().enumerate() {
         let login = format!("dir-{village}");
+        let director_name = roster
+            .accounts
+            .iter()
+            .find(|a| a.login == login)
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
         let device = crate::enrollment::server_side_device(
             db,
             &login,
@@ -129,11 +187,7 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
         for i in 0..6 {
             k += 1;
             let child = Uuid::now_v7();
-            let name = format!(
-                "{}{}",
-                SURNAMES[k % SURNAMES.len()],
-                GIVEN[(k / 3) % GIVEN.len()]
-            );
+            let name = demo_child_name(k);
             let risk = ["green", "blue", "yellow", "red"][k % 4];
             let cats = if i % 3 == 0 {
                 json!(["left_behind"])
@@ -170,12 +224,19 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
             for (f, v) in [
                 ("child_id", json!(child.to_string())),
                 ("role", json!("grandparent")),
-                (
-                    "name",
-                    json!(format!("{}奶奶", SURNAMES[k % SURNAMES.len()])),
-                ),
+                ("name", json!(demo_grandmother_name(k))),
             ] {
                 push("guardian", guardian, f, v);
+            }
+            if k % 5 == 0 {
+                // Some grandmothers' ID numbers are on file: an allowance list that
+                // names one points at her grandchild (active discovery's guardian match).
+                push(
+                    "guardian",
+                    guardian,
+                    "id_number",
+                    json!(demo_guardian_id_number(k)),
+                );
             }
             let visit = Uuid::now_v7();
             for (f, v) in [
@@ -187,7 +248,7 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
                     json!(format!("{}T10:00:00+08:00", days_ago((k * 7 % 100) as i64))),
                 ),
                 ("mode", json!("home")),
-                ("visitor", json!("儿童主任")),
+                ("visitor", json!(director_name)),
                 (
                     "checklist",
                     json!({
@@ -312,4 +373,110 @@ pub async fn seed_demo(db: &dyn Database) -> Result<DemoSeed, StoreError> {
         supervisor_login,
         children,
     })
+}
+
+/// A demo allowance list as a county office would send it (CSV with a title row above
+/// the header and a blank line at the end), for trying active discovery on the demo
+/// city: `dibao_rural` (minors not on the roster, a grandmother of a child on file, a
+/// child already on the roster, a wrong ID number, a village that does not exist) or
+/// `disability_care` (a grandmother with a grade 1 disability, a disabled minor not on
+/// the roster). None for another kind. Names and numbers are invented.
+pub fn demo_allowance_list(kind: &str, month: &str) -> Option<String> {
+    let person = |birth: &str, serial: u32| with_check_digit(&format!("370602{birth}{serial:03}"));
+    let born = |id: &str| format!("{}-{}-{}", &id[6..10], &id[10..12], &id[12..14]);
+    let sex = |id: &str| {
+        if (id.as_bytes()[16] - b'0') % 2 == 1 {
+            "男"
+        } else {
+            "女"
+        }
+    };
+    let month = domain::discovery::month_zh(month);
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    let mut add = |name: &str, id: String, village: &str, head: &str, rel: &str, grade: &str| {
+        let n = rows.len() + 1;
+        rows.push([
+            n.to_string(),
+            name.to_string(),
+            id.clone(),
+            sex(&id).to_string(),
+            born(&id),
+            village.to_string(),
+            head.to_string(),
+            rel.to_string(),
+            grade.to_string(),
+        ]);
+    };
+    let (title, grade_header) = match kind {
+        "dibao_rural" => {
+            let head = person("19850312", 135);
+            add("郑国强", head.clone(), "演示村1", &head, "户主", "");
+            add(
+                "郑小雨",
+                person("20160708", 142),
+                "演示村1",
+                &head,
+                "女",
+                "",
+            );
+            add(
+                "郑小川",
+                person("20190221", 151),
+                "演示村1",
+                &head,
+                "子",
+                "",
+            );
+            add("钱思琪", person("20141103", 264), "演示村5", "", "", "");
+            // A grandmother on file for a child of 演示村1 (the fifth demo child).
+            add(
+                &demo_grandmother_name(5),
+                demo_guardian_id_number(5),
+                "演示村1",
+                "",
+                "",
+                "",
+            );
+            // A child already on the roster (the seventh demo child, 演示村2).
+            add(
+                &demo_child_name(7),
+                demo_id_number(7),
+                "演示村2",
+                "",
+                "",
+                "",
+            );
+            // A wrong check digit, and a village that is not in the city.
+            let mut wrong = person("20170505", 372);
+            let last = if wrong.ends_with('1') { '2' } else { '1' };
+            wrong.pop();
+            wrong.push(last);
+            add("孙小军", wrong, "演示村3", "", "", "");
+            add("冯小玲", person("20150909", 388), "幸福村", "", "", "");
+            (format!("演示区{month}农村最低生活保障对象名单"), "备注")
+        }
+        "disability_care" => {
+            add(
+                &demo_grandmother_name(10),
+                demo_guardian_id_number(10),
+                "演示村2",
+                "",
+                "",
+                "一级",
+            );
+            add("黄小宇", person("20130416", 417), "演示村6", "", "", "二级");
+            (format!("演示区{month}重度残疾人护理补贴名单"), "残疾等级")
+        }
+        _ => return None,
+    };
+    let mut csv = format!("{title},,,,,,,,\r\n");
+    csv.push_str(&format!(
+        "序号,姓名,身份证号,性别,出生日期,所在村,户主身份证号,与户主关系,{grade_header}\r\n"
+    ));
+    for r in rows {
+        csv.push_str(&r.join(","));
+        csv.push_str("\r\n");
+    }
+    csv.push_str(",,,,,,,,\r\n");
+    Some(csv)
 }

@@ -5,8 +5,11 @@
 //!   ready, the load generator), consuming an internal code at once.
 //!
 //! Every path mints the token the same way (random, shown once, stored as SHA-256)
-//! and registers the device through [`AccountStore::enroll_device`], which marks the
-//! code used in the same transaction.
+//! and registers the device the same way ([`redeem`]): the rule is [`decide`], here,
+//! once; the store reads the code and the device ([`AccountStore::enrollment_state`])
+//! and writes what was decided only if what it read is unchanged (marking the code
+//! used and creating the device in one transaction, or replacing the token), so two
+//! tries racing each other are decided one after the other.
 //!
 //! **Enrollment is safe to retry**, like every other request of the sync protocol: the
 //! server may have used the code while the phone never got the answer (a lost
@@ -20,7 +23,7 @@
 
 use crate::error::StoreError;
 use crate::model::DeviceAuth;
-use crate::store::{AccountStore, EnrollCodeRecord, EnrollRefusal, NewDevice};
+use crate::store::{AccountStore, EnrollCodeRecord, EnrollRefusal, EnrollmentState, NewDevice};
 use serde::Serialize;
 use sync_core::wire::{codes, EnrollRequest, EnrollResponse};
 use uuid::Uuid;
@@ -232,11 +235,109 @@ async fn register(
         app_version,
         token_hash,
     };
-    match db.enroll_device(code_id, device, now_ms).await? {
+    match redeem(db, code_id, device, now_ms).await? {
         Ok(auth) => Ok((token, auth)),
         Err(EnrollRefusal::CodeUsed) => Err(EnrollError::CodeUsed),
         Err(EnrollRefusal::DeviceExists) => Err(EnrollError::DeviceExists),
     }
+}
+
+/// What an enrollment does, given the code and the device as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// A new device: mark the code used by it and create its row.
+    Register,
+    /// The device this code enrolled asks again (its answer may have been lost): give it
+    /// a new token in place of the one it holds (`expected`), nothing else changes.
+    RedeemAgain {
+        account_id: i64,
+        expected: [u8; 32],
+    },
+    Refuse(EnrollRefusal),
+}
+
+/// The enrollment rule (see the module documentation): a code not used yet enrolls a
+/// device id not known yet; a code is redeemed again by the device it enrolled while
+/// that device is not revoked, the code has not expired and the device's token was
+/// never presented. Another code for a known device id is `DeviceExists` (the code
+/// stays unused); any other reuse is `CodeUsed`.
+pub fn decide(state: &EnrollmentState, device_id: Uuid, now_ms: i64) -> Decision {
+    let Some(code) = &state.code else {
+        return Decision::Refuse(EnrollRefusal::CodeUsed);
+    };
+    let enrolled_by_it = code.used_by == Some(device_id);
+    match &state.device {
+        None if !code.used => Decision::Register,
+        None => Decision::Refuse(EnrollRefusal::CodeUsed),
+        Some(d)
+            if enrolled_by_it
+                && !d.revoked
+                && !d.token_used
+                && code.expires_ms > now_ms
+                && d.account_id == code.account_id =>
+        {
+            Decision::RedeemAgain {
+                account_id: d.account_id,
+                expected: d.token_hash,
+            }
+        }
+        Some(_) if !enrolled_by_it => Decision::Refuse(EnrollRefusal::DeviceExists),
+        Some(_) => Decision::Refuse(EnrollRefusal::CodeUsed),
+    }
+}
+
+/// How often a decision is taken again when the state it read changed before it was
+/// written (another try of the same enrollment won the race).
+const REDEEM_TRIES: usize = 8;
+
+/// Registers `device` with the code as [`decide`] says, writing only if the state read
+/// is unchanged; a race lost is decided again on the new state.
+pub async fn redeem(
+    db: &dyn AccountStore,
+    code_id: &str,
+    device: NewDevice,
+    now_ms: i64,
+) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError> {
+    for _ in 0..REDEEM_TRIES {
+        let state = db.enrollment_state(code_id, device.device_id).await?;
+        let account_id = match decide(&state, device.device_id, now_ms) {
+            Decision::Refuse(r) => return Ok(Err(r)),
+            Decision::Register => {
+                if !db
+                    .enroll_new_device(code_id, device.clone(), now_ms)
+                    .await?
+                {
+                    continue;
+                }
+                state.code.map(|c| c.account_id)
+            }
+            Decision::RedeemAgain {
+                account_id,
+                expected,
+            } => {
+                if !db
+                    .replace_device_token(device.device_id, expected, device.token_hash)
+                    .await?
+                {
+                    continue;
+                }
+                Some(account_id)
+            }
+        };
+        let principal = match account_id {
+            Some(a) => db.principal(a).await?,
+            None => None,
+        }
+        .ok_or_else(|| StoreError::Corrupt("an enrolled device without its account".into()))?;
+        return Ok(Ok(DeviceAuth {
+            device_id: device.device_id,
+            revoked: false,
+            principal,
+        }));
+    }
+    Err(StoreError::Invalid(
+        "enrollment: the code kept changing while it was redeemed".into(),
+    ))
 }
 
 fn answer(auth: DeviceAuth, token: String) -> EnrollResponse {
@@ -266,5 +367,82 @@ impl From<EnrollError> for StoreError {
             EnrollError::Store(e) => e,
             other => StoreError::Invalid(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::EnrolledDevice;
+
+    const NOW: i64 = 1_760_000_000_000;
+
+    fn code(used_by: Option<Uuid>) -> EnrollCodeRecord {
+        EnrollCodeRecord {
+            code_id: "c".into(),
+            account_id: 7,
+            secret_hash: String::new(),
+            expires_ms: NOW + 1000,
+            used: used_by.is_some(),
+            used_by,
+        }
+    }
+
+    fn device(token_used: bool, revoked: bool) -> EnrolledDevice {
+        EnrolledDevice {
+            account_id: 7,
+            revoked,
+            token_used,
+            token_hash: [1; 32],
+        }
+    }
+
+    #[test]
+    fn a_code_enrolls_once_and_is_redeemed_again_only_by_its_device_before_its_token_is_used() {
+        let (me, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let state = |c, d| EnrollmentState {
+            code: Some(c),
+            device: d,
+        };
+        assert_eq!(
+            decide(&state(code(None), None), me, NOW),
+            Decision::Register
+        );
+        assert_eq!(
+            decide(&state(code(Some(me)), Some(device(false, false))), me, NOW),
+            Decision::RedeemAgain {
+                account_id: 7,
+                expected: [1; 32]
+            }
+        );
+        for (d, why) in [
+            (device(true, false), "its token was presented"),
+            (device(false, true), "the device is revoked"),
+        ] {
+            assert_eq!(
+                decide(&state(code(Some(me)), Some(d)), me, NOW),
+                Decision::Refuse(EnrollRefusal::CodeUsed),
+                "{why}"
+            );
+        }
+        assert_eq!(
+            decide(
+                &state(code(Some(me)), Some(device(false, false))),
+                me,
+                NOW + 1000
+            ),
+            Decision::Refuse(EnrollRefusal::CodeUsed),
+            "expired"
+        );
+        assert_eq!(
+            decide(&state(code(Some(other)), None), me, NOW),
+            Decision::Refuse(EnrollRefusal::CodeUsed),
+            "another device's code"
+        );
+        assert_eq!(
+            decide(&state(code(None), Some(device(false, false))), me, NOW),
+            Decision::Refuse(EnrollRefusal::DeviceExists),
+            "a known device id with a new code: the code stays unused"
+        );
     }
 }

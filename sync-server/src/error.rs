@@ -16,7 +16,7 @@ pub enum StoreError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("postgres pool: {0}")]
     Pool(String),
-    #[error("the sqlite writer stopped")]
+    #[error("the store's writer (SQLite's writer thread, PostgreSQL's ingest task) stopped")]
     WriterGone,
     #[error("transaction commit failed: {0}")]
     Commit(String),

@@ -11,9 +11,11 @@
 pub mod auth;
 pub mod bench;
 pub mod bench_console;
+pub mod bench_discovery;
 pub mod blobs;
 pub mod console;
 pub mod demo;
+pub mod discovery;
 pub mod enrollment;
 pub mod error;
 pub mod handlers;

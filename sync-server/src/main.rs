@@ -27,6 +27,10 @@ struct StorageArgs {
     /// Endpoint of the S3-compatible service. Env TONGHU_S3_ENDPOINT.
     #[arg(long)]
     s3_endpoint: Option<String>,
+    /// The deployment's time zone for every date and time shown, exported or used by
+    /// the due rules (`+08:00`, China Standard Time, by default). Env TONGHU_TIME_ZONE.
+    #[arg(long)]
+    time_zone: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +45,10 @@ enum Command {
         /// Largest allowed lead of a change's clock over the server's, ms. Env TONGHU_MAX_AHEAD_MS.
         #[arg(long)]
         max_ahead_ms: Option<u64>,
+        /// The newest app version this deployment offers (e.g. 0.2.0): phones on an
+        /// older version are told an update is available. Env TONGHU_LATEST_APP_VERSION.
+        #[arg(long)]
+        latest_app_version: Option<String>,
         /// Seed the demo city if the storage is empty.
         #[arg(long)]
         seed_demo: bool,
@@ -65,6 +73,18 @@ enum Command {
         /// Measure again on a store an earlier run seeded (no new seeding).
         #[arg(long)]
         reuse: bool,
+    },
+    /// Active discovery: a city-sized list previewed and committed on a fresh store,
+    /// beside the baseline of parsing the same file alone.
+    BenchDiscovery {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Rows of the list.
+        #[arg(long, default_value_t = 200_000)]
+        rows: usize,
+        /// csv or xlsx.
+        #[arg(long, default_value = "csv")]
+        format: String,
     },
     /// Measure push ingest and pull throughput against a fresh store.
     BenchIngest {
@@ -144,6 +164,39 @@ enum AdminCommand {
         #[arg(long)]
         account: String,
     },
+    /// Print a demo allowance list for the demo city (CSV, as a county office sends
+    /// it): `--kind dibao_rural` or `--kind disability_care`.
+    DemoList {
+        #[arg(long)]
+        kind: String,
+        /// The list's month, e.g. 2026-12 (its title names it).
+        #[arg(long)]
+        month: String,
+    },
+    /// Active discovery: match a month's allowance list (XLSX, XLS or CSV) against the
+    /// roster of the admin's area, print the preview, and write the findings as tasks
+    /// in their villages (unless --dry-run). The file is read in memory, never kept.
+    ImportList {
+        /// The county or city admin importing (their area is matched).
+        #[arg(long)]
+        account: String,
+        /// The list kind's code (dibao_urban, dibao_rural, tekun, disability_living,
+        /// disability_care, or a county's own).
+        #[arg(long)]
+        kind: String,
+        /// The list's month, e.g. 2026-05.
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Column of a field when the header is not recognised, e.g. --map id_number=C
+        /// (a letter or a 1-based number; repeatable).
+        #[arg(long = "map")]
+        map: Vec<String>,
+        /// Preview only.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -183,10 +236,135 @@ fn settings_from(storage: &StorageArgs) -> anyhow::Result<Settings> {
                 .context("TONGHU_S3_SECRET_KEY is required with s3 blobs")?,
         };
     }
+    if let Some(z) = storage
+        .time_zone
+        .clone()
+        .or_else(|| env("TONGHU_TIME_ZONE"))
+    {
+        let zone = sync_server::model::clock::parse_zone(&z).with_context(|| {
+            format!("time zone {z:?}: write it as an offset from UTC, e.g. +08:00")
+        })?;
+        sync_server::model::clock::set_zone(zone);
+    }
     if let Some(ms) = env("TONGHU_MAX_AHEAD_MS") {
         s.max_ahead_ms = ms.parse().context("TONGHU_MAX_AHEAD_MS must be a number")?;
     }
     Ok(s)
+}
+
+/// `sync-server admin import-list`: the same core as the console's import page.
+async fn import_list(
+    state: &sync_server::handlers::AppState,
+    account: &str,
+    kind: &str,
+    month: &str,
+    file: &std::path::Path,
+    map: &[String],
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use sync_server::discovery::{list_file, Read};
+    let db = state.db.as_ref();
+    let plain = |e: sync_server::console::ConsoleError| match e {
+        sync_server::console::ConsoleError::BadInput { zh, en, .. } => {
+            anyhow::anyhow!("{zh}\n{en}")
+        }
+        other => anyhow::anyhow!("{other}"),
+    };
+    let viewer = sync_server::discovery::acting_admin(db, account)
+        .await?
+        .with_context(|| format!("{account} is not a county or city admin"))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message("读取并核对名单 reading and matching the list…");
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let (read, pending) = state
+        .discovery
+        .read(db, &viewer, name, &bytes, kind, month)
+        .await
+        .map_err(plain)?;
+    drop(bytes);
+    let prepared = match read {
+        Read::Ready(p) => *p,
+        Read::NeedsMapping {
+            headers,
+            map: mut guessed,
+            missing,
+        } => {
+            for m in map {
+                let (field, col) = m
+                    .split_once('=')
+                    .context("--map takes field=column, e.g. id_number=C")?;
+                let field = list_file::Column::from_code(field.trim())
+                    .with_context(|| format!("unknown field {field}"))?;
+                guessed.insert(
+                    field,
+                    list_file::column_index(col.trim())
+                        .with_context(|| format!("unknown column {col}"))?,
+                );
+            }
+            if !list_file::missing_columns(&guessed).is_empty() {
+                bar.finish_and_clear();
+                eprintln!("未能识别这些列，请用 --map 指定 (columns not recognised; give them with --map):");
+                for c in missing {
+                    eprintln!("  {} ({})", c.code(), c.label_zh());
+                }
+                eprintln!("表头 header:");
+                for (i, h) in headers.iter().enumerate() {
+                    eprintln!("  {} = {h}", list_file::column_letter(i));
+                }
+                bail!("column mapping needed");
+            }
+            let pending = pending.context("the file's sheet")?;
+            state
+                .discovery
+                .prepare(db, &viewer, &pending, &guessed)
+                .await
+                .map_err(plain)?
+        }
+    };
+    bar.finish_and_clear();
+    let f = prepared.figures();
+    println!(
+        "rows read {}\tminors {}\ton roster {}\tfindings {}\tnew tasks {}\tnew in queue {}\tinvalid rows {}\twithout village {}\tduplicates {}",
+        f.rows_read, f.minors, f.on_roster, f.findings, f.new_tasks, f.new_queued, f.invalid_rows, f.no_village, f.duplicates
+    );
+    for p in prepared.problems() {
+        eprintln!("{}", p.zh);
+    }
+    if dry_run {
+        eprintln!("预览完毕，未写入（--dry-run） preview only, nothing written");
+        return Ok(());
+    }
+    let total = f.new_tasks;
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} 项任务字段 task fields {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let bar2 = bar.clone();
+    let record = state
+        .discovery
+        .commit(
+            db,
+            &viewer,
+            &prepared,
+            sync_server::model::clock::today(),
+            &move |done, total| {
+                bar2.set_length(total as u64);
+                bar2.set_position(done as u64);
+            },
+        )
+        .await
+        .map_err(plain)?;
+    bar.finish_and_clear();
+    println!(
+        "imported {} ({} {}): {} new tasks, {} new in the county's queue",
+        record.import_id, record.list_kind, record.list_month, record.new_tasks, record.queued
+    );
+    Ok(())
 }
 
 fn fmt_ms(ms: i64) -> String {
@@ -211,6 +389,7 @@ async fn main() -> anyhow::Result<()> {
             storage,
             listen,
             max_ahead_ms,
+            latest_app_version,
             seed_demo,
         } => {
             let mut settings = settings_from(&storage)?;
@@ -220,6 +399,10 @@ async fn main() -> anyhow::Result<()> {
             if let Some(m) = max_ahead_ms {
                 settings.max_ahead_ms = m;
             }
+            settings.latest_app_version = latest_app_version
+                .or_else(|| env("TONGHU_LATEST_APP_VERSION"))
+                .map(|v| v.trim().chars().take(40).collect::<String>())
+                .filter(|v| !v.is_empty());
             tracing::info!(?settings, "starting");
             let state = sync_server::server::build_state(settings.clone())
                 .await
@@ -237,6 +420,20 @@ async fn main() -> anyhow::Result<()> {
                 listener.local_addr()?
             );
             sync_server::server::run(state, listener).await?;
+        }
+        Command::BenchDiscovery {
+            storage,
+            rows,
+            format,
+        } => {
+            let settings = settings_from(&storage)?;
+            let format = match format.as_str() {
+                "csv" => sync_server::bench_discovery::Format::Csv,
+                "xlsx" => sync_server::bench_discovery::Format::Xlsx,
+                other => bail!("--format is csv or xlsx, not {other}"),
+            };
+            let report = sync_server::bench_discovery::run(settings, rows, format).await?;
+            println!("{report}");
         }
         Command::Admin { storage, command } => {
             let settings = settings_from(&storage)?;
@@ -394,6 +591,26 @@ async fn main() -> anyhow::Result<()> {
                 AdminCommand::SeedDemo => {
                     let seed = sync_server::demo::seed_demo(db).await?;
                     print_seed(&seed);
+                }
+                AdminCommand::DemoList { kind, month } => {
+                    let csv = sync_server::demo::demo_allowance_list(&kind, &month).with_context(
+                        || {
+                            format!(
+                                "no demo list of kind {kind:?}: try dibao_rural or disability_care"
+                            )
+                        },
+                    )?;
+                    print!("{csv}");
+                }
+                AdminCommand::ImportList {
+                    account,
+                    kind,
+                    month,
+                    file,
+                    map,
+                    dry_run,
+                } => {
+                    import_list(&state, &account, &kind, &month, &file, &map, dry_run).await?;
                 }
             }
         }

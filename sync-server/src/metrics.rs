@@ -3,7 +3,6 @@
 //! route, ingest batch sizes and SQLite group-commit sizes. Labels carry codes and
 //! route templates only, never personal data.
 
-use crate::ingest::PlannedRejection;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
     TextEncoder,
@@ -113,12 +112,14 @@ pub fn pull_handled(changes: usize) {
     METRICS.pulled.inc_by(changes as u64);
 }
 
-/// A batch was ingested.
-pub fn ingested(accepted: usize, rejections: &[PlannedRejection]) {
-    METRICS.batch.observe((accepted + rejections.len()) as f64);
+/// A batch was ingested: `accepted` changes, and one refusal code per change refused.
+pub fn ingested<'a>(accepted: usize, rejected_codes: impl ExactSizeIterator<Item = &'a str>) {
+    METRICS
+        .batch
+        .observe((accepted + rejected_codes.len()) as f64);
     METRICS.accepted.inc_by(accepted as u64);
-    for r in rejections {
-        METRICS.rejected.with_label_values(&[r.code]).inc();
+    for code in rejected_codes {
+        METRICS.rejected.with_label_values(&[code]).inc();
     }
 }
 

@@ -6,13 +6,14 @@
 //! merged.
 //!
 //! The data comes from the store ([`crate::store::SyncStore::child_id_numbers`]: the
-//! winning `id_number` of every child not deleted); the grouping is here, once, pure.
+//! winning `id_number` of every child, with its tombstone); which files count
+//! ([`live_files`]) and the grouping are here, once, pure.
 //! ID numbers are compared after [`domain::id_number::normalize_id_number`] (what older
 //! devices may have sent unnormalised still matches) and shown masked only.
 
 use crate::error::StoreError;
 use crate::model::Principal;
-use crate::store::Database;
+use crate::store::{Database, StoredIdNumber};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -70,13 +71,33 @@ pub fn shared_id_numbers(
         .collect()
 }
 
+/// The files of children not deleted ([`domain::schema::is_deleted`]) whose ID number
+/// is filled in.
+pub fn live_files(stored: Vec<StoredIdNumber>) -> impl Iterator<Item = IdNumberFile> {
+    stored.into_iter().filter_map(|s| {
+        let tombstone = s
+            .tombstone
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+        if domain::schema::is_deleted(tombstone.as_ref()) {
+            return None;
+        }
+        let id_number = serde_json::from_str::<Option<String>>(&s.id_number).ok()??;
+        Some(IdNumberFile {
+            child_id: s.child_id,
+            village: s.village,
+            id_number,
+        })
+    })
+}
+
 /// The shared ID numbers a person should see: those with a file in their area (the
 /// other files are listed with their village, so the supervisor knows whom to call).
 pub async fn for_principal(
     db: &dyn Database,
     principal: &Principal,
 ) -> Result<Vec<SharedIdNumber>, StoreError> {
-    let files = db.child_id_numbers().await?;
+    let files = live_files(db.child_id_numbers().await?);
     let mut out: Vec<SharedIdNumber> = shared_id_numbers(files)
         .into_iter()
         .filter(|(_, files)| files.iter().any(|f| principal.can_read(&f.village)))
@@ -124,5 +145,24 @@ mod tests {
         assert_eq!(shared[0].0, id);
         let villages: Vec<&str> = shared[0].1.iter().map(|f| f.village.as_str()).collect();
         assert_eq!(villages, vec!["A", "C"]);
+    }
+
+    #[test]
+    fn a_deleted_childs_file_and_an_empty_number_do_not_count() {
+        let stored = |child: u128, id: &str, tombstone: Option<&str>| StoredIdNumber {
+            child_id: Uuid::from_u128(child),
+            village: "A".into(),
+            id_number: id.into(),
+            tombstone: tombstone.map(str::to_string),
+        };
+        let live: Vec<u128> = live_files(vec![
+            stored(1, "\"11010519491231002X\"", None),
+            stored(2, "\"11010519491231002X\"", Some("false")),
+            stored(3, "\"11010519491231002X\"", Some("true")),
+            stored(4, "null", None),
+        ])
+        .map(|f| f.child_id.as_u128())
+        .collect();
+        assert_eq!(live, vec![1, 2]);
     }
 }

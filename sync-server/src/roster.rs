@@ -25,7 +25,7 @@
 //! and lines starting with `#` are skipped. Every error names the line (where its
 //! record starts) in Chinese and English.
 
-use crate::model::Role;
+use crate::model::{Role, MAX_CODE_CHARS};
 
 /// A place in the hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,7 +175,7 @@ impl Roster {
             ));
         }
         let (kind, code, name, parent) = (cols[0], cols[1], cols[2], cols[3]);
-        if code.is_empty() || code.chars().count() > 40 || code.contains(';') {
+        if code.is_empty() || code.chars().count() > MAX_CODE_CHARS || code.contains(';') {
             return Err(err(
                 "代码或登录名须为 1 到 40 个字符，且不含分号".into(),
                 "code/login must be 1-40 characters without ';'".into(),
@@ -224,7 +224,7 @@ impl Roster {
             });
             return Ok(());
         }
-        let role = Role::parse(kind).ok_or_else(|| {
+        let role = Role::parse(kind).filter(|r| r.in_roster()).ok_or_else(|| {
             err(
                 format!(
                     "不认识的类别“{}”",
@@ -240,7 +240,8 @@ impl Roster {
             Role::Director => PlaceKind::Village,
             Role::Supervisor => PlaceKind::Township,
             Role::CountyAdmin => PlaceKind::County,
-            Role::CityAdmin => PlaceKind::City,
+            // The server's replica is never in a roster (refused above).
+            Role::CityAdmin | Role::Server => PlaceKind::City,
         };
         let places: Vec<String> = parent
             .split(';')
@@ -293,6 +294,14 @@ fn csv_problem(e: &csv::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn the_server_s_own_account_cannot_come_from_a_roster() {
+        let e = Roster::parse("kind,code,name,parent\ncity,37,市,\nserver,tonghu-server,x,37\n")
+            .unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.zh.contains("不认识的类别"), "{}", e.zh);
+    }
+
     #[test]
     fn a_roster_names_places_before_people() {
         let r = Roster::parse(

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(blob_routes)
         .merge(console_routes())
+        .merge(discovery_routes())
         .route("/healthz", get(handlers::health::healthz))
         .route("/metrics", get(handlers::health::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -73,9 +74,17 @@ fn console_routes() -> Router<AppState> {
             get(pages::first_login_form).post(pages::first_login),
         )
         .route("/console/logout", post(pages::logout))
+        .route("/console/lang", post(pages::set_lang))
+        .route("/console/static/console.css", get(pages::style))
+        .route("/console/static/console.js", get(pages::script))
         .route("/console/overview", get(pages::overview))
         .route("/console/directors/{login}", get(pages::director))
         .route("/console/children/{id}", get(pages::child))
+        .route("/console/children/{id}/photos/{photo}", get(pages::photo))
+        .route(
+            "/console/children/{id}/photos/{photo}/thumb",
+            get(pages::photo_thumb),
+        )
         .route(
             "/console/children/{id}/agreements/{agreement}",
             get(pages::agreement),
@@ -85,7 +94,11 @@ fn console_routes() -> Router<AppState> {
         .route("/console/admin/roster", post(admin::roster))
         .route("/console/admin/enroll-code", post(admin::enroll_code))
         .route("/console/admin/login-code", post(admin::login_code))
-        .route("/console/admin/devices/{id}/revoke", post(admin::revoke))
+        .route("/console/admin/accounts/name", post(admin::rename))
+        .route(
+            "/console/admin/devices/{id}/revoke",
+            get(admin::revoke_form).post(admin::revoke),
+        )
         .route(
             "/console/admin/devices/{id}/quarantine",
             get(admin::quarantine),
@@ -99,6 +112,42 @@ fn console_routes() -> Router<AppState> {
         .route("/api/v1/console/directors/{login}", get(api::director))
         .route("/api/v1/console/children/{child_id}", get(api::child))
         .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(middleware::from_fn(handlers::console::guard))
+}
+
+/// Largest list file the console takes (a city's 200,000 rows as CSV are ~25 MB).
+pub const MAX_LIST_FILE: usize = 64 * 1024 * 1024;
+
+/// Active discovery's console pages (`handlers::console::discovery`).
+fn discovery_routes() -> Router<AppState> {
+    use handlers::console::discovery as d;
+    Router::new()
+        .route("/console/discovery/preview", post(d::preview))
+        .layer(DefaultBodyLimit::max(MAX_LIST_FILE))
+        .merge(
+            Router::new()
+                .route("/console/discovery", get(d::home))
+                .route("/console/discovery/mapping", post(d::mapping))
+                .route("/console/discovery/commit", post(d::commit))
+                .route("/console/discovery/list-kinds", post(d::add_kind))
+                .route("/console/discovery/tasks", get(d::tasks))
+                .route("/console/discovery/queue", get(d::queue))
+                .route("/console/discovery/queue/{id}/assign", post(d::assign))
+                .route("/console/discovery/confirmations", get(d::confirmations))
+                .route(
+                    "/console/discovery/confirmations/{child_id}",
+                    post(d::decide),
+                )
+                .route(
+                    "/console/discovery/standards",
+                    get(d::standards).post(d::set_standard),
+                )
+                .route("/console/discovery/export.xlsx", get(d::export))
+                .layer(DefaultBodyLimit::max(2 * 1024 * 1024)),
+        )
+        // The console's guard (cross-site refusal, CSP and the other headers, error
+        // pages in the reader's language) on every discovery page too.
+        .layer(middleware::from_fn(handlers::console::guard))
 }
 
 async fn observe(req: Request, next: Next) -> Response {
@@ -114,6 +163,17 @@ async fn observe(req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&crate::model::clock::now_ms().to_string()) {
         res.headers_mut().insert("x-server-time-ms", v);
     }
+    // Nothing this server answers is to be framed or sniffed (the console's own pages
+    // get their full policy from `handlers::console::guard`).
+    let h = res.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     res
 }
 

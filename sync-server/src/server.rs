@@ -31,10 +31,12 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StoreError> {
             .await?,
         ),
     };
+    let discovery = Arc::new(crate::discovery::Discovery::new(settings.max_ahead_ms));
     Ok(AppState {
         db,
         blobs,
         settings: Arc::new(settings),
+        discovery,
     })
 }
 

@@ -53,6 +53,9 @@ pub struct Settings {
     pub blobs: BlobSettings,
     /// How far ahead of the server clock a change's hlc may be.
     pub max_ahead_ms: u64,
+    /// The newest app version this deployment offers, told to every phone in its pull
+    /// answers (phones on an older one say an update is available). None: not said.
+    pub latest_app_version: Option<String>,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             database_url: None,
             blobs: BlobSettings::Disk,
             max_ahead_ms: sync_core::hlc::DEFAULT_MAX_AHEAD_MS,
+            latest_app_version: None,
         }
     }
 }
@@ -90,6 +94,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("blobs", &self.blobs)
             .field("max_ahead_ms", &self.max_ahead_ms)
+            .field("latest_app_version", &self.latest_app_version)
             .finish()
     }
 }

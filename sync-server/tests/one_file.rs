@@ -84,7 +84,7 @@ async fn an_id_number_in_two_villages_files_is_flagged_for_the_supervisor(backen
     let (_, body) = get(&sup1, path).await;
     assert_eq!(body, json!([]));
     // The view is in the console's access log, without the number.
-    let log = s.state.db.console_log(50).await.unwrap();
+    let log = s.state.db.console_log(None, 50).await.unwrap();
     assert!(log.iter().any(|e| e.action == "view_shared_id_numbers"));
     assert!(log.iter().all(|e| !e.subject.contains(moved)));
 }

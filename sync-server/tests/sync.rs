@@ -8,6 +8,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use sync_core::wire::{PulledChange, VerifyRequest, VerifyResponse, PROTOCOL_VERSION};
 use sync_core::{Hlc, Replica, Scope, ScopeChecksum};
+use sync_server::store::VillageSet;
 
 backend_tests!(
     a_village_s_devices_receive_what_its_director_pushed,
@@ -22,6 +23,7 @@ backend_tests!(
     a_pull_leaves_out_the_puller_s_own_changes_and_still_moves_its_cursor,
     own_changes_re_fed_into_a_village_reach_their_author,
     a_gap_holds_later_changes_back_and_a_reused_seq_is_refused,
+    a_push_that_fails_takes_none_of_the_pushes_committed_with_it_down,
 );
 
 async fn a_village_s_devices_receive_what_its_director_pushed(backend: Backend) {
@@ -100,8 +102,8 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
         unknown.clone(),
         bad,
         foreign,
-        table,
-        good2,
+        table.clone(),
+        good2.clone(),
         ahead.clone(),
     ];
     let out = phone.push(&batch).await;
@@ -142,12 +144,21 @@ async fn rejected_changes_are_reported_recorded_and_count_as_held(backend: Backe
     // Gaps: seq 9 arrives before 8, and 5 is still missing; once 5 arrives, 9 is held.
     let c8 = phone.change("child", row, "status", json!("active"), "A");
     let c9 = phone.change("child", row, "added_on", json!("2025-01-01"), "A");
-    assert_eq!(phone.push(&[c9]).await.max_device_seq, 4);
-    assert_eq!(phone.push(&[c8]).await.max_device_seq, 4);
-    // The device corrects its clock and re-stamps the refused change (same op_id).
+    assert_eq!(
+        phone.push(std::slice::from_ref(&c9)).await.max_device_seq,
+        4
+    );
+    assert_eq!(
+        phone.push(std::slice::from_ref(&c8)).await.max_device_seq,
+        4
+    );
+    // The device corrects its clock, re-stamps the refused change (same op_id) and sends
+    // its outbox again from there on, as it does after every push that left a gap. (The
+    // change that could never be applied — seq 6, an unknown table — was not kept
+    // while it waited: it is refused now, in sequence.)
     let mut restamped = ahead;
     restamped.hlc = Hlc::new(common::now_ms(), 0);
-    let out = phone.push(&[restamped]).await;
+    let out = phone.push(&[restamped, table, good2, c8, c9]).await;
     let codes: Vec<(u64, &str)> = out
         .rejected
         .iter()
@@ -552,7 +563,8 @@ async fn supervisor_reads_are_written_to_the_access_log(backend: Backend) {
     let (got, _) = sup.pull_all(0).await;
     assert_eq!(got.len(), 9, "only the supervisor's own township");
     assert!(got.iter().all(|p| p.change.scope.as_str() == "A"));
-    let log = s.state.db.access_log().await.unwrap();
+    let all = || s.state.db.access_log(VillageSet::All, None, 1000);
+    let log = all().await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(
         (
@@ -565,10 +577,34 @@ async fn supervisor_reads_are_written_to_the_access_log(backend: Backend) {
     );
     // A director's own pulls are not logged.
     s.device("dir-a").await.pull_all(0).await;
-    assert_eq!(s.state.db.access_log().await.unwrap().len(), 1);
+    assert_eq!(all().await.unwrap().len(), 1);
     let admin = s.device("admin").await;
     assert_eq!(admin.pull_all(0).await.0.len(), 18);
-    assert_eq!(s.state.db.access_log().await.unwrap().len(), 3);
+    assert_eq!(all().await.unwrap().len(), 3);
+    // The log is read newest first, bounded, and filtered by the database.
+    let newest = s
+        .state
+        .db
+        .access_log(VillageSet::All, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 2);
+    assert!(newest.iter().all(|e| e.account_id == admin.account_id));
+    let c_only = ["C".to_string()];
+    let of_c = s
+        .state
+        .db
+        .access_log(VillageSet::Only(&c_only), None, 1000)
+        .await
+        .unwrap();
+    assert_eq!((of_c.len(), of_c[0].scope.as_str()), (1, "C"));
+    let by_sup = s
+        .state
+        .db
+        .access_log(VillageSet::All, Some(&[sup.account_id]), 1000)
+        .await
+        .unwrap();
+    assert_eq!((by_sup.len(), by_sup[0].device_id), (1, sup.device_id));
 }
 
 async fn the_audit_trail_names_account_and_device(backend: Backend) {
@@ -661,4 +697,68 @@ async fn late_commits_are_never_skipped_by_a_racing_puller(backend: Backend) {
         seen_set, accepted,
         "the racing puller's union is every accepted change"
     );
+}
+
+/// Both backends commit concurrent pushes together (group commit), each in its own
+/// savepoint: a push that fails in storage is rolled back alone and answered with its
+/// error; the pushes around it are stored, fed and answered as usual.
+async fn a_push_that_fails_takes_none_of_the_pushes_committed_with_it_down(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let mut phones = Vec::new();
+    for login in ["dir-a", "dir-a", "dir-b", "dir-b", "dir-c", "dir-c"] {
+        phones.push(s.device(login).await);
+    }
+    // A device the store has no row for: its push fails inside the storage
+    // transaction (the device row is read in it), after the pushes queued before it
+    // started and before those queued after it.
+    let ghost = sync_server::store::DeviceAuth {
+        device_id: uuid::Uuid::now_v7(),
+        revoked: false,
+        principal: sync_server::model::Principal::new(
+            phones[0].account_id,
+            sync_server::model::Role::Director,
+            vec!["A".into()],
+        ),
+    };
+    // Makes the ghost's changes (its own seqs, so no real phone's are used up).
+    let maker = s.device("dir-a").await;
+    for round in 0..5 {
+        let mut tasks = Vec::new();
+        for (i, p) in phones.iter().enumerate() {
+            let village = ["A", "A", "B", "B", "C", "C"][i];
+            let batch = sync_server::store::PushBatch {
+                changes: p.new_child(village, &format!("童{round}")).1,
+                heartbeat: Default::default(),
+                now_ms: common::now_ms(),
+                max_ahead_ms: 600_000,
+            };
+            let (db, auth) = (s.state.db.clone(), s.state.db.device_by_id(p.device_id));
+            let auth = auth.await.unwrap().unwrap();
+            tasks.push(tokio::spawn(async move { db.push(&auth, batch).await }));
+            if i == 2 {
+                let (db, ghost) = (s.state.db.clone(), ghost.clone());
+                let batch = sync_server::store::PushBatch {
+                    changes: maker.new_child("A", "幽灵").1,
+                    heartbeat: Default::default(),
+                    now_ms: common::now_ms(),
+                    max_ahead_ms: 600_000,
+                };
+                let ghost_push = tokio::spawn(async move { db.push(&ghost, batch).await });
+                tasks.push(ghost_push);
+            }
+        }
+        let mut failed = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(out) => assert!(out.rejected.is_empty(), "{:?}", out.rejected),
+                Err(_) => failed += 1,
+            }
+        }
+        assert_eq!(failed, 1, "only the ghost's push fails (round {round})");
+    }
+    // Every real push is stored and fed: 5 rounds × 9 fields per child.
+    let sup = s.device("admin").await;
+    let (pulled, _) = sup.pull_all(0).await;
+    assert_eq!(pulled.len(), 6 * 5 * 9);
+    assert!(pulled.iter().all(|p| p.change.value != json!("幽灵")));
 }

@@ -41,7 +41,16 @@ fn call_err(app: &DeviceApp, cmd: &str, args: Value) -> field_app::UserError {
 
 /// A phone enrolled for `account` with the PIN set.
 fn enrolled_app(server: &TestServer, dir: &std::path::Path, account: &str) -> Arc<DeviceApp> {
-    let app = DeviceApp::open(dir, config()).unwrap();
+    enrolled_app_with(server, dir, account, config())
+}
+
+fn enrolled_app_with(
+    server: &TestServer,
+    dir: &std::path::Path,
+    account: &str,
+    config: AppConfig,
+) -> Arc<DeviceApp> {
+    let app = DeviceApp::open(dir, config).unwrap();
     let st = call(&app, "app_state", json!({}));
     assert_eq!(st["phase"], "needs_enrollment");
     let code = server.enroll_code(account);
@@ -321,6 +330,45 @@ fn a_visit_recorded_while_the_server_is_down_syncs_by_itself_when_it_returns() {
     }
 }
 
+/// "Sync now" answers with the sync under way — never with the state from before the
+/// tap, which a person (or the sync screen's button) would read as "done" — and what
+/// was saved before the tap is on the server once the phone says the sync is over.
+#[test]
+fn sync_now_answers_with_the_sync_under_way_and_ends_with_everything_sent() {
+    let backend = Backend::Sqlite;
+    let server = TestServer::start(&backend);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    if let Some(r) = cfg.background_sync.as_mut() {
+        // Only the taps sync here.
+        r.after_save = Duration::from_secs(3600);
+        r.probe_base = Duration::from_secs(3600);
+        r.probe_cap = Duration::from_secs(3600);
+    }
+    let app = enrolled_app_with(&server, dir.path(), "d1", cfg);
+    wait_until_synced(&app);
+    wait_until("the first round over", 30, || {
+        call(&app, "sync_state", json!({}))["in_flight"] == false
+    });
+    for round in 0..3 {
+        let mut child = new_child(&format!("李小花{round}"), "v1");
+        child["id_number"] = json!(id(&format!("11010520160308{:03}", 2 * round + 2)));
+        call(&app, "add_child", child);
+        let st = call(&app, "sync_state", json!({}));
+        assert!(st["pending_records"].as_u64().unwrap() > 0, "{st}");
+        // Two taps in a row: the second comes while the first round may be running.
+        let answer = call(&app, "sync_now", json!({"wait": false}));
+        assert_eq!(answer["in_flight"], true, "the answer to the tap: {answer}");
+        call(&app, "sync_now", json!({"wait": false}));
+        wait_until("the taps' rounds over", 30, || {
+            call(&app, "sync_state", json!({}))["in_flight"] == false
+        });
+        let st = call(&app, "sync_state", json!({}));
+        assert_eq!(st["pending_records"], 0, "everything saved before the taps is sent: {st}");
+        assert!(st["last_error"].is_null(), "{st}");
+    }
+}
+
 #[test]
 fn a_visit_form_is_kept_as_a_draft_until_the_visit_is_saved() {
     let server = TestServer::start(&Backend::Sqlite);
@@ -592,15 +640,13 @@ fn the_dispatcher_answers_every_mistake_with_a_clear_error() {
         call_err(&app, "make_coffee", json!({})).code,
         "unknown_command"
     );
-    assert_eq!(
-        call_err(&app, "roster", json!({"overdue_only": "yes"})).code,
-        "bad_request"
-    );
-    assert_eq!(
-        call_err(&app, "roster", json!({"serach": "x"})).code,
-        "bad_request",
-        "unknown fields are refused"
-    );
+    // Arguments that do not fit are refused naming the field, in Chinese.
+    let e = call_err(&app, "roster", json!({"overdue_only": "yes"}));
+    assert_eq!(e.code, "bad_value");
+    assert_eq!(e.field.as_deref(), Some("overdue_only"));
+    let e = call_err(&app, "roster", json!({"serach": "x"}));
+    assert_eq!(e.code, "unknown_field", "unknown fields are refused");
+    assert!(e.zh.contains("serach"), "{}", e.zh);
     assert_eq!(call_err(&app, "roster", json!({})).code, "locked");
     assert_eq!(
         call(&app, "app_state", Value::Null)["phase"],

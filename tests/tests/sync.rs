@@ -251,7 +251,17 @@ fn a_child_who_moves_village_reaches_the_new_village_whole_and_leaves_the_old_on
         old.store
             .edit_record("child", child, obj(json!({"village_code": "v2"})))
             .unwrap();
-        old.sync().unwrap();
+        let report = old.sync().unwrap();
+        assert_eq!(
+            report
+                .children_left
+                .iter()
+                .map(|c| (c.name.as_str(), c.village.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("周小五", "v2")],
+            "{}: the move is told by name, with the new village",
+            backend.name()
+        );
         assert!(
             old.store.child_file(child).is_err(),
             "{}: the old device no longer holds the child",
@@ -350,8 +360,20 @@ fn a_director_given_another_village_receives_it_and_one_taken_away_leaves_the_ph
             tonghu_tests::CITY_CSV.replace("director,d1,王主任,v1", "director,d1,王主任,v2");
         std::fs::write(&path, only_v2).unwrap();
         server.admin(&["import", "--file", path.to_str().unwrap()]);
-        d1.sync().unwrap();
+        let report = d1.sync().unwrap();
         assert_eq!(d1.store.device_state().unwrap().scopes, vec!["v2"]);
+        let left: Vec<(&str, &str)> = report
+            .children_left
+            .iter()
+            .map(|c| (c.name.as_str(), c.village.as_str()))
+            .collect();
+        assert_eq!(
+            left,
+            vec![("吴一", "v1")],
+            "{}: the round says who left the phone, by name",
+            backend.name()
+        );
+        assert_eq!(report.children_left[0].child_id, mine);
         assert!(
             d1.store.child_file(mine).is_err(),
             "{}: v1 left the phone",

@@ -12,6 +12,7 @@ use crate::codes::{AgreementStatus, PrincipalRelation, Renewal, SignerRole};
 use crate::error::DomainError;
 use crate::guardian::{caregiver_not_adult, ADULT_AGE};
 use crate::id_number::parse_id_number;
+use crate::problems::Problems;
 use crate::record::{
     self, age_on, check_phone, check_sha256_hex, not_in_future, required_text, timestamp_date,
     Fields, Void,
@@ -194,37 +195,43 @@ impl AgreementTerms {
     /// Checks what has been entered so far, without asking for what is missing: phone
     /// numbers and ID numbers that are filled in must be valid. For drafts.
     pub fn validate_entered(&self, today: NaiveDate) -> Result<(), DomainError> {
+        self.entered_problems(today).first_blocking()
+    }
+
+    /// Every problem of what has been entered so far ([`Self::validate_entered`]).
+    pub fn entered_problems(&self, today: NaiveDate) -> Problems {
+        let mut p = Problems::new();
         let phones = [
             ("principal.phone", &self.principal.phone, "甲方"),
             ("caregiver.phone", &self.caregiver.phone, "乙方"),
         ];
         for (path, phone, whose) in phones {
             if !phone.trim().is_empty() {
-                phone_ok(path, phone, whose)?;
+                p.check(phone_ok(path, phone, whose));
             }
         }
         for (i, c) in self.emergency_contacts.iter().enumerate() {
             if !c.phone.trim().is_empty() {
-                phone_ok(
+                p.check(phone_ok(
                     &format!("emergency_contacts.{i}.phone"),
                     &c.phone,
                     "紧急联系人",
-                )?;
+                ));
             }
         }
-        id_ok(
+        p.take(id_ok(
             "principal.id_number",
             &self.principal.id_number,
             "甲方",
             today,
-        )?;
-        id_ok(
+        ));
+        p.take(id_ok(
             "caregiver.id_number",
             &self.caregiver.id_number,
             "乙方",
             today,
-        )?;
-        Ok(())
+        ));
+        p
     }
 
     /// Checks that the agreement can be signed on `today`: every party present with a
@@ -232,39 +239,51 @@ impl AgreementTerms {
     /// starts and has not ended, at least one emergency contact, 甲's weekly-contact
     /// promise, 乙's Art. 22 declaration, and the view of a child aged 8 or more.
     pub fn validate_for_signing(&self, today: NaiveDate) -> Result<(), DomainError> {
-        self.validate_entered(today)?;
+        self.signing_problems(today).first_blocking()
+    }
+
+    /// Everything missing or wrong before the agreement can be signed, all at once
+    /// (what [`Self::validate_for_signing`] refuses with the first of): the preview
+    /// and the draft's check list them together, so the director fills them in one go.
+    pub fn signing_problems(&self, today: NaiveDate) -> Problems {
+        let mut out = self.entered_problems(today);
         let p = &self.principal;
-        require("principal.name", &p.name, "甲方（委托人）姓名")?;
+        out.check(require("principal.name", &p.name, "甲方（委托人）姓名"));
         if p.relation.is_none() {
-            return Err(term_error(
+            out.block(term_error(
                 "required",
                 "principal.relation",
                 "请选择甲方与儿童的关系（父亲、母亲或监护人）",
                 "principal.relation is required before signing",
             ));
         }
-        require("principal.phone", &p.phone, "甲方联系电话")?;
-        require("principal.work_location", &p.work_location, "甲方务工地点")?;
+        out.check(require("principal.phone", &p.phone, "甲方联系电话"));
+        out.check(require(
+            "principal.work_location",
+            &p.work_location,
+            "甲方务工地点",
+        ));
 
         let c = &self.caregiver;
-        require("caregiver.name", &c.name, "乙方（受托照护人）姓名")?;
-        require(
+        out.check(require("caregiver.name", &c.name, "乙方（受托照护人）姓名"));
+        out.check(require(
             "caregiver.relationship",
             &c.relationship,
             "乙方与儿童的关系",
-        )?;
-        require("caregiver.health", &c.health, "乙方健康状况")?;
-        require("caregiver.address", &c.address, "乙方住址")?;
-        require("caregiver.phone", &c.phone, "乙方联系电话")?;
-        if let Some(id) = id_ok("caregiver.id_number", &c.id_number, "乙方", today)? {
+        ));
+        out.check(require("caregiver.health", &c.health, "乙方健康状况"));
+        out.check(require("caregiver.address", &c.address, "乙方住址"));
+        out.check(require("caregiver.phone", &c.phone, "乙方联系电话"));
+        // The ID number's own problem is already listed (entered_problems).
+        if let Ok(Some(id)) = id_ok("caregiver.id_number", &c.id_number, "乙方", today) {
             let age = age_on(id.birth_date, today);
             if age < ADULT_AGE {
                 let e = caregiver_not_adult(age);
-                return Err(term_error(e.code, "caregiver.id_number", e.zh, e.en));
+                out.block(term_error(e.code, "caregiver.id_number", e.zh, e.en));
             }
         }
         if !c.id_number.trim().is_empty() && c.id_number.trim() == p.id_number.trim() {
-            return Err(term_error(
+            out.block(term_error(
                 "caregiver_is_principal",
                 "caregiver.id_number",
                 "乙方与甲方是同一人：受托照护人应是甲方以外的成年人",
@@ -274,7 +293,7 @@ impl AgreementTerms {
 
         let w = &self.witness;
         if w.village_committee.trim().is_empty() && w.child_director.trim().is_empty() {
-            return Err(term_error(
+            out.block(term_error(
                 "required",
                 "witness",
                 "请填写见证方：村（居）民委员会或儿童主任",
@@ -283,46 +302,51 @@ impl AgreementTerms {
         }
 
         let child = &self.child;
-        require("child.name", &child.name, "儿童姓名")?;
-        let Some(birth) = child.birth_date else {
-            return Err(term_error(
+        out.check(require("child.name", &child.name, "儿童姓名"));
+        match child.birth_date {
+            None => out.block(term_error(
                 "required",
                 "child.birth_date",
                 "请填写儿童出生日期",
                 "child.birth_date is required before signing",
-            ));
-        };
-        not_in_future("birth_date", birth, today)
-            .map_err(|e| term_error(e.code, "child.birth_date", e.zh, e.en))?;
+            )),
+            Some(birth) => {
+                out.check(
+                    not_in_future("birth_date", birth, today)
+                        .map_err(|e| term_error(e.code, "child.birth_date", e.zh, e.en)),
+                );
+            }
+        }
 
-        require("reason", &self.reason, "委托原因")?;
-        let (Some(start), Some(end)) = (self.period_start, self.period_end) else {
-            return Err(term_error(
+        out.check(require("reason", &self.reason, "委托原因"));
+        match (self.period_start, self.period_end) {
+            (Some(start), Some(end)) => {
+                if end <= start {
+                    out.block(term_error(
+                        "period_order",
+                        "period_end",
+                        format!("委托期限的结束日期（{end}）应晚于开始日期（{start}）"),
+                        format!("the period ends ({end}) before it starts ({start})"),
+                    ));
+                } else if end < today {
+                    out.block(term_error(
+                        "period_over",
+                        "period_end",
+                        format!("委托期限已于{end}结束，不能再签署；请修改期限"),
+                        format!("the period ended on {end}"),
+                    ));
+                }
+            }
+            _ => out.block(term_error(
                 "required",
                 "period",
                 "请填写委托期限的起止日期",
                 "the period's start and end are required before signing",
-            ));
-        };
-        if end <= start {
-            return Err(term_error(
-                "period_order",
-                "period_end",
-                format!("委托期限的结束日期（{end}）应晚于开始日期（{start}）"),
-                format!("the period ends ({end}) before it starts ({start})"),
-            ));
-        }
-        if end < today {
-            return Err(term_error(
-                "period_over",
-                "period_end",
-                format!("委托期限已于{end}结束，不能再签署；请修改期限"),
-                format!("the period ended on {end}"),
-            ));
+            )),
         }
 
         if self.emergency_contacts.is_empty() {
-            return Err(term_error(
+            out.block(term_error(
                 "required",
                 "emergency_contacts",
                 "请至少填写一位紧急联系人",
@@ -330,20 +354,20 @@ impl AgreementTerms {
             ));
         }
         for (i, ec) in self.emergency_contacts.iter().enumerate() {
-            require(
+            out.check(require(
                 &format!("emergency_contacts.{i}.name"),
                 &ec.name,
                 "紧急联系人姓名",
-            )?;
-            require(
+            ));
+            out.check(require(
                 &format!("emergency_contacts.{i}.phone"),
                 &ec.phone,
                 "紧急联系人电话",
-            )?;
+            ));
         }
 
         if !self.weekly_contact_promise {
-            return Err(term_error(
+            out.block(term_error(
                 "weekly_contact_required",
                 "weekly_contact_promise",
                 "甲方须承诺每周至少与儿童联系一次（未成年人保护法第二十三条）",
@@ -351,23 +375,27 @@ impl AgreementTerms {
             ));
         }
         if !self.caregiver_declaration {
-            return Err(term_error(
+            out.block(term_error(
                 "declaration_required",
                 "caregiver_declaration",
                 "乙方须声明没有未成年人保护法第二十二条规定的不得作为被委托人的情形",
                 "the caregiver must declare not being excluded by Art. 22",
             ));
         }
-        let age = age_on(birth, today);
-        if age >= CHILD_VIEW_AGE && self.child_view.trim().is_empty() {
-            return Err(term_error(
-                "child_view_required",
-                "child_view",
-                format!("儿童已{age}岁，请听取并记录儿童本人的意见（未成年人保护法第二十二条）"),
-                format!("the child is {age}: record the child's own view (Art. 22)"),
-            ));
+        if let Some(birth) = child.birth_date {
+            let age = age_on(birth, today);
+            if age >= CHILD_VIEW_AGE && self.child_view.trim().is_empty() {
+                out.block(term_error(
+                    "child_view_required",
+                    "child_view",
+                    format!(
+                        "儿童已{age}岁，请听取并记录儿童本人的意见（未成年人保护法第二十二条）"
+                    ),
+                    format!("the child is {age}: record the child's own view (Art. 22)"),
+                ));
+            }
         }
-        Ok(())
+        out
     }
 }
 

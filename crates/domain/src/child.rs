@@ -9,10 +9,12 @@ use crate::codes::{
 };
 use crate::error::DomainError;
 use crate::id_number::parse_id_number;
+use crate::problems::Problems;
 use crate::record::{self, age_on, not_before, not_in_future, required_text, Fields};
 use crate::schema::CHILD;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The child's file (table `child`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +120,18 @@ impl Child {
         })
     }
 
+    /// What a newly registered child's file holds where the registration left a field
+    /// out: risk green (until a visit says otherwise), a household registration, on the
+    /// roster, added today.
+    pub fn registration_defaults(today: NaiveDate) -> Fields {
+        let mut f = Fields::new();
+        f.insert("risk_colour".into(), Value::from(RiskColour::Green.code()));
+        f.insert("household_registered".into(), Value::Bool(true));
+        f.insert("status".into(), Value::from(ChildStatus::Active.code()));
+        f.insert("added_on".into(), Value::from(today.to_string()));
+        f
+    }
+
     /// The child's age in completed years on `day`.
     pub fn age_on(&self, day: NaiveDate) -> i32 {
         age_on(self.birth_date, day)
@@ -133,22 +147,34 @@ impl Child {
     /// the schema. For a record read with `from_fields`, whose fields were just
     /// type-checked, this is all that is left to check.
     pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
-        required_text("name", &self.name)?;
-        required_text("village_code", &self.village_code)?;
-        not_in_future("birth_date", self.birth_date, today)?;
-        not_in_future("added_on", self.added_on, today)?;
-        not_before("added_on", self.added_on, "birth_date", self.birth_date)?;
+        self.problems(today).first_blocking()
+    }
+
+    /// Every problem of the child's file at once (what [`Self::check_rules`] refuses
+    /// with the first of).
+    pub fn problems(&self, today: NaiveDate) -> Problems {
+        let mut p = Problems::new();
+        p.check(required_text("name", &self.name));
+        p.check(required_text("village_code", &self.village_code));
+        p.check(not_in_future("birth_date", self.birth_date, today));
+        p.check(not_in_future("added_on", self.added_on, today));
+        p.check(not_before(
+            "added_on",
+            self.added_on,
+            "birth_date",
+            self.birth_date,
+        ));
         if let Some(id) = &self.id_number {
-            self.check_id_number(id, today)?;
+            p.check(self.check_id_number(id, today));
         }
         if let Some(health) = &self.health {
-            health.validate()?;
+            p.check(health.validate());
         }
         match self.status {
-            ChildStatus::Active => self.check_active(today)?,
-            ChildStatus::Exited => self.check_exit(today)?,
-        }
-        Ok(())
+            ChildStatus::Active => p.check(self.check_active(today)),
+            ChildStatus::Exited => p.check(self.check_exit(today)),
+        };
+        p
     }
 
     fn check_id_number(&self, id: &str, today: NaiveDate) -> Result<(), DomainError> {

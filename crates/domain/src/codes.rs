@@ -281,6 +281,49 @@ code_enum! {
 }
 
 code_enum! {
+    /// How a director closed an active-discovery task.
+    TaskOutcome = schema::TASK_OUTCOME_CODES {
+        /// 已登记为新儿童: names the new child's file.
+        Registered = "registered",
+        /// 已关联已有儿童档案: names the child already on file.
+        Linked = "linked",
+        /// 不符合条件: with the reason.
+        NotEligible = "not_eligible",
+        /// 查无此人或已迁出: with a note.
+        NotFoundOrMoved = "not_found_or_moved",
+    }
+}
+
+code_enum! {
+    /// What active discovery found when it matched a list against the roster (inside
+    /// a task's `details`, see [`crate::discovery::Finding`]).
+    FindingKind {
+        /// 名单上的未成年人不在台账上: check at home whether the child is to be cared for.
+        UnlistedMinor = "unlisted_minor",
+        /// A parent or guardian on a roster child's file is on the list.
+        GuardianListed = "guardian_listed",
+        /// A roster child shares a household (户主身份证号 / 户编号) with a listed adult.
+        HouseholdListed = "household_listed",
+        /// A roster child's family is newly on the list (was not last month).
+        JoinedList = "joined_list",
+        /// A roster child's family was on last month's list and is not on this one.
+        LeftList = "left_list",
+    }
+}
+
+code_enum! {
+    /// What the county confirms about a child's place in care (增员 / 变更 / 减员).
+    ConfirmationKind {
+        /// 增员: a child brought into care.
+        Addition = "addition",
+        /// 变更: the child's categories changed.
+        Change = "change",
+        /// 减员: the child left care (turned 18, moved, parent returned, died, …).
+        Exit = "exit",
+    }
+}
+
+code_enum! {
     /// 正常 / 关注 / 异常 for one checklist area of a visit.
     ItemStatus {
         /// 正常
@@ -459,6 +502,10 @@ mod tests {
             ReferralKind::SCHEMA_CODES
         );
         assert_eq!(codes(TaskKind::ALL, TaskKind::code), TaskKind::SCHEMA_CODES);
+        assert_eq!(
+            codes(TaskOutcome::ALL, TaskOutcome::code),
+            TaskOutcome::SCHEMA_CODES
+        );
     }
 
     #[test]

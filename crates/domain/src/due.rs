@@ -158,6 +158,26 @@ impl VisitPolicy {
         day
     }
 
+    /// The next visit a visit on `day` sets when the director sets none: the child's
+    /// interval after it (monthly, quarterly), and for a red child no later than the
+    /// rule allows ([`crate::visit::red_next_visit_latest`]). The device fills it, for
+    /// every colour alike; the director may change it.
+    pub fn next_visit_after(
+        &self,
+        day: NaiveDate,
+        categories: &[Category],
+        risk: RiskColour,
+    ) -> NaiveDate {
+        let by_interval = day
+            .checked_add_days(Days::new(u64::from(self.interval_days(categories, risk))))
+            .unwrap_or(NaiveDate::MAX);
+        if risk == RiskColour::Red {
+            by_interval.min(crate::visit::red_next_visit_latest(day))
+        } else {
+            by_interval
+        }
+    }
+
     /// The date the child's next visit is due, or `None` for a child no longer on the
     /// roster. Before the first visit: the first-visit deadline. After it: the last
     /// visit plus the child's interval, or the date the director set on that visit if

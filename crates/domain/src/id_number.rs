@@ -46,17 +46,9 @@ pub fn check_digit(first17: &str) -> Option<char> {
     CHECK_CHARS.get((sum % 11) as usize).copied()
 }
 
-/// An ID number as typed, put in its stored form: full-width digits and letters made
-/// ASCII (a Chinese keyboard often types `３７０６…`), every space (of any width) and
-/// zero-width mark removed, a final `x` made `X`. Anything else is kept, so that the
-/// check that follows can say which character is wrong.
-pub fn normalize_id_number(typed: &str) -> String {
-    crate::normalize::ascii_form(typed)
-        .chars()
-        .filter(|c| !c.is_whitespace() && !crate::normalize::is_invisible(*c))
-        .map(|c| if c == 'x' { 'X' } else { c })
-        .collect()
-}
+/// An ID number as typed, put in its stored form (normalisation lives with all the
+/// others, in [`crate::normalize`]).
+pub use crate::normalize::normalize_id_number;
 
 fn invalid(zh: impl Into<String>, en: impl Into<String>) -> DomainError {
     DomainError::new("invalid_id_number", zh, en).on_field("id_number")
@@ -194,6 +186,53 @@ pub fn mask_id_number(id: &str) -> String {
         .collect()
 }
 
+/// Whether a field holds an ID number (`id_number`, `principal_id_number`, …): the
+/// one rule for which fields every screen masks.
+pub fn is_id_number_field(field: &str) -> bool {
+    field.ends_with("id_number")
+}
+
+/// A text for a screen with every 身份证号-looking run in it (15 to 18 digits, the
+/// 18th maybe `X`) masked by [`mask_id_number`]: an agreement's text, a note, a value a
+/// field was not meant to hold. The device's views, the console's pages and exports
+/// all mask through this and [`mask_field_for_screen`].
+pub fn mask_id_numbers_in_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len()
+            && (chars[j].is_ascii_digit()
+                || (j > i && j - i == 17 && matches!(chars[j], 'X' | 'x')))
+        {
+            j += 1;
+        }
+        if j - i >= 15 {
+            let run: String = chars[i..j].iter().collect();
+            out.push_str(&mask_id_number(&run));
+            i = j;
+        } else if j > i {
+            out.extend(&chars[i..j]);
+            i = j;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A field's value as any screen shows it: an ID-number field masked whole, any
+/// ID-number-looking run in other text masked, everything else as it is.
+pub fn mask_field_for_screen(field: &str, value: &str) -> String {
+    if is_id_number_field(field) {
+        mask_id_number(value)
+    } else {
+        mask_id_numbers_in_text(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +352,24 @@ mod tests {
             let changed = String::from_utf8(bytes).unwrap();
             prop_assert!(parse_id_number(&changed, today()).is_err(), "{}", changed);
         }
+    }
+
+    #[test]
+    fn every_id_number_in_a_text_or_an_id_field_is_masked_one_way() {
+        let t = mask_id_numbers_in_text("甲方身份证号：37060219800101123X，电话 13800000000。");
+        assert!(t.contains("3706**********123X"), "{t}");
+        assert!(
+            t.contains("13800000000"),
+            "a phone number is not an ID number: {t}"
+        );
+        assert_eq!(
+            mask_field_for_screen("principal_id_number", "370602198001011234"),
+            mask_id_number("370602198001011234")
+        );
+        assert_eq!(mask_field_for_screen("id_number", "12345"), "*****");
+        assert_eq!(
+            mask_field_for_screen("notes", "号码370602198001011234"),
+            "号码3706**********1234"
+        );
     }
 }

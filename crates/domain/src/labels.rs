@@ -88,6 +88,11 @@ pub fn field_label_zh(field: &str) -> &str {
         "details" => "详情",
         "due_on" => "截止日期",
         "done_on" => "完成日期",
+        "outcome_note" => "核查说明",
+        "outcome_child_id" => "对应的儿童档案",
+        // county_decision
+        "confirmed" => "县级确认",
+        "sent_back" => "县级退回",
         other => other,
     }
 }
@@ -105,6 +110,7 @@ pub fn table_label_zh(table: &str) -> &str {
         "referral" => "转介",
         "task" => "任务",
         "consent" => "登记告知签名",
+        "county_decision" => "县级确认",
         other => other,
     }
 }
@@ -122,6 +128,7 @@ pub fn table_label_en(table: &str) -> &str {
         "referral" => "referral",
         "task" => "task",
         "consent" => "signed registration notice",
+        "county_decision" => "county confirmation",
         other => other,
     }
 }
@@ -219,7 +226,21 @@ pub fn code_label_zh(code: &str) -> &str {
         "check_listed_minor" => "核查名单中的未成年人",
         "first_visit" => "首次走访",
         "winter_visit" => "寒假走访",
-        // codes inside JSON fields (not in the schema's lists)
+        // task outcomes
+        "registered" => "已登记为新儿童",
+        "linked" => "已关联已有儿童档案",
+        "not_eligible" => "不符合条件",
+        "not_found_or_moved" => "查无此人或已迁出",
+        // codes inside JSON fields
+        "unlisted_minor" => "名单上的未成年人不在台账上",
+        "guardian_listed" => "监护人在名单上",
+        "household_listed" => "同户成员在名单上",
+        "joined_list" => "家庭新进入名单",
+        "left_list" => "家庭已不在名单上",
+        "addition" => "增员",
+        "change" => "变更",
+        "exit" => "减员",
+        // other codes inside JSON fields (not in the schema's lists)
         "normal" => "正常",
         "watch" => "关注",
         "abnormal" => "异常",
@@ -330,6 +351,18 @@ fn known_code_label_en(code: &str) -> Option<&'static str> {
         "check_listed_minor" => "check a minor on an allowance list",
         "first_visit" => "first visit",
         "winter_visit" => "winter holiday visit",
+        "registered" => "registered as a new child",
+        "linked" => "linked to a child on file",
+        "not_eligible" => "not eligible",
+        "not_found_or_moved" => "not found or moved away",
+        "unlisted_minor" => "minor on the list, not on the roster",
+        "guardian_listed" => "a guardian is on the list",
+        "household_listed" => "someone in the household is on the list",
+        "joined_list" => "family newly on the list",
+        "left_list" => "family no longer on the list",
+        "addition" => "addition (brought into care)",
+        "change" => "change of category",
+        "exit" => "exit (left care)",
         "normal" => "normal",
         "watch" => "watch",
         "abnormal" => "abnormal",
@@ -500,6 +533,15 @@ mod tests {
             AGREEMENT_STATUS_CODES,
             REFERRAL_KIND_CODES,
             TASK_KIND_CODES,
+            TASK_OUTCOME_CODES,
+            &[
+                "unlisted_minor",
+                "guardian_listed",
+                "household_listed",
+                "joined_list",
+                "left_list",
+            ],
+            &["addition", "change", "exit"],
         ];
         for list in lists {
             for code in *list {

@@ -8,9 +8,11 @@
 #![warn(missing_docs)]
 
 pub mod agreement;
+pub mod care;
 pub mod child;
 pub mod codes;
 pub mod consent;
+pub mod discovery;
 pub mod due;
 pub mod error;
 pub mod guardian;
@@ -19,6 +21,7 @@ pub mod labels;
 pub mod normalize;
 pub mod photo;
 pub mod pinyin;
+pub mod problems;
 mod record;
 pub mod referral;
 pub mod rejection;
@@ -31,18 +34,24 @@ pub use agreement::{
     AgreementChild, AgreementDraft, AgreementTerms, AgreementVersion, Caregiver, EmergencyContact,
     Principal, Signature, Witness,
 };
+pub use care::{confirmation_state, ConfirmationState, CountyDecision, MonthlyRate};
 pub use child::{duplicate_id_number, Child, Health, School};
 pub use codes::*;
 pub use consent::Consent;
+pub use discovery::Finding;
 pub use due::{due_status, urgency_rank, DueFacts, DueStatus, VisitPolicy};
 pub use error::DomainError;
 pub use guardian::Guardian;
-pub use id_number::{mask_id_number, normalize_id_number, parse_id_number, IdNumber};
+pub use id_number::{
+    mask_field_for_screen, mask_id_number, mask_id_numbers_in_text, normalize_id_number,
+    parse_id_number, IdNumber,
+};
 pub use photo::Photo;
 pub use pinyin::{name_initials, name_matches};
-pub use record::{village_not_held, Fields, Void};
+pub use problems::{Problem, Problems};
+pub use record::{age_on, fill_defaults, village_not_held, Fields, Void};
 pub use referral::Referral;
-pub use task::Task;
+pub use task::{Task, TaskClosing};
 pub use visit::{Checklist, ChecklistItem, GpsFix, Visit};
 
 /// The whole-record rules for a row of `table` as it will be stored: its fields read
@@ -65,8 +74,96 @@ pub fn validate_row(
         "agreement_version" => AgreementVersion::from_fields(fields)?.check_rules(today),
         "signature" => Signature::from_fields(fields)?.check_rules(today),
         "consent" => Consent::from_fields(fields)?.check_rules(today),
+        "county_decision" => CountyDecision::from_fields(fields).map(|_| ()),
         _ => Ok(()),
     }
+}
+
+/// Every problem of a row of `table` as a form holds it now, at once, blocking or
+/// only a warning: what the device's `check_draft` answers before anything is saved
+/// or signed. First the schema (each field's type, unknown fields, each field
+/// required), the checks a field can have on its own (an ID number's check digit, a
+/// checklist's areas) and, once the fields are readable, the record's own rules
+/// (dates, an emergency's report, a red child's next visit, …) — the same rules a
+/// save refuses with ([`validate_row`]).
+pub fn row_problems(table: &str, fields: &Fields, today: chrono::NaiveDate) -> Problems {
+    let mut p = Problems::new();
+    let Some(spec) = schema::table(table) else {
+        p.block(sync_core::SchemaError::UnknownTable(table.chars().take(64).collect()).into());
+        return p;
+    };
+    for k in fields.keys().filter(|k| spec.field(k).is_none()) {
+        p.block(
+            sync_core::SchemaError::UnknownField {
+                table: table.to_string(),
+                field: k.chars().take(64).collect(),
+            }
+            .into(),
+        );
+    }
+    let mut complete = fields.clone();
+    if spec.field(schema::TOMBSTONE_FIELD).is_some() {
+        complete
+            .entry(schema::TOMBSTONE_FIELD)
+            .or_insert(serde_json::Value::Bool(false));
+    }
+    for f in spec.fields {
+        let v = complete.get(f.name).unwrap_or(&serde_json::Value::Null);
+        if table == "visit" && f.name == "checklist" && !v.is_null() {
+            p.extend(Checklist::draft_problems(v));
+            continue;
+        }
+        if let Err(problem) = f.check_value(v) {
+            if v.is_null() {
+                p.block(
+                    DomainError::new(
+                        "required",
+                        format!("请填写“{}”", labels::field_label_zh(f.name)),
+                        format!("{} is required", labels::field_label_en(f.name)),
+                    )
+                    .on_field(f.name),
+                );
+            } else {
+                p.block(record::schema_problem(spec, f, v, problem));
+            }
+            continue;
+        }
+        if id_number::is_id_number_field(f.name) {
+            if let Some(id) = v.as_str().filter(|s| !s.trim().is_empty()) {
+                p.take(parse_id_number(id, today));
+            }
+        }
+    }
+    if !p.none_blocking() {
+        return p;
+    }
+    let rules = match table {
+        "child" => Child::from_fields(&complete).map(|c| c.problems(today)),
+        "visit" => Visit::from_fields(&complete).map(|v| v.problems(today)),
+        "agreement_draft" => AgreementDraft::from_fields(&complete).map(|d| {
+            let mut p = Problems::new();
+            p.check(d.check_rules(today));
+            p.extend(d.terms.signing_problems(today));
+            p
+        }),
+        other => validate_row(other, &complete, today).map(|()| Problems::new()),
+    };
+    match rules {
+        Ok(rules) => {
+            for r in rules.0 {
+                // Said once: a problem the field checks above already named.
+                if !p
+                    .0
+                    .iter()
+                    .any(|q| q.error.code == r.error.code && q.error.field == r.error.field)
+                {
+                    p.0.push(r);
+                }
+            }
+        }
+        Err(e) => p.block(e),
+    }
+    p
 }
 
 #[cfg(test)]

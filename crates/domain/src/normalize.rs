@@ -203,7 +203,7 @@ pub fn normalize_in(table_spec: &TableSpec, field: &str, v: &mut Value) {
             }
             update(v, |s| {
                 if field == "id_number" {
-                    Cow::Owned(crate::id_number::normalize_id_number(s))
+                    Cow::Owned(normalize_id_number(s))
                 } else if PHONE_FIELDS.contains(&field) {
                     normalize_phone(s)
                 } else if TIMESTAMP_FIELDS.contains(&field) {
@@ -241,7 +241,7 @@ pub fn normalize_in(table_spec: &TableSpec, field: &str, v: &mut Value) {
 }
 
 fn normalize_id(s: &str) -> Cow<'_, str> {
-    Cow::Owned(crate::id_number::normalize_id_number(s))
+    Cow::Owned(normalize_id_number(s))
 }
 
 /// The JSON fields whose insides people type: the checklist (codes and notes), the
@@ -329,6 +329,19 @@ pub fn normalize_fields(table: &str, fields: &mut Fields) {
     for (name, v) in fields.iter_mut() {
         normalize_field(table, name, v);
     }
+}
+
+/// An ID number as typed, put in its stored form: full-width digits and letters made
+/// ASCII (a Chinese keyboard often types `３７０６…`), every space (of any width) and
+/// zero-width mark removed, a final `x` made `X`. Anything else is kept, so that the
+/// check that follows ([`crate::id_number::parse_id_number`]) can say which character
+/// is wrong.
+pub fn normalize_id_number(typed: &str) -> String {
+    ascii_form(typed)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !is_invisible(*c))
+        .map(|c| if c == 'x' { 'X' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

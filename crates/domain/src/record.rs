@@ -44,6 +44,21 @@ impl Void {
     }
 }
 
+/// Puts each of `defaults` into `fields` where the field is absent or `null`: how a
+/// new record gets the values the domain gives a field nobody filled in (see the
+/// record types' `defaults` constructors). Every shell's input goes through it, so no
+/// shell keeps a default of its own.
+pub fn fill_defaults(fields: &mut Fields, defaults: Fields) {
+    for (k, v) in defaults {
+        match fields.get(&k) {
+            None | Some(Value::Null) => {
+                fields.insert(k, v);
+            }
+            Some(_) => {}
+        }
+    }
+}
+
 /// All schema fields of `record` (absent optional values as `null`), nothing else.
 pub(crate) fn to_fields<T: Serialize>(spec: &TableSpec, record: &T) -> Fields {
     let mut out = Map::new();
@@ -119,7 +134,12 @@ pub(crate) fn check_schema(spec: &TableSpec, fields: &Fields) -> Result<(), Doma
     Ok(())
 }
 
-fn schema_problem(spec: &TableSpec, f: &FieldSpec, v: &Value, problem: String) -> DomainError {
+pub(crate) fn schema_problem(
+    spec: &TableSpec,
+    f: &FieldSpec,
+    v: &Value,
+    problem: String,
+) -> DomainError {
     if let ValueType::Code(codes) | ValueType::CodeSet(codes) = f.ty {
         let given: Vec<&str> = match v {
             Value::String(s) => vec![s.as_str()],
@@ -352,7 +372,7 @@ fn time_part_exists(ts: &str) -> bool {
 
 /// Completed years between `birth` and `on` (a birthday on 29 February counts on
 /// 1 March in other years).
-pub(crate) fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
     use chrono::Datelike;
     let mut years = on.year() - birth.year();
     if (on.month(), on.day()) < (birth.month(), birth.day()) {

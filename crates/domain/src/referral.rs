@@ -36,6 +36,26 @@ pub struct Referral {
 }
 
 impl Referral {
+    /// What a new referral holds where the form left a field out: referred today.
+    pub fn defaults(today: NaiveDate) -> Fields {
+        let mut f = Fields::new();
+        f.insert(
+            "referred_on".into(),
+            serde_json::Value::from(today.to_string()),
+        );
+        f
+    }
+
+    /// What closing a referral holds where the form left a field out: closed today.
+    pub fn closing_defaults(today: NaiveDate) -> Fields {
+        let mut f = Fields::new();
+        f.insert(
+            "closed_on".into(),
+            serde_json::Value::from(today.to_string()),
+        );
+        f
+    }
+
     /// The referral's fields as the schema names them.
     pub fn to_fields(&self) -> Fields {
         record::to_fields(&REFERRAL, self)

@@ -80,6 +80,12 @@ pub fn explain(code: &str) -> RejectionText {
             "This record cannot be changed once saved (visits, photos and signed agreements are voided and recorded again); the server did not accept the change.",
             "If it is wrong, void the record with a reason and record it again.",
         ),
+        "server_only" => text(
+            "这一项由县（区）民政部门在服务器上填写（例如主动发现任务的核查内容、县级确认结果），手机不能修改，服务器没有接收这次修改。",
+            "不需要重新填写：请按任务要求核查后在手机上“办结”任务；对县级确认结果有疑问请联系乡镇督导员。",
+            "This item is filled in by the county civil-affairs office on the server (an active-discovery finding, the county's confirmation); a phone may not change it, so the server did not accept the change.",
+            "Nothing to re-enter: check the task as it asks and close it on the phone; ask your township supervisor about the county's decision.",
+        ),
         "bad_value" => text(
             "这条记录有一项内容不符合要求，服务器没有接收。",
             "请打开这条记录，按提示修改后重新保存；手机会再次上传。",

@@ -77,9 +77,20 @@ pub const REFERRAL_KIND_CODES: &[&str] = &[
     "harm_or_abuse",             // → police (mandatory report)
     "other",
 ];
-/// Codes of the kinds of task.
+/// Codes of the kinds of task. Active discovery's findings keep within
+/// `check_listed_minor` (a minor not on the roster) and `other` (a finding on a child
+/// already on file): a phone on the release before discovery reads a task with
+/// `Task::from_fields` for its home screen, and an unknown kind would hide the task
+/// there. The precise finding is inside `details` (see [`crate::discovery::Finding`]).
 pub const TASK_KIND_CODES: &[&str] =
     &["check_listed_minor", "first_visit", "winter_visit", "other"];
+/// Codes of how a director closed an active-discovery task.
+pub const TASK_OUTCOME_CODES: &[&str] = &[
+    "registered",         // 已登记为新儿童
+    "linked",             // 已关联已有儿童档案
+    "not_eligible",       // 不符合条件（写明原因）
+    "not_found_or_moved", // 查无此人或已迁出（写明情况）
+];
 
 const NAME: T = T::Text { max_chars: 40 };
 const SHORT: T = T::Text { max_chars: 200 };
@@ -91,6 +102,12 @@ const STROKES: T = T::Json { max_bytes: 32_768 };
 
 /// Soft delete of a mutable row. Legal records are never purged.
 pub const TOMBSTONE_FIELD: &str = "deleted";
+
+/// Whether a row whose tombstone field holds `tombstone` is deleted: only `true` is (a
+/// missing or `false` tombstone is a live row). The one soft-delete rule of the server.
+pub fn is_deleted(tombstone: Option<&serde_json::Value>) -> bool {
+    matches!(tombstone, Some(serde_json::Value::Bool(true)))
+}
 /// The void of an append-only row: `{"reason": "...", "by": "..."}`.
 pub const VOID_FIELD: &str = "voided";
 /// The field whose value is a child's scope.
@@ -269,18 +286,26 @@ pub const REFERRAL: TableSpec = TableSpec {
 };
 
 /// Work for a director: check a minor found on the 低保 list, a first visit, …
+///
+/// Tasks are written by the server (active discovery writes them as a replica of its
+/// own): a director's phone may write only how the task was closed (`done_on`,
+/// `outcome`, `outcome_note`, `outcome_child_id`); every other field is
+/// [`FieldSpec::server_only`](sync_core::schema::FieldSpec::server_only).
 pub const TASK: TableSpec = TableSpec {
     name: "task",
     kind: TableKind::Mutable,
     fields: &[
-        F::new("kind", T::Code(TASK_KIND_CODES)),
-        F::new(SCOPE_FIELD, T::Text { max_chars: 20 }),
-        F::new("child_id", T::RowRef).nullable(),
-        F::new("title", SHORT),
-        F::new("details", SMALL_JSON).nullable(),
-        F::new("due_on", T::Date),
+        F::new("kind", T::Code(TASK_KIND_CODES)).server_only(),
+        F::new(SCOPE_FIELD, T::Text { max_chars: 20 }).server_only(),
+        F::new("child_id", T::RowRef).nullable().server_only(),
+        F::new("title", SHORT).server_only(),
+        F::new("details", SMALL_JSON).nullable().server_only(),
+        F::new("due_on", T::Date).server_only(),
         F::new("done_on", T::Date).nullable(),
-        TOMBSTONE,
+        F::new("outcome", T::Code(TASK_OUTCOME_CODES)).nullable(),
+        F::new("outcome_note", NOTE).nullable(),
+        F::new("outcome_child_id", T::RowRef).nullable(),
+        TOMBSTONE.server_only(),
     ],
 };
 
@@ -301,6 +326,26 @@ pub const CONSENT: TableSpec = TableSpec {
     ],
 };
 
+/// 县级确认 (增员 / 变更 / 减员): the county civil-affairs office's last decision on a
+/// child's place in care, one row per child (its id derived from the child's, see
+/// [`crate::care::decision_row_id`]), written only by the server when a county admin
+/// confirms or sends back in the console. A table of its own, not fields of `child`: a
+/// phone on the release before it reads the child with `Child::from_fields`, which
+/// refuses a field it does not know — the child's file would no longer open there,
+/// while an unknown table is stored and passed on untouched. Whether a child is
+/// awaiting confirmation is derived, never stored: [`crate::care::confirmation_state`].
+pub const COUNTY_DECISION: TableSpec = TableSpec {
+    name: "county_decision",
+    kind: TableKind::Mutable,
+    fields: &[
+        F::new("child_id", T::RowRef).server_only(),
+        // The last confirmation: `crate::care::Confirmed` as JSON.
+        F::new("confirmed", SMALL_JSON).nullable().server_only(),
+        // The last sending back: `crate::care::SentBack` as JSON.
+        F::new("sent_back", SMALL_JSON).nullable().server_only(),
+    ],
+};
+
 /// Every synced table, in dependency order (a child before the rows that name it).
 pub const TABLES: &[TableSpec] = &[
     CHILD,
@@ -313,11 +358,72 @@ pub const TABLES: &[TableSpec] = &[
     REFERRAL,
     TASK,
     CONSENT,
+    COUNTY_DECISION,
 ];
 
 /// Looks up a synced table by name.
 pub fn table(name: &str) -> Option<&'static TableSpec> {
     TABLES.iter().find(|t| t.name == name)
+}
+
+/// Whether `table.field` is written only by the server's own replica (unknown names:
+/// false, the schema check refuses them on its own).
+pub fn server_only(table_name: &str, field: &str) -> bool {
+    table(table_name)
+        .and_then(|t| t.field(field))
+        .is_some_and(|f| f.server_only)
+}
+
+/// A row as this release reads it: only the fields the schema of `table_name` names
+/// (an unknown table: none). A phone keeps, merges and passes on every field it is
+/// sent — a newer release's server may hold fields this one does not know — but reads
+/// and checks only these, so a field added later never makes a record unreadable or
+/// an edit of a known field impossible on a phone that has not updated.
+pub fn known_fields(table_name: &str, fields: &crate::Fields) -> crate::Fields {
+    let Some(spec) = table(table_name) else {
+        return crate::Fields::new();
+    };
+    fields
+        .iter()
+        .filter(|(name, _)| spec.field(name).is_some())
+        .map(|(name, v)| (name.clone(), v.clone()))
+        .collect()
+}
+
+/// The refusal of a device's change to a field only the server writes (see
+/// [`server_only`]): said for the director, with what to do instead.
+pub fn server_only_refusal(table_name: &str, field: &str) -> crate::DomainError {
+    let what = crate::labels::field_label_zh(field);
+    let table_zh = crate::labels::table_label_zh(table_name);
+    crate::DomainError::new(
+        "server_only",
+        format!("“{table_zh}”的“{what}”由县（区）民政部门在服务器上填写，手机不能修改"),
+        format!(
+            "{} of a {} is written by the county office on the server; a phone may not change it",
+            crate::labels::field_label_en(field),
+            crate::labels::table_label_en(table_name)
+        ),
+    )
+    .on_field(field)
+}
+
+/// A value typed as text (`--set phone=13800000000`, a spreadsheet cell) as the
+/// schema types its field: text stays text (a phone number is not a number), whole
+/// numbers and yes/no where the field wants them, JSON for lists and objects, `null`
+/// to clear. Anything else is passed on as text, for the field's own check to refuse
+/// in its own words.
+pub fn value_from_text(table_name: &str, field: &str, raw: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let ty = table(table_name).and_then(|t| t.field(field)).map(|f| f.ty);
+    let parsed = serde_json::from_str::<Value>(raw).ok();
+    match (ty, parsed) {
+        (_, Some(Value::Null)) => Value::Null,
+        (Some(T::Integer { .. }), Some(v @ Value::Number(_))) => v,
+        (Some(T::Bool), Some(v @ Value::Bool(_))) => v,
+        (Some(T::Json { .. } | T::CodeSet(_)), Some(v @ (Value::Array(_) | Value::Object(_)))) => v,
+        (None, Some(v)) => v,
+        _ => Value::String(raw.to_string()),
+    }
 }
 
 /// Validates one change against the schema (table, field, value type, write-once).
@@ -349,6 +455,18 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_release_s_fields_are_left_out_of_what_this_one_reads() {
+        let mut row = crate::Fields::new();
+        row.insert("title".into(), serde_json::json!("核查"));
+        row.insert("outcome".into(), serde_json::json!("linked"));
+        row.insert("added_in_a_later_release".into(), serde_json::json!(1));
+        let known = known_fields("task", &row);
+        let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        assert_eq!(names, ["outcome", "title"]);
+        assert!(known_fields("a_later_table", &row).is_empty());
+    }
+
+    #[test]
     fn append_only_tables_can_only_be_voided_after_creation() {
         for t in TABLES.iter().filter(|t| t.kind == TableKind::AppendOnly) {
             let late: Vec<_> = t
@@ -358,6 +476,38 @@ mod tests {
                 .map(|f| f.name)
                 .collect();
             assert_eq!(late, vec![VOID_FIELD], "{}", t.name);
+        }
+    }
+
+    #[test]
+    fn a_director_writes_only_how_a_task_was_closed_and_nothing_of_a_county_decision() {
+        let director: Vec<&str> = TASK
+            .fields
+            .iter()
+            .filter(|f| !f.server_only)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(
+            director,
+            ["done_on", "outcome", "outcome_note", "outcome_child_id"]
+        );
+        assert!(COUNTY_DECISION.fields.iter().all(|f| f.server_only));
+        assert!(server_only("task", "details") && !server_only("task", "done_on"));
+        assert!(server_only("county_decision", "confirmed"));
+        assert!(!server_only("child", "categories") && !server_only("nope", "x"));
+        let e = server_only_refusal("county_decision", "confirmed");
+        assert_eq!(e.code, "server_only");
+        assert!(
+            e.zh.contains("县级确认") && e.zh.contains("手机不能修改"),
+            "{}",
+            e.zh
+        );
+        // No other table has a server-only field: phones write them as before.
+        for t in TABLES
+            .iter()
+            .filter(|t| !["task", "county_decision"].contains(&t.name))
+        {
+            assert!(t.fields.iter().all(|f| !f.server_only), "{}", t.name);
         }
     }
 

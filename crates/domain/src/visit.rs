@@ -6,6 +6,7 @@
 use crate::codes::{ChecklistArea, ItemStatus, RiskColour, VisitAction, VisitMode};
 use crate::error::DomainError;
 use crate::labels::field_label_zh;
+use crate::problems::Problems;
 use crate::record::{self, not_before, not_in_future, required_text, timestamp_date, Fields, Void};
 use crate::schema::VISIT;
 use chrono::NaiveDate;
@@ -124,6 +125,84 @@ impl Checklist {
         ]
     }
 
+    /// Every problem of a checklist as a form holds it while it is filled in: each
+    /// area not answered yet, each unknown area or status, and (for the areas
+    /// answered) each abnormal area without a note and each note too long — all at
+    /// once, each naming its area (`checklist.health`).
+    pub fn draft_problems(v: &Value) -> Problems {
+        let mut p = Problems::new();
+        let Some(obj) = v.as_object() else {
+            p.block(
+                DomainError::new(
+                    "bad_checklist",
+                    "走访检查项格式不对",
+                    "the checklist must be an object of six areas",
+                )
+                .on_field("checklist"),
+            );
+            return p;
+        };
+        for k in obj.keys().filter(|k| ChecklistArea::from_code(k).is_none()) {
+            let k: String = k.chars().take(40).collect();
+            p.block(
+                DomainError::new(
+                    "bad_checklist",
+                    format!("走访检查项没有“{k}”这一项"),
+                    format!("unknown checklist area {k:?}"),
+                )
+                .on_field("checklist"),
+            );
+        }
+        for area in ChecklistArea::ALL {
+            let field = format!("checklist.{area}");
+            let item = obj.get(area.code());
+            let status = item
+                .and_then(|i| i.get("status"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty());
+            let Some(status) = status else {
+                p.block(
+                    DomainError::new(
+                        "checklist_area_missing",
+                        format!("请选择“{}”一项的情况（正常、关注或异常）", area.label_zh()),
+                        format!("checklist {area}: choose normal, watch or abnormal"),
+                    )
+                    .on_field(field),
+                );
+                continue;
+            };
+            let Some(status) = ItemStatus::from_code(status) else {
+                p.block(
+                    DomainError::new(
+                        "bad_checklist",
+                        format!("“{}”一项的状态应为正常、关注或异常", area.label_zh()),
+                        format!("checklist area {area}: status must be normal, watch or abnormal"),
+                    )
+                    .on_field(field),
+                );
+                continue;
+            };
+            let note = item
+                .and_then(|i| i.get("note"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let one = Checklist::all(ItemStatus::Normal);
+            let mut one = one;
+            let slot = match area {
+                ChecklistArea::Living => &mut one.living,
+                ChecklistArea::Guardianship => &mut one.guardianship,
+                ChecklistArea::Education => &mut one.education,
+                ChecklistArea::Health => &mut one.health,
+                ChecklistArea::Safety => &mut one.safety,
+                ChecklistArea::Mood => &mut one.mood,
+            };
+            slot.status = status;
+            slot.note = Some(note.to_string()).filter(|n| !n.is_empty());
+            p.extend(one.problems());
+        }
+        p
+    }
+
     /// Reads a checklist from its JSON, saying exactly what is wrong with a bad one
     /// (a missing or unknown area, an unknown status).
     pub fn from_json(v: &Value) -> Result<Checklist, DomainError> {
@@ -184,31 +263,41 @@ impl Checklist {
 
     /// Notes are short, and every abnormal item says what is wrong.
     pub fn validate(&self) -> Result<(), DomainError> {
+        self.problems().first_blocking()
+    }
+
+    /// Every area whose note is too long or which is abnormal without a note.
+    pub fn problems(&self) -> Problems {
+        let mut p = Problems::new();
         for (area, item) in self.items() {
             let note = item.note.as_deref().unwrap_or("");
             if note.chars().count() > CHECKLIST_NOTE_MAX_CHARS {
-                return Err(DomainError::new(
-                    "checklist_note_too_long",
-                    format!(
-                        "“{}”一项的备注太长，最多{CHECKLIST_NOTE_MAX_CHARS}字",
-                        area.label_zh()
-                    ),
-                    format!(
-                        "checklist {area}: note longer than {CHECKLIST_NOTE_MAX_CHARS} characters"
-                    ),
-                )
-                .on_field("checklist"));
+                p.block(
+                    DomainError::new(
+                        "checklist_note_too_long",
+                        format!(
+                            "“{}”一项的备注太长，最多{CHECKLIST_NOTE_MAX_CHARS}字",
+                            area.label_zh()
+                        ),
+                        format!(
+                            "checklist {area}: note longer than {CHECKLIST_NOTE_MAX_CHARS} characters"
+                        ),
+                    )
+                    .on_field(format!("checklist.{area}")),
+                );
             }
             if item.status == ItemStatus::Abnormal && note.trim().is_empty() {
-                return Err(DomainError::new(
-                    "abnormal_needs_note",
-                    format!("“{}”一项为异常，请简要写明情况", area.label_zh()),
-                    format!("checklist {area} is abnormal: say what is wrong in the note"),
-                )
-                .on_field("checklist"));
+                p.block(
+                    DomainError::new(
+                        "abnormal_needs_note",
+                        format!("“{}”一项为异常，请简要写明情况", area.label_zh()),
+                        format!("checklist {area} is abnormal: say what is wrong in the note"),
+                    )
+                    .on_field(format!("checklist.{area}")),
+                );
             }
         }
-        Ok(())
+        p
     }
 }
 
@@ -232,6 +321,29 @@ impl GpsFix {
 }
 
 impl Visit {
+    /// What a new visit holds where the form left a field out: the time it is saved,
+    /// the director as visitor ([`Visit::visitor_of`]), no emergency, no action taken.
+    pub fn defaults(now_rfc3339: &str, account: Option<&str>) -> Fields {
+        let mut f = Fields::new();
+        f.insert("visited_at".into(), Value::from(now_rfc3339));
+        f.insert("visitor".into(), Value::from(Visit::visitor_of(account)));
+        f.insert("emergency".into(), Value::Bool(false));
+        f.insert("actions".into(), Value::Array(vec![]));
+        f
+    }
+
+    /// The visitor a visit names when the director did not type a name: 儿童主任 and
+    /// the enrolled account.
+    pub fn visitor_of(account: Option<&str>) -> String {
+        match account.map(str::trim).filter(|a| !a.is_empty()) {
+            Some(a) => format!("儿童主任 {a}"),
+            None => "儿童主任".into(),
+        }
+        .chars()
+        .take(40)
+        .collect()
+    }
+
     /// The visit's fields as the schema names them.
     pub fn to_fields(&self) -> Fields {
         record::to_fields(&VISIT, self)
@@ -268,19 +380,29 @@ impl Visit {
     /// the schema. For a record read with `from_fields`, whose fields were just
     /// type-checked, this is all that is left to check.
     pub fn check_rules(&self, today: NaiveDate) -> Result<(), DomainError> {
-        required_text("visitor", &self.visitor)?;
-        let visited_on = self.visited_on()?;
-        not_in_future("visited_at", visited_on, today)?;
-        self.checklist.validate()?;
+        self.problems(today).first_blocking()
+    }
+
+    /// Every problem of the visit at once (what [`Self::check_rules`] refuses with
+    /// the first of): the rules below, and a warning for an abnormal area on a visit
+    /// rated green.
+    pub fn problems(&self, today: NaiveDate) -> Problems {
+        let mut p = Problems::new();
+        p.check(required_text("visitor", &self.visitor));
+        let visited_on = p.take(self.visited_on());
+        if let Some(day) = visited_on {
+            p.check(not_in_future("visited_at", day, today));
+        }
+        p.extend(self.checklist.problems());
         if let Some(gps) = &self.gps {
-            gps.validate()?;
+            p.check(gps.validate());
         }
         if let Some(void) = &self.voided {
-            void.validate()?;
+            p.check(void.validate());
         }
         if self.emergency {
             if !self.actions.contains(&VisitAction::MandatoryReport) {
-                return Err(DomainError::new(
+                p.block(DomainError::new(
                     "emergency_needs_report",
                     "紧急情况（暴力、虐待、拐卖、出走、危及生命）必须立即强制报告：请在处置措施中选择“强制报告”并报警",
                     "an emergency requires the mandatory report to the police",
@@ -288,12 +410,14 @@ impl Visit {
                 .on_field("actions"));
             }
             if self.risk_colour != RiskColour::Red {
-                return Err(DomainError::new(
-                    "emergency_must_be_red",
-                    "出现紧急情况时风险等级应为红色",
-                    "an emergency makes the risk colour red",
-                )
-                .on_field("risk_colour"));
+                p.block(
+                    DomainError::new(
+                        "emergency_must_be_red",
+                        "出现紧急情况时风险等级应为红色",
+                        "an emergency makes the risk colour red",
+                    )
+                    .on_field("risk_colour"),
+                );
             }
         }
         let needs_problem = self
@@ -301,17 +425,18 @@ impl Visit {
             .iter()
             .any(|a| matches!(a, VisitAction::Referral | VisitAction::MandatoryReport));
         if needs_problem {
-            required_text("problems", self.problems.as_deref().unwrap_or(""))?;
+            p.check(required_text(
+                "problems",
+                self.problems.as_deref().unwrap_or(""),
+            ));
         }
-        if let Some(next) = self.next_due_on {
-            not_before("next_due_on", next, "visited_at", visited_on)?;
+        if let (Some(next), Some(day)) = (self.next_due_on, visited_on) {
+            p.check(not_before("next_due_on", next, "visited_at", day));
         }
-        if self.risk_colour == RiskColour::Red {
-            let latest = visited_on
-                .checked_add_days(chrono::Days::new(RED_NEXT_VISIT_MAX_DAYS))
-                .unwrap_or(NaiveDate::MAX);
+        if let (RiskColour::Red, Some(day)) = (self.risk_colour, visited_on) {
+            let latest = red_next_visit_latest(day);
             if self.next_due_on.is_none_or(|next| next > latest) {
-                return Err(DomainError::new(
+                p.block(DomainError::new(
                     "red_needs_next_visit",
                     format!(
                         "红色风险儿童须在{RED_NEXT_VISIT_MAX_DAYS}天内再次走访：请把“{}”定在{latest}或之前",
@@ -324,8 +449,34 @@ impl Visit {
                 .on_field("next_due_on"));
             }
         }
-        Ok(())
+        if self.risk_colour == RiskColour::Green {
+            let abnormal: Vec<&str> = self
+                .checklist
+                .items()
+                .iter()
+                .filter(|(_, item)| item.status == ItemStatus::Abnormal)
+                .map(|(area, _)| area.label_zh())
+                .collect();
+            if !abnormal.is_empty() {
+                p.warn(DomainError::new(
+                    "abnormal_but_green",
+                    format!(
+                        "“{}”为异常，但风险等级是绿色：请确认风险等级（黄色需关注，红色需尽快处置）",
+                        abnormal.join("、")
+                    ),
+                    "an area is abnormal but the risk colour is green: check the risk colour",
+                )
+                .on_field("risk_colour"));
+            }
+        }
+        p
     }
+}
+
+/// The latest day a red child's next visit may be on, after a visit on `day`.
+pub fn red_next_visit_latest(day: NaiveDate) -> NaiveDate {
+    day.checked_add_days(chrono::Days::new(RED_NEXT_VISIT_MAX_DAYS))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 #[cfg(test)]

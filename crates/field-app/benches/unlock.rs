@@ -49,7 +49,9 @@ fn unlock(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("pin: argon2id + unwrap + open encrypted store", |b| {
         b.iter(|| {
-            let k = keys.unlock("260518", 0).unwrap();
+            let k = keys
+                .unlock("260518", &field_app::lock::Now::wall(0))
+                .unwrap();
             let s = Store::open(
                 &enc,
                 &OpenOptions {

@@ -7,11 +7,13 @@
 //! the screen never waits for the network.
 
 use crate::enrolling::Enrolling;
-use crate::error::UserError;
+use crate::error::{Code, UserError};
+use crate::events::{emit_to, AppEvent, EventSink};
 use crate::lock::{DataKey, KdfParams, Keys, UnlockRefusal, WIPE_AFTER_ATTEMPTS};
 use crate::runner::{Runner, RunnerConfig};
 use crate::settings::Settings;
 use crate::types::*;
+use field_store::clock::SharedClock;
 use field_store::sync::SyncError;
 use field_store::{OpenOptions, Store};
 use std::path::{Path, PathBuf};
@@ -22,10 +24,6 @@ use zeroize::Zeroizing;
 
 /// The app version shown in settings and sent in heartbeats.
 pub const APP_VERSION: &str = field_store::sync::APP_VERSION;
-
-/// Something that wants to hear about [`AppEvent`]s (the Tauri shell emits them to the
-/// window, the bridge streams them as server-sent events).
-pub type EventSink = Arc<dyn Fn(&AppEvent) + Send + Sync>;
 
 /// How a [`DeviceApp`] runs.
 #[derive(Clone, Debug)]
@@ -42,6 +40,10 @@ pub struct AppConfig {
     /// The CJK font printed agreements are set in (the app ships one as a resource);
     /// `None` looks for the system's (`agreement_pdf::find_system_font`).
     pub font_path: Option<PathBuf>,
+    /// Where every time the device reads comes from: the wall clock and the monotonic
+    /// clock of the boot (`field_store::clock`). A test replaces it to move the
+    /// phone's clock.
+    pub clock: SharedClock,
 }
 
 impl Default for AppConfig {
@@ -52,6 +54,7 @@ impl Default for AppConfig {
             background_sync: Some(RunnerConfig::default()),
             watch_idle: true,
             font_path: None,
+            clock: std::sync::Arc::new(field_store::clock::SystemClock),
         }
     }
 }
@@ -79,6 +82,9 @@ pub struct DeviceApp {
     pub(crate) runner: Option<Runner>,
     /// The font for printed copies, loaded the first time one is made.
     pub(crate) font: std::sync::OnceLock<Result<agreement_pdf::AgreementFont, UserError>>,
+    /// Without a background runner (`fieldctl`, scripts): what the rounds run by
+    /// `sync_now` with `wait` did, for `sync_state`.
+    pub(crate) script_round: Mutex<crate::round::RunnerShared>,
 }
 
 impl DeviceApp {
@@ -96,7 +102,7 @@ impl DeviceApp {
             )
         })?;
         let keys = Keys::new(&dir, config.kdf);
-        set_aside_unreadable_database(&dir, &keys);
+        set_aside_unreadable_database(&dir, &keys, config.clock.wall_ms());
         let sinks: Arc<Mutex<Vec<EventSink>>> = Arc::default();
         let runner = config
             .background_sync
@@ -116,6 +122,7 @@ impl DeviceApp {
             sinks,
             runner,
             font: std::sync::OnceLock::new(),
+            script_round: Mutex::default(),
         });
         if config.watch_idle {
             start_idle_watch(Arc::downgrade(&app));
@@ -166,6 +173,10 @@ impl DeviceApp {
         self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(crate) fn script_round(&self) -> MutexGuard<'_, crate::round::RunnerShared> {
+        self.script_round.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn db_path(&self) -> PathBuf {
         self.dir.join("device.db")
     }
@@ -181,7 +192,15 @@ impl DeviceApp {
             clock_skew_ms: self.config.clock_skew_ms,
             relaxed_durability: false,
         };
-        Ok(Store::open(self.db_path(), &opts)?)
+        let mut store = Store::open(self.db_path(), &opts)?;
+        store.set_device_clock(self.config.clock.clone());
+        Ok(store)
+    }
+
+    /// The wall clock (with the configured skew), ms since the epoch: what the PIN
+    /// waits are measured against when no monotonic reading is at hand.
+    pub(crate) fn wall_now(&self) -> crate::lock::Now {
+        crate::lock::Now::read(&*self.config.clock, self.config.clock_skew_ms)
     }
 
     /// Runs `f` on the unlocked store. Counts as a touch for the auto-lock.
@@ -214,8 +233,7 @@ impl DeviceApp {
 
     pub(crate) fn state_of(&self, s: &Session) -> AppState {
         let settings = Settings::load(&self.dir);
-        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
-        let (failed, wait) = self.keys.attempts(now);
+        let (failed, wait) = self.keys.attempts(&self.wall_now());
         let db_exists = self.db_path().exists();
         let phase = if s.store.is_some() {
             Phase::Unlocked
@@ -398,7 +416,7 @@ impl DeviceApp {
             Err(e) => {
                 // Nothing of the director's is in it yet: out of the way, so the next
                 // try (the answer is still in memory) starts again from scratch.
-                set_aside_unreadable_database(&self.dir, &self.keys);
+                set_aside_unreadable_database(&self.dir, &self.keys, self.config.clock.wall_ms());
                 Err(e)
             }
         }
@@ -417,8 +435,7 @@ impl DeviceApp {
                 "no PIN has been set yet",
             ));
         }
-        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
-        let key = match self.keys.unlock(&input.pin, now) {
+        let key = match self.keys.unlock(&input.pin, &self.wall_now()) {
             Ok(k) => k,
             Err(r) => {
                 let wiped = matches!(r, UnlockRefusal::Wiped);
@@ -449,7 +466,7 @@ impl DeviceApp {
                 .map_err(|e| UserError::from(field_store::StoreError::Io(e)))?;
         }
         match self.open_store(Some(&sql_key)) {
-            Err(e) if e.code == "locked" => {
+            Err(e) if e.code == Code::Locked => {
                 Err(UnlockRefusal::Damaged("the key does not open the database".into()).into())
             }
             other => other,
@@ -462,6 +479,7 @@ impl DeviceApp {
                 self.db_path(),
                 Some(key.sqlcipher_key()),
                 self.config.clock_skew_ms,
+                self.config.clock.clone(),
             );
         }
         s.store = Some(store);
@@ -496,11 +514,10 @@ impl DeviceApp {
     pub fn change_pin(&self, input: ChangePinInput) -> Result<AppState, UserError> {
         let s = self.session();
         let key = s.key.as_ref().ok_or_else(UserError::locked)?;
-        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
         // The old PIN is checked like any unlock (counted, with waits).
         let check = self
             .keys
-            .unlock(&input.old_pin, now)
+            .unlock(&input.old_pin, &self.wall_now())
             .map_err(UserError::from)?;
         if check.sqlcipher_key().as_str() != key.sqlcipher_key().as_str() {
             return Err(UnlockRefusal::Damaged("the key file changed".into()).into());
@@ -583,16 +600,6 @@ impl Drop for DeviceApp {
     }
 }
 
-pub(crate) fn emit_to(sinks: &Mutex<Vec<EventSink>>, event: &AppEvent) {
-    let sinks: Vec<EventSink> = match sinks.lock() {
-        Ok(s) => s.clone(),
-        Err(p) => p.into_inner().clone(),
-    };
-    for sink in sinks {
-        sink(event);
-    }
-}
-
 fn start_idle_watch(app: Weak<DeviceApp>) {
     let _ = std::thread::Builder::new()
         .name("auto-lock".into())
@@ -608,10 +615,12 @@ fn start_idle_watch(app: Weak<DeviceApp>) {
 /// A database file with no key file that does not open as plain SQLite was encrypted
 /// by a PIN setup that did not finish, or is damaged: this app cannot read it, but it
 /// is never deleted — it is moved aside (`device.db.unreadable-<time>`) for support.
-fn set_aside_unreadable_database(dir: &Path, keys: &Keys) {
+fn set_aside_unreadable_database(dir: &Path, keys: &Keys, wall_ms: i64) {
     let db = dir.join("device.db");
     if !keys.exist() && db.exists() && !field_store::encryption::is_plain_database(&db) {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let stamp = chrono::DateTime::from_timestamp_millis(wall_ms)
+            .unwrap_or_default()
+            .format("%Y%m%dT%H%M%SZ");
         for side in ["", "-wal", "-shm"] {
             let from = dir.join(format!("device.db{side}"));
             if from.exists() {

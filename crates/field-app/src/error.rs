@@ -10,12 +10,160 @@ use field_store::StoreError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, )*) => {
+        /// A [`UserError`]'s stable code. The device API's own codes are variants, so
+        /// code is compared with them, never with text; a code from below it (a domain
+        /// rule, the store, a server's refusal) is carried as [`Code::Other`] with the
+        /// code it came with. On the wire every code is its text (`"locked"`).
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+            /// A code from a domain rule, the store or the server, as it came.
+            Other(String),
+        }
+
+        impl Code {
+            /// The code as text.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Code::$variant => $text, )*
+                    Code::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for Code {
+            fn from(s: &str) -> Code {
+                match s {
+                    $( $text => Code::$variant, )*
+                    other => Code::Other(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The app is locked: unlock with the PIN first.
+    Locked = "locked",
+    /// This phone is not enrolled.
+    NotEnrolled = "not_enrolled",
+    /// This phone is already enrolled.
+    AlreadyEnrolled = "already_enrolled",
+    /// A script opened a PIN-protected folder without the PIN.
+    PinRequired = "pin_required",
+    /// No PIN has been chosen yet.
+    NoPin = "no_pin",
+    /// A PIN is already chosen.
+    PinAlreadySet = "pin_already_set",
+    /// The new PIN is too easy to guess.
+    WeakPin = "weak_pin",
+    /// The PIN is wrong.
+    WrongPin = "wrong_pin",
+    /// Too many wrong PINs: wait.
+    PinWait = "pin_wait",
+    /// Too many wrong PINs: the data was erased.
+    Wiped = "wiped",
+    /// The key file cannot be read.
+    KeyDamaged = "key_damaged",
+    /// The server address is not one.
+    BadServerUrl = "bad_server_url",
+    /// No enrollment code typed.
+    CodeRequired = "code_required",
+    /// An auto-lock delay outside the list.
+    BadAutoLock = "bad_auto_lock",
+    /// An image that is not base64.
+    BadImageData = "bad_image_data",
+    /// A referral without its child.
+    ChildRequired = "child_required",
+    /// A referral filled in without the referral action.
+    ReferralNeedsAction = "referral_needs_action",
+    /// The agreement changed since it was read.
+    AgreementChanged = "agreement_changed",
+    /// No such command.
+    UnknownCommand = "unknown_command",
+    /// An argument no command has (`nickname`).
+    UnknownField = "unknown_field",
+    /// A code outside its list (`watch`).
+    UnknownCode = "unknown_code",
+    /// A value of the wrong kind (`maybe` for yes/no).
+    BadValue = "bad_value",
+    /// A required argument left out.
+    Required = "required",
+    /// Arguments that could not be read at all.
+    BadRequest = "bad_request",
+    /// A record that is not on this phone.
+    NotFound = "not_found",
+    /// A request from a page that is not the app's (the bridge).
+    Forbidden = "forbidden",
+    /// A bug: the app could not do what it should.
+    Internal = "internal",
+    /// The phone's storage failed.
+    Storage = "storage",
+    /// A file could not be read or written.
+    Io = "io",
+    /// Stored data is damaged.
+    Corrupt = "corrupt",
+    /// The server could not be reached.
+    Network = "network",
+    /// The server does not know this phone's token.
+    Unauthorized = "unauthorized",
+    /// This phone was revoked.
+    DeviceRevoked = "device_revoked",
+    /// A command line that cannot be read (`fieldctl`).
+    Usage = "usage",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for Code {
+    fn from(s: String) -> Code {
+        Code::from(s.as_str())
+    }
+}
+
+impl From<&String> for Code {
+    fn from(s: &String) -> Code {
+        Code::from(s.as_str())
+    }
+}
+
+impl PartialEq<str> for Code {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Code, D::Error> {
+        Ok(Code::from(String::deserialize(d)?))
+    }
+}
+
 /// What went wrong, said so a child director can act on it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{en}")]
 pub struct UserError {
     /// Stable code (`invalid_id_number`, `wrong_pin`, `network`, …).
-    pub code: String,
+    #[ts(as = "String")]
+    pub code: Code,
     /// 给用户看的中文说明。
     pub zh: String,
     /// The same sentence in English.
@@ -28,9 +176,9 @@ pub struct UserError {
 
 impl UserError {
     /// An error with its code and both sentences.
-    pub fn new(code: &str, zh: impl Into<String>, en: impl Into<String>) -> UserError {
+    pub fn new(code: impl Into<Code>, zh: impl Into<String>, en: impl Into<String>) -> UserError {
         UserError {
-            code: code.to_string(),
+            code: code.into(),
             zh: zh.into(),
             en: en.into(),
             field: None,
@@ -47,16 +195,30 @@ impl UserError {
     /// hand-written `fieldctl` call).
     pub fn bad_request(en: impl std::fmt::Display) -> UserError {
         UserError::new(
-            "bad_request",
+            Code::BadRequest,
             "请求内容有误，请检查填写的内容",
             format!("bad request: {en}"),
         )
     }
 
+    /// The same error, its field read as under `parent` (`pin` → `terms.pin`).
+    pub fn on_field_under(mut self, parent: &str) -> UserError {
+        self.field = Some(match self.field.take() {
+            Some(f) => format!("{parent}.{f}"),
+            None => parent.to_string(),
+        });
+        self
+    }
+
+    /// A bug: something that cannot fail did (a serialisation, a thread).
+    pub fn internal(e: impl std::fmt::Display) -> UserError {
+        UserError::new(Code::Internal, "应用内部出错，请重试", e.to_string())
+    }
+
     /// A command that needs the app unlocked.
     pub fn locked() -> UserError {
         UserError::new(
-            "locked",
+            Code::Locked,
             "应用已锁定，请输入 PIN 码解锁",
             "the app is locked; enter your PIN to unlock",
         )
@@ -65,7 +227,7 @@ impl UserError {
     /// A command that needs this device enrolled.
     pub fn not_enrolled() -> UserError {
         UserError::new(
-            "not_enrolled",
+            Code::NotEnrolled,
             "手机尚未登记，请先输入服务器地址和登记码",
             "this phone is not enrolled yet; enter the server address and enrollment code first",
         )
@@ -74,7 +236,7 @@ impl UserError {
     /// A record that is not on this device.
     pub fn not_found(what_zh: &str, what_en: &str) -> UserError {
         UserError::new(
-            "not_found",
+            Code::NotFound,
             format!("在本机找不到这条{what_zh}"),
             format!("this {what_en} is not on this device"),
         )
@@ -84,7 +246,7 @@ impl UserError {
 impl From<domain::DomainError> for UserError {
     fn from(e: domain::DomainError) -> UserError {
         UserError {
-            code: e.code.to_string(),
+            code: Code::from(e.code),
             zh: e.zh,
             en: e.en,
             field: e.field,
@@ -108,7 +270,7 @@ impl From<SyncError> for UserError {
             SyncError::Refused { code, message, .. } => {
                 let text = rejection_text(&code);
                 UserError::new(
-                    &code,
+                    code.as_str(),
                     format!("服务器拒绝了请求：{}{}", text.zh, text.what_to_do_zh),
                     format!("the server refused the request ({code}): {message}"),
                 )

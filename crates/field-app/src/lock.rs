@@ -6,7 +6,10 @@
 //! change re-wraps the same data key; the database is not touched.
 //!
 //! Wrong PINs are counted in `lock.json` BEFORE each try is checked (killing the app in
-//! the middle of a try does not undo it), with growing waits; after
+//! the middle of a try does not undo it), with growing waits measured on the boot's
+//! monotonic clock (`field_store::clock`), so setting the phone's clock forward does
+//! not skip one; after a reboot the wait starts again (the phone cannot know how long
+//! it was off), and where there is no monotonic clock the wall clock is used; after
 //! [`WIPE_AFTER_ATTEMPTS`] in a row the phone's data is erased. What was synced stays on
 //! the server; `summary.json` keeps the counts of what is not (no personal data), so the
 //! unlock screen can say what a wipe would lose before it happens.
@@ -21,6 +24,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use field_store::clock::{DeviceClock, MonotonicReading};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -117,10 +121,84 @@ struct KeyFile {
     wrapped: String,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+/// The time a PIN try happens at: the wall clock, and the boot's monotonic clock
+/// when the platform has one.
+#[derive(Clone, Debug)]
+pub struct Now {
+    /// Wall clock, ms since the epoch.
+    pub wall_ms: u64,
+    /// The monotonic clock of this boot.
+    pub mono: Option<MonotonicReading>,
+}
+
+impl Now {
+    /// Reads both clocks of `clock` (the wall clock off by `skew_ms`, for tests).
+    pub fn read(clock: &dyn DeviceClock, skew_ms: i64) -> Now {
+        Now {
+            wall_ms: clock.wall_ms().saturating_add(skew_ms).max(0) as u64,
+            mono: clock.monotonic(),
+        }
+    }
+
+    /// A time with a wall clock only (a platform without a monotonic clock).
+    pub fn wall(wall_ms: u64) -> Now {
+        Now {
+            wall_ms,
+            mono: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct LockFile {
     failed: u32,
+    /// The end of the wait on the wall clock (a platform without a monotonic clock).
     next_try_at_ms: u64,
+    /// The wait's length, ms.
+    #[serde(default)]
+    wait_ms: u64,
+    /// The boot the wait is measured in, and its end on that boot's monotonic clock.
+    #[serde(default)]
+    boot_id: Option<String>,
+    #[serde(default)]
+    until_mono_ms: u64,
+}
+
+impl LockFile {
+    /// A wait of `wait_ms` starting `now`.
+    fn wait_from(&mut self, now: &Now, wait_ms: u64) {
+        self.wait_ms = wait_ms;
+        self.next_try_at_ms = now.wall_ms.saturating_add(wait_ms);
+        self.boot_id = now.mono.as_ref().map(|m| m.boot_id.clone());
+        self.until_mono_ms = now
+            .mono
+            .as_ref()
+            .map_or(0, |m| m.ms.saturating_add(wait_ms));
+    }
+
+    /// What is left of the wait at `now`: on the monotonic clock within the boot it
+    /// started in (a wall clock moved forward changes nothing); all of it again in
+    /// another boot ([`LockFile::reanchor`]); on the wall clock without a monotonic one.
+    fn remaining_ms(&self, now: &Now) -> u64 {
+        match (&self.boot_id, &now.mono) {
+            (Some(boot), Some(m)) if *boot == m.boot_id => self.until_mono_ms.saturating_sub(m.ms),
+            (Some(_), Some(_)) => self.wait_ms,
+            _ => self.next_try_at_ms.saturating_sub(now.wall_ms),
+        }
+    }
+
+    /// A wait left in another boot starts again in this one. Answers whether the file
+    /// changed.
+    fn reanchor(&mut self, now: &Now) -> bool {
+        match (&self.boot_id, &now.mono) {
+            (Some(boot), Some(m)) if *boot != m.boot_id && self.wait_ms > 0 => {
+                let wait = self.wait_ms;
+                self.wait_from(now, wait);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Why a PIN did not unlock.
@@ -342,12 +420,12 @@ impl Keys {
     }
 
     /// Wrong PINs so far and the seconds to wait before the next try.
-    pub fn attempts(&self, now_ms: u64) -> (u32, u64) {
-        let l = self.read_lock();
-        (
-            l.failed,
-            l.next_try_at_ms.saturating_sub(now_ms).div_ceil(1000),
-        )
+    pub fn attempts(&self, now: &Now) -> (u32, u64) {
+        let mut l = self.read_lock();
+        if l.reanchor(now) {
+            let _ = self.write_lock(l.clone());
+        }
+        (l.failed, l.remaining_ms(now).div_ceil(1000))
     }
 
     fn unwrap_key(&self, pin: &str) -> Result<Option<DataKey>, String> {
@@ -383,16 +461,21 @@ impl Keys {
 
     /// Tries a PIN. The try is counted before it is checked; a right PIN clears the
     /// count. The last allowed wrong PIN erases the data folder (see [`Keys::wipe`]).
-    pub fn unlock(&self, pin: &str, now_ms: u64) -> Result<DataKey, UnlockRefusal> {
+    pub fn unlock(&self, pin: &str, now: &Now) -> Result<DataKey, UnlockRefusal> {
         let mut l = self.read_lock();
-        if now_ms < l.next_try_at_ms {
+        if l.reanchor(now) {
+            self.write_lock(l.clone())
+                .map_err(|e| UnlockRefusal::Damaged(e.en))?;
+        }
+        let left = l.remaining_ms(now);
+        if left > 0 {
             return Err(UnlockRefusal::Wait {
-                secs: (l.next_try_at_ms - now_ms).div_ceil(1000),
+                secs: left.div_ceil(1000),
             });
         }
         l.failed = l.failed.saturating_add(1);
-        l.next_try_at_ms = now_ms + wait_after(l.failed) * 1000;
-        self.write_lock(l)
+        l.wait_from(now, wait_after(l.failed) * 1000);
+        self.write_lock(l.clone())
             .map_err(|e| UnlockRefusal::Damaged(e.en))?;
         match self.unwrap_key(pin) {
             Ok(Some(key)) => {
@@ -506,19 +589,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = Keys::new(dir.path(), KdfParams::for_tests());
         let key = keys.create("260518").unwrap();
-        let again = keys.unlock("260518", 0).unwrap();
+        let again = keys.unlock("260518", &Now::wall(0)).unwrap();
         assert_eq!(key.sqlcipher_key().as_str(), again.sqlcipher_key().as_str());
-        match keys.unlock("000001", 0) {
+        match keys.unlock("000001", &Now::wall(0)) {
             Err(UnlockRefusal::WrongPin { left, wait_secs }) => {
                 assert_eq!(left, WIPE_AFTER_ATTEMPTS - 1);
                 assert_eq!(wait_secs, 0);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(keys.attempts(0).0, 1);
-        keys.unlock("260518", 0).unwrap();
-        assert_eq!(keys.attempts(0).0, 0, "a right PIN clears the count");
-        keys.unlock(" ２６０５１８ ", 0)
+        assert_eq!(keys.attempts(&Now::wall(0)).0, 1);
+        keys.unlock("260518", &Now::wall(0)).unwrap();
+        assert_eq!(
+            keys.attempts(&Now::wall(0)).0,
+            0,
+            "a right PIN clears the count"
+        );
+        keys.unlock(" ２６０５１８ ", &Now::wall(0))
             .expect("full-width digits are the same PIN");
         // The key file never holds the raw key.
         let file = std::fs::read_to_string(dir.path().join("keys.json")).unwrap();
@@ -533,7 +620,7 @@ mod tests {
         keys.create("260518").unwrap();
         let mut now = 1_000_000u64;
         for i in 1..WIPE_AFTER_ATTEMPTS {
-            let r = keys.unlock("999990", now);
+            let r = keys.unlock("999990", &Now::wall(now));
             match r {
                 Err(UnlockRefusal::WrongPin { left, wait_secs }) => {
                     assert_eq!(left, WIPE_AFTER_ATTEMPTS - i);
@@ -541,10 +628,10 @@ mod tests {
                     if wait_secs > 0 {
                         // Too soon: refused without counting.
                         assert!(matches!(
-                            keys.unlock("260518", now),
+                            keys.unlock("260518", &Now::wall(now)),
                             Err(UnlockRefusal::Wait { .. })
                         ));
-                        assert_eq!(keys.attempts(now).0, i);
+                        assert_eq!(keys.attempts(&Now::wall(now)).0, i);
                     }
                     now += wait_secs * 1000;
                 }
@@ -552,10 +639,40 @@ mod tests {
             }
         }
         assert!(matches!(
-            keys.unlock("999990", now),
+            keys.unlock("999990", &Now::wall(now)),
             Err(UnlockRefusal::Wiped)
         ));
         assert!(!dir.path().join("device.db").exists());
         assert!(!keys.exist());
+    }
+
+    #[test]
+    fn a_wait_holds_when_the_phone_s_clock_is_moved_forward_and_restarts_after_a_reboot() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::new(dir.path(), KdfParams::for_tests());
+        keys.create("260518").unwrap();
+        let clock = field_store::clock::ManualClock::new(1_700_000_000_000);
+        let now = || Now::read(&*clock, 0);
+        for _ in 0..5 {
+            let _ = keys.unlock("999990", &now());
+        }
+        assert_eq!(keys.attempts(&now()), (5, wait_after(5)));
+        // The owner sets the clock a day forward: the wait is still all there.
+        clock.set_wall(1_700_000_000_000 + 24 * 3600 * 1000);
+        assert_eq!(keys.attempts(&now()).1, wait_after(5));
+        assert!(matches!(
+            keys.unlock("260518", &now()),
+            Err(UnlockRefusal::Wait { secs }) if secs == wait_after(5)
+        ));
+        // Real time passes (10 s of 30): the rest is left, whatever the wall says.
+        clock.advance(10_000);
+        assert_eq!(keys.attempts(&now()).1, wait_after(5) - 10);
+        // A reboot: the phone cannot know how long it was off; the wait starts again.
+        clock.reboot(Some("boot-2"));
+        assert_eq!(keys.attempts(&now()).1, wait_after(5));
+        clock.advance(wait_after(5) * 1000);
+        assert_eq!(keys.attempts(&now()).1, 0);
+        keys.unlock("260518", &now()).expect("the wait is over");
+        assert_eq!(keys.attempts(&now()), (0, 0));
     }
 }

@@ -8,11 +8,13 @@
 //! an event; the time of the last round that finished without error is what the app
 //! shows as "last synced", never the last attempt.
 
-use crate::app::{emit_to, EventSink};
-use crate::error::UserError;
+use crate::error::{Code, UserError};
+use crate::events::{emit_to, AppEvent, EventSink};
 use crate::lock::Keys;
+use crate::round::{progress_view, retry_view, script_policy, summary, RunnerShared};
 use crate::types::*;
-use field_store::sync::{Backoff, SyncOptions, SyncPhase, SyncProgress, SyncReport};
+use field_store::clock::SharedClock;
+use field_store::sync::{Backoff, SyncOptions, SyncProgress};
 use field_store::{OpenOptions, Store};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -48,17 +50,6 @@ impl Default for RunnerConfig {
     }
 }
 
-/// What the runner knows that the database does not.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RunnerShared {
-    pub in_flight: bool,
-    pub progress: Option<SyncProgressView>,
-    pub last_attempt_at: Option<String>,
-    pub last_error: Option<UserError>,
-    pub online: Option<bool>,
-    pub next_try_at: Option<Instant>,
-}
-
 type Reply = mpsc::Sender<Result<SyncSummary, UserError>>;
 
 enum Msg {
@@ -66,6 +57,7 @@ enum Msg {
         path: PathBuf,
         key: Option<Zeroizing<String>>,
         clock_skew_ms: i64,
+        clock: SharedClock,
     },
     Close,
     Saved,
@@ -106,11 +98,18 @@ impl Runner {
         Runner { tx, shared, thread }
     }
 
-    pub fn open(&self, path: PathBuf, key: Option<Zeroizing<String>>, clock_skew_ms: i64) {
+    pub fn open(
+        &self,
+        path: PathBuf,
+        key: Option<Zeroizing<String>>,
+        clock_skew_ms: i64,
+        clock: SharedClock,
+    ) {
         let _ = self.tx.send(Msg::Open {
             path,
             key,
             clock_skew_ms,
+            clock,
         });
     }
 
@@ -123,6 +122,7 @@ impl Runner {
     }
 
     pub fn sync_now(&self, reply: Option<Reply>, retries: u32) {
+        lock(&self.shared).sync_requested = true;
         let _ = self.tx.send(Msg::SyncNow { reply, retries });
     }
 
@@ -164,6 +164,7 @@ impl Worker {
                     path,
                     key,
                     clock_skew_ms,
+                    clock,
                 }) => {
                     let opts = OpenOptions {
                         key: key.as_ref().map(|k| k.to_string()),
@@ -171,7 +172,10 @@ impl Worker {
                         relaxed_durability: false,
                     };
                     self.store = match Store::open(path, &opts) {
-                        Ok(s) => Some(s),
+                        Ok(mut s) => {
+                            s.set_device_clock(clock);
+                            Some(s)
+                        }
                         Err(e) => {
                             // Without its own connection the runner cannot sync; the
                             // screen says so instead of waiting forever.
@@ -221,7 +225,7 @@ impl Worker {
                             let mut sh = lock(&self.shared);
                             sh.online = Some(false);
                             sh.next_try_at = Some(Instant::now() + wait);
-                            sh.last_attempt_at = Some(chrono::Utc::now().to_rfc3339());
+                            sh.last_attempt_at = self.store.as_ref().map(Store::now_china_rfc3339);
                             sh.last_error = Some(
                                 field_store::sync::SyncError::Network(
                                     "the server did not answer".into(),
@@ -256,8 +260,8 @@ impl Worker {
                 backoff.reset();
                 self.cfg.periodic
             }
-            Err(e) if e.code == "network" => backoff.next_delay(),
-            Err(e) if e.code == "not_enrolled" || e.code == "locked" => return None,
+            Err(e) if e.code == Code::Network => backoff.next_delay(),
+            Err(e) if e.code == Code::NotEnrolled || e.code == Code::Locked => return None,
             Err(_) => self.cfg.periodic,
         };
         let at = Instant::now() + wait;
@@ -289,28 +293,30 @@ impl Worker {
         retries: u32,
         backoff: &mut Backoff,
     ) -> Result<SyncSummary, UserError> {
-        let mut attempt = 0;
-        loop {
-            match self.round() {
-                Err(e) if e.code == "network" && attempt < retries => {
-                    attempt += 1;
-                    std::thread::sleep(backoff.next_delay());
-                }
-                other => return other,
-            }
-        }
+        let policy = script_policy(retries);
+        let sinks = self.sinks.clone();
+        field_store::retry::retry(
+            &policy,
+            backoff.clone(),
+            |e: &UserError| e.code == Code::Network,
+            |attempt, _, wait| emit_to(&sinks, &AppEvent::SyncProgress(retry_view(attempt, wait))),
+            std::thread::sleep,
+            || self.round(),
+        )
     }
 
     /// One sync round on the runner's own connection.
     fn round(&mut self) -> Result<SyncSummary, UserError> {
         if self.store.is_none() {
+            lock(&self.shared).sync_requested = false;
             return Err(UserError::locked());
         }
         {
             let mut sh = lock(&self.shared);
             sh.in_flight = true;
+            sh.sync_requested = false;
             sh.progress = None;
-            sh.last_attempt_at = Some(chrono::Utc::now().to_rfc3339());
+            sh.last_attempt_at = self.store.as_ref().map(Store::now_china_rfc3339);
         }
         self.publish_state();
         let sinks = self.sinks.clone();
@@ -324,21 +330,7 @@ impl Worker {
         let result = field_store::sync::sync_once(store, &self.cfg.sync, &mut on_progress)
             .map(summary)
             .map_err(UserError::from);
-        {
-            let mut sh = lock(&self.shared);
-            sh.in_flight = false;
-            sh.progress = None;
-            match &result {
-                Ok(_) => {
-                    sh.last_error = None;
-                    sh.online = Some(true);
-                }
-                Err(e) => {
-                    sh.online = Some(e.code != "network");
-                    sh.last_error = Some(e.clone());
-                }
-            }
-        }
+        lock(&self.shared).finished(&result);
         self.publish_state();
         result
     }
@@ -352,48 +344,9 @@ impl Worker {
             self.keys.save_summary(&UnsyncedSummary {
                 records: state.pending_records,
                 photos: state.pending_photos,
-                as_of: Some(chrono::Utc::now().to_rfc3339()),
+                as_of: Some(store.now_china_rfc3339()),
             });
             emit_to(&self.sinks, &AppEvent::SyncState(state));
         }
-    }
-}
-
-/// A sync round's progress as the screen shows it.
-pub(crate) fn progress_view(p: &SyncProgress) -> SyncProgressView {
-    let (step, zh, en) = match p.phase {
-        Some(SyncPhase::Push) => (Some(SyncStep::Push), "上传记录", "sending records"),
-        Some(SyncPhase::Blobs) => (Some(SyncStep::Photos), "上传照片", "sending photos"),
-        Some(SyncPhase::Pull) => (Some(SyncStep::Pull), "下载更新", "receiving updates"),
-        Some(SyncPhase::Verify) => (Some(SyncStep::Verify), "核对数据", "checking"),
-        Some(SyncPhase::Thumbnails) => (
-            Some(SyncStep::Thumbnails),
-            "下载缩略图",
-            "receiving thumbnails",
-        ),
-        None => (None, "同步中", "syncing"),
-    };
-    SyncProgressView {
-        step,
-        step_zh: zh.into(),
-        step_en: en.into(),
-        records_done: p.records_done,
-        records_total: p.records_total,
-        bytes_done: p.bytes_done,
-        bytes_total: p.bytes_total,
-    }
-}
-
-pub(crate) fn summary(r: SyncReport) -> SyncSummary {
-    SyncSummary {
-        pushed: r.pushed,
-        rejected: r.rejected,
-        pulled: r.pulled,
-        applied: r.applied,
-        photos_uploaded: r.blobs_uploaded,
-        photo_bytes_sent: r.blob_bytes_sent,
-        thumbnails_fetched: r.thumbnails_fetched,
-        mismatched_villages: r.mismatched_scopes,
-        clock_offset_ms: r.clock_offset_ms,
     }
 }

@@ -208,6 +208,12 @@ pub struct Vocabulary {
     pub school_stages: Vec<Term>,
     pub enrolments: Vec<Term>,
     pub task_kinds: Vec<Term>,
+    /// How a director closes an active-discovery task.
+    pub task_outcomes: Vec<Term>,
+    /// What active discovery found (why a task was made).
+    pub finding_kinds: Vec<Term>,
+    /// 增员 / 变更 / 减员.
+    pub confirmation_kinds: Vec<Term>,
 }
 
 // ───────────────────────────── roster and home ─────────────────────────────
@@ -227,8 +233,10 @@ pub struct RosterFilter {
     #[ts(optional, as = "Option<RiskColour>")]
     pub risk_colour: Option<String>,
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub overdue_only: bool,
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub include_exited: bool,
 }
 
@@ -272,16 +280,180 @@ pub struct RosterItem {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct TaskView {
     pub task_id: Uuid,
+    /// The kind's code (a kind a newer release added reads as itself; `readable` is
+    /// then false).
     #[ts(as = "domain::TaskKind")]
     pub kind: String,
+    /// The server's one-line description.
     pub title: String,
-    pub due_on: String,
+    #[ts(optional)]
+    pub due_on: Option<String>,
     #[ts(optional)]
     pub child_id: Option<Uuid>,
     #[ts(optional)]
     pub child_name: Option<String>,
     pub village: String,
     pub overdue: bool,
+    /// The day the county's server wrote the task.
+    #[ts(optional)]
+    pub issued_on: Option<String>,
+    /// Days since then (0 on its first day): how long it has been waiting.
+    #[ts(optional)]
+    pub age_days: Option<i64>,
+    /// Not yet closed (nor withdrawn by the county).
+    pub open: bool,
+    /// An active-discovery finding: opening the task shows why, and it is closed with
+    /// an outcome.
+    pub is_finding: bool,
+    /// Why (an active-discovery task): which list, which month, who was matched.
+    #[ts(optional)]
+    pub finding: Option<FindingView>,
+    /// How it was closed, once it is.
+    #[ts(optional, as = "Option<domain::TaskOutcome>")]
+    pub outcome: Option<String>,
+    #[ts(optional)]
+    pub done_on: Option<String>,
+    /// This app can read the task; false for a kind a newer release added (the title
+    /// says what to do, and updating the app lets the director act on it).
+    pub readable: bool,
+    /// Whether the server holds the director's closing yet, or refused it.
+    pub sync: RecordSyncState,
+}
+
+/// `tasks`: which tasks to list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFilter {
+    /// Closed and withdrawn tasks too (default: open ones only).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub include_closed: bool,
+}
+
+/// `task`, …: one task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskRef {
+    pub task_id: Uuid,
+}
+
+/// The minor a list names, as the task shows them (ID number masked).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ListedPersonView {
+    pub name: String,
+    /// Masked (`3706**********1229`).
+    #[ts(optional)]
+    pub id_number: Option<String>,
+    #[ts(optional, as = "Option<Sex>")]
+    pub sex: Option<String>,
+    #[ts(optional)]
+    pub birth_date: Option<String>,
+    /// Age in whole years today.
+    #[ts(optional)]
+    pub age: Option<i32>,
+    /// 户籍地址 / 所在村 as the list writes it.
+    #[ts(optional)]
+    pub address: Option<String>,
+    /// 与户主关系 as the list writes it.
+    #[ts(optional)]
+    pub relationship_to_head: Option<String>,
+    /// 残疾等级 1–4.
+    #[ts(optional)]
+    pub disability_grade: Option<u8>,
+    /// 类别 as the list writes it.
+    #[ts(optional)]
+    pub list_category: Option<String>,
+}
+
+/// Why a task was made: what the county's list matched, in data the screen puts into
+/// words (`ui/src/lib/messages.ts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FindingView {
+    #[ts(as = "domain::FindingKind")]
+    pub finding: String,
+    /// The list's name when it was imported (农村低保).
+    pub list_name: String,
+    /// `YYYY-MM`.
+    pub list_month: String,
+    /// What a match on this list means, in the county's words.
+    pub meaning: String,
+    /// The listed minor (to register), or the child on file as listed.
+    #[ts(optional)]
+    pub person: Option<ListedPersonView>,
+    /// The listed adult whose listing points at the child (ID number masked).
+    #[ts(optional)]
+    pub adult: Option<domain::discovery::ListedAdult>,
+    /// For a guardian on the list: the guardian's name on the child's file.
+    #[ts(optional)]
+    pub guardian_name: Option<String>,
+}
+
+/// How a task was closed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskClosingView {
+    #[ts(as = "domain::TaskOutcome")]
+    pub outcome: String,
+    pub done_on: String,
+    #[ts(optional)]
+    pub note: Option<String>,
+    /// The child registered or linked.
+    #[ts(optional)]
+    pub child_id: Option<Uuid>,
+    #[ts(optional)]
+    pub child_name: Option<String>,
+}
+
+/// A child's file already on this phone with the ID number a finding lists: link the
+/// task to it rather than register the child again (一人一档).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FileOnPhone {
+    pub child_id: Uuid,
+    pub name: String,
+    pub village: String,
+    /// The child has left the roster.
+    pub exited: bool,
+}
+
+/// `task`: one task with the finding behind it and how it stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskDetail {
+    pub task: TaskView,
+    /// How it was closed (on this phone or another).
+    #[ts(optional)]
+    pub closing: Option<TaskClosingView>,
+    /// Withdrawn by the county: nothing to do.
+    pub withdrawn: bool,
+    /// The finding's child already has a file here.
+    #[ts(optional)]
+    pub file_on_phone: Option<FileOnPhone>,
+    /// The register form, pre-filled from the finding (`add_child`'s arguments with
+    /// this task's id; the ID number masked — sent back unchanged, it is kept), when
+    /// the task can be closed by registering a new child.
+    #[ts(optional)]
+    pub register: Option<NewChild>,
+    /// The outcomes the director may close it with, in the order to offer them.
+    #[ts(as = "Vec<domain::TaskOutcome>")]
+    pub outcomes: Vec<String>,
+    /// Refusals of the server not yet settled, newest first: shown until settled.
+    pub rejected: Vec<RejectedView>,
+}
+
+/// `close_task`: what the director found at the doorstep (registering a new child is
+/// `add_child` with `task_id`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CloseTask {
+    pub task_id: Uuid,
+    /// `linked`, `not_eligible` or `not_found_or_moved`.
+    #[ts(as = "domain::TaskOutcome")]
+    pub outcome: String,
+    /// The reason (not eligible) or what was found (not found / moved away).
+    #[serde(default)]
+    #[ts(optional)]
+    pub note: Option<String>,
+    /// The child's file it is linked to.
+    #[serde(default)]
+    #[ts(optional)]
+    pub child_id: Option<Uuid>,
 }
 
 /// A form left unfinished, offered to continue.
@@ -307,8 +479,46 @@ pub struct Home {
     pub tasks: Vec<TaskView>,
     /// Forms left unfinished.
     pub drafts: Vec<DraftView>,
+    /// Values another phone's edit replaced (or this phone's kept over another's),
+    /// newest first, until the director restores one or keeps what is there.
+    pub replaced: Vec<ReplacedView>,
     pub children: u64,
     pub sync: SyncState,
+}
+
+/// "Changed by someone else": which value a merge kept and which it replaced, in
+/// words a person reads (codes named, ID numbers masked), and whether the replaced
+/// one can be put back (`restore_replaced_value`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ReplacedView {
+    /// What `restore_replaced_value` and `keep_current_value` name.
+    pub history_id: i64,
+    pub child_id: Option<Uuid>,
+    pub child_name: Option<String>,
+    /// What changed: the record and the field ("监护人 张秀英 · 联系电话").
+    pub what_zh: String,
+    pub what_en: String,
+    /// What the record holds now.
+    pub kept_zh: String,
+    pub kept_en: String,
+    /// The value that was replaced.
+    pub replaced_zh: String,
+    pub replaced_en: String,
+    /// The value kept was written on this phone (another phone's lost to it).
+    pub kept_here: bool,
+    /// The replaced value was written on this phone.
+    pub replaced_here: bool,
+    /// The field was changed again after the merge (what it holds now is newer).
+    pub changed_since: bool,
+    /// When this phone noticed (RFC 3339).
+    pub noted_at: String,
+}
+
+/// `restore_replaced_value`, `keep_current_value`: one noted replacement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ReplacedRef {
+    pub history_id: i64,
 }
 
 // ───────────────────────────── the child's file ─────────────────────────────
@@ -451,6 +661,13 @@ pub struct HistoryView {
     pub field_zh: String,
     /// The value that lost, masked if it is an ID number.
     pub value: Value,
+    /// The value that lost, as a person reads it (codes named, ID numbers masked).
+    pub value_zh: String,
+    pub value_en: String,
+    /// The value that lost was written on this phone.
+    pub replaced_here: bool,
+    /// The value that won was written on this phone (another phone's lost to it).
+    pub kept_here: bool,
     pub by_device: String,
     pub replaced_by_device: String,
     pub noted_at: String,
@@ -462,6 +679,9 @@ pub struct ChildFileView {
     pub child: ChildView,
     pub guardians: Vec<GuardianView>,
     pub visits: Vec<VisitView>,
+    /// Photos of the child that belong to no visit on this phone (taken on their own,
+    /// or their visit not held here): shown with the file, never hidden.
+    pub photos: Vec<PhotoView>,
     pub agreement_drafts: Vec<AgreementDraftView>,
     pub agreements: Vec<AgreementVersionView>,
     pub referrals: Vec<ReferralView>,
@@ -472,6 +692,10 @@ pub struct ChildFileView {
     pub needs_agreement: bool,
     /// Whether the registration notice has been acknowledged.
     pub consent_signed: bool,
+    /// Where the child stands with the county (awaiting 增员 / 变更 / 减员, sent back
+    /// with its reason, confirmed with the day and the monthly standard), derived by
+    /// `domain::care::confirmation_state` from the county's decision on file.
+    pub county: domain::ConfirmationState,
 }
 
 /// `child_file`, `discard…`: one id.
@@ -509,6 +733,11 @@ pub struct ConsentInput {
     pub signer_name: String,
     #[ts(as = "GuardianRole")]
     pub signer_role: String,
+    /// The signer's relationship to the child (an entrusted caregiver needs one to be
+    /// kept as the child's guardian).
+    #[serde(default)]
+    #[ts(optional)]
+    pub signer_relationship: Option<String>,
     pub signature: DrawnSignature,
 }
 
@@ -517,10 +746,14 @@ pub struct ConsentInput {
 #[serde(deny_unknown_fields)]
 pub struct NewChild {
     pub name: String,
-    #[ts(as = "Sex")]
-    pub sex: String,
-    /// `YYYY-MM-DD`.
-    pub birth_date: String,
+    /// Read from the ID number when left out.
+    #[serde(default)]
+    #[ts(optional, as = "Option<Sex>")]
+    pub sex: Option<String>,
+    /// `YYYY-MM-DD`; read from the ID number when left out.
+    #[serde(default)]
+    #[ts(optional)]
+    pub birth_date: Option<String>,
     #[serde(default)]
     #[ts(optional)]
     pub id_number: Option<String>,
@@ -565,6 +798,11 @@ pub struct NewChild {
     #[serde(default)]
     #[ts(optional)]
     pub consent: Option<ConsentInput>,
+    /// The task whose finding this child is: closed as registered, naming the new
+    /// file, in the same transaction as the registration.
+    #[serde(default)]
+    #[ts(optional)]
+    pub task_id: Option<Uuid>,
 }
 
 /// `edit_child`: the fields given change; `null` clears an optional field.
@@ -850,7 +1088,13 @@ pub struct NewVisit {
     pub narrative: Option<String>,
     /// Photos staged with `stage_photo` for this visit.
     #[serde(default)]
+    #[ts(optional, as = "Option<Vec<Uuid>>")]
     pub photo_ids: Vec<Uuid>,
+    /// Photos given with the visit itself (scripts, `fieldctl visit add --photo`): put
+    /// through the same pipeline and saved with the visit, or not at all.
+    #[serde(default)]
+    #[ts(optional, as = "Option<Vec<PhotoInput>>")]
+    pub photos: Vec<PhotoInput>,
     /// The draft this form was saved under (dropped when the visit is saved).
     #[serde(default)]
     #[ts(optional)]
@@ -985,6 +1229,16 @@ pub struct PdfFile {
     pub pdf_base64: String,
 }
 
+/// `save_agreement_pdf` (the app shell): the printable copy and where the shell saved
+/// it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SavedPdf {
+    pub file_name: String,
+    pub pdf_base64: String,
+    /// The saved file (shown to nobody; the page names the agreement).
+    pub path: String,
+}
+
 /// The registration notice to read to the guardian.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ConsentNotice {
@@ -992,6 +1246,55 @@ pub struct ConsentNotice {
     pub zh: String,
     pub en: String,
     pub sha256: String,
+}
+
+// ───────────────────────────── checking a draft ─────────────────────────────
+
+/// Which form a draft is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftKind {
+    /// A visit (`record_visit`'s arguments).
+    Visit,
+    /// A child's registration (`add_child`'s).
+    Child,
+    /// A care agreement draft (`save_agreement_draft`'s).
+    Agreement,
+    /// A new PIN as it is typed (`{"pin": …}`; `set_pin`'s and `change_pin`'s rules),
+    /// answered before the app is unlocked too.
+    Pin,
+}
+
+/// `check_draft`: a form as it is now — the arguments of the command that will save
+/// it, any of them still missing or half typed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDraft {
+    pub kind: DraftKind,
+    pub draft: Value,
+}
+
+/// One problem of a draft: what, where (`field`), and whether it stops the save or
+/// is a warning to read before saving.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct DraftProblem {
+    #[serde(flatten)]
+    pub error: UserError,
+    pub blocks: bool,
+}
+
+/// Everything the device finds in a draft, at once, before anything is saved or
+/// signed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct DraftCheck {
+    /// Every problem, in the form's order; empty when all is well.
+    pub problems: Vec<DraftProblem>,
+    /// Nothing blocks: it can be saved (or signed).
+    pub ready: bool,
+    /// What the device fills in where the form left a field empty, by field (the next
+    /// visit by the rule; sex and birth date read from the ID number; the agreement's
+    /// witness): show them, editable.
+    pub filled: serde_json::Map<String, Value>,
 }
 
 // ───────────────────────────── sync ─────────────────────────────
@@ -1063,6 +1366,10 @@ pub struct SyncState {
     pub in_flight: bool,
     #[ts(optional)]
     pub progress: Option<SyncProgressView>,
+    /// Now on the phone's corrected clock (RFC 3339): what every time here is
+    /// measured against (a phone whose own clock is wrong shows ages right when the
+    /// screen uses this rather than its own clock).
+    pub now: String,
     /// The end of the last round that finished WITHOUT error (never an attempt).
     #[ts(optional)]
     pub last_success_at: Option<String>,
@@ -1090,12 +1397,34 @@ pub struct SyncState {
     pub rejected: Vec<RejectedView>,
     #[ts(optional)]
     pub clock_warning: Option<ClockWarning>,
+    /// The children whose files left the phone in the last round that moved any (a
+    /// village taken from the director, a child moved away), by name: the sync screen
+    /// says who, not only how many.
+    pub children_left: Vec<ChildLeftView>,
+    /// What the last round that finished did.
+    #[ts(optional)]
+    pub last_round: Option<SyncSummary>,
+    /// The newer app version the server offers, while this phone runs an older one.
+    #[ts(optional)]
+    pub update_available: Option<String>,
+    /// The version this phone runs.
+    pub app_version: String,
 }
 
 /// `acknowledge_rejected`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct RejectedRef {
     pub device_seq: u64,
+}
+
+/// A child whose file left this phone in a sync round: its village is no longer one
+/// of the director's (taken away, or the child moved).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ChildLeftView {
+    pub child_id: Uuid,
+    pub name: String,
+    /// The village the child's file is in now (code).
+    pub village: String,
 }
 
 /// What a finished round did (`fieldctl sync`).
@@ -1110,23 +1439,42 @@ pub struct SyncSummary {
     pub thumbnails_fetched: u64,
     pub mismatched_villages: Vec<String>,
     pub clock_offset_ms: i64,
+    /// Children whose files left the phone, by name.
+    pub children_left: Vec<ChildLeftView>,
 }
 
-/// `sync_now` from a script: how many network failures to retry.
+/// `sync_now`: start a round (the app), or run one and wait for it (scripts).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct SyncNowInput {
     /// Run the round here and wait for it (scripts); the app leaves it false and
     /// watches `sync_state` events.
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub wait: bool,
+    /// Network failures to retry (under the device's retry policy) before giving up.
     #[serde(default)]
+    #[ts(optional, as = "Option<u32>")]
     pub retries: u32,
+    /// Changes per push request (scripts, tests; default 500).
+    #[serde(default)]
+    #[ts(optional)]
+    pub push_batch: Option<u32>,
+    /// Changes per pull page (default 1000).
+    #[serde(default)]
+    #[ts(optional)]
+    pub pull_page: Option<u32>,
+    /// Fetch the thumbnails of others' photos (default yes).
+    #[serde(default)]
+    #[ts(optional)]
+    pub fetch_thumbnails: Option<bool>,
 }
 
 /// `init` (not enrolled: which villages this phone holds, for offline tests and demos).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct InitInput {
     #[serde(default)]
+    #[ts(optional, as = "Option<Vec<String>>")]
     pub villages: Vec<String>,
 }
 
@@ -1150,39 +1498,6 @@ pub struct DeviceStatus {
     pub last_hlc: String,
     #[ts(optional)]
     pub free_storage_bytes: Option<u64>,
-}
-
-/// Something that happened that a screen should reflect (pushed to the UI as events).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[serde(tag = "event", content = "data", rename_all = "snake_case")]
-pub enum AppEvent {
-    /// The app locked, unlocked, enrolled, was wiped…
-    AppState(AppState),
-    /// Sync state changed (a round started or ended, records were saved).
-    SyncState(SyncState),
-    /// A round in flight moved on.
-    SyncProgress(SyncProgressView),
-}
-
-impl AppEvent {
-    /// The event's name on the wire (`app_state`, `sync_state`, `sync_progress`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            AppEvent::AppState(_) => "app_state",
-            AppEvent::SyncState(_) => "sync_state",
-            AppEvent::SyncProgress(_) => "sync_progress",
-        }
-    }
-
-    /// The event's payload as JSON.
-    pub fn data(&self) -> Value {
-        match self {
-            AppEvent::AppState(s) => serde_json::to_value(s),
-            AppEvent::SyncState(s) => serde_json::to_value(s),
-            AppEvent::SyncProgress(p) => serde_json::to_value(p),
-        }
-        .unwrap_or(Value::Null)
-    }
 }
 
 /// The code lists' types, kept referenced so their TypeScript names stay exported.

@@ -2,12 +2,13 @@
 //! words, the child's file with every ID number masked and every record's sync state,
 //! the sync state with each rejected change in plain Chinese.
 //!
-//! Masking happens here, once: a view never carries a full ID number (the signed
-//! agreement's text and its printed copy are the family's legal document and keep
-//! them; their on-screen text is masked too).
+//! Masking happens here, through the domain's one rule (`domain::id_number`:
+//! [`mask_id_number`], `mask_id_numbers_in_text`, `mask_field_for_screen`): a view
+//! never carries a full ID number (the signed agreement's text and its printed copy
+//! are the family's legal document and keep them; their on-screen text is masked too).
 
 use crate::error::{rejection_text, UserError};
-use crate::runner::RunnerShared;
+use crate::round::RunnerShared;
 use crate::types::*;
 use domain::id_number::mask_id_number;
 use field_store::child_file::ChildFile;
@@ -155,8 +156,9 @@ pub(crate) fn sync_state(store: &Store, shared: &RunnerShared) -> Result<SyncSta
     });
     Ok(SyncState {
         enrolled: store.enrollment()?.is_some(),
-        in_flight: shared.in_flight,
+        in_flight: shared.in_flight || shared.sync_requested,
         progress: shared.progress.clone(),
+        now: store.now_utc_rfc3339(),
         last_success_at: store.last_sync_at()?,
         last_attempt_at: shared.last_attempt_at.clone(),
         last_error: shared.last_error.clone(),
@@ -172,31 +174,16 @@ pub(crate) fn sync_state(store: &Store, shared: &RunnerShared) -> Result<SyncSta
         oldest_pending_secs: st.oldest_pending_secs,
         rejected: rejected_views(store)?,
         clock_warning,
+        children_left: shared.children_left.clone(),
+        last_round: shared.last_round.clone(),
+        update_available: store.update_available(crate::APP_VERSION)?,
+        app_version: crate::APP_VERSION.to_string(),
     })
 }
 
 fn date_of(v: Option<&Value>) -> Option<chrono::NaiveDate> {
     v.and_then(Value::as_str)
         .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-}
-
-pub(crate) fn task_view(
-    id: Uuid,
-    fields: &serde_json::Map<String, Value>,
-    child_name: Option<String>,
-    today: chrono::NaiveDate,
-) -> Option<TaskView> {
-    let t = domain::Task::from_fields(fields).ok()?;
-    Some(TaskView {
-        task_id: id,
-        kind: t.kind.code().to_string(),
-        title: t.title,
-        due_on: t.due_on.to_string(),
-        child_id: t.child_id,
-        child_name,
-        village: t.village_code,
-        overdue: t.due_on < today && t.done_on.is_none(),
-    })
 }
 
 /// The child's file, masked, with each record's sync state.
@@ -235,12 +222,16 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
         })
         .collect();
 
-    let photos_of = |visit_id: Uuid| -> Vec<PhotoView> {
+    let visit_ids: std::collections::HashSet<Uuid> = file.visits.iter().map(|v| v.id).collect();
+    // A photo belongs to the visit it names; one that names none (or a visit not in
+    // this file) is shown on its own, never left out.
+    let photos_of = |visit_id: Option<Uuid>| -> Vec<PhotoView> {
         file.photos
             .iter()
             .filter_map(|p| {
                 let photo = domain::Photo::from_fields(&p.fields).ok()?;
-                if photo.visit_id != Some(visit_id) {
+                let on_a_visit = photo.visit_id.filter(|v| visit_ids.contains(v));
+                if on_a_visit != visit_id {
                     return None;
                 }
                 Some(PhotoView {
@@ -265,7 +256,7 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
             Some(VisitView {
                 visit_id: v.id,
                 visit,
-                photos: photos_of(v.id),
+                photos: photos_of(Some(v.id)),
                 sync: sync("visit", v.id),
             })
         })
@@ -311,11 +302,19 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
         })
         .collect();
 
-    let tasks = file
-        .tasks
-        .iter()
-        .filter_map(|t| task_view(t.id, &t.fields, Some(child.name.clone()), today))
-        .collect();
+    // The tasks about the child, and those closed by registering or linking it.
+    let mut tasks = Vec::new();
+    for e in store.tasks(false)? {
+        let about = e
+            .task
+            .as_ref()
+            .is_some_and(|t| t.child_id == Some(child_id) || t.outcome_child_id == Some(child_id));
+        if about && e.task.as_ref().is_some_and(|t| !t.deleted) {
+            tasks.push(crate::task_views::task_view(store, &e, today)?);
+        }
+    }
+    crate::task_views::sort_tasks(&mut tasks);
+    let county = store.county_standing(child_id)?.state;
 
     let consents: Vec<ConsentView> =
         field_store::record::records_of_child(store.connection(), "consent", child_id)?
@@ -336,6 +335,7 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
             })
             .collect();
 
+    let me = store.device_id().to_string();
     let history = file
         .history
         .iter()
@@ -344,21 +344,24 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
             table_zh: domain::labels::table_label_zh(&h.table).to_string(),
             field: h.field.clone(),
             field_zh: domain::labels::field_label_zh(&h.field).to_string(),
-            value: if h.field == "id_number" {
-                h.value
-                    .as_str()
-                    .map(|s| Value::String(mask_id_number(s)))
-                    .unwrap_or(Value::Null)
-            } else {
-                h.value.clone()
+            value: match &h.value {
+                Value::String(s) => Value::String(domain::mask_field_for_screen(&h.field, s)),
+                other => other.clone(),
             },
+            value_zh: value_words(&h.field, &h.value, true),
+            value_en: value_words(&h.field, &h.value, false),
+            replaced_here: h.device_id == me,
+            kept_here: h.winner_device == me,
             by_device: h.device_id.clone(),
             replaced_by_device: h.winner_device.clone(),
             noted_at: h.noted_at.clone(),
         })
         .collect();
 
+    let photos = photos_of(None);
+
     Ok(ChildFileView {
+        photos,
         child: ChildView {
             child_id,
             age,
@@ -375,6 +378,7 @@ pub(crate) fn child_file_view(store: &Store, file: ChildFile) -> Result<ChildFil
         consents,
         history,
         needs_agreement,
+        county,
     })
 }
 
@@ -418,11 +422,95 @@ pub(crate) fn version_view(
     })
 }
 
-/// An agreement text for the screen: every ID number of its parties masked.
-pub(crate) fn mask_text(text: &str, ids: &[&str]) -> String {
-    let mut out = text.to_string();
-    for id in ids.iter().filter(|s| s.chars().count() >= 15) {
-        out = out.replace(id, &mask_id_number(id));
+/// A field's value as a person reads it, in one language: codes by their names, yes
+/// and no, ID numbers masked, lists joined, an empty value said as such. Ids of other
+/// rows and hashes are never shown.
+pub(crate) fn value_words(field: &str, v: &Value, zh: bool) -> String {
+    let pick = |z: &str, e: &str| if zh { z.to_string() } else { e.to_string() };
+    let code = |c: &str| {
+        if zh {
+            domain::labels::code_label_zh(c).to_string()
+        } else {
+            domain::labels::code_label_en(c)
+        }
+    };
+    let leaf = |x: &Value| -> Option<String> {
+        match x {
+            Value::Null => None,
+            Value::String(s) if Uuid::parse_str(s).is_ok() => None,
+            Value::String(s) => Some(code(s)),
+            Value::Bool(b) => Some(pick(
+                if *b { "是" } else { "否" },
+                if *b { "yes" } else { "no" },
+            )),
+            other => Some(other.to_string()),
+        }
+    };
+    let empty = || pick("（空）", "(empty)");
+    let sep = if zh { "、" } else { ", " };
+    let out = match v {
+        Value::Null => return empty(),
+        Value::String(s) if s.trim().is_empty() => return empty(),
+        Value::String(s) if field.ends_with("sha256") => return pick("（图片）", "(image)"),
+        Value::String(s) if domain::id_number::is_id_number_field(field) => {
+            domain::mask_field_for_screen(field, s)
+        }
+        Value::String(s) if Uuid::parse_str(s).is_ok() => {
+            pick("（另一条记录）", "(another record)")
+        }
+        Value::String(s) => {
+            let named = code(s);
+            if named != *s && named != s.replace('_', " ") {
+                named
+            } else {
+                s.clone()
+            }
+        }
+        Value::Array(a) => a.iter().filter_map(leaf).collect::<Vec<_>>().join(sep),
+        Value::Object(m) => m.values().filter_map(leaf).collect::<Vec<_>>().join(" · "),
+        other => leaf(other).unwrap_or_default(),
+    };
+    if out.is_empty() {
+        empty()
+    } else {
+        domain::mask_id_numbers_in_text(&out)
     }
-    out
+}
+
+/// The replacements the director is to see (home), newest first.
+pub(crate) fn replaced_views(store: &Store, limit: usize) -> Result<Vec<ReplacedView>, UserError> {
+    Ok(store
+        .replaced_values(limit)?
+        .into_iter()
+        .map(|r| {
+            let (table_zh, table_en) = (
+                domain::labels::table_label_zh(&r.table).to_string(),
+                domain::labels::table_label_en(&r.table).to_string(),
+            );
+            let field_zh = domain::labels::field_label_zh(&r.field).to_string();
+            let field_en = domain::labels::field_label_en(&r.field);
+            let (what_zh, what_en) = match &r.row_name {
+                Some(n) => (
+                    format!("{table_zh} {n} · {field_zh}"),
+                    format!("{table_en} {n} · {field_en}"),
+                ),
+                None => (format!("{field_zh}"), field_en),
+            };
+            ReplacedView {
+                history_id: r.id,
+                child_id: r.child_id,
+                child_name: r.child_name,
+                what_zh,
+                what_en,
+                kept_zh: value_words(&r.field, &r.kept, true),
+                kept_en: value_words(&r.field, &r.kept, false),
+                replaced_zh: value_words(&r.field, &r.replaced, true),
+                replaced_en: value_words(&r.field, &r.replaced, false),
+                kept_here: r.kept_here,
+                replaced_here: r.replaced_here,
+                changed_since: r.changed_since,
+                noted_at: r.noted_at,
+            }
+        })
+        .collect())
 }

@@ -42,6 +42,9 @@ pub fn vocabulary() -> Vocabulary {
         school_stages: terms(SchoolStage::ALL, SchoolStage::code),
         enrolments: terms(Enrolment::ALL, Enrolment::code),
         task_kinds: terms(TaskKind::ALL, TaskKind::code),
+        task_outcomes: terms(TaskOutcome::ALL, TaskOutcome::code),
+        finding_kinds: terms(FindingKind::ALL, FindingKind::code),
+        confirmation_kinds: terms(ConfirmationKind::ALL, ConfirmationKind::code),
     }
 }
 

@@ -4,7 +4,8 @@
 //! field-store's write path) and answers with a view; nothing here decides a rule.
 
 use crate::app::DeviceApp;
-use crate::error::UserError;
+use crate::error::{Code, UserError};
+use crate::events::AppEvent;
 use crate::types::*;
 use crate::views;
 use base64::Engine;
@@ -66,20 +67,7 @@ fn saved(store: &Store, id: Uuid, changed: usize) -> Saved {
     }
 }
 
-fn visitor_name(store: &Store) -> String {
-    store
-        .connection()
-        .query_row("SELECT account_id FROM device WHERE id = 1", [], |r| {
-            r.get::<_, Option<String>>(0)
-        })
-        .ok()
-        .flatten()
-        .map(|a| format!("儿童主任 {a}"))
-        .unwrap_or_else(|| "儿童主任".into())
-        .chars()
-        .take(40)
-        .collect()
-}
+use crate::forms::account;
 
 impl DeviceApp {
     /// Today's work: overdue first, then due soon, red before green; open tasks; forms
@@ -103,40 +91,25 @@ impl DeviceApp {
                     _ => {}
                 }
             }
-            let mut tasks = Vec::new();
-            let mut names = std::collections::HashMap::new();
-            s.for_each_record(|r| {
-                if r.table == "child" {
-                    if let Some(n) = r.text("name") {
-                        names.insert(r.row_id, n.to_string());
-                    }
-                }
-                if r.table == "task"
-                    && !r.is_deleted()
-                    && r.doc.get("done_on").is_none_or(Value::is_null)
-                {
-                    tasks.push((r.row_id, r.doc.clone()));
-                }
-                Ok(())
-            })?;
-            let mut tasks: Vec<TaskView> = tasks
-                .into_iter()
-                .filter_map(|(id, doc)| {
-                    let child = doc
-                        .get("child_id")
-                        .and_then(Value::as_str)
-                        .and_then(|c| Uuid::parse_str(c).ok());
-                    views::task_view(id, &doc, child.and_then(|c| names.get(&c).cloned()), today)
+            let mut tasks = s
+                .tasks(true)?
+                .iter()
+                .map(|e| crate::task_views::task_view(s, e, today))
+                .collect::<Result<Vec<TaskView>, _>>()?;
+            crate::task_views::sort_tasks(&mut tasks);
+            let name_of = |key: &str| {
+                Uuid::parse_str(key).ok().and_then(|id| {
+                    field_store::record::load_values(s.connection(), "child", id)
+                        .ok()
+                        .flatten()
+                        .and_then(|c| c.text("name").map(str::to_string))
                 })
-                .collect();
-            tasks.sort_by(|a, b| a.due_on.cmp(&b.due_on));
+            };
             let drafts = s
                 .drafts()?
                 .into_iter()
                 .map(|d| DraftView {
-                    child_name: Uuid::parse_str(&d.key)
-                        .ok()
-                        .and_then(|id| names.get(&id).cloned()),
+                    child_name: name_of(&d.key),
                     kind: d.kind,
                     key: d.key,
                     data: d.data,
@@ -148,6 +121,7 @@ impl DeviceApp {
                 due_soon,
                 tasks,
                 drafts,
+                replaced: views::replaced_views(s, HOME_LIMIT)?,
                 children,
                 sync,
             })
@@ -184,42 +158,19 @@ impl DeviceApp {
             .map(|k| signature_input(&k.signer_role, &k.signer_name, &k.signature))
             .transpose()?;
         let out = self.with_store(|s| {
-            let mut f = Map::new();
-            f.insert("name".into(), json!(c.name.trim()));
-            f.insert("sex".into(), json!(c.sex));
-            f.insert("birth_date".into(), json!(c.birth_date.trim()));
-            insert_opt(
-                &mut f,
-                "id_number",
-                &c.id_number
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty()),
-            );
-            f.insert("village_code".into(), json!(c.village_code.trim()));
-            f.insert("categories".into(), json!(c.categories));
-            f.insert(
-                "risk_colour".into(),
-                json!(c.risk_colour.as_deref().unwrap_or("green")),
-            );
-            f.insert(
-                "household_registered".into(),
-                json!(c.household_registered.unwrap_or(true)),
-            );
-            f.insert("status".into(), json!("active"));
-            f.insert(
-                "added_on".into(),
-                json!(c.added_on.clone().unwrap_or_else(|| s.today().to_string())),
-            );
-            insert_opt(&mut f, "ethnicity", &c.ethnicity);
-            insert_opt(&mut f, "registered_address", &c.registered_address);
-            insert_opt(&mut f, "current_address", &c.current_address);
-            insert_opt(&mut f, "guardianship_rating", &c.guardianship_rating);
-            insert_opt(&mut f, "assistance", &c.assistance);
-            insert_opt(&mut f, "health", &c.health);
-            insert_opt(&mut f, "school", &c.school);
-            insert_opt(&mut f, "notes", &c.notes);
-            let (id, _) = s.register_child(f, consent.as_ref())?;
+            let args = serde_json::to_value(&c).map_err(UserError::internal)?;
+            let form = crate::forms::child(s, args.as_object().unwrap_or(&Map::new()));
+            let f = form.fields;
+            let relationship = c
+                .consent
+                .as_ref()
+                .and_then(|k| k.signer_relationship.as_deref());
+            let (id, _) = match c.task_id {
+                Some(task) => {
+                    s.register_child_from_task(task, f, consent.as_ref(), relationship)?
+                }
+                None => s.register_child(f, consent.as_ref(), relationship)?,
+            };
             Ok(saved(s, id, 1))
         })?;
         self.after_write();
@@ -409,71 +360,54 @@ impl DeviceApp {
     /// Records a visit with its staged photos (and a referral made on it) in one
     /// transaction; the form's draft goes with it.
     pub fn record_visit(&self, v: NewVisit) -> Result<VisitSaved, UserError> {
-        let out = self.with_store(|s| {
-            let mut f = Map::new();
-            f.insert(
-                "visited_at".into(),
-                json!(v
-                    .visited_at
-                    .clone()
-                    .unwrap_or_else(|| s.now_china_rfc3339())),
-            );
-            f.insert("mode".into(), json!(v.mode));
-            f.insert(
-                "visitor".into(),
-                json!(v
-                    .visitor
-                    .clone()
-                    .filter(|n| !n.trim().is_empty())
-                    .unwrap_or_else(|| visitor_name(s))),
-            );
-            insert_opt(
-                &mut f,
-                "people_present",
-                &v.people_present.as_deref().filter(|t| !t.trim().is_empty()),
-            );
-            insert_opt(&mut f, "gps", &v.gps);
-            f.insert("checklist".into(), json!(v.checklist));
-            f.insert("risk_colour".into(), json!(v.risk_colour));
-            f.insert("emergency".into(), json!(v.emergency));
-            insert_opt(
-                &mut f,
-                "problems",
-                &v.problems.as_deref().filter(|t| !t.trim().is_empty()),
-            );
-            f.insert("actions".into(), json!(v.actions));
-            insert_opt(
-                &mut f,
-                "next_due_on",
-                &v.next_due_on.as_deref().filter(|t| !t.trim().is_empty()),
-            );
-            insert_opt(
-                &mut f,
-                "narrative",
-                &v.narrative.as_deref().filter(|t| !t.trim().is_empty()),
-            );
-            let referral = v.referral.as_ref().map(|r| {
-                let mut m = Map::new();
-                m.insert("kind".into(), json!(r.kind));
-                m.insert("receiving_body".into(), json!(r.receiving_body.trim()));
-                m.insert(
-                    "referred_on".into(),
-                    json!(r
-                        .referred_on
-                        .clone()
-                        .unwrap_or_else(|| s.today().to_string())),
-                );
-                m.insert("feedback_due_on".into(), json!(r.feedback_due_on));
-                m
-            });
-            if referral.is_some() && !v.actions.iter().any(|a| a == "referral") {
-                return Err(UserError::new(
-                    "referral_needs_action",
-                    "填写了转介，请在处置措施中勾选“转介”",
-                    "a referral was filled in; tick the referral action too",
-                )
-                .on_field("actions"));
+        // Photos given with the visit go through the pipeline first (off the store's
+        // lock); a bad one refuses the visit before anything is kept.
+        let mut processed = Vec::with_capacity(v.photos.len());
+        for (i, p) in v.photos.iter().enumerate() {
+            let bytes = decode_b64(&format!("photos.{i}"), &p.image_base64)?;
+            processed.push(process_photo(&bytes, &PhotoLimits::default()).map_err(|e| {
+                UserError::from(field_store::StoreError::Photo(e)).on_field(format!("photos.{i}"))
+            })?);
+        }
+        let mut v = v;
+        let staged_here = self.with_store(|s| {
+            let mut ids = Vec::with_capacity(processed.len());
+            for p in &processed {
+                match s.stage_photo(p) {
+                    Ok(id) => ids.push(id),
+                    Err(e) => {
+                        for id in &ids {
+                            let _ = s.discard_staged_photo(*id);
+                        }
+                        return Err(e.into());
+                    }
+                }
             }
+            Ok(ids)
+        })?;
+        v.photo_ids.extend(staged_here.iter().copied());
+        let out = self.record_staged_visit(v);
+        if out.is_err() && !staged_here.is_empty() {
+            let _ = self.with_store(|s| {
+                for id in &staged_here {
+                    let _ = s.discard_staged_photo(*id);
+                }
+                Ok(())
+            });
+        }
+        out
+    }
+
+    fn record_staged_visit(&self, v: NewVisit) -> Result<VisitSaved, UserError> {
+        let out = self.with_store(|s| {
+            let args = serde_json::to_value(&v).map_err(UserError::internal)?;
+            let form = crate::forms::visit(s, args.as_object().unwrap_or(&Map::new()))?;
+            form.problems.first_blocking()?;
+            let f = form.fields;
+            let referral = args
+                .get("referral")
+                .filter(|r| r.is_object())
+                .map(|r| crate::forms::referral_fields(s, r));
             let draft_key = v
                 .draft_key
                 .clone()
@@ -499,7 +433,7 @@ impl DeviceApp {
     /// Voids a visit recorded by mistake (it stays in the file, marked void).
     pub fn void_visit(&self, v: VoidVisit) -> Result<Saved, UserError> {
         let out = self.with_store(|s| {
-            let by = visitor_name(s);
+            let by = domain::Visit::visitor_of(account(s).as_deref());
             s.void_record("visit", v.visit_id, &v.reason, &by)?;
             Ok(saved(s, v.visit_id, 1))
         })?;
@@ -553,14 +487,9 @@ impl DeviceApp {
             insert_opt(&mut m, "visit_id", &r.visit_id);
             m.insert("kind".into(), json!(r.kind));
             m.insert("receiving_body".into(), json!(r.receiving_body.trim()));
-            m.insert(
-                "referred_on".into(),
-                json!(r
-                    .referred_on
-                    .clone()
-                    .unwrap_or_else(|| s.today().to_string())),
-            );
+            insert_opt(&mut m, "referred_on", &r.referred_on);
             m.insert("feedback_due_on".into(), json!(r.feedback_due_on));
+            domain::fill_defaults(&mut m, domain::Referral::defaults(s.today()));
             let id = s.add_record("referral", m)?;
             Ok(saved(s, id, 1))
         })?;
@@ -573,15 +502,43 @@ impl DeviceApp {
         let out = self.with_store(|s| {
             let mut m = Map::new();
             m.insert("outcome".into(), json!(c.outcome.trim()));
-            m.insert(
-                "closed_on".into(),
-                json!(c.closed_on.clone().unwrap_or_else(|| s.today().to_string())),
-            );
+            insert_opt(&mut m, "closed_on", &c.closed_on);
+            domain::fill_defaults(&mut m, domain::Referral::closing_defaults(s.today()));
             let n = s.edit_record("referral", c.referral_id, m)?;
             Ok(saved(s, c.referral_id, n))
         })?;
         self.after_write();
         Ok(out)
+    }
+
+    /// Every problem of a form at once, blocking or a warning, computed by the
+    /// domain's rules and this phone's (一人一档, the villages it holds), with what
+    /// the device fills in — before anything is saved or signed.
+    pub fn check_draft(&self, d: CheckDraft) -> Result<DraftCheck, UserError> {
+        if d.kind == DraftKind::Pin {
+            // Typed before there is a store to open (choosing the first PIN).
+            return Ok(crate::forms::check_pin(&d.draft));
+        }
+        self.with_store(|s| crate::forms::check(s, d))
+    }
+
+    /// Puts back a value another phone's edit replaced: a new edit of that field,
+    /// through the change log like any other.
+    pub fn restore_replaced_value(&self, r: ReplacedRef) -> Result<Saved, UserError> {
+        let out = self.with_store(|s| {
+            let (row, n) = s.restore_replaced_value(r.history_id)?;
+            Ok(saved(s, row, n))
+        })?;
+        self.after_write();
+        Ok(out)
+    }
+
+    /// Keeps what the record holds now: the replacement is no longer shown on home.
+    pub fn keep_current_value(&self, r: ReplacedRef) -> Result<Empty, UserError> {
+        self.with_store(|s| {
+            s.keep_current_value(r.history_id)?;
+            Ok(Empty {})
+        })
     }
 
     /// The registration notice to read to the guardian.
@@ -602,7 +559,7 @@ impl DeviceApp {
             &c.consent.signature,
         )?;
         let out = self.with_store(|s| {
-            let id = s.sign_consent(c.child_id, &sig)?;
+            let id = s.sign_consent(c.child_id, &sig, c.consent.signer_relationship.as_deref())?;
             Ok(saved(s, id, 1))
         })?;
         self.after_write();
@@ -615,26 +572,8 @@ impl DeviceApp {
     /// masked it keeps its stored value.
     pub fn save_agreement_draft(&self, a: AgreementDraftInput) -> Result<Saved, UserError> {
         let out = self.with_store(|s| {
-            let mut terms = a.terms;
-            if let Some(id) = a.draft_id {
-                if let Some(old) =
-                    field_store::record::load_record(s.connection(), "agreement_draft", id)?
-                {
-                    if let Ok(d) = domain::AgreementDraft::from_fields(&old.doc) {
-                        terms.principal.id_number = views::unmask_unchanged(
-                            Some(terms.principal.id_number.clone()),
-                            Some(&d.terms.principal.id_number),
-                        )
-                        .unwrap_or_default();
-                        terms.caregiver.id_number = views::unmask_unchanged(
-                            Some(terms.caregiver.id_number.clone()),
-                            Some(&d.terms.caregiver.id_number),
-                        )
-                        .unwrap_or_default();
-                    }
-                }
-            }
-            let value = serde_json::to_value(&terms).map_err(UserError::bad_request)?;
+            let (terms, _) = crate::forms::agreement_terms(s, a.child_id, a.draft_id, a.terms)?;
+            let value = serde_json::to_value(&terms).map_err(UserError::internal)?;
             let id = s.save_agreement_draft(a.child_id, a.draft_id, value)?;
             Ok(saved(s, id, 1))
         })?;
@@ -667,10 +606,14 @@ impl DeviceApp {
             let (_, terms, version) = Self::draft_terms(s, d.draft_id)?;
             let text = domain::canonical_text(&terms, version);
             let sha256 = domain::text_sha256(&text);
-            let problems = match terms.validate_for_signing(s.today()) {
-                Ok(()) => vec![],
-                Err(e) => vec![e.into()],
-            };
+            // Everything missing, at once: filled in one go, not one round trip each.
+            let problems = terms
+                .signing_problems(s.today())
+                .0
+                .into_iter()
+                .filter(|p| p.blocks)
+                .map(|p| p.error.into())
+                .collect();
             let mut signers = vec!["principal".to_string(), "caregiver".to_string()];
             if !terms.witness.child_director.trim().is_empty() {
                 signers.push("witness".into());
@@ -678,10 +621,7 @@ impl DeviceApp {
             Ok(AgreementPreview {
                 draft_id: d.draft_id,
                 version,
-                text: views::mask_text(
-                    &text,
-                    &[&terms.principal.id_number, &terms.caregiver.id_number],
-                ),
+                text: domain::mask_id_numbers_in_text(&text),
                 sha256,
                 problems,
                 signers,
@@ -722,10 +662,9 @@ impl DeviceApp {
     /// A signed agreement's locked text and signatures.
     pub fn agreement(&self, v: VersionRef) -> Result<AgreementTextView, UserError> {
         self.with_store(|s| {
-            let (version, text, child_name, ids) = signed_version(s, v.version_id)?;
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let (version, text, child_name) = signed_version(s, v.version_id)?;
             Ok(AgreementTextView {
-                text: views::mask_text(&text, &ids),
+                text: domain::mask_id_numbers_in_text(&text),
                 version,
                 child_name,
             })
@@ -768,18 +707,18 @@ impl DeviceApp {
 
     /// What the sync screen and badge show.
     pub fn sync_state(&self, _: Empty) -> Result<SyncState, UserError> {
-        let shared = self
-            .runner
-            .as_ref()
-            .map(|r| r.snapshot())
-            .unwrap_or_default();
+        let shared = match &self.runner {
+            Some(r) => r.snapshot(),
+            None => self.script_round().clone(),
+        };
         let s = self.session();
         let store = s.store.as_ref().ok_or_else(UserError::locked)?;
         views::sync_state(store, &shared)
     }
 
     /// Syncs now. The app gets the answer as events; a script may wait for the round
-    /// (retrying network failures with back-off).
+    /// (retrying network failures under the device's retry policy) and reads what it
+    /// did in the answer's `last_round`.
     pub fn sync_now(&self, input: SyncNowInput) -> Result<SyncState, UserError> {
         match (&self.runner, input.wait) {
             (Some(r), false) => {
@@ -797,60 +736,68 @@ impl DeviceApp {
                 rx.recv().map_err(|_| UserError::locked())??;
             }
             (None, _) => {
-                self.sync_blocking(
-                    &field_store::sync::SyncOptions::default(),
-                    input.retries,
-                    &mut |_| {},
-                )?;
+                let mut opts = field_store::sync::SyncOptions::default();
+                if let Some(n) = input.push_batch {
+                    opts.push_batch = n.max(1) as usize;
+                }
+                if let Some(n) = input.pull_page {
+                    opts.pull_page = n.max(1);
+                }
+                if let Some(t) = input.fetch_thumbnails {
+                    opts.fetch_thumbnails = t;
+                }
+                self.sync_blocking(&opts, input.retries, &mut |p| {
+                    self.emit(AppEvent::SyncProgress(p.clone()))
+                })?;
             }
         }
         self.sync_state(Empty {})
     }
 
-    /// One sync round on the commands' own connection, retrying network failures with
-    /// back-off (`fieldctl sync`: there is no background runner).
+    /// One sync round on the commands' own connection (`sync_now` with `wait` and no
+    /// background runner: `fieldctl`, scripts), network failures retried up to
+    /// `retries` times under the device's one retry policy
+    /// ([`field_store::retry::RetryPolicy::while_a_person_waits`]); each wait is told
+    /// to `progress` (and to the app's listeners) before it starts. What it did is
+    /// kept for `sync_state` (`last_round`, `children_left`, `last_error`).
     pub fn sync_blocking(
         &self,
         opts: &field_store::sync::SyncOptions,
         retries: u32,
         progress: &mut dyn FnMut(&SyncProgressView),
     ) -> Result<SyncSummary, UserError> {
-        let mut backoff = field_store::sync::Backoff::new(
-            std::time::Duration::from_millis(500),
-            std::time::Duration::from_secs(30),
-        );
-        let mut attempt = 0;
-        loop {
-            let result = self.with_store(|s| {
-                if s.enrollment()?.is_none() {
-                    return Err(UserError::not_enrolled());
-                }
-                let mut cb = |p: &field_store::sync::SyncProgress| {
-                    progress(&crate::runner::progress_view(p))
-                };
-                field_store::sync::sync_once(s, opts, &mut cb)
-                    .map(crate::runner::summary)
-                    .map_err(UserError::from)
-            });
-            match result {
-                Err(e) if e.code == "network" && attempt < retries => {
-                    attempt += 1;
-                    let d = backoff.next_delay();
-                    eprintln!(
-                        "网络不通，{:.1} 秒后重试 network problem, retrying in {:.1}s",
-                        d.as_secs_f64(),
-                        d.as_secs_f64()
-                    );
-                    std::thread::sleep(d);
-                }
-                other => {
-                    if other.is_ok() {
-                        self.after_write();
+        let policy = crate::round::script_policy(retries);
+        let progress = std::cell::RefCell::new(progress);
+        let result = field_store::retry::retry(
+            &policy,
+            policy.backoff(),
+            |e: &UserError| e.code == Code::Network,
+            |attempt, _, wait| {
+                let view = crate::round::retry_view(attempt, wait);
+                (progress.borrow_mut())(&view);
+            },
+            std::thread::sleep,
+            || {
+                self.with_store(|s| {
+                    if s.enrollment()?.is_none() {
+                        return Err(UserError::not_enrolled());
                     }
-                    return other;
-                }
-            }
+                    self.script_round().last_attempt_at = Some(s.now_china_rfc3339());
+                    let mut cb = |p: &field_store::sync::SyncProgress| {
+                        let view = crate::round::progress_view(p);
+                        (progress.borrow_mut())(&view);
+                    };
+                    field_store::sync::sync_once(s, opts, &mut cb)
+                        .map(crate::round::summary)
+                        .map_err(UserError::from)
+                })
+            },
+        );
+        self.script_round().finished(&result);
+        if result.is_ok() {
+            self.after_write();
         }
+        result
     }
 
     /// The director has seen a rejected change and acted on it: it leaves the list.
@@ -941,7 +888,7 @@ fn pdf_error(e: agreement_pdf::PdfError) -> UserError {
 /// Everything the printed copy of a signed version shows, from the store.
 fn printable(s: &Store, version_id: Uuid) -> Result<agreement_pdf::PrintableAgreement, UserError> {
     use agreement_pdf::{Party, PrintableAgreement, SignatureImage, SignerRole};
-    let (view, text, child_name, _) = signed_version(s, version_id)?;
+    let (view, text, child_name) = signed_version(s, version_id)?;
     let rec = field_store::record::load_record(s.connection(), "agreement_version", version_id)?
         .ok_or_else(|| UserError::not_found("已签署的协议", "signed agreement"))?;
     let v = domain::AgreementVersion::from_fields(&rec.doc)?;
@@ -1005,11 +952,11 @@ fn printable(s: &Store, version_id: Uuid) -> Result<agreement_pdf::PrintableAgre
     })
 }
 
-/// A signed version's view, full text, child's name and the parties' ID numbers.
+/// A signed version's view, full text and child's name.
 fn signed_version(
     s: &Store,
     id: Uuid,
-) -> Result<(AgreementVersionView, String, String, Vec<String>), UserError> {
+) -> Result<(AgreementVersionView, String, String), UserError> {
     let rec = field_store::record::load_record(s.connection(), "agreement_version", id)?
         .ok_or_else(|| UserError::not_found("已签署的协议", "signed agreement"))?;
     let v = domain::AgreementVersion::from_fields(&rec.doc)?;
@@ -1031,10 +978,5 @@ fn signed_version(
     let child_name = field_store::record::load_record(s.connection(), "child", v.child_id)?
         .and_then(|c| c.text("name").map(str::to_string))
         .unwrap_or_default();
-    let draft = field_store::record::load_record(s.connection(), "agreement_draft", v.draft_id)?
-        .and_then(|d| domain::AgreementDraft::from_fields(&d.doc).ok());
-    let ids = draft
-        .map(|d| vec![d.terms.principal.id_number, d.terms.caregiver.id_number])
-        .unwrap_or_default();
-    Ok((view, v.canonical_text, child_name, ids))
+    Ok((view, v.canonical_text, child_name))
 }

@@ -81,6 +81,8 @@ fn a_day_of_field_work_from_the_command_line() {
             "visit",
             "add",
             &id,
+            "--mode",
+            "home",
             "--item",
             "health=watch:感冒两天",
             "--risk",
@@ -170,6 +172,10 @@ fn bad_input_prints_chinese_and_english_exits_1_and_changes_nothing() {
             "visit",
             "add",
             "0192f0e4-0000-7000-8000-000000000000",
+            "--mode",
+            "home",
+            "--risk",
+            "green",
             "--photo",
             bogus.to_str().unwrap(),
         ],
@@ -324,5 +330,94 @@ fn every_mistake_on_the_command_line_is_named_in_chinese_and_english() {
             !err.contains("命令出错") && !err.contains("panicked"),
             "{a:?}: {err}"
         );
+    }
+}
+
+#[test]
+fn a_typed_argument_outside_its_list_is_refused_by_name_not_as_a_bad_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    json(d, &["init", "--village", "v1"]);
+    let child = json(
+        d,
+        &[
+            "child",
+            "add",
+            "--name",
+            "李小花",
+            "--sex",
+            "female",
+            "--birth-date",
+            "2016-03-08",
+            "--village",
+            "v1",
+            "--category",
+            "left_behind",
+        ],
+    )["child_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The device's defaults, not fieldctl's: risk green, on the roster, registered.
+    let file = json(d, &["child", "show", &child]);
+    assert_eq!(file["child"]["risk_colour"], "green");
+    assert_eq!(file["child"]["status"], "active");
+    assert_eq!(file["child"]["household_registered"], true);
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["child", "edit", &child, "--set", "nickname=小花"],
+            &["nickname", "姓名"],
+        ),
+        (
+            &[
+                "child",
+                "edit",
+                &child,
+                "--set",
+                "household_registered=maybe",
+            ],
+            &["是否有户籍", "“是”或“否”", "maybe"],
+        ),
+        (
+            &[
+                "visit",
+                "add",
+                &child,
+                "--mode",
+                "home",
+                "--risk",
+                "green",
+                "--item",
+                "health=fine",
+            ],
+            &["“fine”", "正常"],
+        ),
+        (
+            &[
+                "visit",
+                "add",
+                &child,
+                "--mode",
+                "home",
+                "--risk",
+                "green",
+                "--item",
+                "food=watch",
+            ],
+            &["“food”"],
+        ),
+        (&["visit", "add", &child, "--risk", "green"], &["请填写"]),
+        (
+            &["visit", "add", &child, "--mode", "home", "--risk", "purple"],
+            &["“purple”"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let (ok, _, err) = run(d, args);
+        assert!(!ok, "{args:?} should be refused");
+        assert!(!err.contains("请求内容有误"), "{args:?}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{args:?} names {n}: {err}");
+        }
     }
 }

@@ -7,10 +7,16 @@
 //! `GET /api/image/<sha256>` serves an image the phone holds (for `<img src>`). Every
 //! other path serves the built UI (`--ui`, default `ui/dist`).
 //!
-//! It listens on loopback only. A browser page from anywhere else cannot use it: a
-//! command must come as `Content-Type: application/json` (or with an `X-Tonghu`
-//! header) — a cross-site page cannot send either without a CORS preflight, which is
-//! never granted — and with a loopback `Host` (no DNS rebinding).
+//! It listens on loopback only, and only its own page may use it (module [`guard`]):
+//! every request must name the bridge itself as its `Host` (a name that resolves to
+//! 127.0.0.1 — DNS rebinding — or another port is refused), a request with an
+//! `Origin` must come from the bridge's own origin, a browser's `Sec-Fetch-Site` must
+//! be `same-origin` (or `none`: typed in the address bar), and a command must come as
+//! `Content-Type: application/json` (or with an `X-Tonghu` header), which a page of
+//! another site cannot send without a CORS preflight the bridge never grants. Every
+//! answer forbids framing (`frame-ancestors 'none'`, `X-Frame-Options: DENY`) and
+//! sniffing, and is readable by the bridge's own pages only
+//! (`Cross-Origin-Resource-Policy: same-origin`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -27,6 +33,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
+
+mod guard;
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +75,10 @@ struct Cli {
     /// Cheap PIN key derivation, for tests only (never for real data).
     #[arg(long, hide = true)]
     insecure_fast_kdf: bool,
+    /// Another origin whose pages may use the bridge besides its own (development:
+    /// Vite's server, `http://127.0.0.1:5173`). Repeat for several.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -95,7 +107,7 @@ fn main() -> anyhow::Result<()> {
             ..RunnerConfig::default()
         }),
         watch_idle: true,
-        font_path: None,
+        ..AppConfig::default()
     };
     let app = DeviceApp::open(&cli.data, config).map_err(|e| anyhow::anyhow!("{}", e.en))?;
     let (events, _) = broadcast::channel(256);
@@ -109,61 +121,35 @@ fn main() -> anyhow::Result<()> {
     let ui = tower_http::services::ServeDir::new(&cli.ui).fallback(
         tower_http::services::ServeFile::new(cli.ui.join("index.html")),
     );
-    let router = Router::new()
-        .route("/api/events", get(events_stream))
-        .route("/api/image/{sha256}", get(image))
-        .route("/api/{command}", post(command))
-        .fallback_service(ui)
-        .layer(tower_http::compression::CompressionLayer::new())
-        .with_state(bridge);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
-        println!(
-            "Tonghu field app (bridge): http://{}/",
-            listener.local_addr()?
-        );
+        let addr = listener.local_addr()?;
+        let own = guard::Own::new(addr, &cli.allow_origins)?;
+        let router = Router::new()
+            .route("/api/events", get(events_stream))
+            .route("/api/image/{sha256}", get(image))
+            .route("/api/{command}", post(command))
+            .fallback_service(ui)
+            .layer(tower_http::compression::CompressionLayer::new())
+            .layer(axum::middleware::from_fn_with_state(own, guard::guard))
+            .with_state(bridge);
+        println!("Tonghu field app (bridge): http://{addr}/");
         axum::serve(listener, router).await?;
         anyhow::Ok(())
     })
 }
 
-/// Refuses requests that do not come from a page served here.
-fn check_origin(headers: &HeaderMap, need_marker: bool) -> Result<(), Response> {
-    let host_ok = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| {
-            let host = h.rsplit_once(':').map_or(h, |(host, _)| host);
-            matches!(host, "127.0.0.1" | "localhost" | "[::1]")
-        })
-        .unwrap_or(false);
-    let json_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    let marker_ok = !need_marker || json_body || headers.contains_key("x-tonghu");
-    if host_ok && marker_ok {
-        Ok(())
-    } else {
-        Err(error_response(
-            StatusCode::FORBIDDEN,
-            UserError::new(
-                "forbidden",
-                "只能从本机的应用页面使用",
-                "only the app's own page on this machine may call the bridge",
-            ),
-        ))
-    }
-}
-
 fn status_of(e: &UserError) -> StatusCode {
-    match e.code.as_str() {
-        "locked" | "pin_required" => StatusCode::LOCKED,
-        "unknown_command" | "not_found" => StatusCode::NOT_FOUND,
-        "internal" | "storage" | "io" | "corrupt" => StatusCode::INTERNAL_SERVER_ERROR,
-        "network" => StatusCode::BAD_GATEWAY,
-        "wrong_pin" | "pin_wait" => StatusCode::UNAUTHORIZED,
+    use field_app::error::Code;
+    match e.code {
+        Code::Locked | Code::PinRequired => StatusCode::LOCKED,
+        Code::UnknownCommand | Code::NotFound => StatusCode::NOT_FOUND,
+        Code::Internal | Code::Storage | Code::Io | Code::Corrupt => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        Code::Network => StatusCode::BAD_GATEWAY,
+        Code::WrongPin | Code::PinWait => StatusCode::UNAUTHORIZED,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
@@ -178,7 +164,7 @@ async fn command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_origin(&headers, true) {
+    if let Err(r) = guard::command_marker(&headers) {
         return r;
     }
     let args = if body.iter().all(u8::is_ascii_whitespace) {
@@ -197,7 +183,7 @@ async fn command(
         Err(e) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             UserError::new(
-                "internal",
+                field_app::error::Code::Internal,
                 "应用内部出错，请重试（已保存的数据不受影响）",
                 e.to_string(),
             ),
@@ -205,14 +191,7 @@ async fn command(
     }
 }
 
-async fn image(
-    State(b): State<Bridge>,
-    Path(sha256): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = check_origin(&headers, false) {
-        return r;
-    }
+async fn image(State(b): State<Bridge>, Path(sha256): Path<String>) -> Response {
     let app = b.app.clone();
     let result = tokio::task::spawn_blocking(move || {
         app.call("photo", serde_json::json!({ "sha256": sha256 }))
@@ -235,18 +214,13 @@ async fn image(
                 .into_response()
         }
         Ok(Err(e)) => error_response(status_of(&e), e),
-        Err(e) => error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            UserError::new("internal", "应用内部出错", e.to_string()),
-        ),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, UserError::internal(e)),
     }
 }
 
 async fn events_stream(
     State(b): State<Bridge>,
-    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, Response> {
-    check_origin(&headers, false)?;
     let mut rx = b.events.subscribe();
     let stream = async_stream(move |tx| async move {
         loop {

@@ -16,6 +16,17 @@ use std::collections::HashMap;
 use sync_core::{merge_field, Change, FieldState, MergeOutcome};
 use uuid::Uuid;
 
+/// A child whose file left this phone because its village is no longer one the phone
+/// holds (the village was taken from the director, or the child moved away): told to
+/// the director by name, never removed in silence.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LeftChild {
+    pub child_id: Uuid,
+    pub name: String,
+    /// The village the child's file is in now.
+    pub village: String,
+}
+
 /// What applying a page did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ApplyReport {
@@ -27,6 +38,8 @@ pub struct ApplyReport {
     pub lost: usize,
     /// Children (with their files) removed because they left this device's villages.
     pub evicted_children: usize,
+    /// Who they are.
+    pub children_left: Vec<LeftChild>,
     /// The account was given a village this device did not hold: the page was not
     /// applied and the cursor went back to the start, to fetch that village whole.
     pub refetch_from_start: bool,
@@ -62,7 +75,9 @@ impl Store {
 
         let mut max_hlc = state.hlc_last;
         let mut touched_children: Vec<Uuid> = Vec::new();
-        let noted_at = chrono::Utc::now().to_rfc3339();
+        let noted_at = chrono::DateTime::from_timestamp_millis(wall as i64)
+            .unwrap_or_default()
+            .to_rfc3339();
         for key in order {
             let group = &groups[&key];
             let existing = load_record(&tx, key.0, key.1)?;
@@ -137,7 +152,8 @@ impl Store {
             .iter()
             .any(|c| c.field == SCOPE_FIELD || !state.scopes.contains(&c.scope.0));
         if !state.scopes.is_empty() && may_leave {
-            report.evicted_children = evict_out_of_scope(&tx, &state.scopes)?;
+            report.children_left = evict_out_of_scope(&tx, &state.scopes)?;
+            report.evicted_children = report.children_left.len();
         }
 
         // Later local stamps must order after everything seen. A far-future stamp (which
@@ -163,7 +179,7 @@ impl Store {
     /// a village was added, the cursor goes back to 0 and this page is not applied,
     /// because that village's history lies before the cursor (`refetch_from_start`).
     pub fn apply_pull_page(&mut self, page: &sync_core::wire::PullResponse) -> Result<ApplyReport> {
-        let mut evicted = 0;
+        let mut evicted = Vec::new();
         let mut rescoped = false;
         if let Some(now) = page.scopes.as_ref().filter(|s| !s.is_empty()) {
             let mut now = now.clone();
@@ -193,7 +209,8 @@ impl Store {
                 tx.commit()?;
                 if added {
                     return Ok(ApplyReport {
-                        evicted_children: evicted,
+                        evicted_children: evicted.len(),
+                        children_left: evicted,
                         refetch_from_start: true,
                         scopes_changed: true,
                         ..Default::default()
@@ -204,7 +221,8 @@ impl Store {
         }
         let changes: Vec<Change> = page.changes.iter().map(|p| p.change.clone()).collect();
         let mut report = self.apply_changes(&changes, Some(page.next_cursor))?;
-        report.evicted_children += evicted;
+        report.evicted_children += evicted.len();
+        report.children_left.splice(0..0, evicted);
         report.scopes_changed = rescoped;
         Ok(report)
     }
@@ -255,7 +273,7 @@ fn note_loser_against(
 /// moved away, with the whole file, is no longer the old director's to see. Rows with
 /// unsent local changes stay until the server has them; rows the server refused stay
 /// (with their child's file) until the director settles the refusal.
-pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<usize> {
+pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<Vec<LeftChild>> {
     let scopes = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
     // Kept: rows with unsent changes (until the server has them), and rows a refusal
     // of the server names, with their child and its file, until the director settles
@@ -266,7 +284,23 @@ pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<u
             (SELECT tbl, row_id FROM rejected_change WHERE settled_at IS NULL AND row_id IS NOT NULL)
         AND coalesce(CASE WHEN tbl = 'child' THEN row_id ELSE child_id END, '') NOT IN
             (SELECT child_id FROM rejected_change WHERE settled_at IS NULL AND child_id IS NOT NULL)";
-    let children = tx.execute(
+    let mut left = Vec::new();
+    {
+        let mut q = tx.prepare(&format!(
+            "SELECT row_id, json_extract(doc, '$.name'), scope FROM record WHERE tbl = 'child' AND {FOREIGN}"
+        ))?;
+        let mut rows = q.query([&scopes])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            left.push(LeftChild {
+                child_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                village: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            });
+        }
+    }
+    left.sort_by(|a, b| (&a.village, &a.name).cmp(&(&b.village, &b.name)));
+    tx.execute(
         &format!("DELETE FROM record WHERE tbl = 'child' AND {FOREIGN}"),
         [&scopes],
     )?;
@@ -276,5 +310,5 @@ pub(crate) fn evict_out_of_scope(tx: &Connection, scopes: &[String]) -> Result<u
            AND NOT EXISTS (SELECT 1 FROM record r WHERE r.tbl = 'child' AND r.row_id = roster_entry.child_id)",
         [&scopes],
     )?;
-    Ok(children)
+    Ok(left)
 }

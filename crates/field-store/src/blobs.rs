@@ -30,6 +30,7 @@ pub(crate) fn put_blob(
     sha256: &str,
     kind: BlobKind,
     bytes: &[u8],
+    at: &str,
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO blob (sha256, kind, bytes, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -40,7 +41,7 @@ pub(crate) fn put_blob(
         kind.as_str(),
         bytes,
         bytes.len() as i64,
-        chrono::Utc::now().to_rfc3339()
+        at
     ])?;
     Ok(())
 }
@@ -78,7 +79,8 @@ impl Store {
 
     /// Stores a blob fetched from the server (its hash already verified by the caller).
     pub fn store_fetched_blob(&mut self, sha256: &str, kind: BlobKind, bytes: &[u8]) -> Result<()> {
-        put_blob(&self.conn, sha256, kind, bytes)?;
+        let at = self.now_utc_rfc3339();
+        put_blob(&self.conn, sha256, kind, bytes, &at)?;
         self.conn
             .execute("UPDATE blob SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
         Ok(())

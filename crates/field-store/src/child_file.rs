@@ -192,3 +192,158 @@ impl Store {
         })
     }
 }
+
+/// A value one device's edit replaced on a row this phone holds, where this phone was
+/// one side of it (its value replaced, or its value kept over another phone's), not yet
+/// acted on: the director sees it where she looks, restores the replaced value in one
+/// tap ([`Store::restore_replaced_value`]) or keeps what is there
+/// ([`Store::keep_current_value`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplacedValue {
+    /// The noted replacement (`field_history.id`): what the two commands name.
+    pub id: i64,
+    pub table: String,
+    pub row_id: Uuid,
+    /// The row's own name (a guardian's), when it has one and is not the child.
+    pub row_name: Option<String>,
+    pub child_id: Option<Uuid>,
+    pub child_name: Option<String>,
+    pub field: String,
+    /// The value that lost the merge.
+    pub replaced: Value,
+    /// The replaced value was written on this phone.
+    pub replaced_here: bool,
+    /// What the row holds now: the value that won, unless the field changed again
+    /// since (`changed_since`).
+    pub kept: Value,
+    /// The value that won was written on this phone.
+    pub kept_here: bool,
+    /// The field was changed again after the merge: `kept` is the newer value.
+    pub changed_since: bool,
+    pub noted_at: String,
+}
+
+impl Store {
+    /// Replacements not yet acted on where this phone was one side, newest first, at
+    /// most `limit`. One whose field already holds the replaced value again (restored,
+    /// or typed again) is left out: there is nothing to decide.
+    pub fn replaced_values(&self, limit: usize) -> Result<Vec<ReplacedValue>> {
+        let me = self.device_id().to_string();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, tbl, row_id, field, value, device_id, winner_hlc, winner_device, noted_at
+             FROM field_history
+             WHERE settled_at IS NULL AND (device_id = ?1 OR winner_device = ?1)
+             ORDER BY id DESC",
+        )?;
+        let mut rows = stmt.query([&me])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            if out.len() >= limit {
+                break;
+            }
+            let (id, table, row_id, field): (i64, String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let (value, device, winner_hlc, winner): (String, String, i64, String) =
+                (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+            let noted_at: String = r.get(8)?;
+            let row_id =
+                Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let Some(rec) = load_record(&self.conn, &table, row_id)?.filter(|r| !r.is_deleted())
+            else {
+                continue;
+            };
+            let replaced: Value = serde_json::from_str(&value).unwrap_or(Value::Null);
+            let kept = rec.doc.get(&field).cloned().unwrap_or(Value::Null);
+            if kept == replaced {
+                continue;
+            }
+            let changed_since = rec.clocks.get(&field).is_none_or(|s| {
+                s.hlc.as_u64() as i64 != winner_hlc || s.device_id.to_string() != winner
+            });
+            let child_id = if table == "child" {
+                Some(row_id)
+            } else {
+                rec.child_id
+            };
+            let child_name = match child_id {
+                Some(c) if c == row_id => rec.text("name").map(str::to_string),
+                Some(c) => crate::record::load_values(&self.conn, "child", c)?
+                    .and_then(|c| c.text("name").map(str::to_string)),
+                None => None,
+            };
+            out.push(ReplacedValue {
+                id,
+                row_name: (table != "child")
+                    .then(|| rec.text("name").map(str::to_string))
+                    .flatten(),
+                table,
+                row_id,
+                child_id,
+                child_name,
+                field,
+                replaced,
+                replaced_here: device == me,
+                kept,
+                kept_here: !changed_since && winner == me,
+                changed_since,
+                noted_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Puts the replaced value back: a new edit of the field, through the change log
+    /// like any other (it syncs, and wins over the value it replaces by being later).
+    /// The replacement is then settled.
+    /// Returns the row and how many fields changed.
+    pub fn restore_replaced_value(&mut self, id: i64) -> Result<(Uuid, usize)> {
+        let (table, row_id, field, value) = self.replacement(id)?;
+        let mut f = Map::new();
+        f.insert(field, value);
+        let n = self.edit_record(&table, row_id, f)?;
+        self.keep_current_value(id)?;
+        Ok((row_id, n))
+    }
+
+    /// The director keeps what the row holds now: the replacement is no longer shown
+    /// to her (the child's file still lists it).
+    pub fn keep_current_value(&mut self, id: i64) -> Result<()> {
+        self.replacement(id)?;
+        let now = self.now_utc_rfc3339();
+        self.conn.execute(
+            "UPDATE field_history SET settled_at = ?2 WHERE id = ?1 AND settled_at IS NULL",
+            rusqlite::params![id, now],
+        )?;
+        Ok(())
+    }
+
+    fn replacement(&self, id: i64) -> Result<(String, Uuid, String, Value)> {
+        use rusqlite::OptionalExtension;
+        let found = self
+            .conn
+            .query_row(
+                "SELECT tbl, row_id, field, value FROM field_history WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let (table, row_id, field, value) = found.ok_or_else(|| StoreError::NotFound {
+            what: "replaced value",
+            id: id.to_string(),
+        })?;
+        let row_id = Uuid::parse_str(&row_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok((
+            table,
+            row_id,
+            field,
+            serde_json::from_str(&value).unwrap_or(Value::Null),
+        ))
+    }
+}

@@ -68,6 +68,8 @@ fn what_zh(what: &str) -> &'static str {
         "visit" => "走访",
         "agreement_draft" => "协议草稿",
         "blob" => "照片",
+        "task" => "任务",
+        "replaced value" => "被替换的值",
         _ => "",
     }
 }

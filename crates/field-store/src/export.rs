@@ -74,11 +74,11 @@ impl Store {
     }
 
     /// Removes rows outside this device's villages that have nothing left to send (a
-    /// child who moved away). Returns the number of children removed.
-    pub fn evict_out_of_scope(&mut self) -> Result<usize> {
+    /// child who moved away). Returns the children removed.
+    pub fn evict_out_of_scope(&mut self) -> Result<Vec<crate::apply::LeftChild>> {
         let scopes = self.device_state()?.scopes;
         if scopes.is_empty() {
-            return Ok(0);
+            return Ok(vec![]);
         }
         let tx = self.begin()?;
         let n = crate::apply::evict_out_of_scope(&tx, &scopes)?;

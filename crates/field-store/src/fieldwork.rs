@@ -54,6 +54,28 @@ fn signature_image(s: &SignatureInput) -> Result<crate::photo::ProcessedSignatur
     Ok(img)
 }
 
+/// The person who signed the registration notice, as the child's guardian (her role
+/// is the one she signed as, with her relationship to the child when given). `None`
+/// when the domain would not take her as a guardian yet (an entrusted caregiver needs
+/// a relationship): the signature is never lost for it, and `check_draft` says what
+/// to add before the signing step.
+fn signer_as_guardian(
+    child_id: Uuid,
+    c: &SignatureInput,
+    relationship: Option<&str>,
+    today: NaiveDate,
+) -> Option<RowWrite> {
+    let mut f = Map::new();
+    f.insert("child_id".into(), json!(child_id));
+    f.insert("role".into(), json!(c.role));
+    f.insert("name".into(), json!(c.name.trim()));
+    if let Some(r) = relationship.map(str::trim).filter(|r| !r.is_empty()) {
+        f.insert("relationship".into(), json!(r));
+    }
+    domain::validate_row("guardian", &f, today).ok()?;
+    Some(RowWrite::new("guardian", None, f))
+}
+
 /// A signed agreement version.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SignedAgreement {
@@ -63,8 +85,9 @@ pub struct SignedAgreement {
     pub signature_ids: Vec<Uuid>,
 }
 
-/// Runs the domain's rules for a row as it will be after a write.
-fn domain_rules(
+/// Runs the domain's rules for a row as it will be after a write (on the fields this
+/// release knows: a newer release's fields are kept, not checked).
+pub(crate) fn domain_rules(
     today: NaiveDate,
 ) -> impl Fn(&Connection, &StoredRecord, Option<&StoredRecord>) -> Result<()> {
     move |_conn, rec, before| {
@@ -87,14 +110,16 @@ fn domain_rules(
             let v = domain::agreement::AgreementVersion::from_fields(&version.doc)?;
             domain::agreement::ensure_signature_bound(&sig, version.row_id, &v)?;
         }
-        match domain::validate_row(&rec.table, &rec.doc, today) {
+        crate::check::check_task_write(_conn, rec, before)?;
+        let known = |r: &StoredRecord| domain::schema::known_fields(&r.table, &r.doc);
+        match domain::validate_row(&rec.table, &known(rec), today) {
             Ok(()) => Ok(()),
             // An edit must not make a record worse, but a problem the record already
             // had (say a date written by a phone whose clock was a year fast) must not
             // block fixing another field either.
             Err(e)
                 if before.is_some_and(|b| {
-                    domain::validate_row(&b.table, &b.doc, today)
+                    domain::validate_row(&b.table, &known(b), today)
                         .is_err_and(|was| was.code == e.code && was.field == e.field)
                 }) =>
             {
@@ -112,14 +137,34 @@ impl Store {
     }
 
     /// Registers a child together with the guardian's signed acknowledgement of the
-    /// registration notice, in one transaction. Returns the child's and the
+    /// registration notice, in one transaction; the person who signed is kept as the
+    /// child's guardian (nobody types her again). Returns the child's and the
     /// acknowledgement's ids.
     pub fn register_child(
         &mut self,
         fields: Map<String, Value>,
         consent: Option<&SignatureInput>,
+        signer_relationship: Option<&str>,
     ) -> Result<(Uuid, Option<Uuid>)> {
-        let child_id = Uuid::now_v7();
+        self.register_child_as(
+            Uuid::now_v7(),
+            fields,
+            consent,
+            signer_relationship,
+            Vec::new(),
+        )
+    }
+
+    /// [`Store::register_child`] of a child whose id the caller minted, with `also`
+    /// (rows naming the new child, such as the task it closes) in the same transaction.
+    pub(crate) fn register_child_as(
+        &mut self,
+        child_id: Uuid,
+        fields: Map<String, Value>,
+        consent: Option<&SignatureInput>,
+        signer_relationship: Option<&str>,
+        also: Vec<RowWrite>,
+    ) -> Result<(Uuid, Option<Uuid>)> {
         let mut writes = vec![RowWrite::new("child", Some(child_id), fields)];
         let mut image = None;
         let mut consent_id = None;
@@ -131,9 +176,16 @@ impl Store {
                 Some(id),
                 self.consent_fields(child_id, c, &img),
             ));
+            writes.extend(signer_as_guardian(
+                child_id,
+                c,
+                signer_relationship,
+                self.today(),
+            ));
             consent_id = Some(id);
             image = Some(img);
         }
+        writes.extend(also);
         let blobs: Vec<NewBlob<'_>> = image
             .iter()
             .map(|img| NewBlob {
@@ -149,7 +201,12 @@ impl Store {
 
     /// Keeps a guardian's signed acknowledgement of the registration notice for a
     /// child already registered.
-    pub fn sign_consent(&mut self, child_id: Uuid, c: &SignatureInput) -> Result<Uuid> {
+    pub fn sign_consent(
+        &mut self,
+        child_id: Uuid,
+        c: &SignatureInput,
+        signer_relationship: Option<&str>,
+    ) -> Result<Uuid> {
         if load_record(&self.conn, "child", child_id)?.is_none() {
             return Err(StoreError::NotFound {
                 what: "child",
@@ -158,11 +215,23 @@ impl Store {
         }
         let img = signature_image(c)?;
         let id = Uuid::now_v7();
-        let writes = vec![RowWrite::new(
+        let mut writes = vec![RowWrite::new(
             "consent",
             Some(id),
             self.consent_fields(child_id, c, &img),
         )];
+        // The signer is kept as a guardian unless the file already names her.
+        let known = records_of_child(&self.conn, "guardian", child_id)?
+            .iter()
+            .any(|g| !g.is_deleted() && g.text("name").map(str::trim) == Some(c.name.trim()));
+        if !known {
+            writes.extend(signer_as_guardian(
+                child_id,
+                c,
+                signer_relationship,
+                self.today(),
+            ));
+        }
         let blobs = [NewBlob {
             sha256: &img.sha256,
             kind: BlobKind::Signature,

@@ -166,7 +166,7 @@ impl Store {
                 p.thumb,
                 p.width,
                 p.height,
-                chrono::Utc::now().to_rfc3339()
+                self.now_utc_rfc3339()
             ])?;
         Ok(id)
     }
@@ -200,7 +200,8 @@ impl Store {
 
     /// Staged photos no draft has named for a day (a form abandoned without a word).
     pub fn prune_staged_photos(&mut self, older_than: chrono::Duration) -> Result<usize> {
-        let cutoff = (chrono::Utc::now() - older_than).to_rfc3339();
+        let now = chrono::DateTime::from_timestamp_millis(self.now_ms() as i64).unwrap_or_default();
+        let cutoff = (now - older_than).to_rfc3339();
         Ok(self
             .conn
             .execute("DELETE FROM staged_photo WHERE created_at < ?1", [cutoff])?)

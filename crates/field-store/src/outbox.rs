@@ -173,8 +173,8 @@ impl Store {
     /// Takes the server's answer to a push: everything up to `max_device_seq` leaves the
     /// outbox; refused changes are kept in `rejected_change` with the reason.
     pub fn record_push_result(&mut self, sent: &[Change], resp: &PushResponse) -> Result<()> {
+        let at = self.now_utc_rfc3339();
         let tx = self.begin()?;
-        let at = chrono::Utc::now().to_rfc3339();
         let mut refused = std::collections::HashSet::new();
         for rej in resp.rejected.iter().filter(|r| !r.is_retryable()) {
             let Some(change) = sent.iter().find(|c| c.op_id == rej.op_id) else {
@@ -305,7 +305,7 @@ impl Store {
         let n = self.conn.execute(
             "UPDATE rejected_change SET settled_at = ?1, settled_by = 'acknowledged'
              WHERE device_seq = ?2 AND settled_at IS NULL",
-            params![chrono::Utc::now().to_rfc3339(), device_seq as i64],
+            params![self.now_utc_rfc3339(), device_seq as i64],
         )?;
         if n == 0 {
             let exists: bool = self.conn.query_row(

@@ -107,6 +107,9 @@ pub struct SyncReport {
     pub pulled: u64,
     pub applied: u64,
     pub evicted_children: u64,
+    /// The children whose files left the phone this round, by name (their village
+    /// was taken from the director, or they moved away).
+    pub children_left: Vec<crate::apply::LeftChild>,
     pub blobs_uploaded: u64,
     pub blob_bytes_sent: u64,
     pub thumbnails_fetched: u64,
@@ -572,7 +575,7 @@ pub fn sync_once(
                 .connection()
                 .execute(
                     "UPDATE device SET last_sync_at = ?1",
-                    [chrono::Utc::now().to_rfc3339()],
+                    [store.now_utc_rfc3339()],
                 )
                 .map_err(StoreError::from)?;
             Ok(s.report)
@@ -821,11 +824,13 @@ fn pull(
             held: Some(held),
         };
         let page: PullResponse = s.post(store, "/v1/pull", &req)?;
+        store.note_latest_app_version(page.latest_app_version.as_deref())?;
         let r = store.apply_pull_page(&page)?;
         if r.refetch_from_start {
             // A village was added to the account: fetch the feed again from the start,
             // the phone's own changes included (it may have written there before).
             s.report.evicted_children += r.evicted_children as u64;
+            s.report.children_left.extend(r.children_left);
             s.report.villages_changed = true;
             include_own = true;
             continue;
@@ -835,6 +840,7 @@ fn pull(
         s.report.pulled += n;
         s.report.applied += r.applied as u64;
         s.report.evicted_children += r.evicted_children as u64;
+        s.report.children_left.extend(r.children_left);
         (s.progress)(&SyncProgress {
             phase: Some(SyncPhase::Pull),
             records_done: s.report.pulled,
@@ -853,7 +859,9 @@ fn pull(
 }
 
 fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncResult<()> {
-    s.report.evicted_children += store.evict_out_of_scope()? as u64;
+    let left = store.evict_out_of_scope()?;
+    s.report.evicted_children += left.len() as u64;
+    s.report.children_left.extend(left);
     // Only the villages this device holds; one it holds nothing of counts as empty,
     // so a village the server has data for and the device lacks is found too. A village
     // with changes still in the outbox is left for a later round: a record saved on the
@@ -906,6 +914,15 @@ fn verify(store: &mut Store, opts: &SyncOptions, s: &mut Session<'_>) -> SyncRes
     Ok(())
 }
 
+/// Thumbnails fetched at once, each on its own connection. On a village's link a
+/// thumbnail (about 8 KB) takes about as long on the wire as the round trip that asks
+/// for it (300 ms), so one at a time spent half a first sync waiting (BENCHMARKS.md,
+/// "The village link").
+pub const THUMBNAILS_AT_ONCE: usize = 6;
+
+/// Fetches the thumbnails of the photos this device holds rows for and not the
+/// bytes: [`THUMBNAILS_AT_ONCE`] requests in flight, each thumbnail checked against
+/// its hash and stored as it arrives (a cut connection loses only those in flight).
 fn fetch_thumbnails(store: &mut Store, s: &mut Session<'_>) -> SyncResult<()> {
     let mut wanted = Vec::new();
     store.for_each_record(|r| {
@@ -922,36 +939,81 @@ fn fetch_thumbnails(store: &mut Store, s: &mut Session<'_>) -> SyncResult<()> {
             missing.push(h);
         }
     }
-    for (i, h) in missing.iter().enumerate() {
-        let started = std::time::Instant::now();
-        let resp = s
-            .client
-            .get(format!("{}/v1/blobs/{h}", s.base))
-            .bearer_auth(&s.token)
-            .send()
-            .map_err(net)?;
-        s.note_request(started);
-        if resp.status().as_u16() == 404 {
-            continue; // not uploaded yet by its author
+    missing.sort();
+    missing.dedup();
+    let total = missing.len() as u64;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (client, base, token) = (&s.client, s.base.as_str(), s.token.as_str());
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, SyncResult<Option<Vec<u8>>>, u32)>();
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        for _ in 0..THUMBNAILS_AT_ONCE.min(missing.len()) {
+            let (tx, next, missing) = (tx.clone(), &next, &missing);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(h) = missing.get(i) else { return };
+                let started = std::time::Instant::now();
+                let got = (|| {
+                    let resp = client
+                        .get(format!("{base}/v1/blobs/{h}"))
+                        .bearer_auth(token)
+                        .send()
+                        .map_err(net)?;
+                    if resp.status().as_u16() == 404 {
+                        return Ok(None); // not uploaded yet by its author
+                    }
+                    if !resp.status().is_success() {
+                        return Err(refusal(resp));
+                    }
+                    Ok(Some(resp.bytes().map_err(net)?.to_vec()))
+                })();
+                let failed = got.is_err();
+                let ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+                if tx.send((i, got, ms)).is_err() || failed {
+                    // Stop taking more: the round fails and is tried again later.
+                    next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+            });
         }
-        if !resp.status().is_success() {
-            return Err(refusal(resp));
+        drop(tx);
+        let mut done = 0;
+        for (i, got, ms) in rx {
+            s.report.requests += 1;
+            s.report.request_ms.push(ms);
+            let bytes = match got {
+                Ok(Some(b)) => b,
+                Ok(None) => continue,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            let h = &missing[i];
+            s.report.wire_bytes_down += bytes.len() as u64;
+            if crate::photo::sha256_hex(&bytes) != *h {
+                first_error
+                    .get_or_insert(SyncError::Network(format!("thumbnail {h} arrived damaged")));
+                continue;
+            }
+            if let Err(e) = store.store_fetched_blob(h, BlobKind::Thumb, &bytes) {
+                first_error.get_or_insert(e.into());
+                continue;
+            }
+            s.report.thumbnails_fetched += 1;
+            done += 1;
+            (s.progress)(&SyncProgress {
+                phase: Some(SyncPhase::Thumbnails),
+                records_done: done,
+                records_total: total,
+                ..Default::default()
+            });
         }
-        let bytes = resp.bytes().map_err(net)?;
-        s.report.wire_bytes_down += bytes.len() as u64;
-        if crate::photo::sha256_hex(&bytes) != *h {
-            return Err(SyncError::Network(format!("thumbnail {h} arrived damaged")));
-        }
-        store.store_fetched_blob(h, BlobKind::Thumb, &bytes)?;
-        s.report.thumbnails_fetched += 1;
-        (s.progress)(&SyncProgress {
-            phase: Some(SyncPhase::Thumbnails),
-            records_done: i as u64 + 1,
-            records_total: missing.len() as u64,
-            ..Default::default()
-        });
+    });
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

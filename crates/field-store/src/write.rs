@@ -120,7 +120,10 @@ impl Store {
             outcomes.push(outcome);
         }
         for b in blobs {
-            crate::blobs::put_blob(&tx, b.sha256, b.kind, b.bytes)?;
+            let at = chrono::DateTime::from_timestamp_millis(wall as i64)
+                .unwrap_or_default()
+                .to_rfc3339();
+            crate::blobs::put_blob(&tx, b.sha256, b.kind, b.bytes, &at)?;
         }
         // No device-row update: the outbox rows just written carry the next
         // device_seq and the clock (see store::read_device).
@@ -169,6 +172,11 @@ fn write_one(
         domain::normalize::normalize_in(spec, &field, &mut value);
         if rec.doc.get(&field) == Some(&value) {
             continue;
+        }
+        if spec.field(&field).is_some_and(|f| f.server_only) {
+            // A task's finding, the county's decision: the server would refuse it;
+            // say so now, while nothing is written.
+            return Err(schema::server_only_refusal(spec.name, &field).into());
         }
         spec.validate_field(&field, &value, existing.is_some())
             .map_err(DomainError::from)?;

@@ -254,6 +254,80 @@ fn pulled_changes_merge_idempotently_and_the_loser_is_kept_in_history() {
 }
 
 #[test]
+fn a_value_replaced_by_another_phone_is_told_on_both_sides_and_restored_by_a_new_edit() {
+    let mut a = Store::open_in_memory().unwrap();
+    let mut b = Store::open_in_memory().unwrap();
+    let t = today(&a);
+    let id = a
+        .add_child(child("李小花", "v1", &["left_behind"], "green", &t))
+        .unwrap();
+    exchange(&a, &mut b);
+    // Both directors change the address offline; b's edit is the later one.
+    a.edit_record("child", id, fields(json!({"current_address": "东街 1 号"})))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    b.edit_record("child", id, fields(json!({"current_address": "西街 2 号"})))
+        .unwrap();
+    let from_a = a.pending_changes(usize::MAX).unwrap();
+    let from_b = b.pending_changes(usize::MAX).unwrap();
+    a.apply_changes(&from_b, None).unwrap();
+    b.apply_changes(&from_a, None).unwrap();
+
+    // On a: its value was replaced, b's kept.
+    let on_a = a.replaced_values(10).unwrap();
+    assert_eq!(on_a.len(), 1, "{on_a:?}");
+    let r = &on_a[0];
+    assert_eq!(
+        (r.replaced.clone(), r.kept.clone()),
+        (json!("东街 1 号"), json!("西街 2 号"))
+    );
+    assert!(r.replaced_here && !r.kept_here && !r.changed_since);
+    assert_eq!(r.child_id, Some(id));
+    assert_eq!(r.child_name.as_deref(), Some("李小花"));
+    // On b: its value was kept over a's.
+    let on_b = b.replaced_values(10).unwrap();
+    assert_eq!(on_b.len(), 1);
+    assert_eq!(
+        (on_b[0].replaced.clone(), on_b[0].kept.clone()),
+        (json!("东街 1 号"), json!("西街 2 号"))
+    );
+    assert!(on_b[0].kept_here && !on_b[0].replaced_here);
+
+    // a restores its value in one step: a new edit in the change log, which wins.
+    let before = a.pending_changes(usize::MAX).unwrap().len();
+    let (row, n) = a.restore_replaced_value(r.id).unwrap();
+    assert_eq!((row, n), (id, 1));
+    let queued = a.pending_changes(usize::MAX).unwrap();
+    assert_eq!(queued.len(), before + 1, "the restore is one new change");
+    assert_eq!(queued.last().unwrap().value, json!("东街 1 号"));
+    assert_eq!(
+        a.child_file(id).unwrap().child.fields["current_address"],
+        "东街 1 号"
+    );
+    assert!(
+        a.replaced_values(10).unwrap().is_empty(),
+        "acted on: no longer shown"
+    );
+    b.apply_changes(&queued[before..], None).unwrap();
+    assert_eq!(
+        b.child_file(id).unwrap().child.fields["current_address"],
+        "东街 1 号"
+    );
+
+    // b keeps what is there now: the one it was told about is settled.
+    for r in b.replaced_values(10).unwrap() {
+        b.keep_current_value(r.id).unwrap();
+    }
+    assert!(b.replaced_values(10).unwrap().is_empty());
+    assert_eq!(
+        b.child_file(id).unwrap().history.len(),
+        2,
+        "the file still lists both"
+    );
+    assert_eq!(a.keep_current_value(9999).unwrap_err().code(), "not_found");
+}
+
+#[test]
 fn the_roster_puts_overdue_first_and_red_before_green_and_finds_pinyin_initials() {
     let mut s = Store::open_in_memory().unwrap();
     let today = s.today();

@@ -52,6 +52,10 @@ pub struct FieldSpec {
     /// For append-only tables: this field may be written after the row is created
     /// (e.g. `voided`). Ignored for mutable tables.
     pub after_creation: bool,
+    /// Written only by the server's own replica (rows the server authors: active
+    /// discovery's tasks, the county's decisions). A device's change to it is refused
+    /// by the server's ingest, so a phone cannot forge what the server decided.
+    pub server_only: bool,
 }
 
 /// One synced table.
@@ -140,6 +144,7 @@ impl FieldSpec {
             ty,
             nullable: false,
             after_creation: false,
+            server_only: false,
         }
     }
 
@@ -152,6 +157,13 @@ impl FieldSpec {
     /// The same field, writable after an append-only row was created.
     pub const fn after_creation(mut self) -> FieldSpec {
         self.after_creation = true;
+        self
+    }
+
+    /// The same field, written only by the server's own replica (see
+    /// [`FieldSpec::server_only`]).
+    pub const fn server_only(mut self) -> FieldSpec {
+        self.server_only = true;
         self
     }
 

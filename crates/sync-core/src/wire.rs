@@ -85,6 +85,9 @@ pub mod codes {
     pub const SCOPE_MISMATCH: &str = "scope_mismatch";
     /// A move names a village that does not exist.
     pub const UNKNOWN_VILLAGE: &str = "unknown_village";
+    /// The field is written only by the server's own replica (a task's finding, the
+    /// county's decision on a child): a device may not write it.
+    pub const SERVER_ONLY: &str = "server_only";
 
     /// HTTP 401 body code: this device was revoked (a lost phone). It must wipe itself.
     pub const DEVICE_REVOKED: &str = "device_revoked";
@@ -152,6 +155,7 @@ pub mod codes {
         WRITE_ONCE,
         SCOPE_MISMATCH,
         UNKNOWN_VILLAGE,
+        SERVER_ONLY,
     ];
 
     /// Every code a refused request's body can carry ([`super::ErrorBody::code`]).
@@ -385,6 +389,12 @@ pub struct PullResponse {
     /// `held` (so the phone shows 二村 rather than a code).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub village_names: BTreeMap<String, String>,
+    /// The newest app version the deployment offers (`0.2.0`), as its operator
+    /// configured it: a phone running an older one tells the director, in plain words,
+    /// that an update is available. Absent when none is configured (and from older
+    /// servers); older phones ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_app_version: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Debug)]
@@ -478,6 +488,9 @@ mod debug_tests {
             app_version: "1.0".into(),
         };
         let shown = format!("{req:?}");
-        assert!(!shown.contains("SECRET") && !shown.contains("王主任"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("王主任"),
+            "{shown}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::model::Role;
 use crate::roster::PlaceKind;
-use crate::store::{AccountRow, ChildFacts, DeviceInfo, PlaceRow, ReferralFact, VillageCounts};
+use crate::store::{AccountRow, AreaCounts, ChildFacts, DeviceInfo, PlaceRow, ReferralFact};
 use chrono::{Datelike, NaiveDate};
 use domain::{Category, ChildStatus, DueFacts, DueStatus, RiskColour, VisitPolicy};
 use serde::Serialize;
@@ -86,13 +86,21 @@ impl Places {
     }
     /// Every village at or under `code`.
     pub fn villages_under(&self, code: &str) -> Vec<String> {
+        self.under(code, PlaceKind::Village)
+    }
+    /// Every township at or under `code`.
+    pub fn townships_under(&self, code: &str) -> Vec<String> {
+        self.under(code, PlaceKind::Township)
+    }
+    /// Every place of `kind` at or under `code`, sorted.
+    fn under(&self, code: &str, kind: PlaceKind) -> Vec<String> {
         let mut out = Vec::new();
         let mut stack = vec![code.to_string()];
         while let Some(c) = stack.pop() {
             match self.get(&c).map(|p| p.kind) {
-                Some(PlaceKind::Village) => out.push(c),
+                Some(k) if k == kind => out.push(c),
+                Some(PlaceKind::Village) | None => {}
                 Some(_) => stack.extend(self.children_of(&c).iter().cloned()),
-                None => {}
             }
         }
         out.sort();
@@ -132,6 +140,8 @@ pub struct Inputs<'a> {
     pub today: NaiveDate,
     pub now_ms: i64,
     pub policy: &'a VisitPolicy,
+    /// Changes in quarantine, per (revoked) device.
+    pub quarantine: &'a BTreeMap<Uuid, i64>,
 }
 
 /// Counts of one area (a village, township, county or the city).
@@ -208,7 +218,9 @@ pub struct DeviceStatus {
     /// Last successful sync (server time), ms since the epoch.
     pub last_sync_ms: Option<i64>,
     pub last_sync_days: Option<i64>,
+    /// Records the phone has not sent yet, as of now (`DeviceInfo::pending_now`).
     pub pending_changes: u64,
+    /// Photo and signature files the phone has not sent yet, as of now.
     pub pending_blobs: u64,
     /// Age of the oldest unsent record, seconds.
     pub oldest_pending_secs: u64,
@@ -234,6 +246,53 @@ pub struct DirectorStatus {
     /// No device, or every device stale / silent.
     pub stale: bool,
     pub silent: bool,
+    /// How the director stands, worst reason first: `no_phone`, `silent`, `stale`,
+    /// `mostly_overdue` (more than half of their children overdue and not visited),
+    /// or `ok`.
+    pub state: String,
+}
+
+impl DirectorStatus {
+    /// The state's rule (see `state`): phones first, then the children.
+    pub fn state_of(&self) -> &'static str {
+        if self.devices.iter().all(|d| d.revoked) {
+            "no_phone"
+        } else if self.silent {
+            "silent"
+        } else if self.stale {
+            "stale"
+        } else if self.children > 0 && self.overdue_not_visited * 2 > self.children {
+            "mostly_overdue"
+        } else {
+            "ok"
+        }
+    }
+}
+
+/// A revoked phone of the area whose unsent records wait in the quarantine: the
+/// supervisor is told, the county admin decides.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct QuarantineNote {
+    pub device_id: Uuid,
+    pub device_name: String,
+    pub director: String,
+    pub changes: u64,
+}
+
+impl QuarantineNote {
+    /// The note in `l`.
+    pub fn said(&self, l: &super::lang::Lang) -> String {
+        match l {
+            super::lang::Lang::Zh => format!(
+                "已停用的手机“{}”（{}）交出了 {} 条未上传的记录，正在隔离区等待区市民政管理员核对。",
+                self.device_name, self.director, self.changes
+            ),
+            super::lang::Lang::En => format!(
+                "The revoked phone \"{}\" ({}) handed over {} unsent record field(s); they wait in the quarantine for the county admin's review.",
+                self.device_name, self.director, self.changes
+            ),
+        }
+    }
 }
 
 /// An overdue child.
@@ -249,6 +308,8 @@ pub struct OverdueChild {
     pub days_overdue: i64,
     /// A phone reports a visit to this child that has not reached the server.
     pub visited_unsynced: bool,
+    /// The names of the child directors of the child's village.
+    pub directors: Vec<String>,
 }
 
 /// A left-behind child whose care agreement is missing or ending.
@@ -297,6 +358,8 @@ pub struct TownshipOverview {
     pub late_referrals: Vec<LateReferral>,
     pub visits_per_week: Vec<Bar>,
     pub sync_freshness: Vec<Bar>,
+    /// Revoked phones of the township's directors with records in the quarantine.
+    pub quarantine: Vec<QuarantineNote>,
 }
 
 /// A county or the city: the same figures by township or county, worst first.
@@ -402,9 +465,13 @@ fn device_status(d: &DeviceInfo, rejections: &BTreeMap<Uuid, i64>, now_ms: i64) 
         },
         last_sync_ms: d.last_seen_ms,
         last_sync_days: age.map(|a| a / 86_400_000),
-        pending_changes: hb.pending_changes,
-        pending_blobs: hb.pending_blobs,
-        oldest_pending_secs: hb.oldest_pending_secs,
+        pending_changes: d.pending_now().0,
+        pending_blobs: d.pending_now().1,
+        oldest_pending_secs: if d.pending_now().0 == 0 {
+            0
+        } else {
+            hb.oldest_pending_secs
+        },
         clock_skew_ms: d
             .last_seen_ms
             .filter(|_| hb.device_clock_ms > 0)
@@ -451,6 +518,9 @@ fn visits_per_week(inp: &Inputs<'_>) -> Vec<Bar> {
         .collect()
 }
 
+/// The buckets of the "last successful sync" chart, as codes.
+pub const FRESHNESS: [&str; 5] = ["today", "1_2_days", "3_13_days", "14_plus_days", "never"];
+
 fn freshness<'a>(devices: impl Iterator<Item = &'a DeviceStatus>) -> Vec<Bar> {
     let mut b = [0u64; 5];
     for d in devices.filter(|d| !d.revoked) {
@@ -463,20 +533,15 @@ fn freshness<'a>(devices: impl Iterator<Item = &'a DeviceStatus>) -> Vec<Bar> {
         };
         b[i] += 1;
     }
-    [
-        "今天 today",
-        "1–2 天 days",
-        "3–13 天 days",
-        "14 天以上 14+ days",
-        "从未 never",
-    ]
-    .iter()
-    .zip(b)
-    .map(|(l, v)| Bar {
-        label: l.to_string(),
-        value: v,
-    })
-    .collect()
+    // Codes; the pages name them in the reader's language (`charts::freshness_in`).
+    FRESHNESS
+        .iter()
+        .zip(b)
+        .map(|(l, v)| Bar {
+            label: l.to_string(),
+            value: v,
+        })
+        .collect()
 }
 
 /// Children a phone of a director of `villages` reports as visited but not yet synced
@@ -515,6 +580,7 @@ struct Rolled<'a> {
     late: Vec<LateReferral>,
     categories: BTreeMap<String, u64>,
     devices: Vec<DeviceStatus>,
+    quarantine: Vec<QuarantineNote>,
 }
 
 fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<'a> {
@@ -535,6 +601,8 @@ fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<
     };
     let mut directors = Vec::new();
     let mut all_devices = Vec::new();
+    let mut quarantine = Vec::new();
+    let mut names_of_village: HashMap<&str, Vec<String>> = HashMap::new();
     let accounts: &'a [AccountRow] = inp.accounts;
     for a in accounts.iter().filter(|a| a.role == Role::Director) {
         let mine: Vec<&'a String> = a
@@ -543,6 +611,22 @@ fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<
             .filter(|v| villages.contains(v.as_str()))
             .collect();
         let Some(first) = mine.first() else { continue };
+        for v in &mine {
+            names_of_village
+                .entry(v.as_str())
+                .or_default()
+                .push(a.name.clone());
+        }
+        for d in devices_of.get(a.login.as_str()).into_iter().flatten() {
+            if let Some(n) = inp.quarantine.get(&d.device_id).filter(|n| **n > 0) {
+                quarantine.push(QuarantineNote {
+                    device_id: d.device_id,
+                    device_name: d.name.clone(),
+                    director: a.name.clone(),
+                    changes: *n as u64,
+                });
+            }
+        }
         let devs: Vec<DeviceStatus> = devices_of
             .get(a.login.as_str())
             .map(|ds| {
@@ -576,6 +660,7 @@ fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<
                 overdue_visited_unsynced: 0,
                 stale,
                 silent,
+                state: String::new(),
             });
         }
     }
@@ -619,6 +704,10 @@ fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<
                     due_on: st.due_on.map(|d| d.to_string()).unwrap_or_default(),
                     days_overdue: days,
                     visited_unsynced,
+                    directors: names_of_village
+                        .get(c.village.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -688,6 +777,7 @@ fn roll<'a>(inp: &Inputs<'a>, villages: &HashSet<&str>, detail: bool) -> Rolled<
         late,
         categories,
         devices: all_devices,
+        quarantine,
     }
 }
 
@@ -718,6 +808,7 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
             .iter()
             .filter(|o| o.visited_unsynced && vs.contains(o.village.code.as_str()))
             .count() as u64;
+        d.state = d.state_of().to_string();
     }
     r.directors.sort_by(|a, b| {
         (
@@ -784,6 +875,7 @@ pub fn township(inp: &Inputs<'_>, township: &str) -> TownshipOverview {
         late_referrals: r.late,
         visits_per_week: visits_per_week(inp),
         sync_freshness: freshness(r.devices.iter()),
+        quarantine: r.quarantine,
     }
 }
 
@@ -803,22 +895,26 @@ fn category_counts(c: &BTreeMap<String, u64>) -> Vec<CategoryCount> {
 }
 
 /// A county (by township) or the city (by county), worst first. The children's
-/// figures come counted per village by the database (`counts`, the same rules as
+/// figures come counted per township by the read model (`counts`, the same rules as
 /// [`township`] applies child by child); `overdue_unsent` are the overdue children
-/// among [`unsent_children`] (visited on a phone, not yet synced). `inp.children` and
-/// `inp.referrals` are not read.
+/// among [`unsent_children`] (visited on a phone, not yet synced), with their village.
+/// `inp.children` and `inp.referrals` are not read.
 pub fn area<'a>(
     inp: &Inputs<'a>,
     code: &str,
-    counts: &'a [VillageCounts],
+    counts: &'a [AreaCounts],
     overdue_unsent: &[(Uuid, String)],
 ) -> AreaOverview {
     let villages = inp.places.villages_under(code);
     let set: HashSet<&str> = villages.iter().map(String::as_str).collect();
+    let townships: HashSet<String> = inp.places.townships_under(code).into_iter().collect();
+    // The directors' figures per village, the children's per township: both are rolled
+    // up to the rows below by the place tree.
     let mut r = roll(inp, &set, false);
     let n = |x: i64| x.max(0) as u64;
-    for c in counts.iter().filter(|c| set.contains(c.village.as_str())) {
-        let f = r.by_village.entry(c.village.as_str()).or_default();
+    let mut by_township: HashMap<&str, AreaFigures> = HashMap::new();
+    for c in counts.iter().filter(|c| townships.contains(&c.township)) {
+        let f = by_township.entry(c.township.as_str()).or_default();
         f.children += n(c.children);
         f.red += n(c.red);
         f.yellow += n(c.yellow);
@@ -835,13 +931,15 @@ pub fn area<'a>(
         if !set.contains(village.as_str()) || !seen.insert(*child) {
             continue;
         }
-        if let Some(f) = r.by_village.get_mut(village.as_str()) {
+        let township = inp.places.ancestor(village, PlaceKind::Township);
+        if let Some(f) = township.and_then(|t| by_township.get_mut(t)) {
             if f.overdue_not_visited > 0 {
                 f.overdue_not_visited -= 1;
                 f.overdue_visited_unsynced += 1;
             }
         }
     }
+    r.by_village.extend(by_township);
     let sub_kind = match inp.places.get(code).map(|p| p.kind) {
         Some(PlaceKind::City) => PlaceKind::County,
         Some(PlaceKind::County) => PlaceKind::Township,

@@ -7,7 +7,7 @@
 
 use crate::error::StoreError;
 use crate::model::{Principal, Role};
-use crate::store::{ConsoleStore, PersonRecord, SessionRecord};
+use crate::store::{ConsoleStore, LoginKey, PersonRecord, SessionRecord};
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 
@@ -51,8 +51,6 @@ pub enum LoginRefusal {
     Wrong,
     /// Too many failures: locked until then.
     Locked { until_ms: i64 },
-    /// The account has no password yet: use the one-time code.
-    NeedsCode,
     /// The one-time code expired.
     CodeExpired,
     /// The new password is too short or the two entries differ.
@@ -64,16 +62,17 @@ impl LoginRefusal {
         match self {
             LoginRefusal::Wrong => "login_failed",
             LoginRefusal::Locked { .. } => "login_locked",
-            LoginRefusal::NeedsCode => "needs_login_code",
             LoginRefusal::CodeExpired => "login_code_expired",
             LoginRefusal::BadNewPassword => "bad_new_password",
         }
     }
     pub fn zh(&self) -> String {
         match self {
-            LoginRefusal::Wrong => "账号或密码不正确。".into(),
+            LoginRefusal::Wrong => {
+                "账号或密码不正确。还没有密码的，请点“首次登录”，输入管理员给您的一次性登录码。"
+                    .into()
+            }
             LoginRefusal::Locked { .. } => "登录失败次数过多，请 15 分钟后再试。".into(),
-            LoginRefusal::NeedsCode => "首次登录请使用管理员给您的一次性登录码。".into(),
             LoginRefusal::CodeExpired => "一次性登录码已过期，请向管理员索取新码。".into(),
             LoginRefusal::BadNewPassword => {
                 format!("新密码至少 {MIN_PASSWORD_CHARS} 个字符，且两次输入须一致。")
@@ -82,9 +81,8 @@ impl LoginRefusal {
     }
     pub fn en(&self) -> String {
         match self {
-            LoginRefusal::Wrong => "Wrong login or password.".into(),
+            LoginRefusal::Wrong => "Wrong login or password. If you have no password yet, use \"First login\" with the one-time code from your admin.".into(),
             LoginRefusal::Locked { .. } => "Too many failed logins; try again in 15 minutes.".into(),
-            LoginRefusal::NeedsCode => "For your first login use the one-time code from your admin.".into(),
             LoginRefusal::CodeExpired => "The one-time login code has expired; ask your admin for a new one.".into(),
             LoginRefusal::BadNewPassword => format!("The new password needs at least {MIN_PASSWORD_CHARS} characters, typed the same twice."),
         }
@@ -144,21 +142,37 @@ async fn console_person(
         .filter(|p| p.role.uses_console()))
 }
 
+/// The lock-out rule, once, for accounts and for names that are none alike: from the
+/// [`LOCK_AFTER`]-th failure in a row on, each failure locks the login for [`LOCK_MS`]
+/// (a good login or a new code clears an account's count).
 async fn refuse(
     db: &dyn ConsoleStore,
-    p: &PersonRecord,
+    who: LoginKey,
     now_ms: i64,
 ) -> Result<LoginRefusal, StoreError> {
-    let n = db
-        .login_failed(p.account_id, now_ms, LOCK_AFTER, LOCK_MS)
-        .await?;
-    Ok(if n >= LOCK_AFTER {
-        LoginRefusal::Locked {
-            until_ms: now_ms + LOCK_MS,
-        }
-    } else {
-        LoginRefusal::Wrong
-    })
+    let n = db.count_failed_login(who).await?;
+    if n < LOCK_AFTER {
+        return Ok(LoginRefusal::Wrong);
+    }
+    let until_ms = now_ms + LOCK_MS;
+    db.lock_login(who, until_ms).await?;
+    Ok(LoginRefusal::Locked { until_ms })
+}
+
+/// A refusal for a login that does not exist (or is a director's): counted like a real
+/// account's failures under the login's name, so that after [`LOCK_AFTER`] tries it is
+/// "locked" too and nothing in the answers tells the two apart.
+async fn unknown_login_refused(
+    db: &dyn ConsoleStore,
+    login: &str,
+    now_ms: i64,
+) -> Result<LoginRefusal, StoreError> {
+    refuse(db, LoginKey::Unknown(unknown_key(login)), now_ms).await
+}
+
+/// The key a name that is no account is counted under: never the name itself.
+fn unknown_key(login: &str) -> [u8; 32] {
+    crate::auth::token_hash(&login.trim().to_lowercase())
 }
 
 /// Logs in with a password.
@@ -169,11 +183,11 @@ pub async fn login(
     now_ms: i64,
 ) -> Result<Result<NewSession, LoginRefusal>, StoreError> {
     let person = console_person(db, login).await?;
-    if let Some(until) = person
-        .as_ref()
-        .and_then(|p| p.locked_until_ms)
-        .filter(|u| *u > now_ms)
-    {
+    let locked = match &person {
+        Some(p) => p.locked_until_ms,
+        None => db.unknown_login_locked(unknown_key(login)).await?,
+    };
+    if let Some(until) = locked.filter(|u| *u > now_ms) {
         return Ok(Err(LoginRefusal::Locked { until_ms: until }));
     }
     let ok = verify(
@@ -182,13 +196,14 @@ pub async fn login(
     )
     .await;
     let Some(p) = person else {
-        return Ok(Err(LoginRefusal::Wrong));
+        return Ok(Err(unknown_login_refused(db, login, now_ms).await?));
     };
     if !ok {
-        if p.password_hash.is_none() && p.login_code_hash.is_some() {
-            return Ok(Err(LoginRefusal::NeedsCode));
-        }
-        return Ok(Err(refuse(db, &p, now_ms).await?));
+        // The same answer whether or not the account has a password yet: a wrong
+        // password never tells whether a login exists.
+        return Ok(Err(
+            refuse(db, LoginKey::Account(p.account_id), now_ms).await?
+        ));
     }
     db.login_succeeded(p.account_id).await?;
     Ok(Ok(start_session(db, p.account_id, now_ms).await?))
@@ -204,11 +219,11 @@ pub async fn first_login(
     now_ms: i64,
 ) -> Result<Result<NewSession, LoginRefusal>, StoreError> {
     let person = console_person(db, login).await?;
-    if let Some(until) = person
-        .as_ref()
-        .and_then(|p| p.locked_until_ms)
-        .filter(|u| *u > now_ms)
-    {
+    let locked = match &person {
+        Some(p) => p.locked_until_ms,
+        None => db.unknown_login_locked(unknown_key(login)).await?,
+    };
+    if let Some(until) = locked.filter(|u| *u > now_ms) {
         return Ok(Err(LoginRefusal::Locked { until_ms: until }));
     }
     let typed = normalize_code(code);
@@ -218,10 +233,12 @@ pub async fn first_login(
     )
     .await;
     let Some(p) = person else {
-        return Ok(Err(LoginRefusal::Wrong));
+        return Ok(Err(unknown_login_refused(db, login, now_ms).await?));
     };
     if !ok {
-        return Ok(Err(refuse(db, &p, now_ms).await?));
+        return Ok(Err(
+            refuse(db, LoginKey::Account(p.account_id), now_ms).await?
+        ));
     }
     if p.login_code_expires_ms.is_some_and(|e| e <= now_ms) {
         return Ok(Err(LoginRefusal::CodeExpired));
@@ -266,7 +283,7 @@ pub async fn issue_login_code(
 
 /// The person behind a session cookie, if the session is alive.
 pub async fn viewer(
-    db: &dyn ConsoleStore,
+    db: &dyn crate::store::Database,
     token: &str,
     now_ms: i64,
 ) -> Result<Option<Viewer>, StoreError> {
@@ -296,6 +313,57 @@ pub async fn viewer(
         csrf: s.csrf,
         session_hash: hash,
     }))
+}
+
+/// How long a login form's CSRF token is good for.
+pub const LOGIN_TOKEN_MS: i64 = 3_600_000;
+
+/// HMAC-SHA-256 (RFC 2104).
+fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    k[..32].copy_from_slice(key);
+    let pad = |b: u8| k.map(|x| x ^ b);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// A login form's CSRF token: a random nonce and the time, signed with the
+/// deployment's secret (`ConsoleStore::console_secret`, shared by every server
+/// process), so only this server can make one.
+pub fn login_token(key: &[u8; 32], now_ms: i64) -> String {
+    let nonce: [u8; 16] = rand::random();
+    let body = format!("{}.{:x}", hex::encode(nonce), now_ms);
+    let sig = hmac(key, body.as_bytes());
+    format!("{body}.{}", hex::encode(&sig[..16]))
+}
+
+/// Whether `token` is one [`login_token`] made with `key` within the last hour.
+pub fn login_token_ok(key: &[u8; 32], token: &str, now_ms: i64) -> bool {
+    let Some((body, sig)) = token.rsplit_once('.') else {
+        return false;
+    };
+    let Some(issued) = body
+        .split_once('.')
+        .and_then(|(_, t)| i64::from_str_radix(t, 16).ok())
+    else {
+        return false;
+    };
+    let want = hex::encode(&hmac(key, body.as_bytes())[..16]);
+    let same = want.len() == sig.len()
+        && want
+            .bytes()
+            .zip(sig.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0;
+    same && issued <= now_ms + 60_000 && now_ms - issued < LOGIN_TOKEN_MS
 }
 
 /// Whether a submitted CSRF token is the session's (constant time).

@@ -69,7 +69,7 @@ fn day(s: &str) -> Option<String> {
 pub fn summarise(child_ids: &[Uuid], records: &[RecordRow]) -> ProjectionUpdate {
     let mut children: BTreeMap<Uuid, ChildFacts> = BTreeMap::new();
     for r in records.iter().filter(|r| r.table == "child") {
-        if truthy(r, domain::schema::TOMBSTONE_FIELD) {
+        if domain::schema::is_deleted(r.fields.get(domain::schema::TOMBSTONE_FIELD)) {
             continue;
         }
         let categories = r
@@ -138,7 +138,9 @@ pub fn summarise(child_ids: &[Uuid], records: &[RecordRow]) -> ProjectionUpdate 
                     }
                 }
             }
-            "referral" if !truthy(r, domain::schema::TOMBSTONE_FIELD) => {
+            "referral"
+                if !domain::schema::is_deleted(r.fields.get(domain::schema::TOMBSTONE_FIELD)) =>
+            {
                 let Some(due) = text(r, "feedback_due_on").and_then(day) else {
                     continue;
                 };

@@ -30,6 +30,8 @@ pub struct AppState {
     pub db: Arc<dyn Database>,
     pub blobs: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
+    /// Active discovery: this process's server replica and pending previews.
+    pub discovery: Arc<crate::discovery::Discovery>,
 }
 
 pub use crate::model::clock::now_ms;

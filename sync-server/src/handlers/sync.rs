@@ -100,6 +100,7 @@ pub async fn pull(
         server_time_ms: now_ms(),
         scopes: Some(scopes),
         village_names,
+        latest_app_version: state.settings.latest_app_version.clone(),
     }))
 }
 

@@ -6,8 +6,12 @@
 //! Migrations are plain SQL files per backend (`migrations/<backend>/NNNN_*.sql`),
 //! embedded at build time and applied at start.
 
+pub mod discovery;
 pub mod postgres;
+mod postgres_discovery;
+mod sql;
 pub mod sqlite;
+mod sqlite_discovery;
 
 use crate::error::StoreError;
 use crate::roster::Roster;
@@ -58,6 +62,70 @@ pub enum EnrollRefusal {
     DeviceExists,
 }
 
+/// A device row as enrollment reads it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrolledDevice {
+    pub account_id: i64,
+    pub revoked: bool,
+    /// Whether its token was ever presented on a request.
+    pub token_used: bool,
+    /// SHA-256 of its current token.
+    pub token_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for EnrolledDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolledDevice")
+            .field("account_id", &self.account_id)
+            .field("revoked", &self.revoked)
+            .field("token_used", &self.token_used)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an enrollment starts from: the code and the device id as stored
+/// (`crate::enrollment` decides with them).
+#[derive(Clone, Debug, Default)]
+pub struct EnrollmentState {
+    pub code: Option<EnrollCodeRecord>,
+    pub device: Option<EnrolledDevice>,
+}
+
+/// What an account reads, as the roster gives it: its role, the villages assigned to
+/// it and the villages under its place. [`Role::reads`] picks; this only loads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountReach {
+    pub account_id: i64,
+    pub role: Role,
+    /// Villages assigned to the account (a director's).
+    pub assigned: Vec<String>,
+    /// Every village under the account's place (its township, county or city).
+    pub under_place: Vec<String>,
+}
+
+impl AccountReach {
+    /// The account's principal.
+    pub fn principal(self) -> Principal {
+        Principal::new(
+            self.account_id,
+            self.role,
+            self.role.reads(self.assigned, self.under_place),
+        )
+    }
+}
+
+/// A child's winning ID number as stored, with the child's tombstone
+/// (`crate::one_file` decides with them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredIdNumber {
+    pub child_id: Uuid,
+    pub village: String,
+    /// Canonical JSON of the winning `id_number`.
+    pub id_number: String,
+    /// Canonical JSON of the child's winning tombstone field, if it has one.
+    pub tombstone: Option<String>,
+}
+
 /// A device as listed by `admin devices`.
 #[derive(Clone, Debug)]
 pub struct DeviceInfo {
@@ -70,6 +138,31 @@ pub struct DeviceInfo {
     pub last_seen_ms: Option<i64>,
     pub max_device_seq: i64,
     pub heartbeat: Option<Heartbeat>,
+    /// The device's `max_device_seq` when that heartbeat came (before its push's
+    /// changes were held); older rows: none.
+    pub heartbeat_seq: Option<i64>,
+    /// Blobs the device finished uploading since that heartbeat.
+    pub blobs_since_heartbeat: i64,
+}
+
+impl DeviceInfo {
+    /// What the phone has not sent yet as of now, as far as the server knows: its last
+    /// heartbeat's counts (taken before that push) less the changes held and the blobs
+    /// received from it since. A phone that sent everything in its last round shows
+    /// nothing pending, not the count it had before it sent.
+    pub fn pending_now(&self) -> (u64, u64) {
+        let Some(hb) = &self.heartbeat else {
+            return (0, 0);
+        };
+        let sent = self
+            .heartbeat_seq
+            .map_or(0, |base| (self.max_device_seq - base).max(0) as u64);
+        (
+            hb.pending_changes.saturating_sub(sent),
+            hb.pending_blobs
+                .saturating_sub(self.blobs_since_heartbeat.max(0) as u64),
+        )
+    }
 }
 
 /// One line of a row's audit trail.
@@ -292,6 +385,15 @@ impl std::fmt::Debug for PersonRecord {
     }
 }
 
+/// Whose failed console logins are counted: an account's, or those under a name that
+/// is no console account (the SHA-256 of the lower-cased name, never the name), so that
+/// such a login locks like a real one and no answer tells which logins exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginKey {
+    Account(i64),
+    Unknown([u8; 32]),
+}
+
 /// A console session as stored (the cookie only as its SHA-256).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -366,11 +468,12 @@ pub enum VillageSet<'a> {
     Only(&'a [String]),
 }
 
-/// One village's counts of the read model on a day (county and city views): what the
-/// township view works out child by child, counted by the database.
+/// One township's counts of the read model on a day (county and city views): what the
+/// township view works out child by child, kept per township by the read model
+/// (`console_area_counts`, see `console::area`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VillageCounts {
-    pub village: String,
+pub struct AreaCounts {
+    pub township: String,
     /// Active children.
     pub children: i64,
     pub red: i64,
@@ -439,22 +542,32 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn add_enroll_code(&self, code: EnrollCodeRecord, now_ms: i64) -> Result<(), StoreError>;
     /// Looks up an enrollment code by its public id.
     async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError>;
-    /// Registers `device` with the code, atomically, in one of two ways:
-    /// - a code not used yet is marked used by this device and the device row created;
-    /// - a code this very device used already is **redeemed again** if the device is not
-    ///   revoked, the code has not expired and the device's token was never presented
-    ///   (the answer may never have reached the phone): the token hash is replaced
-    ///   (the old token stops working) and nothing else changes — no second row, the
-    ///   same account and scopes.
-    ///
-    /// Anything else is refused: `DeviceExists` when another code enrolled this id
-    /// (the code stays unused), otherwise `CodeUsed`.
-    async fn enroll_device(
+    /// The code `code_id` and the device `device_id` as stored (what
+    /// [`crate::enrollment`] decides an enrollment with).
+    async fn enrollment_state(
+        &self,
+        code_id: &str,
+        device_id: Uuid,
+    ) -> Result<EnrollmentState, StoreError>;
+    /// Marks the code used by `device` and creates the device row, in one transaction —
+    /// if the code is still unused and the device id still unknown; false (nothing
+    /// written) if either changed since it was read.
+    async fn enroll_new_device(
         &self,
         code_id: &str,
         device: NewDevice,
         now_ms: i64,
-    ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError>;
+    ) -> Result<bool, StoreError>;
+    /// Replaces a device's token hash — if the device row is still as read: holding
+    /// `expected`, never presented, not revoked; false (nothing written) otherwise.
+    async fn replace_device_token(
+        &self,
+        device_id: Uuid,
+        expected: [u8; 32],
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError>;
+    /// What an account reads ([`AccountReach::principal`]).
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError>;
     /// The device holding a token (by the token's SHA-256), revoked or not. The first
     /// time a token is presented is recorded (`token_used_ms`): from then on the code
     /// that gave it cannot be redeemed again.
@@ -467,6 +580,8 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError>;
     /// Devices, optionally of one account.
     async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError>;
+    /// The devices `ids` (those that exist).
+    async fn devices_by_id(&self, ids: &[Uuid]) -> Result<Vec<DeviceInfo>, StoreError>;
     /// Revokes a device; false if unknown.
     async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
     /// Sets aside the unsent changes a revoked (lost) phone handed over, unapplied, for a
@@ -482,11 +597,20 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         device_id: Option<Uuid>,
     ) -> Result<Vec<QuarantinedChange>, StoreError>;
+    /// How many changes each revoked device has in the quarantine (devices with none
+    /// are left out).
+    async fn quarantine_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError>;
     /// Forgets quarantined changes a person has decided on.
     async fn clear_quarantine(&self, device_id: Uuid, op_ids: Vec<Uuid>)
         -> Result<u64, StoreError>;
-    /// The access log of device pulls, newest last.
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError>;
+    /// The access log of supervisors' and admins' device pulls, newest first: at most
+    /// `limit` lines, of `villages`, by `accounts` (all when None).
+    async fn access_log(
+        &self,
+        villages: VillageSet<'_>,
+        accounts: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<AccessLogEntry>, StoreError>;
     /// Whether the store holds no places yet (used by `serve --seed-demo`).
     async fn is_empty(&self) -> Result<bool, StoreError>;
     /// Village codes that exist.
@@ -516,9 +640,10 @@ pub trait SyncStore: Send + Sync + 'static {
     ) -> Result<BTreeMap<Scope, ScopeChecksum>, StoreError>;
     /// Who changed which field of a row, when (oldest first).
     async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
-    /// The winning `id_number` of every child file not deleted, with its village, in
-    /// every village (for [`crate::one_file`]: one child, one file across villages).
-    async fn child_id_numbers(&self) -> Result<Vec<crate::one_file::IdNumberFile>, StoreError>;
+    /// The winning `id_number` of every child file that has one, with its village and
+    /// its tombstone, in every village (for [`crate::one_file`]: one child, one file
+    /// across villages).
+    async fn child_id_numbers(&self) -> Result<Vec<StoredIdNumber>, StoreError>;
 }
 
 /// Whom a blob upload or status is for: the device (chunks are kept per uploading
@@ -605,15 +730,17 @@ pub trait ConsoleStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Sets a person's password (Argon2id hash), using up the one-time code.
     async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError>;
-    /// Counts a failed login; from `lock_after` failures on the login is locked until
-    /// `now_ms + lock_ms`. Returns the failures counted.
-    async fn login_failed(
-        &self,
-        account_id: i64,
-        now_ms: i64,
-        lock_after: i64,
-        lock_ms: i64,
-    ) -> Result<i64, StoreError>;
+    /// Counts a failed login of `who` (atomically); returns the failures counted so far.
+    async fn count_failed_login(&self, who: LoginKey) -> Result<i64, StoreError>;
+    /// Locks `who`'s login until `until_ms`.
+    async fn lock_login(&self, who: LoginKey, until_ms: i64) -> Result<(), StoreError>;
+    /// Until when a name that is no console account is locked (after failed logins).
+    async fn unknown_login_locked(&self, key: [u8; 32]) -> Result<Option<i64>, StoreError>;
+    /// The deployment's secret for signing login-form tokens (made at first use; every
+    /// server process gets the same).
+    async fn console_secret(&self) -> Result<[u8; 32], StoreError>;
+    /// Sets an account's display name (the admin's edit in the console).
+    async fn rename_account(&self, login: &str, name: &str) -> Result<bool, StoreError>;
     /// Clears the failure count after a good login.
     async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError>;
     /// Stores a new session.
@@ -626,12 +753,15 @@ pub trait ConsoleStore: Send + Sync + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
     /// Ends a session (logout).
     async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
-    /// What an account may read (a person's scopes).
-    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError>;
     /// Writes a line of the console's access log.
     async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError>;
-    /// The console's access log, newest first, at most `limit` lines.
-    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError>;
+    /// The console's access log, newest first, at most `limit` lines, of `accounts`
+    /// (all when None).
+    async fn console_log(
+        &self,
+        accounts: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<ConsoleLogEntry>, StoreError>;
     /// Every place.
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError>;
     /// The names of the places `codes` (a code the roster does not have is left out).
@@ -666,6 +796,9 @@ pub trait ConsoleStore: Send + Sync + 'static {
         to_seq: u64,
         update: ProjectionUpdate,
     ) -> Result<bool, StoreError>;
+    /// The names of the children `ids` the read model knows (for pages that name the
+    /// children a log or a quarantine refers to by id).
+    async fn console_child_names(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError>;
     /// The read model's children of `villages`.
     async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError>;
     /// Visits per day to children of `villages` on or after `since` (YYYY-MM-DD):
@@ -675,15 +808,31 @@ pub trait ConsoleStore: Send + Sync + 'static {
         villages: VillageSet<'_>,
         since: &str,
     ) -> Result<Vec<(String, i64)>, StoreError>;
-    /// Per-village counts of the active children of `villages` on `today`, counted by
-    /// the database (county and city views); agreements ending on or before
-    /// `expiring_by` count as expiring. Villages without active children are left out.
-    async fn console_village_counts(
+    /// The township summaries of `townships` that are up to date for `today` (county
+    /// and city views). A township left out has no summary yet, or one a fold or an
+    /// earlier day made stale: [`ConsoleStore::console_refresh_areas`] makes it.
+    async fn console_area_counts(
         &self,
-        villages: VillageSet<'_>,
+        townships: &[String],
+        today: &str,
+    ) -> Result<Vec<AreaCounts>, StoreError>;
+    /// Recomputes the summaries of `townships` for `today` from the read model
+    /// (agreements ending on or before `expiring_by` count as expiring) and returns
+    /// them; a township that had no summary gets its visits per day counted too. Runs
+    /// under the read model's cursor lock, so no fold commits in between.
+    async fn console_refresh_areas(
+        &self,
+        townships: &[String],
         today: &str,
         expiring_by: &str,
-    ) -> Result<Vec<VillageCounts>, StoreError>;
+    ) -> Result<Vec<AreaCounts>, StoreError>;
+    /// Visits per day in `townships` on or after `since`, from the township summaries
+    /// (every township of the list must have one: see `console_refresh_areas`).
+    async fn console_area_visits_per_day(
+        &self,
+        townships: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Which of `child_ids` are active children overdue on `today`: (child, village).
     async fn console_overdue_of(
         &self,
@@ -699,9 +848,15 @@ pub trait ConsoleStore: Send + Sync + 'static {
 
 /// The server's storage: every role's trait. Handlers and the admin CLI hold an
 /// `Arc<dyn Database>` and call the role they need; each backend implements the roles.
-pub trait Database: AccountStore + SyncStore + BlobUploads + ConsoleStore {}
+pub trait Database:
+    AccountStore + SyncStore + BlobUploads + ConsoleStore + discovery::DiscoveryStore
+{
+}
 
-impl<T: AccountStore + SyncStore + BlobUploads + ConsoleStore> Database for T {}
+impl<T: AccountStore + SyncStore + BlobUploads + ConsoleStore + discovery::DiscoveryStore> Database
+    for T
+{
+}
 
 /// Benchmark helpers, kept out of the production traits: baselines measured beside
 /// the real path in the same run (`sync-server bench-ingest`).

@@ -24,13 +24,26 @@
 //! per database; batches are ingested with set-based statements (`unnest`) so one
 //! transaction carries thousands of changes. Sharding the counter (per county, with a
 //! cursor per shard) is the way out if one database ever needs more.
+//!
+//! ## Group commit, as on SQLite
+//!
+//! Holding the lock through each push's own commit made every push wait for the
+//! previous one's WAL flush. Pushes therefore go to ONE ingest task per server process
+//! (as SQLite's go to its one writer thread): it takes the first push waiting and every
+//! other one queued behind it (up to [`MAX_GROUP`] pushes, [`MAX_GROUP_CHANGES`]
+//! changes), runs each in its own savepoint inside one transaction — the first takes
+//! the counter lock, the others find it held by their own transaction — commits once,
+//! and only then answers each push. A push that fails rolls back to its savepoint and
+//! is answered with its error; the others commit. The guarantee above is unchanged:
+//! seqs are still handed out under the lock, in the order they commit.
 
+use super::sql;
 use super::*;
 use crate::ingest::{self, FeedItem, Loaded, RowState, StoredOp, Winner};
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use sync_core::change::canonical_json;
 use sync_core::{FieldKey, Hlc, Stamp};
@@ -71,11 +84,42 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/postgres/0010_token_used.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_quarantine_bytes.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_console_area_summary.sql"),
+    ),
+    (
+        20,
+        include_str!("../../migrations/postgres/0020_discovery.sql"),
+    ),
+    (
+        30,
+        include_str!("../../migrations/postgres/0030_console_doorstep.sql"),
+    ),
 ];
+
+/// Most pushes one group commit takes.
+pub const MAX_GROUP: usize = 64;
+/// Most changes one group commit takes (a push beyond it waits for the next group).
+pub const MAX_GROUP_CHANGES: usize = 20_000;
+
+/// A push waiting for the ingest task.
+struct PushJob {
+    device: DeviceAuth,
+    batch: PushBatch,
+    prepared: ingest::Prepared,
+    answer: tokio::sync::oneshot::Sender<Result<PushOutcome, StoreError>>,
+}
 
 /// The PostgreSQL backend.
 pub struct PostgresDatabase {
-    pool: Pool,
+    pub(super) pool: Pool,
+    /// The ingest task's queue (see the module doc); the task ends when it is dropped.
+    pushes: tokio::sync::mpsc::UnboundedSender<PushJob>,
 }
 
 fn corrupt<E: std::fmt::Display>(e: E) -> StoreError {
@@ -99,7 +143,9 @@ impl PostgresDatabase {
             .max_size(16)
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let db = PostgresDatabase { pool };
+        let (pushes, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(ingest_task(pool.clone(), queue));
+        let db = PostgresDatabase { pool, pushes };
         db.migrate().await?;
         Ok(db)
     }
@@ -136,25 +182,27 @@ fn now_ms() -> i64 {
     crate::model::clock::now_ms() as i64
 }
 
-async fn scopes_for(
+/// What an account reads, loaded ([`AccountReach`]; the rule is [`Role::reads`]): the
+/// two lists in one pipelined round trip.
+async fn principal_of(
     c: &impl GenericClient,
     account_id: i64,
-    role: Role,
+    role: &str,
     place: Option<&str>,
-) -> Result<Vec<String>, StoreError> {
-    let rows = match role {
-        Role::Director => c.query("SELECT village FROM account_villages WHERE account_id=$1 ORDER BY village", &[&account_id]).await?,
-        Role::Supervisor => c.query("SELECT code FROM places WHERE kind='village' AND parent=$1 ORDER BY code", &[&place]).await?,
-        Role::CountyAdmin => {
-            c.query("SELECT v.code FROM places v JOIN places t ON v.parent=t.code WHERE v.kind='village' AND t.parent=$1 ORDER BY v.code", &[&place])
-                .await?
-        }
-        Role::CityAdmin => {
-            c.query("SELECT v.code FROM places v JOIN places t ON v.parent=t.code JOIN places k ON t.parent=k.code WHERE v.kind='village' AND k.parent=$1 ORDER BY v.code", &[&place])
-                .await?
-        }
-    };
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+) -> Result<Principal, StoreError> {
+    let role = Role::parse(role).ok_or_else(|| corrupt("unknown role"))?;
+    let (assigned, under) = futures_util::future::try_join(
+        c.query(sql::ASSIGNED_VILLAGES, &[&account_id]),
+        c.query(sql::VILLAGES_UNDER, &[&place]),
+    )
+    .await?;
+    Ok(AccountReach {
+        account_id,
+        role,
+        assigned: assigned.iter().map(|r| r.get(0)).collect(),
+        under_place: under.iter().map(|r| r.get(0)).collect(),
+    }
+    .principal())
 }
 
 async fn device_auth(
@@ -165,13 +213,41 @@ async fn device_auth(
     place: Option<String>,
     revoked: bool,
 ) -> Result<DeviceAuth, StoreError> {
-    let role = Role::parse(role).ok_or_else(|| corrupt("unknown role"))?;
-    let villages = scopes_for(c, account_id, role, place.as_deref()).await?;
     Ok(DeviceAuth {
         device_id,
         revoked,
-        principal: Principal::new(account_id, role, villages),
+        principal: principal_of(c, account_id, role, place.as_deref()).await?,
     })
+}
+
+/// A device row as [`sql::DEVICES`] / [`sql::DEVICE_INFO`] select it.
+fn device_info(r: &tokio_postgres::Row) -> DeviceInfo {
+    DeviceInfo {
+        device_id: r.get(0),
+        account_login: r.get(1),
+        name: r.get(2),
+        app_version: r.get(3),
+        enrolled_ms: r.get(4),
+        revoked_ms: r.get(5),
+        last_seen_ms: r.get(6),
+        max_device_seq: r.get(7),
+        heartbeat: r
+            .get::<_, Option<&str>>(8)
+            .and_then(|h| serde_json::from_str(h).ok()),
+        heartbeat_seq: r.get(9),
+        blobs_since_heartbeat: r.get(10),
+    }
+}
+
+fn enroll_code_of(r: &tokio_postgres::Row) -> EnrollCodeRecord {
+    EnrollCodeRecord {
+        code_id: r.get(0),
+        account_id: r.get(1),
+        secret_hash: r.get(2),
+        expires_ms: r.get(3),
+        used: r.get(4),
+        used_by: r.get(5),
+    }
 }
 
 /// The ingest statements, prepared once per connection (cached by deadpool), so that
@@ -182,7 +258,9 @@ struct Statements {
     rows: Statement,
     fields: Statement,
     villages: Statement,
-    device: Statement,
+    device_max: Statement,
+    held_ahead: Statement,
+    parked: Statement,
     changes: Statement,
     insert_fields: Statement,
     upsert_fields: Statement,
@@ -194,7 +272,6 @@ struct Statements {
     counter: Statement,
     ahead_clear: Statement,
     device_update: Statement,
-    parked: Statement,
     park: Statement,
     unpark: Statement,
     rejected: Statement,
@@ -206,55 +283,58 @@ const SQL_ROWS: &str = "SELECT r.table_name, r.row_id, r.scope, r.child_id, r.cr
 const SQL_FIELDS: &str = "SELECT x.table_name, x.row_id, x.field, x.hlc, x.device_id, x.value, x.op_id FROM fields x
      JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS k(t, id, f) ON x.table_name=k.t AND x.row_id=k.id AND x.field=k.f";
 const SQL_VILLAGES: &str = "SELECT code FROM places WHERE kind='village' AND code = ANY($1)";
-const SQL_DEVICE: &str = "SELECT max_device_seq, ARRAY(SELECT device_seq FROM held_ahead WHERE device_id=$1) FROM devices WHERE device_id=$1";
-const SQL_CHANGES: &str = "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms)
-     SELECT op, $2, seq, $3, t, r, f, v, h, s, $4 FROM unnest($1::uuid[], $5::int8[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::int8[], $11::text[]) AS x(op, seq, t, r, f, v, h, s)";
-const SQL_UPSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
-     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])
-     ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id";
-const SQL_INSERT_FIELDS: &str = "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)
-     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])";
-const SQL_INSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id, created_hlc, created_device) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::uuid[])";
-// The creation stamp is written once, with the row.
-const SQL_UPSERT_ROWS: &str = "INSERT INTO rows (table_name, row_id, scope, child_id, created_hlc, created_device) SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::uuid[])
-     ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id";
+/// The unnest of the change log's columns (after [`sql::INSERT_CHANGES`]).
+const SQL_CHANGES_UNNEST: &str = "SELECT op, $2, seq, $3, t, r, f, v, h, s, $4 FROM unnest($1::uuid[], $5::int8[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::int8[], $11::text[]) AS x(op, seq, t, r, f, v, h, s)";
+const SQL_FIELDS_UNNEST: &str = "SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::uuid[])";
+const SQL_ROWS_UNNEST: &str =
+    "SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::uuid[])";
 const SQL_BLOB_REFS: &str = "INSERT INTO blob_refs (sha256, table_name, row_id) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING";
-const SQL_REJECTIONS: &str = "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms)
-     SELECT $1, op, seq, c, m, ch, $2 FROM unnest($3::uuid[], $4::int8[], $5::text[], $6::text[], $7::text[]) AS x(op, seq, c, m, ch)
-     ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms";
+const SQL_REJECTIONS_UNNEST: &str = "SELECT $1, op, seq, c, m, ch, $2 FROM unnest($3::uuid[], $4::int8[], $5::text[], $6::text[], $7::text[]) AS x(op, seq, c, m, ch)";
 const SQL_FEED: &str = "INSERT INTO feed (server_seq, scope, op_id) SELECT * FROM unnest($1::int8[], $2::text[], $3::uuid[])";
 const SQL_COUNTER: &str = "UPDATE feed_counter SET next_seq=$1 WHERE id=1";
-const SQL_AHEAD_CLEAR: &str = "DELETE FROM held_ahead WHERE device_id=$1 AND device_seq<=$2";
-const SQL_PARKED: &str = "SELECT change FROM parked WHERE device_id=$1 ORDER BY device_seq";
-const SQL_PARK: &str = "INSERT INTO parked (device_id, device_seq, op_id, change) SELECT $1, s, o, c FROM unnest($2::int8[], $3::uuid[], $4::text[]) AS x(s, o, c)
-     ON CONFLICT (device_id, device_seq) DO UPDATE SET op_id=excluded.op_id, change=excluded.change";
+const SQL_PARK_UNNEST: &str =
+    "SELECT $1, s, o, c FROM unnest($2::int8[], $3::uuid[], $4::text[]) AS x(s, o, c)";
 const SQL_UNPARK: &str = "DELETE FROM parked WHERE device_id=$1 AND device_seq = ANY($2)";
 const SQL_REJECTED: &str =
     "SELECT op_id, device_seq, code, message FROM rejections WHERE device_id=$1 AND op_id = ANY($2)";
-const SQL_DEVICE_UPDATE: &str =
-    "UPDATE devices SET max_device_seq=$1, last_seen_ms=$2, heartbeat=$3 WHERE device_id=$4";
 
 async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, StoreError> {
-    let all = [
+    let changes = format!("{} {SQL_CHANGES_UNNEST}", sql::INSERT_CHANGES);
+    let insert_fields = format!("{} {SQL_FIELDS_UNNEST}", sql::INSERT_FIELDS);
+    let upsert_fields = format!("{insert_fields} {}", sql::UPSERT_FIELDS_TAIL);
+    let insert_rows = format!("{} {SQL_ROWS_UNNEST}", sql::INSERT_ROWS);
+    let upsert_rows = format!("{insert_rows} {}", sql::UPSERT_ROWS_TAIL);
+    let rejections = format!(
+        "{} {SQL_REJECTIONS_UNNEST} {}",
+        sql::INSERT_REJECTIONS,
+        sql::UPSERT_REJECTIONS_TAIL
+    );
+    let park = format!(
+        "{} {SQL_PARK_UNNEST} {}",
+        sql::INSERT_PARKED,
+        sql::UPSERT_PARKED_TAIL
+    );
+    let all: [&str; 22] = [
         SQL_LOCK,
         SQL_OPS,
         SQL_ROWS,
         SQL_FIELDS,
         SQL_VILLAGES,
-        SQL_DEVICE,
-        SQL_CHANGES,
-        SQL_INSERT_FIELDS,
-        SQL_UPSERT_FIELDS,
-        SQL_INSERT_ROWS,
-        SQL_UPSERT_ROWS,
+        sql::DEVICE_MAX_SEQ,
+        sql::HELD_AHEAD,
+        sql::PARKED,
+        &changes,
+        &insert_fields,
+        &upsert_fields,
+        &insert_rows,
+        &upsert_rows,
         SQL_BLOB_REFS,
-        SQL_REJECTIONS,
+        &rejections,
         SQL_FEED,
         SQL_COUNTER,
-        SQL_AHEAD_CLEAR,
-        SQL_DEVICE_UPDATE,
-        SQL_PARKED,
-        SQL_PARK,
+        sql::CLEAR_HELD_AHEAD,
+        sql::UPDATE_DEVICE_AFTER_PUSH,
+        &park,
         SQL_UNPARK,
         SQL_REJECTED,
     ];
@@ -269,7 +349,9 @@ async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, St
         rows: next(),
         fields: next(),
         villages: next(),
-        device: next(),
+        device_max: next(),
+        held_ahead: next(),
+        parked: next(),
         changes: next(),
         insert_fields: next(),
         upsert_fields: next(),
@@ -281,36 +363,10 @@ async fn statements(client: &deadpool_postgres::Client) -> Result<Statements, St
         counter: next(),
         ahead_clear: next(),
         device_update: next(),
-        parked: next(),
         park: next(),
         unpark: next(),
         rejected: next(),
     })
-}
-
-/// What a push needs that does not depend on stored state, computed before the
-/// transaction takes the feed-counter lock.
-struct Prepared {
-    keys: ingest::Keys,
-    /// Canonical JSON text of every change's value, by index.
-    values: Vec<String>,
-    heartbeat: String,
-}
-
-fn prepare(batch: &PushBatch) -> Prepared {
-    Prepared {
-        keys: ingest::keys(&batch.changes),
-        values: ingest::canonical_values(&batch.changes),
-        heartbeat: ingest::stored_heartbeat(&batch.heartbeat),
-    }
-}
-
-/// The state a batch touches, plus the feed counter and the device's held seqs.
-struct Locked {
-    next_seq: i64,
-    loaded: Loaded,
-    /// The device's changes parked behind a gap.
-    parked: Vec<Change>,
 }
 
 /// Loads the state `keys` name (ops, rows, fields, villages), pipelined.
@@ -386,45 +442,6 @@ async fn load_keys(
     Ok(loaded)
 }
 
-/// Takes the feed-counter lock and loads the batch's state, in ONE round trip: the
-/// lock statement is sent first and the loads are pipelined behind it on the same
-/// connection. PostgreSQL runs a connection's statements in order, so each load starts
-/// — and, in READ COMMITTED, takes its snapshot — only once the lock is held: it sees
-/// everything the previous holder committed.
-async fn lock_and_load(
-    tx: &Transaction<'_>,
-    st: &Statements,
-    device_id: Uuid,
-    keys: &ingest::Keys,
-) -> Result<Locked, StoreError> {
-    // `try_join` polls its first future first: the lock request is queued before the
-    // loads.
-    let (lock, (mut loaded, device, parked)) = futures_util::future::try_join(
-        async { Ok::<_, StoreError>(tx.query_one(&st.lock, &[]).await?) },
-        futures_util::future::try_join3(
-            load_keys(tx, st, keys),
-            async { Ok(tx.query_one(&st.device, &[&device_id]).await?) },
-            async { Ok(tx.query(&st.parked, &[&device_id]).await?) },
-        ),
-    )
-    .await?;
-    loaded.max_device_seq = device.get::<_, i64>(0) as u64;
-    loaded.held_ahead = device
-        .get::<_, Vec<i64>>(1)
-        .into_iter()
-        .map(|s| s as u64)
-        .collect();
-    let parked = parked
-        .iter()
-        .map(|r| serde_json::from_str::<Change>(r.get(0)).map_err(corrupt))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Locked {
-        next_seq: lock.get(0),
-        loaded,
-        parked,
-    })
-}
-
 /// Writes feed items that re-feed moved rows (their seqs depend on how many fields the
 /// rows have, so they run one statement after the other). Rare: only moves.
 async fn write_feed_with_refeeds(
@@ -459,11 +476,7 @@ async fn write_feed_with_refeeds(
             }
             FeedItem::Refeed { row, scope } => {
                 flush(tx, &mut seqs, &mut scopes, &mut ops).await?;
-                tx.execute(
-                    "UPDATE rows SET scope=$1 WHERE table_name=$2 AND row_id=$3",
-                    &[scope, &row.0, &row.1],
-                )
-                .await?;
+                tx.execute(sql::MOVE_ROW, &[scope, &row.0, &row.1]).await?;
                 let n = tx
                     .execute(
                         "INSERT INTO feed (server_seq, scope, op_id, refeed)
@@ -473,11 +486,7 @@ async fn write_feed_with_refeeds(
                     .await?;
                 next += n as i64;
                 if row.0 == "child" {
-                    tx.execute(
-                        "UPDATE rows SET scope=$1 WHERE child_id=$2",
-                        &[scope, &row.1],
-                    )
-                    .await?;
+                    tx.execute(sql::MOVE_CHILDS_ROWS, &[scope, &row.1]).await?;
                     let n = tx
                         .execute(
                             "INSERT INTO feed (server_seq, scope, op_id, refeed)
@@ -563,228 +572,350 @@ type Exec<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
 >;
 
-/// One push in one transaction, inside the feed-counter lock (see the module doc): one
-/// round trip takes the lock and loads the state, the plan is made in memory, one
-/// pipelined round trip writes everything (the commit is the third).
-async fn ingest_batch(
-    tx: &Transaction<'_>,
-    st: &Statements,
-    device: &DeviceAuth,
-    batch: &PushBatch,
-    prepared: &Prepared,
-) -> Result<PushOutcome, StoreError> {
-    // The serialisation point: see the module doc.
-    let Locked {
-        next_seq: next,
-        mut loaded,
-        parked,
-    } = lock_and_load(tx, st, device.device_id, &prepared.keys).await?;
-    // Parked changes (rare: only after a gap) join the batch, with the state they
-    // touch (one more round trip, under the lock).
-    let all: Vec<Change>;
-    let mut all_values: Vec<String>;
-    let (changes, values): (&[Change], &[String]) = if parked.is_empty() {
-        (&batch.changes, &prepared.values)
-    } else {
-        let more = load_keys(tx, st, &ingest::keys(&parked)).await?;
-        loaded.ops.extend(more.ops);
-        loaded.rows.extend(more.rows);
-        loaded.fields.extend(more.fields);
-        loaded.villages.extend(more.villages);
-        all_values = prepared.values.clone();
-        all_values.extend(ingest::canonical_values(&parked));
-        all = batch.changes.iter().cloned().chain(parked).collect();
-        (&all, &all_values)
-    };
-    let max_before = loaded.max_device_seq;
-    let had_ahead = !loaded.held_ahead.is_empty();
-    let repushed =
-        ingest::repushed_op_ids(&batch.changes, &loaded.ops, max_before, &loaded.held_ahead);
-    if !repushed.is_empty() {
-        for r in tx
-            .query(&st.rejected, &[&device.device_id, &repushed])
-            .await?
-        {
-            loaded.rejections.insert(
-                r.get(0),
-                ingest::StoredRejection {
-                    device_seq: r.get::<_, i64>(1) as u64,
-                    code: r.get(2),
-                    message: r.get(3),
-                },
-            );
-        }
+/// A PostgreSQL transaction as ingest's ([`ingest::IngestTx`]): [`ingest::IngestTx::begin`]
+/// takes the feed-counter lock (see the module doc), the writes are one pipelined
+/// round trip.
+struct PgTx<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    st: &'a Statements,
+    /// The feed counter read under the lock.
+    next_seq: i64,
+}
+
+impl ingest::IngestTx for PgTx<'_, '_> {
+    /// Takes the feed-counter lock and loads the batch's state, in ONE round trip: the
+    /// lock statement is sent first and the loads are pipelined behind it on the same
+    /// connection. PostgreSQL runs a connection's statements in order, so each load
+    /// starts — and, in READ COMMITTED, takes its snapshot — only once the lock is
+    /// held: it sees everything the previous holder committed.
+    async fn begin(
+        &mut self,
+        device_id: Uuid,
+        keys: &ingest::Keys,
+    ) -> Result<ingest::Started, StoreError> {
+        let (tx, st) = (self.tx, self.st);
+        // `try_join` polls its first future first: the lock request is queued before
+        // the loads.
+        let (lock, (mut loaded, max, ahead, parked)) = futures_util::future::try_join(
+            async { Ok::<_, StoreError>(tx.query_one(&st.lock, &[]).await?) },
+            futures_util::future::try_join4(
+                load_keys(tx, st, keys),
+                async { Ok(tx.query_one(&st.device_max, &[&device_id]).await?) },
+                async { Ok(tx.query(&st.held_ahead, &[&device_id]).await?) },
+                async { Ok(tx.query(&st.parked, &[&device_id]).await?) },
+            ),
+        )
+        .await?;
+        self.next_seq = lock.get(0);
+        loaded.max_device_seq = max.get::<_, i64>(0) as u64;
+        loaded.held_ahead = ahead.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+        let parked = parked
+            .iter()
+            .map(|r| serde_json::from_str::<Change>(r.get(0)).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ingest::Started { loaded, parked })
     }
-    let had_fields: HashSet<FieldKey> = loaded.fields.keys().cloned().collect();
-    let had_rows: HashSet<ingest::RowKey> = loaded.rows.keys().cloned().collect();
-    let plan = ingest::plan_with_values(
-        device,
-        changes,
-        values,
-        batch.changes.len(),
-        loaded,
-        batch.now_ms,
-        batch.max_ahead_ms,
-    );
-    let now = batch.now_ms as i64;
-    let max = plan.max_device_seq;
-    let max_i = max as i64;
 
-    // Column arrays of everything to write.
-    let acc: Vec<&Change> = plan.accepted.iter().map(|&i| &changes[i]).collect();
-    let c_op: Vec<Uuid> = acc.iter().map(|c| c.op_id).collect();
-    let c_seq: Vec<i64> = acc.iter().map(|c| c.device_seq as i64).collect();
-    let c_table: Vec<&str> = acc.iter().map(|c| c.table.as_str()).collect();
-    let c_row: Vec<Uuid> = acc.iter().map(|c| c.row_id).collect();
-    let c_field: Vec<&str> = acc.iter().map(|c| c.field.as_str()).collect();
-    let c_value: Vec<&str> = plan.accepted.iter().map(|&i| values[i].as_str()).collect();
-    let c_hlc: Vec<i64> = acc.iter().map(|c| c.hlc.as_u64() as i64).collect();
-    let c_scope: Vec<&str> = acc.iter().map(|c| c.scope.as_str()).collect();
+    async fn load(&mut self, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
+        load_keys(self.tx, self.st, keys).await
+    }
 
-    // Winners and row states split into new keys (a plain INSERT: under the lock no one
-    // else can insert them) and stored ones (an upsert, which costs PostgreSQL about
-    // twice as much per row).
-    let (new_fields, old_fields): (Vec<_>, Vec<_>) = plan
-        .fields
-        .iter()
-        .partition(|(k, _)| !had_fields.contains(*k));
-    let nf = FieldArrays::of(&new_fields);
-    let of = FieldArrays::of(&old_fields);
-    let (new_rows, old_rows): (Vec<_>, Vec<_>) =
-        plan.rows.iter().partition(|(k, _)| !had_rows.contains(*k));
-    let nr = RowArrays::of(&new_rows);
-    let or = RowArrays::of(&old_rows);
+    async fn rejections(
+        &mut self,
+        device_id: Uuid,
+        op_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ingest::StoredRejection>, StoreError> {
+        Ok(self
+            .tx
+            .query(&self.st.rejected, &[&device_id, &op_ids])
+            .await?
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    ingest::StoredRejection {
+                        device_seq: r.get::<_, i64>(1) as u64,
+                        code: r.get(2),
+                        message: r.get(3),
+                    },
+                )
+            })
+            .collect())
+    }
 
-    let b_h: Vec<&str> = plan.blob_refs.iter().map(|b| b.0.as_str()).collect();
-    let b_t: Vec<&str> = plan.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
-    let b_r: Vec<Uuid> = plan.blob_refs.iter().map(|b| b.1 .1).collect();
+    /// One pipelined round trip for all the writes (a move's re-feed follows, its
+    /// seqs depending on stored rows).
+    async fn write(&mut self, w: &ingest::Writes<'_>) -> Result<(), StoreError> {
+        let (tx, st, next) = (self.tx, self.st, self.next_seq);
+        let device = w.device;
+        let now = w.now_ms;
+        let max_i = w.max_device_seq as i64;
+        let acc = &w.changes;
+        let c_op: Vec<Uuid> = acc.iter().map(|(c, _)| c.op_id).collect();
+        let c_seq: Vec<i64> = acc.iter().map(|(c, _)| c.device_seq as i64).collect();
+        let c_table: Vec<&str> = acc.iter().map(|(c, _)| c.table.as_str()).collect();
+        let c_row: Vec<Uuid> = acc.iter().map(|(c, _)| c.row_id).collect();
+        let c_field: Vec<&str> = acc.iter().map(|(c, _)| c.field.as_str()).collect();
+        let c_value: Vec<&str> = acc.iter().map(|(_, v)| *v).collect();
+        let c_hlc: Vec<i64> = acc.iter().map(|(c, _)| c.hlc.as_u64() as i64).collect();
+        let c_scope: Vec<&str> = acc.iter().map(|(c, _)| c.scope.as_str()).collect();
+        // New keys are plain INSERTs (under the lock no one else can insert them),
+        // stored ones upserts (about twice the cost per row).
+        let nf = FieldArrays::of(&w.new_fields);
+        let of = FieldArrays::of(&w.stored_fields);
+        let nr = RowArrays::of(&w.new_rows);
+        let or = RowArrays::of(&w.stored_rows);
+        let b_h: Vec<&str> = w.blob_refs.iter().map(|b| b.0.as_str()).collect();
+        let b_t: Vec<&str> = w.blob_refs.iter().map(|b| b.1 .0.as_str()).collect();
+        let b_r: Vec<Uuid> = w.blob_refs.iter().map(|b| b.1 .1).collect();
+        let j_op: Vec<Uuid> = w.rejections.iter().map(|r| r.op_id).collect();
+        let j_seq: Vec<i64> = w.rejections.iter().map(|r| r.device_seq as i64).collect();
+        let j_code: Vec<&str> = w.rejections.iter().map(|r| r.code).collect();
+        let j_msg: Vec<&str> = w.rejections.iter().map(|r| r.message).collect();
+        let j_change: Vec<&str> = w.rejections.iter().map(|r| r.change.as_str()).collect();
+        let p_seq: Vec<i64> = w.park.iter().map(|p| p.device_seq as i64).collect();
+        let p_op: Vec<Uuid> = w.park.iter().map(|p| p.op_id).collect();
+        let p_change: Vec<&str> = w.park.iter().map(|p| p.change.as_str()).collect();
+        let u_seq: Vec<i64> = w.unpark.iter().map(|s| *s as i64).collect();
+        let clear_to = w.clear_held_ahead_to.map(|m| m as i64);
 
-    // Held rejections (the rule is ingest's: see `Plan::held_rejections`).
-    let held = plan.held_rejections(changes);
-    let j_op: Vec<Uuid> = held.iter().map(|r| changes[r.index].op_id).collect();
-    let j_seq: Vec<i64> = held
-        .iter()
-        .map(|r| changes[r.index].device_seq as i64)
-        .collect();
-    let j_code: Vec<&str> = held.iter().map(|r| r.code).collect();
-    let j_msg: Vec<&str> = held.iter().map(|r| r.message.as_str()).collect();
-    let j_change: Vec<String> = held
-        .iter()
-        .map(|r| ingest::kept_change(&changes[r.index], &values[r.index]))
-        .collect();
-    // The dense rule's bookkeeping (ingest decided it).
-    let p_seq: Vec<i64> = plan
-        .park
-        .iter()
-        .map(|&i| changes[i].device_seq as i64)
-        .collect();
-    let p_op: Vec<Uuid> = plan.park.iter().map(|&i| changes[i].op_id).collect();
-    let p_change: Vec<String> = plan
-        .park
-        .iter()
-        .map(|&i| serde_json::to_string(&changes[i]).unwrap_or_default())
-        .collect();
-    let u_seq: Vec<i64> = plan.unpark.iter().map(|s| *s as i64).collect();
+        // Feed: without a move, every entry's seq is known now.
+        let refeed = w.has_refeed();
+        let mut e_seq: Vec<i64> = Vec::new();
+        let mut e_scope: Vec<&str> = Vec::new();
+        let mut e_op: Vec<Uuid> = Vec::new();
+        if !refeed {
+            for item in w.feed {
+                if let FeedItem::Entry { scope, op_id } = item {
+                    e_seq.push(next + e_seq.len() as i64);
+                    e_scope.push(scope);
+                    e_op.push(*op_id);
+                }
+            }
+        }
+        let after_known = next + e_seq.len() as i64;
 
-    // Feed: without a move, every entry's seq is known now.
-    let refeed = plan.has_refeed();
-    let mut e_seq: Vec<i64> = Vec::new();
-    let mut e_scope: Vec<&str> = Vec::new();
-    let mut e_op: Vec<Uuid> = Vec::new();
-    if !refeed {
-        for item in &plan.feed {
-            if let FeedItem::Entry { scope, op_id } = item {
-                e_seq.push(next + e_seq.len() as i64);
-                e_scope.push(scope);
-                e_op.push(*op_id);
+        type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+        let p_changes: [P<'_>; 11] = [
+            &c_op,
+            &device.device_id,
+            &device.account_id,
+            &now,
+            &c_seq,
+            &c_table,
+            &c_row,
+            &c_field,
+            &c_value,
+            &c_hlc,
+            &c_scope,
+        ];
+        let p_new_fields = nf.params();
+        let p_old_fields = of.params();
+        let p_new_rows = nr.params();
+        let p_old_rows = or.params();
+        let p_blobs: [P<'_>; 3] = [&b_h, &b_t, &b_r];
+        let p_rejections: [P<'_>; 7] = [
+            &device.device_id,
+            &now,
+            &j_op,
+            &j_seq,
+            &j_code,
+            &j_msg,
+            &j_change,
+        ];
+        let p_feed: [P<'_>; 3] = [&e_seq, &e_scope, &e_op];
+        let p_counter: [P<'_>; 1] = [&after_known];
+        let p_ahead_clear: [P<'_>; 2] = [&device.device_id, &clear_to];
+        let p_park: [P<'_>; 4] = [&device.device_id, &p_seq, &p_op, &p_change];
+        let p_unpark: [P<'_>; 2] = [&device.device_id, &u_seq];
+        let max_before_i = w.max_device_seq_before as i64;
+        let p_device: [P<'_>; 5] = [&max_i, &now, &w.heartbeat, &max_before_i, &device.device_id];
+        let mut writes: Vec<Exec<'_>> = Vec::new();
+        if !c_op.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.changes, &p_changes)));
+        }
+        if !nf.t.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.insert_fields, &p_new_fields)));
+        }
+        if !of.t.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.upsert_fields, &p_old_fields)));
+        }
+        if !nr.t.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.insert_rows, &p_new_rows)));
+        }
+        if !or.t.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.upsert_rows, &p_old_rows)));
+        }
+        if !b_h.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.blob_refs, &p_blobs)));
+        }
+        if !j_op.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.rejections, &p_rejections)));
+        }
+        if !e_seq.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.feed, &p_feed)));
+        }
+        if !refeed && after_known != next {
+            writes.push(Box::pin(tx.execute(&st.counter, &p_counter)));
+        }
+        if clear_to.is_some() {
+            writes.push(Box::pin(tx.execute(&st.ahead_clear, &p_ahead_clear)));
+        }
+        if !u_seq.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.unpark, &p_unpark)));
+        }
+        if !p_seq.is_empty() {
+            writes.push(Box::pin(tx.execute(&st.park, &p_park)));
+        }
+        writes.push(Box::pin(tx.execute(&st.device_update, &p_device)));
+        futures_util::future::try_join_all(writes).await?;
+        if refeed {
+            let after = write_feed_with_refeeds(tx, w.feed, next).await?;
+            if after != next {
+                tx.execute(&st.counter, &[&after]).await?;
+            }
+            self.next_seq = after;
+        } else {
+            self.next_seq = after_known;
+        }
+        Ok(())
+    }
+}
+
+/// The ingest task (see the module doc): group commits until the queue closes.
+async fn ingest_task(pool: Pool, mut queue: tokio::sync::mpsc::UnboundedReceiver<PushJob>) {
+    while let Some(first) = queue.recv().await {
+        let mut changes = first.batch.changes.len();
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP && changes < MAX_GROUP_CHANGES {
+            match queue.try_recv() {
+                Ok(j) => {
+                    changes += j.batch.changes.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        crate::metrics::group_commit(jobs.len());
+        match ingest_group(&pool, &jobs).await {
+            Ok(outcomes) => {
+                for (job, out) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.answer.send(out);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pushes = jobs.len(), "postgres group commit failed");
+                let e = e.to_string();
+                for job in jobs {
+                    let _ = job.answer.send(Err(StoreError::Commit(e.clone())));
+                }
             }
         }
     }
-    let after_known = next + e_seq.len() as i64;
+}
 
-    // One pipelined round trip for all the writes.
-    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-    let p_changes: [P<'_>; 11] = [
-        &c_op,
-        &device.device_id,
-        &device.account_id,
-        &now,
-        &c_seq,
-        &c_table,
-        &c_row,
-        &c_field,
-        &c_value,
-        &c_hlc,
-        &c_scope,
-    ];
-    let p_new_fields = nf.params();
-    let p_old_fields = of.params();
-    let p_new_rows = nr.params();
-    let p_old_rows = or.params();
-    let p_blobs: [P<'_>; 3] = [&b_h, &b_t, &b_r];
-    let p_rejections: [P<'_>; 7] = [
-        &device.device_id,
-        &now,
-        &j_op,
-        &j_seq,
-        &j_code,
-        &j_msg,
-        &j_change,
-    ];
-    let p_feed: [P<'_>; 3] = [&e_seq, &e_scope, &e_op];
-    let p_counter: [P<'_>; 1] = [&after_known];
-    let p_ahead_clear: [P<'_>; 2] = [&device.device_id, &max_i];
-    let p_park: [P<'_>; 4] = [&device.device_id, &p_seq, &p_op, &p_change];
-    let p_unpark: [P<'_>; 2] = [&device.device_id, &u_seq];
-    let p_device: [P<'_>; 4] = [&max_i, &now, &prepared.heartbeat, &device.device_id];
-    let mut writes: Vec<Exec<'_>> = Vec::new();
-    if !c_op.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.changes, &p_changes)));
-    }
-    if !nf.t.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.insert_fields, &p_new_fields)));
-    }
-    if !of.t.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.upsert_fields, &p_old_fields)));
-    }
-    if !nr.t.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.insert_rows, &p_new_rows)));
-    }
-    if !or.t.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.upsert_rows, &p_old_rows)));
-    }
-    if !b_h.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.blob_refs, &p_blobs)));
-    }
-    if !j_op.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.rejections, &p_rejections)));
-    }
-    if !e_seq.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.feed, &p_feed)));
-    }
-    if !refeed && after_known != next {
-        writes.push(Box::pin(tx.execute(&st.counter, &p_counter)));
-    }
-    if had_ahead && max > max_before {
-        writes.push(Box::pin(tx.execute(&st.ahead_clear, &p_ahead_clear)));
-    }
-    if !u_seq.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.unpark, &p_unpark)));
-    }
-    if !p_seq.is_empty() {
-        writes.push(Box::pin(tx.execute(&st.park, &p_park)));
-    }
-    writes.push(Box::pin(tx.execute(&st.device_update, &p_device)));
-    futures_util::future::try_join_all(writes).await?;
-    if refeed {
-        let after = write_feed_with_refeeds(tx, &plan.feed, next).await?;
-        if after != next {
-            tx.execute(&st.counter, &[&after]).await?;
+/// One group commit: every push in its savepoint, one commit. The outer error is the
+/// group's (no push of it committed); an inner one a push's own (rolled back alone).
+async fn ingest_group(
+    pool: &Pool,
+    jobs: &[PushJob],
+) -> Result<Vec<Result<PushOutcome, StoreError>>, StoreError> {
+    let mut client = pool.get().await?;
+    let st = statements(&client).await?;
+    let tx = client.transaction().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let alone = jobs.len() == 1;
+    for job in jobs {
+        if !alone {
+            tx.batch_execute("SAVEPOINT push").await?;
         }
+        let out = ingest::run(
+            &mut PgTx {
+                tx: &tx,
+                st: &st,
+                next_seq: 0,
+            },
+            &job.device,
+            &job.batch,
+            &job.prepared,
+        )
+        .await;
+        if !alone {
+            tx.batch_execute(if out.is_ok() {
+                "RELEASE SAVEPOINT push"
+            } else {
+                "ROLLBACK TO SAVEPOINT push; RELEASE SAVEPOINT push"
+            })
+            .await?;
+        }
+        outcomes.push(out);
+    }
+    if alone && outcomes[0].is_err() {
+        // Dropping the transaction rolls it back.
+        return Ok(outcomes);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// A PostgreSQL transaction as the quarantine's ([`ingest::QuarantineTx`]).
+struct PgQuarantine<'a, 'c> {
+    tx: &'a Transaction<'c>,
+}
+
+impl ingest::QuarantineTx for PgQuarantine<'_, '_> {
+    async fn held(
+        &mut self,
+        device_id: Uuid,
+        op_ids: &[Uuid],
+    ) -> Result<(u64, u64, HashSet<Uuid>), StoreError> {
+        // One quarantine write per device at a time, across server processes.
+        self.tx
+            .execute(
+                "SELECT 1 FROM devices WHERE device_id=$1 FOR UPDATE",
+                &[&device_id],
+            )
+            .await?;
+        let held = self
+            .tx
+            .query_one(sql::QUARANTINE_HELD, &[&device_id])
+            .await?;
+        let known = self
+            .tx
+            .query(
+                "SELECT op_id FROM quarantine WHERE device_id=$1 AND op_id = ANY($2)",
+                &[&device_id, &op_ids],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok((
+            held.get::<_, i64>(0) as u64,
+            held.get::<_, i64>(1) as u64,
+            known,
+        ))
     }
 
-    crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(plan.outcome(changes))
+    async fn add(
+        &mut self,
+        device_id: Uuid,
+        rows: &[ingest::QuarantinedRow],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        // A lost phone's last contact: rare, one row at a time.
+        let st = self.tx.prepare(sql::QUARANTINE_ADD).await?;
+        for r in rows {
+            let (seq, bytes) = (r.device_seq as i64, r.bytes as i64);
+            self.tx
+                .execute(
+                    &st,
+                    &[&device_id, &r.op_id, &seq, &r.change, &now_ms, &bytes],
+                )
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// `uploader`'s upload of a blob; complete when the blob is complete and proven in
@@ -794,10 +925,7 @@ async fn blob_state(
     sha: &str,
     uploader: Uploader<'_>,
 ) -> Result<BlobState, StoreError> {
-    if let Some(r) = c
-        .query_opt("SELECT size FROM blobs WHERE sha256=$1", &[&sha])
-        .await?
-    {
+    if let Some(r) = c.query_opt(sql::BLOB_SIZE, &[&sha]).await? {
         if blob_access(c, sha, uploader.scopes).await?.proven {
             let size: i64 = r.get(0);
             return Ok(BlobState {
@@ -807,7 +935,9 @@ async fn blob_state(
             });
         }
     }
-    let r = c.query_one("SELECT COALESCE(SUM(length(data)), 0)::int8, MAX(total) FROM blob_chunks WHERE sha256=$1 AND device_id=$2", &[&sha, &uploader.device_id]).await?;
+    let r = c
+        .query_one(sql::UPLOAD_HELD, &[&sha, &uploader.device_id])
+        .await?;
     Ok(BlobState {
         held_bytes: r.get::<_, i64>(0) as u64,
         total: r.get::<_, Option<i64>>(1).map(|t| t as u64),
@@ -820,9 +950,21 @@ impl AccountStore for PostgresDatabase {
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // The read model's lock: no fold or summary refresh reads the place tree
+        // between the forgetting below and this import's commit.
+        tx.query_one("SELECT seq FROM console_cursor WHERE id=1 FOR UPDATE", &[])
+            .await?;
         for p in &roster.places {
+            if let (crate::roster::PlaceKind::Village, Some(parent)) = (p.kind, &p.parent) {
+                // A village moving township: both townships' summaries are made again
+                // at their next view.
+                tx.execute(sql::FORGET_MOVED_AREA_COUNTS, &[&p.code, parent])
+                    .await?;
+                tx.execute(sql::FORGET_MOVED_AREA_VISITS, &[&p.code, parent])
+                    .await?;
+            }
             tx.execute(
-                "INSERT INTO places (code, kind, name, parent) VALUES ($1,$2,$3,$4) ON CONFLICT (code) DO UPDATE SET kind=excluded.kind, name=excluded.name, parent=excluded.parent",
+                sql::IMPORT_PLACE,
                 &[&p.code, &p.kind.as_str(), &p.name, &p.parent],
             )
             .await?;
@@ -835,16 +977,15 @@ impl AccountStore for PostgresDatabase {
             };
             let id: i64 = tx
                 .query_one(
-                    "INSERT INTO accounts (login, name, role, place) VALUES ($1,$2,$3,$4) ON CONFLICT (login) DO UPDATE SET name=excluded.name, role=excluded.role, place=excluded.place RETURNING id",
+                    sql::IMPORT_ACCOUNT,
                     &[&a.login, &a.name, &a.role.as_str(), &place],
                 )
                 .await?
                 .get(0);
-            tx.execute("DELETE FROM account_villages WHERE account_id=$1", &[&id])
-                .await?;
+            tx.execute(sql::CLEAR_ACCOUNT_VILLAGES, &[&id]).await?;
             if a.role == Role::Director {
                 for v in &a.places {
-                    tx.execute("INSERT INTO account_villages (account_id, village) VALUES ($1,$2) ON CONFLICT DO NOTHING", &[&id, v]).await?;
+                    tx.execute(sql::ASSIGN_VILLAGE, &[&id, v]).await?;
                 }
             }
         }
@@ -857,12 +998,7 @@ impl AccountStore for PostgresDatabase {
 
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         let client = self.pool.get().await?;
-        let r = client
-            .query_opt(
-                "SELECT id, login, role FROM accounts WHERE login=$1",
-                &[&login],
-            )
-            .await?;
+        let r = client.query_opt(sql::ACCOUNT_BY_LOGIN, &[&login]).await?;
         Ok(r.and_then(|r| {
             Role::parse(r.get::<_, &str>(2)).map(|role| Account {
                 id: r.get(0),
@@ -876,8 +1012,14 @@ impl AccountStore for PostgresDatabase {
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO enroll_codes (code_id, account_id, secret_hash, created_ms, expires_ms) VALUES ($1,$2,$3,$4,$5)",
-                &[&code.code_id, &code.account_id, &code.secret_hash, &now_ms, &code.expires_ms],
+                sql::ADD_ENROLL_CODE,
+                &[
+                    &code.code_id,
+                    &code.account_id,
+                    &code.secret_hash,
+                    &now_ms,
+                    &code.expires_ms,
+                ],
             )
             .await?;
         Ok(())
@@ -885,92 +1027,105 @@ impl AccountStore for PostgresDatabase {
 
     async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError> {
         let client = self.pool.get().await?;
-        let r = client
-            .query_opt("SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL, device_id FROM enroll_codes WHERE code_id=$1", &[&code_id])
-            .await?;
-        Ok(r.map(|r| EnrollCodeRecord {
-            code_id: r.get(0),
-            account_id: r.get(1),
-            secret_hash: r.get(2),
-            expires_ms: r.get(3),
-            used: r.get(4),
-            used_by: r.get(5),
-        }))
+        Ok(client
+            .query_opt(sql::ENROLL_CODE, &[&code_id])
+            .await?
+            .as_ref()
+            .map(enroll_code_of))
     }
 
-    async fn enroll_device(
+    async fn enrollment_state(
+        &self,
+        code_id: &str,
+        device_id: Uuid,
+    ) -> Result<EnrollmentState, StoreError> {
+        let mut client = self.pool.get().await?;
+        // One snapshot for both rows: read apart, a concurrent try of the same
+        // enrollment could commit between them, and the code would read unused while
+        // the device it registered already exists (a false `device_exists`).
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let code = tx.query_opt(sql::ENROLL_CODE, &[&code_id]).await?;
+        let device = tx.query_opt(sql::ENROLLED_DEVICE, &[&device_id]).await?;
+        tx.commit().await?;
+        Ok(EnrollmentState {
+            code: code.as_ref().map(enroll_code_of),
+            device: device.map(|r| EnrolledDevice {
+                account_id: r.get(0),
+                revoked: r.get(1),
+                token_used: r.get(2),
+                token_hash: r.get::<_, &[u8]>(3).try_into().unwrap_or([0; 32]),
+            }),
+        })
+    }
+
+    async fn enroll_new_device(
         &self,
         code_id: &str,
         device: NewDevice,
         now_ms: i64,
-    ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut client = self.pool.get().await?;
-        // One transaction. Two tries of one enrollment at once (a phone retrying while
-        // its first request is still being answered) serialise on the code's row (the
-        // fresh path) or the device's row (a retry); a statement that waited reads what
-        // the other committed (READ COMMITTED), so the later try redeems the code again.
+        // One transaction: two tries at once serialise on the code's row; the later
+        // one finds it used (READ COMMITTED re-reads it) and writes nothing.
         let tx = client.transaction().await?;
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM devices WHERE device_id=$1",
-                &[&device.device_id],
-            )
+        let Some(r) = tx
+            .query_opt(sql::MARK_CODE_USED, &[&now_ms, &device.device_id, &code_id])
             .await?
-            .is_some();
-        let mut account = None;
-        if !exists {
-            if let Some(r) = tx
-                .query_opt(
-                    "UPDATE enroll_codes SET used_ms=$1, device_id=$2 WHERE code_id=$3 AND used_ms IS NULL RETURNING account_id",
-                    &[&now_ms, &device.device_id, &code_id],
-                )
-                .await?
-            {
-                let account_id: i64 = r.get(0);
-                tx.execute(
-                    "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES ($1,$2,$3,$4,$5,$6)",
-                    &[&device.device_id, &account_id, &device.name, &device.app_version, &device.token_hash.as_slice(), &now_ms],
-                )
-                .await?;
-                account = Some(account_id);
-            }
-        }
-        if account.is_none() {
-            // The code is used: by this device, whose answer may have been lost?
-            account = tx
-                .query_opt(
-                    "UPDATE devices SET token_hash=$1 WHERE device_id=$2 AND revoked_ms IS NULL AND token_used_ms IS NULL
-                       AND account_id = (SELECT account_id FROM enroll_codes WHERE code_id=$3 AND device_id=$2 AND used_ms IS NOT NULL AND expires_ms>$4)
-                     RETURNING account_id",
-                    &[&device.token_hash.as_slice(), &device.device_id, &code_id, &now_ms],
-                )
-                .await?
-                .map(|r| r.get::<_, i64>(0));
-        }
-        let Some(account_id) = account else {
-            let enrolled_by_it = tx
-                .query_opt(
-                    "SELECT 1 FROM enroll_codes WHERE code_id=$1 AND device_id=$2",
-                    &[&code_id, &device.device_id],
-                )
-                .await?
-                .is_some();
-            return Ok(Err(if exists && !enrolled_by_it {
-                EnrollRefusal::DeviceExists
-            } else {
-                EnrollRefusal::CodeUsed
-            }));
+        else {
+            return Ok(false);
         };
-        let a = tx
-            .query_one(
-                "SELECT role, place FROM accounts WHERE id=$1",
-                &[&account_id],
+        let account_id: i64 = r.get(0);
+        let added = tx
+            .execute(
+                sql::INSERT_DEVICE,
+                &[
+                    &device.device_id,
+                    &account_id,
+                    &device.name,
+                    &device.app_version,
+                    &device.token_hash.as_slice(),
+                    &now_ms,
+                ],
             )
             .await?;
-        let auth =
-            device_auth(&tx, device.device_id, account_id, a.get(0), a.get(1), false).await?;
+        if added == 0 {
+            // The id was taken meanwhile: dropping the transaction undoes the code's use.
+            return Ok(false);
+        }
         tx.commit().await?;
-        Ok(Ok(auth))
+        Ok(true)
+    }
+
+    async fn replace_device_token(
+        &self,
+        device_id: Uuid,
+        expected: [u8; 32],
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute(
+                sql::REPLACE_TOKEN,
+                &[&token_hash.as_slice(), &device_id, &expected.as_slice()],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError> {
+        let client = self.pool.get().await?;
+        let Some(r) = client.query_opt(sql::ACCOUNT_ROLE, &[&account_id]).await? else {
+            return Ok(None);
+        };
+        let place: Option<String> = r.get(1);
+        Ok(Some(
+            principal_of(&client, account_id, r.get(0), place.as_deref()).await?,
+        ))
     }
 
     async fn authenticate(
@@ -980,10 +1135,7 @@ impl AccountStore for PostgresDatabase {
     ) -> Result<Option<DeviceAuth>, StoreError> {
         let client = self.pool.get().await?;
         let Some(r) = client
-            .query_opt(
-                "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL, d.token_used_ms IS NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=$1",
-                &[&token_hash.as_slice()],
-            )
+            .query_opt(sql::AUTHENTICATE, &[&token_hash.as_slice()])
             .await?
         else {
             return Ok(None);
@@ -991,10 +1143,7 @@ impl AccountStore for PostgresDatabase {
         if r.get::<_, bool>(5) {
             // Once per token: the phone holds it, so its code is spent for good.
             client
-                .execute(
-                    "UPDATE devices SET token_used_ms=$1 WHERE token_hash=$2 AND token_used_ms IS NULL",
-                    &[&now_ms, &token_hash.as_slice()],
-                )
+                .execute(sql::MARK_TOKEN_USED, &[&now_ms, &token_hash.as_slice()])
                 .await?;
         }
         Ok(Some(
@@ -1004,13 +1153,7 @@ impl AccountStore for PostgresDatabase {
 
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError> {
         let client = self.pool.get().await?;
-        let Some(r) = client
-            .query_opt(
-                "SELECT d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.device_id=$1",
-                &[&device_id],
-            )
-            .await?
-        else {
+        let Some(r) = client.query_opt(sql::DEVICE_BY_ID, &[&device_id]).await? else {
             return Ok(None);
         };
         Ok(Some(
@@ -1020,38 +1163,25 @@ impl AccountStore for PostgresDatabase {
 
     async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE $1::text IS NULL OR a.login=$1 ORDER BY a.login, d.enrolled_ms",
-                &[&account_login],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeviceInfo {
-                device_id: r.get(0),
-                account_login: r.get(1),
-                name: r.get(2),
-                app_version: r.get(3),
-                enrolled_ms: r.get(4),
-                revoked_ms: r.get(5),
-                last_seen_ms: r.get(6),
-                max_device_seq: r.get(7),
-                heartbeat: r
-                    .get::<_, Option<&str>>(8)
-                    .and_then(|h| serde_json::from_str(h).ok()),
-            })
-            .collect())
+        let rows = client.query(sql::DEVICES, &[&account_login]).await?;
+        Ok(rows.iter().map(device_info).collect())
+    }
+
+    async fn devices_by_id(&self, ids: &[Uuid]) -> Result<Vec<DeviceInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(r) = client.query_opt(sql::DEVICE_INFO, &[id]).await? {
+                out.push(device_info(&r));
+            }
+        }
+        Ok(out)
     }
 
     async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
-            .execute(
-                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, $1) WHERE device_id=$2",
-                &[&now_ms, &device_id],
-            )
+            .execute(sql::REVOKE_DEVICE, &[&now_ms, &device_id])
             .await?
             > 0)
     }
@@ -1062,32 +1192,12 @@ impl AccountStore for PostgresDatabase {
         changes: Vec<Change>,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let client = self.pool.get().await?;
-        let op: Vec<Uuid> = changes.iter().map(|c| c.op_id).collect();
-        let seq: Vec<i64> = changes
-            .iter()
-            .map(|c| c.device_seq.min(i64::MAX as u64) as i64)
-            .collect();
-        let body: Vec<String> = changes
-            .iter()
-            .map(|c| serde_json::to_string(c).unwrap_or_default())
-            .collect();
-        client
-            .execute(
-                "INSERT INTO quarantine (device_id, op_id, device_seq, change, received_ms)
-                 SELECT $1, op, seq, ch, $2 FROM unnest($3::uuid[], $4::int8[], $5::text[]) AS x(op, seq, ch)
-                 ON CONFLICT DO NOTHING",
-                &[&device_id, &now_ms, &op, &seq, &body],
-            )
-            .await?;
-        let n: i64 = client
-            .query_one(
-                "SELECT count(*) FROM quarantine WHERE device_id=$1",
-                &[&device_id],
-            )
-            .await?
-            .get(0);
-        Ok(n as u64)
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let n =
+            ingest::quarantine(&mut PgQuarantine { tx: &tx }, device_id, &changes, now_ms).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn quarantined(
@@ -1113,6 +1223,12 @@ impl AccountStore for PostgresDatabase {
             .collect()
     }
 
+    async fn quarantine_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client.query(sql::QUARANTINE_COUNTS, &[]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     async fn clear_quarantine(
         &self,
         device_id: Uuid,
@@ -1127,9 +1243,26 @@ impl AccountStore for PostgresDatabase {
             .await?)
     }
 
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
+    async fn access_log(
+        &self,
+        villages: VillageSet<'_>,
+        accounts: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<AccessLogEntry>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client.query("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id", &[]).await?;
+        let (filter, list) = village_filter(villages, "scope");
+        // Newest first down the primary key, keeping the lines of these villages and
+        // accounts until `limit` are found.
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT account_id, device_id, scope, record_count, at_ms FROM access_log
+                     WHERE {filter} AND ($2::int8[] IS NULL OR account_id = ANY($2))
+                     ORDER BY id DESC LIMIT $3"
+                ),
+                &[&list, &accounts, &limit],
+            )
+            .await?;
         Ok(rows
             .iter()
             .map(|r| AccessLogEntry {
@@ -1144,19 +1277,13 @@ impl AccountStore for PostgresDatabase {
 
     async fn is_empty(&self) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        Ok(client
-            .query_opt("SELECT 1 FROM places LIMIT 1", &[])
-            .await?
-            .is_none())
+        Ok(client.query_opt(sql::ANY_PLACE, &[]).await?.is_none())
     }
 
     async fn villages(&self) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
-            .query(
-                "SELECT code FROM places WHERE kind='village' ORDER BY code",
-                &[],
-            )
+            .query(sql::VILLAGES, &[])
             .await?
             .iter()
             .map(|r| r.get(0))
@@ -1167,13 +1294,18 @@ impl AccountStore for PostgresDatabase {
 #[async_trait]
 impl SyncStore for PostgresDatabase {
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
-        let prepared = prepare(&batch);
-        let mut client = self.pool.get().await?;
-        let st = statements(&client).await?;
-        let tx = client.transaction().await?;
-        let out = ingest_batch(&tx, &st, device, &batch, &prepared).await?;
-        tx.commit().await?;
-        Ok(out)
+        // Keys, canonical values: off the ingest task, on the caller's task.
+        let prepared = ingest::prepare(&batch);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.pushes
+            .send(PushJob {
+                device: device.clone(),
+                batch,
+                prepared,
+                answer,
+            })
+            .map_err(|_| StoreError::WriterGone)?;
+        answered.await.map_err(|_| StoreError::WriterGone)?
     }
 
     async fn pull(
@@ -1219,8 +1351,14 @@ impl SyncStore for PostgresDatabase {
         {
             for e in access_entries(device, &page, now_ms) {
                 tx.execute(
-                    "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES ($1,$2,$3,$4,$5)",
-                    &[&e.account_id, &e.device_id, &e.scope, &e.record_count, &e.at_ms],
+                    sql::LOG_PULL,
+                    &[
+                        &e.account_id,
+                        &e.device_id,
+                        &e.scope,
+                        &e.record_count,
+                        &e.at_ms,
+                    ],
                 )
                 .await?;
             }
@@ -1265,13 +1403,7 @@ impl SyncStore for PostgresDatabase {
 
     async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
-                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=$1 ORDER BY c.hlc, c.device_id",
-                &[&row_id],
-            )
-            .await?;
+        let rows = client.query(sql::AUDIT_ROW, &[&row_id]).await?;
         Ok(rows
             .iter()
             .map(|r| AuditEntry {
@@ -1286,29 +1418,20 @@ impl SyncStore for PostgresDatabase {
             .collect())
     }
 
-    async fn child_id_numbers(&self) -> Result<Vec<crate::one_file::IdNumberFile>, StoreError> {
+    async fn child_id_numbers(&self) -> Result<Vec<StoredIdNumber>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
+        Ok(client
             .query(
-                "SELECT r.row_id, r.scope, f.value FROM fields f
-                 JOIN rows r ON r.table_name=f.table_name AND r.row_id=f.row_id
-                 WHERE f.table_name='child' AND f.field='id_number' AND f.value <> 'null'
-                 AND NOT EXISTS (SELECT 1 FROM fields d WHERE d.table_name='child' AND d.row_id=f.row_id AND d.field='deleted' AND d.value='true')",
-                &[],
+                sql::CHILD_ID_NUMBERS,
+                &[&domain::schema::TOMBSTONE_FIELD, &"id_number"],
             )
-            .await?;
-        Ok(rows
+            .await?
             .iter()
-            .filter_map(|r| {
-                let value: &str = r.get(2);
-                serde_json::from_str::<Option<String>>(value)
-                    .ok()
-                    .flatten()
-                    .map(|id_number| crate::one_file::IdNumberFile {
-                        child_id: r.get(0),
-                        village: r.get(1),
-                        id_number,
-                    })
+            .map(|r| StoredIdNumber {
+                child_id: r.get(0),
+                village: r.get(1),
+                id_number: r.get(2),
+                tombstone: r.get(3),
             })
             .collect())
     }
@@ -1347,8 +1470,14 @@ impl BlobUploads for PostgresDatabase {
             ChunkStep::Store { held_bytes } => held_bytes,
         };
         tx.execute(
-            "INSERT INTO blob_chunks (sha256, device_id, \"offset\", total, data) VALUES ($1,$2,$3,$4,$5)",
-            &[&sha256, &uploader.device_id, &(offset as i64), &(total as i64), &chunk],
+            sql::ADD_CHUNK,
+            &[
+                &sha256,
+                &uploader.device_id,
+                &(offset as i64),
+                &(total as i64),
+                &chunk,
+            ],
         )
         .await?;
         tx.commit().await?;
@@ -1378,10 +1507,7 @@ impl BlobUploads for PostgresDatabase {
         }
         let mut bytes = Vec::with_capacity(state.held_bytes as usize);
         for r in tx
-            .query(
-                "SELECT data FROM blob_chunks WHERE sha256=$1 AND device_id=$2 ORDER BY \"offset\"",
-                &[&sha256, &uploader.device_id],
-            )
+            .query(sql::CHUNKS, &[&sha256, &uploader.device_id])
             .await?
         {
             bytes.extend_from_slice(r.get::<_, &[u8]>(0));
@@ -1400,7 +1526,8 @@ impl BlobUploads for PostgresDatabase {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         if let Some(size) = complete_size {
-            tx.execute("INSERT INTO blobs (sha256, size, completed_ms) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING", &[&sha256, &(size as i64), &now_ms]).await?;
+            tx.execute(sql::ADD_BLOB, &[&sha256, &(size as i64), &now_ms])
+                .await?;
             // Proof of possession: this device sent every byte, verified.
             tx.execute(
                 "UPDATE blob_refs b SET proven=true FROM rows r
@@ -1408,12 +1535,12 @@ impl BlobUploads for PostgresDatabase {
                 &[&sha256, &uploader.scopes],
             )
             .await?;
+            // One file fewer waiting on the phone (the console's pending count).
+            tx.execute(sql::BLOB_RECEIVED, &[&uploader.device_id])
+                .await?;
         }
-        tx.execute(
-            "DELETE FROM blob_chunks WHERE sha256=$1 AND device_id=$2",
-            &[&sha256, &uploader.device_id],
-        )
-        .await?;
+        tx.execute(sql::DROP_CHUNKS, &[&sha256, &uploader.device_id])
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1482,9 +1609,6 @@ impl BenchStore for PostgresDatabase {
     }
 }
 
-const PERSON_SQL: &str = "SELECT a.id, a.login, a.name, a.role, a.place, p.password_hash, p.login_code_hash, p.login_code_expires_ms, p.failed_logins, p.locked_until_ms
-     FROM accounts a LEFT JOIN people p ON p.account_id=a.id";
-
 fn person_of(r: Option<tokio_postgres::Row>) -> Result<Option<PersonRecord>, StoreError> {
     let Some(r) = r else { return Ok(None) };
     Ok(Some(PersonRecord {
@@ -1510,6 +1634,21 @@ fn village_filter(villages: VillageSet<'_>, col: &str) -> (String, Vec<String>) 
     }
 }
 
+fn area_counts(r: &tokio_postgres::Row) -> AreaCounts {
+    AreaCounts {
+        township: r.get(0),
+        children: r.get(1),
+        red: r.get(2),
+        yellow: r.get(3),
+        blue: r.get(4),
+        overdue: r.get(5),
+        agreements_missing: r.get(6),
+        agreements_expiring: r.get(7),
+        referrals_late: r.get(8),
+        reports_late: r.get(9),
+    }
+}
+
 fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
     ChildFacts {
         child_id: r.get(0),
@@ -1531,20 +1670,12 @@ fn child_facts(r: &tokio_postgres::Row) -> ChildFacts {
 impl ConsoleStore for PostgresDatabase {
     async fn person(&self, login: &str) -> Result<Option<PersonRecord>, StoreError> {
         let client = self.pool.get().await?;
-        person_of(
-            client
-                .query_opt(&format!("{PERSON_SQL} WHERE a.login=$1"), &[&login])
-                .await?,
-        )
+        person_of(client.query_opt(sql::PERSON_BY_LOGIN, &[&login]).await?)
     }
 
     async fn person_by_id(&self, account_id: i64) -> Result<Option<PersonRecord>, StoreError> {
         let client = self.pool.get().await?;
-        person_of(
-            client
-                .query_opt(&format!("{PERSON_SQL} WHERE a.id=$1"), &[&account_id])
-                .await?,
-        )
+        person_of(client.query_opt(sql::PERSON_BY_ID, &[&account_id]).await?)
     }
 
     async fn set_login_code(
@@ -1555,11 +1686,7 @@ impl ConsoleStore for PostgresDatabase {
     ) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
-            .execute(
-                "INSERT INTO people (account_id, login_code_hash, login_code_expires_ms, failed_logins, locked_until_ms) VALUES ($1,$2,$3,0,NULL)
-                 ON CONFLICT (account_id) DO UPDATE SET login_code_hash=$2, login_code_expires_ms=$3, failed_logins=0, locked_until_ms=NULL",
-                &[&account_id, &code_hash, &expires_ms],
-            )
+            .execute(sql::SET_LOGIN_CODE, &[&account_id, &code_hash, &expires_ms])
             .await?;
         Ok(())
     }
@@ -1567,68 +1694,86 @@ impl ConsoleStore for PostgresDatabase {
     async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
-            .execute(
-                "INSERT INTO people (account_id, password_hash) VALUES ($1,$2)
-                 ON CONFLICT (account_id) DO UPDATE SET password_hash=$2, login_code_hash=NULL, login_code_expires_ms=NULL, failed_logins=0, locked_until_ms=NULL",
-                &[&account_id, &password_hash],
-            )
+            .execute(sql::SET_PASSWORD, &[&account_id, &password_hash])
             .await?;
         Ok(())
     }
 
-    async fn login_failed(
-        &self,
-        account_id: i64,
-        now_ms: i64,
-        lock_after: i64,
-        lock_ms: i64,
-    ) -> Result<i64, StoreError> {
+    async fn count_failed_login(&self, who: LoginKey) -> Result<i64, StoreError> {
         let client = self.pool.get().await?;
-        let until = now_ms + lock_ms;
-        let r = client
-            .query_one(
-                "INSERT INTO people (account_id, failed_logins) VALUES ($1, 1)
-                 ON CONFLICT (account_id) DO UPDATE SET failed_logins=people.failed_logins+1,
-                    locked_until_ms=CASE WHEN people.failed_logins+1 >= $2 THEN $3 ELSE people.locked_until_ms END
-                 RETURNING failed_logins",
-                &[&account_id, &lock_after, &until],
-            )
+        let r = match who {
+            LoginKey::Account(id) => client.query_one(sql::COUNT_FAILED_LOGIN, &[&id]).await?,
+            LoginKey::Unknown(key) => {
+                client
+                    .query_one(sql::COUNT_FAILED_UNKNOWN_LOGIN, &[&key.as_slice()])
+                    .await?
+            }
+        };
+        Ok(r.get(0))
+    }
+
+    async fn lock_login(&self, who: LoginKey, until_ms: i64) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        match who {
+            LoginKey::Account(id) => client.execute(sql::LOCK_LOGIN, &[&until_ms, &id]).await?,
+            LoginKey::Unknown(key) => {
+                client
+                    .execute(sql::LOCK_UNKNOWN_LOGIN, &[&until_ms, &key.as_slice()])
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    async fn unknown_login_locked(&self, key: [u8; 32]) -> Result<Option<i64>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(sql::UNKNOWN_LOGIN_LOCKED, &[&key.as_slice()])
             .await?;
-        let n: i64 = r.get(0);
-        if n >= lock_after {
-            client
-                .execute(
-                    "UPDATE people SET locked_until_ms=$2 WHERE account_id=$1",
-                    &[&account_id, &until],
-                )
-                .await?;
-        }
-        Ok(n)
+        Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)))
+    }
+
+    async fn console_secret(&self) -> Result<[u8; 32], StoreError> {
+        let client = self.pool.get().await?;
+        let fresh: [u8; 32] = rand::random();
+        client
+            .execute(sql::MAKE_CONSOLE_SECRET, &[&fresh.as_slice()])
+            .await?;
+        let r = client.query_one(sql::CONSOLE_SECRET, &[]).await?;
+        r.get::<_, Vec<u8>>(0)
+            .try_into()
+            .map_err(|_| corrupt("console_secret is not 32 bytes"))
+    }
+
+    async fn rename_account(&self, login: &str, name: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute(sql::RENAME_ACCOUNT, &[&name, &login])
+            .await?
+            == 1)
     }
 
     async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        client
-            .execute(
-                "UPDATE people SET failed_logins=0, locked_until_ms=NULL WHERE account_id=$1",
-                &[&account_id],
-            )
-            .await?;
+        client.execute(sql::LOGIN_SUCCEEDED, &[&account_id]).await?;
         Ok(())
     }
 
     async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
-            .execute(
-                "DELETE FROM sessions WHERE expires_ms < $1",
-                &[&session.created_ms],
-            )
+            .execute(sql::DROP_EXPIRED_SESSIONS, &[&session.created_ms])
             .await?;
         client
             .execute(
-                "INSERT INTO sessions (token_hash, account_id, csrf, created_ms, expires_ms) VALUES ($1,$2,$3,$4,$5)",
-                &[&session.token_hash.as_slice(), &session.account_id, &session.csrf, &session.created_ms, &session.expires_ms],
+                sql::ADD_SESSION,
+                &[
+                    &session.token_hash.as_slice(),
+                    &session.account_id,
+                    &session.csrf,
+                    &session.created_ms,
+                    &session.expires_ms,
+                ],
             )
             .await?;
         Ok(())
@@ -1641,10 +1786,7 @@ impl ConsoleStore for PostgresDatabase {
     ) -> Result<Option<SessionRecord>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
-            .query_opt(
-                "SELECT account_id, csrf, created_ms, expires_ms FROM sessions WHERE token_hash=$1 AND expires_ms > $2",
-                &[&token_hash.as_slice(), &now_ms],
-            )
+            .query_opt(sql::SESSION, &[&token_hash.as_slice(), &now_ms])
             .await?
             .map(|r| SessionRecord {
                 token_hash,
@@ -1658,36 +1800,16 @@ impl ConsoleStore for PostgresDatabase {
     async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
-            .execute(
-                "DELETE FROM sessions WHERE token_hash=$1",
-                &[&token_hash.as_slice()],
-            )
+            .execute(sql::END_SESSION, &[&token_hash.as_slice()])
             .await?;
         Ok(())
-    }
-
-    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError> {
-        let client = self.pool.get().await?;
-        let Some(r) = client
-            .query_opt(
-                "SELECT role, place FROM accounts WHERE id=$1",
-                &[&account_id],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let role = Role::parse(r.get::<_, &str>(0)).ok_or_else(|| corrupt("unknown role"))?;
-        let place: Option<String> = r.get(1);
-        let villages = scopes_for(&client, account_id, role, place.as_deref()).await?;
-        Ok(Some(Principal::new(account_id, role, villages)))
     }
 
     async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO console_log (account_id, action, subject, at_ms) VALUES ($1,$2,$3,$4)",
+                sql::LOG_CONSOLE,
                 &[
                     &entry.account_id,
                     &entry.action,
@@ -1699,13 +1821,19 @@ impl ConsoleStore for PostgresDatabase {
         Ok(())
     }
 
-    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError> {
+    async fn console_log(
+        &self,
+        accounts: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<ConsoleLogEntry>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
             .query(
                 "SELECT l.account_id, COALESCE(a.login, ''), l.action, l.subject, l.at_ms FROM console_log l
-                 LEFT JOIN accounts a ON a.id=l.account_id ORDER BY l.id DESC LIMIT $1",
-                &[&limit],
+                 LEFT JOIN accounts a ON a.id=l.account_id
+                 WHERE $1::int8[] IS NULL OR l.account_id = ANY($1)
+                 ORDER BY l.id DESC LIMIT $2",
+                &[&accounts, &limit],
             )
             .await?
             .iter()
@@ -1735,10 +1863,7 @@ impl ConsoleStore for PostgresDatabase {
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError> {
         let client = self.pool.get().await?;
         client
-            .query(
-                "SELECT code, kind, name, parent FROM places ORDER BY code",
-                &[],
-            )
+            .query(sql::PLACES, &[])
             .await?
             .iter()
             .map(|r| {
@@ -1758,18 +1883,16 @@ impl ConsoleStore for PostgresDatabase {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&code];
         // The top of the tree is all of it: one plain read instead of the walk.
         let root = client
-            .query_opt("SELECT parent IS NULL FROM places WHERE code = $1", &params)
+            .query_opt(sql::IS_ROOT, &params)
             .await?
             .is_some_and(|r| r.get::<_, bool>(0));
         let sql = if root {
-            "SELECT code, kind, name, parent FROM places WHERE $1::text IS NOT NULL ORDER BY code"
+            sql::PLACES_ALL_OF
         } else {
-            "WITH RECURSIVE down(code) AS (SELECT $1::text UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
-    up(code, parent) AS (SELECT code, parent FROM places WHERE code = $1::text UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
-    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code"
+            sql::PLACES_AROUND
         };
         let rows = client.query(sql, &params);
-        let count = client.query_one("SELECT count(*) FROM places WHERE kind = 'village'", &[]);
+        let count = client.query_one(sql::VILLAGE_COUNT, &[]);
         let (rows, count) = futures_util::future::try_join(rows, count).await?;
         let places = rows
             .iter()
@@ -1789,20 +1912,11 @@ impl ConsoleStore for PostgresDatabase {
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         let client = self.pool.get().await?;
         let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for r in client
-            .query(
-                "SELECT account_id, village FROM account_villages ORDER BY account_id, village",
-                &[],
-            )
-            .await?
-        {
+        for r in client.query(sql::ALL_ASSIGNED_VILLAGES, &[]).await? {
             villages.entry(r.get(0)).or_default().push(r.get(1));
         }
         client
-            .query(
-                "SELECT id, login, name, role, place FROM accounts ORDER BY login",
-                &[],
-            )
+            .query(sql::ACCOUNTS, &[])
             .await?
             .iter()
             .map(|r| {
@@ -1850,10 +1964,7 @@ impl ConsoleStore for PostgresDatabase {
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
         let client = self.pool.get().await?;
         Ok(client
-            .query(
-                "SELECT device_id, count(*) FROM rejections GROUP BY device_id",
-                &[],
-            )
+            .query(sql::REJECTION_COUNTS, &[])
             .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -1869,7 +1980,7 @@ impl ConsoleStore for PostgresDatabase {
         let rows = client
             .query(
                 &format!(
-                    "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                    "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.heartbeat_seq, d.blobs_since_heartbeat
                      FROM devices d JOIN accounts a ON a.id = d.account_id
                      WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {filter})
                      ORDER BY a.login, d.enrolled_ms"
@@ -1877,29 +1988,12 @@ impl ConsoleStore for PostgresDatabase {
                 &[&list],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeviceInfo {
-                device_id: r.get(0),
-                account_login: r.get(1),
-                name: r.get(2),
-                app_version: r.get(3),
-                enrolled_ms: r.get(4),
-                revoked_ms: r.get(5),
-                last_seen_ms: r.get(6),
-                max_device_seq: r.get(7),
-                heartbeat: r
-                    .get::<_, Option<&str>>(8)
-                    .and_then(|h| serde_json::from_str(h).ok()),
-            })
-            .collect())
+        Ok(rows.iter().map(device_info).collect())
     }
 
     async fn console_cursor(&self) -> Result<u64, StoreError> {
         let client = self.pool.get().await?;
-        let r = client
-            .query_one("SELECT seq FROM console_cursor WHERE id=1", &[])
-            .await?;
+        let r = client.query_one(sql::CONSOLE_CURSOR, &[]).await?;
         Ok(r.get::<_, i64>(0) as u64)
     }
 
@@ -1913,10 +2007,7 @@ impl ConsoleStore for PostgresDatabase {
             .await?;
         let after = after_seq as i64;
         let last: Option<i64> = tx
-            .query_one(
-                "SELECT max(server_seq) FROM (SELECT server_seq FROM feed WHERE server_seq > $1 ORDER BY server_seq LIMIT $2) s",
-                &[&after, &limit],
-            )
+            .query_one(sql::FEED_WINDOW_END, &[&after, &limit])
             .await?
             .get(0);
         let Some(last) = last else {
@@ -1927,21 +2018,12 @@ impl ConsoleStore for PostgresDatabase {
             });
         };
         let ids = tx
-            .query(
-                "SELECT DISTINCT CASE WHEN c.table_name='child' THEN c.row_id ELSE r.child_id END
-                 FROM feed f JOIN changes c ON c.op_id=f.op_id
-                 LEFT JOIN rows r ON r.table_name=c.table_name AND r.row_id=c.row_id
-                 WHERE f.server_seq > $1 AND f.server_seq <= $2",
-                &[&after, &last],
-            )
+            .query(sql::TOUCHED_CHILDREN, &[&after, &last])
             .await?
             .iter()
             .filter_map(|r| r.get::<_, Option<Uuid>>(0))
             .collect();
-        let more = tx
-            .query_opt("SELECT 1 FROM feed WHERE server_seq > $1 LIMIT 1", &[&last])
-            .await?
-            .is_some();
+        let more = tx.query_opt(sql::FEED_AFTER, &[&last]).await?.is_some();
         tx.commit().await?;
         Ok(Touched {
             child_ids: ids,
@@ -2003,6 +2085,26 @@ impl ConsoleStore for PostgresDatabase {
             return Ok(false);
         }
         let ids = &update.child_ids;
+        // The township summaries: those of the children's townships before and after
+        // are stale (a view recomputes them); the visits per day lose the replaced
+        // visits here and gain the new ones below.
+        let villages: Vec<&str> = update.children.iter().map(|c| c.village.as_str()).collect();
+        tx.execute(
+            "UPDATE console_area_counts SET as_of = '' WHERE township IN (
+                SELECT p.parent FROM console_children c JOIN places p ON p.code = c.village WHERE c.child_id = ANY($1)
+                UNION SELECT parent FROM places WHERE code = ANY($2))",
+            &[ids, &villages],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE console_area_visits a SET n = a.n - d.n FROM (
+                SELECT p.parent AS township, v.visited_on, count(*) AS n
+                FROM console_visits v JOIN places p ON p.code = v.village
+                WHERE v.child_id = ANY($1) GROUP BY 1, 2) d
+             WHERE a.township = d.township AND a.visited_on = d.visited_on",
+            &[ids],
+        )
+        .await?;
         tx.execute(
             "DELETE FROM console_children WHERE child_id = ANY($1)",
             &[ids],
@@ -2050,6 +2152,15 @@ impl ConsoleStore for PostgresDatabase {
             &[&v_id, &v_c, &v_v, &v_d],
         )
         .await?;
+        tx.execute(
+            "INSERT INTO console_area_visits (township, visited_on, n)
+             SELECT p.parent, v.visited_on, count(*) FROM console_visits v JOIN places p ON p.code = v.village
+             WHERE v.child_id = ANY($1) AND p.parent IN (SELECT township FROM console_area_counts)
+             GROUP BY 1, 2
+             ON CONFLICT (township, visited_on) DO UPDATE SET n = console_area_visits.n + excluded.n",
+            &[ids],
+        )
+        .await?;
         let r = &update.referrals;
         let r_id: Vec<Uuid> = r.iter().map(|r| r.referral_id).collect();
         let r_c: Vec<Uuid> = r.iter().map(|r| r.child_id).collect();
@@ -2062,13 +2173,21 @@ impl ConsoleStore for PostgresDatabase {
             &[&r_id, &r_c, &r_v, &r_rep, &r_d, &r_o],
         )
         .await?;
-        tx.execute(
-            "UPDATE console_cursor SET seq=$1 WHERE id=1",
-            &[&(to_seq as i64)],
-        )
-        .await?;
+        tx.execute(sql::SET_CONSOLE_CURSOR, &[&(to_seq as i64)])
+            .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn console_child_names(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT child_id, name FROM console_children WHERE child_id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     async fn console_children(&self, villages: &[String]) -> Result<Vec<ChildFacts>, StoreError> {
@@ -2103,60 +2222,95 @@ impl ConsoleStore for PostgresDatabase {
             .collect())
     }
 
-    async fn console_village_counts(
+    async fn console_area_counts(
         &self,
-        villages: VillageSet<'_>,
+        townships: &[String],
+        today: &str,
+    ) -> Result<Vec<AreaCounts>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT township, children, red, yellow, blue, overdue, agreements_missing, agreements_expiring, referrals_late, reports_late
+                 FROM console_area_counts WHERE township = ANY($1) AND as_of = $2",
+                &[&townships, &today],
+            )
+            .await?
+            .iter()
+            .map(area_counts)
+            .collect())
+    }
+
+    async fn console_refresh_areas(
+        &self,
+        townships: &[String],
         today: &str,
         expiring_by: &str,
-    ) -> Result<Vec<VillageCounts>, StoreError> {
-        let client = self.pool.get().await?;
-        let (filter, list) = village_filter(villages, "village");
-        let (late_filter, _) = village_filter(villages, "r.village");
-        let child_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&list, &today, &expiring_by];
-        let late_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&list, &today];
-        let child_sql = format!(
-            "SELECT village, count(*),
-                count(*) FILTER (WHERE risk_colour = 'red'),
-                count(*) FILTER (WHERE risk_colour = 'yellow'),
-                count(*) FILTER (WHERE risk_colour = 'blue'),
-                count(*) FILTER (WHERE due_on < $2),
-                count(*) FILTER (WHERE left_behind AND (agreement_until IS NULL OR agreement_until < $2)),
-                count(*) FILTER (WHERE left_behind AND agreement_until >= $2 AND agreement_until <= $3)
-             FROM console_children WHERE {filter} AND active GROUP BY village"
-        );
-        let late_sql = format!(
-            "SELECT r.village, count(*) FILTER (WHERE r.report), count(*) FILTER (WHERE NOT r.report)
-             FROM console_referrals r JOIN console_children c ON c.child_id = r.child_id AND c.active
-             WHERE {late_filter} AND r.open AND r.feedback_due_on < $2 GROUP BY r.village"
-        );
-        let children = client.query(&child_sql, &child_params);
-        let late = client.query(&late_sql, &late_params);
-        let (children, late) = futures_util::future::try_join(children, late).await?;
-        let mut counts: BTreeMap<String, VillageCounts> = children
+    ) -> Result<Vec<AreaCounts>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // The read model's lock, as a fold takes it: no fold commits while the
+        // summaries are counted, so none is counted from a read model a fold has
+        // already changed and marked stale.
+        tx.query_one("SELECT seq FROM console_cursor WHERE id=1 FOR UPDATE", &[])
+            .await?;
+        let known: HashSet<String> = tx
+            .query(
+                "SELECT township FROM console_area_counts WHERE township = ANY($1)",
+                &[&townships],
+            )
+            .await?
             .iter()
-            .map(|r| {
-                let c = VillageCounts {
-                    village: r.get(0),
-                    children: r.get(1),
-                    red: r.get(2),
-                    yellow: r.get(3),
-                    blue: r.get(4),
-                    overdue: r.get(5),
-                    agreements_missing: r.get(6),
-                    agreements_expiring: r.get(7),
-                    ..Default::default()
-                };
-                (c.village.clone(), c)
-            })
+            .map(|r| r.get(0))
             .collect();
-        for r in &late {
-            if let Some(c) = counts.get_mut(r.get::<_, &str>(0)) {
-                c.reports_late = r.get(1);
-                c.referrals_late = r.get(2);
+        let (forget, count, refresh) = (
+            tx.prepare(sql::FORGET_AREA_VISITS).await?,
+            tx.prepare(sql::COUNT_AREA_VISITS).await?,
+            tx.prepare(sql::REFRESH_AREA_COUNTS).await?,
+        );
+        // Pipelined: one round trip's wait for all of them.
+        let work = townships.iter().map(|t| {
+            let (tx, forget, count, refresh) = (&tx, &forget, &count, &refresh);
+            let new = !known.contains(t);
+            async move {
+                if new {
+                    tx.execute(forget, &[t]).await?;
+                    tx.execute(count, &[t]).await?;
+                }
+                tx.execute(refresh, &[t, &today, &expiring_by]).await?;
+                Ok::<_, tokio_postgres::Error>(())
             }
-        }
-        Ok(counts.into_values().collect())
+        });
+        futures_util::future::try_join_all(work).await?;
+        let out: Vec<AreaCounts> = tx
+            .query(
+                "SELECT township, children, red, yellow, blue, overdue, agreements_missing, agreements_expiring, referrals_late, reports_late
+                 FROM console_area_counts WHERE township = ANY($1)",
+                &[&townships],
+            )
+            .await?
+            .iter()
+            .map(area_counts)
+            .collect();
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn console_area_visits_per_day(
+        &self,
+        townships: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query(
+                "SELECT visited_on, sum(n)::bigint FROM console_area_visits
+                 WHERE township = ANY($1) AND visited_on >= $2 GROUP BY visited_on HAVING sum(n) > 0 ORDER BY visited_on",
+                &[&townships, &since],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
     async fn console_overdue_of(

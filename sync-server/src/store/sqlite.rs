@@ -10,6 +10,7 @@
 //! in commit order and are dense, so a puller can never see seq N+1 before seq N.
 //! Reads use a small pool of read-only connections that see committed data only.
 
+use super::sql;
 use super::*;
 use crate::ingest::{self, FeedItem, Loaded, RowState, StoredOp, Winner};
 use crate::roster::Roster;
@@ -55,6 +56,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         10,
         include_str!("../../migrations/sqlite/0010_token_used.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_quarantine_bytes.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/sqlite/0012_console_area_summary.sql"),
+    ),
+    (
+        20,
+        include_str!("../../migrations/sqlite/0020_discovery.sql"),
+    ),
+    (
+        30,
+        include_str!("../../migrations/sqlite/0030_console_doorstep.sql"),
     ),
 ];
 
@@ -208,7 +225,7 @@ impl SqliteDatabase {
 
     /// Runs `f` on the writer, inside the current group's transaction (in a savepoint),
     /// and answers once the group has committed.
-    async fn write<T: Send + 'static>(
+    pub(super) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -241,7 +258,7 @@ impl SqliteDatabase {
     }
 
     /// Runs `f` on a pooled read connection on the blocking pool.
-    async fn read<T: Send + 'static>(
+    pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -264,48 +281,29 @@ impl SqliteDatabase {
     }
 }
 
-fn scopes_for(
+/// What an account reads, loaded ([`AccountReach`]; the rule is [`Role::reads`]).
+fn principal_of(
     conn: &Connection,
     account_id: i64,
-    role: Role,
+    role: &str,
     place: Option<&str>,
-) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::new();
-    match role {
-        Role::Director => {
-            let mut st = conn.prepare_cached(
-                "SELECT village FROM account_villages WHERE account_id=? ORDER BY village",
-            )?;
-            for r in st.query_map([account_id], |r| r.get(0))? {
-                out.push(r?);
-            }
-        }
-        Role::Supervisor => {
-            let mut st = conn.prepare_cached(
-                "SELECT code FROM places WHERE kind='village' AND parent=? ORDER BY code",
-            )?;
-            for r in st.query_map([place], |r| r.get(0))? {
-                out.push(r?);
-            }
-        }
-        Role::CountyAdmin => {
-            let mut st = conn.prepare_cached(
-                "SELECT v.code FROM places v JOIN places t ON v.parent=t.code WHERE v.kind='village' AND t.parent=? ORDER BY v.code",
-            )?;
-            for r in st.query_map([place], |r| r.get(0))? {
-                out.push(r?);
-            }
-        }
-        Role::CityAdmin => {
-            let mut st = conn.prepare_cached(
-                "SELECT v.code FROM places v JOIN places t ON v.parent=t.code JOIN places k ON t.parent=k.code WHERE v.kind='village' AND k.parent=? ORDER BY v.code",
-            )?;
-            for r in st.query_map([place], |r| r.get(0))? {
-                out.push(r?);
-            }
-        }
+) -> Result<Principal, StoreError> {
+    let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
+    let assigned = conn
+        .prepare_cached(sql::ASSIGNED_VILLAGES)?
+        .query_map([account_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let under_place = conn
+        .prepare_cached(sql::VILLAGES_UNDER)?
+        .query_map([place], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(AccountReach {
+        account_id,
+        role,
+        assigned,
+        under_place,
     }
-    Ok(out)
+    .principal())
 }
 
 fn device_auth(
@@ -316,29 +314,129 @@ fn device_auth(
     place: Option<String>,
     revoked: bool,
 ) -> Result<DeviceAuth, StoreError> {
-    let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
-    let villages = scopes_for(conn, account_id, role, place.as_deref())?;
     Ok(DeviceAuth {
         device_id,
         revoked,
-        principal: Principal::new(account_id, role, villages),
+        principal: principal_of(conn, account_id, role, place.as_deref())?,
     })
 }
 
-/// What a push needs that does not depend on stored state, computed on the caller's
-/// thread before the job reaches the single writer.
-struct Prepared {
-    keys: ingest::Keys,
-    /// Canonical JSON text of every change's value, by index.
-    values: Vec<String>,
-    heartbeat: String,
+/// The single writer's connection as ingest's transaction ([`ingest::IngestTx`]):
+/// every primitive is a plain call inside the current group commit (its future is
+/// ready at once; [`ingest::run_now`] drives it).
+struct SqliteTx<'c> {
+    conn: &'c Connection,
 }
 
-fn prepare(batch: &PushBatch) -> Prepared {
-    Prepared {
-        keys: ingest::keys(&batch.changes),
-        values: ingest::canonical_values(&batch.changes),
-        heartbeat: ingest::stored_heartbeat(&batch.heartbeat),
+impl ingest::IngestTx for SqliteTx<'_> {
+    async fn begin(
+        &mut self,
+        device_id: Uuid,
+        keys: &ingest::Keys,
+    ) -> Result<ingest::Started, StoreError> {
+        // The feed's order is the single writer itself: nothing to take.
+        let conn = self.conn;
+        let dev = device_id.as_bytes().as_slice();
+        let mut loaded = load(conn, keys)?;
+        loaded.max_device_seq = conn
+            .prepare_cached(sql::DEVICE_MAX_SEQ)?
+            .query_row([dev], |r| r.get::<_, i64>(0))? as u64;
+        loaded.held_ahead = conn
+            .prepare_cached(sql::HELD_AHEAD)?
+            .query_map([dev], |r| r.get::<_, i64>(0))?
+            .map(|s| s.map(|s| s as u64))
+            .collect::<Result<_, _>>()?;
+        let mut parked = Vec::new();
+        let mut st = conn.prepare_cached(sql::PARKED)?;
+        for text in st.query_map([dev], |r| r.get::<_, String>(0))? {
+            parked.push(
+                serde_json::from_str(&text?)
+                    .map_err(|e| StoreError::Corrupt(format!("parked change: {e}")))?,
+            );
+        }
+        Ok(ingest::Started { loaded, parked })
+    }
+
+    async fn load(&mut self, keys: &ingest::Keys) -> Result<Loaded, StoreError> {
+        load(self.conn, keys)
+    }
+
+    async fn rejections(
+        &mut self,
+        device_id: Uuid,
+        op_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ingest::StoredRejection>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT device_seq, code, message FROM rejections WHERE device_id=?1 AND op_id=?2",
+        )?;
+        let mut out = HashMap::new();
+        for op in op_ids {
+            if let Some(r) = st
+                .query_row(
+                    params![device_id.as_bytes().as_slice(), op.as_bytes().as_slice()],
+                    |r| {
+                        Ok(ingest::StoredRejection {
+                            device_seq: r.get::<_, i64>(0)? as u64,
+                            code: r.get(1)?,
+                            message: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?
+            {
+                out.insert(*op, r);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write(&mut self, w: &ingest::Writes<'_>) -> Result<(), StoreError> {
+        write_push(self.conn, w)
+    }
+}
+
+impl ingest::QuarantineTx for SqliteTx<'_> {
+    async fn held(
+        &mut self,
+        device_id: Uuid,
+        op_ids: &[Uuid],
+    ) -> Result<(u64, u64, HashSet<Uuid>), StoreError> {
+        // The single writer: no other quarantine write runs until this job ends.
+        let dev = device_id.as_bytes().as_slice();
+        let (count, bytes): (i64, i64) = self
+            .conn
+            .prepare_cached(sql::QUARANTINE_HELD)?
+            .query_row([dev], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut known = HashSet::new();
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM quarantine WHERE device_id=?1 AND op_id=?2")?;
+        for op in op_ids {
+            if st.exists(params![dev, op.as_bytes().as_slice()])? {
+                known.insert(*op);
+            }
+        }
+        Ok((count as u64, bytes as u64, known))
+    }
+
+    async fn add(
+        &mut self,
+        device_id: Uuid,
+        rows: &[ingest::QuarantinedRow],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached(sql::QUARANTINE_ADD)?;
+        for r in rows {
+            st.execute(params![
+                device_id.as_bytes().as_slice(),
+                r.op_id.as_bytes().as_slice(),
+                r.device_seq as i64,
+                r.change,
+                now_ms,
+                r.bytes as i64
+            ])?;
+        }
+        Ok(())
     }
 }
 
@@ -460,148 +558,55 @@ fn insert_rows(
     Ok(())
 }
 
-/// The device's contiguous held maximum, the seqs older servers held above it, and its
-/// parked changes (with their canonical values).
-fn device_seqs(
-    conn: &Connection,
-    dev: &[u8],
-) -> Result<(u64, HashSet<u64>, Vec<Change>), StoreError> {
-    let max: i64 = conn
-        .prepare_cached("SELECT max_device_seq FROM devices WHERE device_id=?")?
-        .query_row([dev], |r| r.get(0))?;
-    let ahead = conn
-        .prepare_cached("SELECT device_seq FROM held_ahead WHERE device_id=?")?
-        .query_map([dev], |r| r.get::<_, i64>(0))?
-        .map(|s| s.map(|s| s as u64))
-        .collect::<Result<_, _>>()?;
-    let mut parked = Vec::new();
-    let mut st =
-        conn.prepare_cached("SELECT change FROM parked WHERE device_id=? ORDER BY device_seq")?;
-    for text in st.query_map([dev], |r| r.get::<_, String>(0))? {
-        parked.push(
-            serde_json::from_str(&text?)
-                .map_err(|e| StoreError::Corrupt(format!("parked change: {e}")))?,
-        );
-    }
-    Ok((max as u64, ahead, parked))
-}
-
-fn load_rejections(
-    conn: &Connection,
-    dev: &[u8],
-    op_ids: &[Uuid],
-) -> Result<HashMap<Uuid, ingest::StoredRejection>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT device_seq, code, message FROM rejections WHERE device_id=? AND op_id=?",
-    )?;
-    let mut out = HashMap::new();
-    for op in op_ids {
-        if let Some(r) = st
-            .query_row(params![dev, op.as_bytes().as_slice()], |r| {
-                Ok(ingest::StoredRejection {
-                    device_seq: r.get::<_, i64>(0)? as u64,
-                    code: r.get(1)?,
-                    message: r.get(2)?,
-                })
-            })
-            .optional()?
-        {
-            out.insert(*op, r);
-        }
-    }
-    Ok(out)
-}
-
-fn ingest_batch(
-    conn: &Connection,
-    device: &DeviceAuth,
-    batch: &PushBatch,
-    prepared: &Prepared,
-) -> Result<PushOutcome, StoreError> {
-    let dev = device.device_id.as_bytes().as_slice();
-    let (max_before, held_ahead, parked) = device_seqs(conn, dev)?;
-    let mut loaded = load(conn, &prepared.keys)?;
-    // Parked changes (rare: only after a gap) join the batch, with the state they touch.
-    let all: Vec<Change>;
-    let mut all_values: Vec<String>;
-    let (changes, values): (&[Change], &[String]) = if parked.is_empty() {
-        (&batch.changes, &prepared.values)
-    } else {
-        let more = load(conn, &ingest::keys(&parked))?;
-        loaded.ops.extend(more.ops);
-        loaded.rows.extend(more.rows);
-        loaded.fields.extend(more.fields);
-        loaded.villages.extend(more.villages);
-        all_values = prepared.values.clone();
-        all_values.extend(ingest::canonical_values(&parked));
-        all = batch.changes.iter().cloned().chain(parked).collect();
-        (&all, &all_values)
-    };
-    let repushed = ingest::repushed_op_ids(&batch.changes, &loaded.ops, max_before, &held_ahead);
-    if !repushed.is_empty() {
-        loaded.rejections = load_rejections(conn, dev, &repushed)?;
-    }
-    let had_ahead = !held_ahead.is_empty();
-    loaded.max_device_seq = max_before;
-    loaded.held_ahead = held_ahead;
-    let plan = ingest::plan_with_values(
-        device,
-        changes,
-        values,
-        batch.changes.len(),
-        loaded,
-        batch.now_ms,
-        batch.max_ahead_ms,
-    );
-    let now = batch.now_ms as i64;
+/// Writes what ingest decided for one push ([`ingest::Writes`]).
+fn write_push(conn: &Connection, w: &ingest::Writes<'_>) -> Result<(), StoreError> {
+    let dev = w.device.device_id.as_bytes().as_slice();
+    let now = w.now_ms;
     insert_rows(
         conn,
-        "INSERT INTO changes (op_id, device_id, device_seq, account_id, table_name, row_id, field, value, hlc, scope, received_ms)",
+        sql::INSERT_CHANGES,
         "",
         11,
-        plan.accepted.len(),
+        w.changes.len(),
         |st, i, p| {
-            let c = &changes[plan.accepted[i]];
+            let (c, value) = w.changes[i];
             st.raw_bind_parameter(p, c.op_id.as_bytes().as_slice())?;
             st.raw_bind_parameter(p + 1, dev)?;
             st.raw_bind_parameter(p + 2, c.device_seq as i64)?;
-            st.raw_bind_parameter(p + 3, device.account_id)?;
+            st.raw_bind_parameter(p + 3, w.device.account_id)?;
             st.raw_bind_parameter(p + 4, c.table.as_str())?;
             st.raw_bind_parameter(p + 5, c.row_id.as_bytes().as_slice())?;
             st.raw_bind_parameter(p + 6, c.field.as_str())?;
-            st.raw_bind_parameter(p + 7, values[plan.accepted[i]].as_str())?;
+            st.raw_bind_parameter(p + 7, value)?;
             st.raw_bind_parameter(p + 8, c.hlc.as_u64() as i64)?;
             st.raw_bind_parameter(p + 9, c.scope.as_str())?;
             st.raw_bind_parameter(p + 10, now)
         },
     )?;
-    let fields: Vec<(&FieldKey, &Winner)> = plan.fields.iter().collect();
-    insert_rows(
-        conn,
-        "INSERT INTO fields (table_name, row_id, field, hlc, device_id, value, op_id)",
-        "ON CONFLICT (table_name, row_id, field) DO UPDATE SET hlc=excluded.hlc, device_id=excluded.device_id, value=excluded.value, op_id=excluded.op_id",
-        7,
-        fields.len(),
-        |st, i, p| {
-            let (k, w) = fields[i];
-            st.raw_bind_parameter(p, k.table.as_str())?;
-            st.raw_bind_parameter(p + 1, k.row_id.as_bytes().as_slice())?;
-            st.raw_bind_parameter(p + 2, k.field.as_str())?;
-            st.raw_bind_parameter(p + 3, w.stamp.hlc.as_u64() as i64)?;
-            st.raw_bind_parameter(p + 4, w.stamp.device_id.as_bytes().as_slice())?;
-            st.raw_bind_parameter(p + 5, w.value.as_str())?;
-            st.raw_bind_parameter(p + 6, w.op_id.as_bytes().as_slice())
-        },
-    )?;
-    let rows: Vec<(&ingest::RowKey, &RowState)> = plan.rows.iter().collect();
-    insert_rows(
-        conn,
-        "INSERT INTO rows (table_name, row_id, scope, child_id, created_hlc, created_device)",
-        // The creation stamp is written once, with the row.
-        "ON CONFLICT (table_name, row_id) DO UPDATE SET scope=excluded.scope, child_id=excluded.child_id",
-        6,
-        rows.len(),
-        |st, i, p| {
+    for (fields, tail) in [
+        (&w.new_fields, ""),
+        (&w.stored_fields, sql::UPSERT_FIELDS_TAIL),
+    ] {
+        insert_rows(
+            conn,
+            sql::INSERT_FIELDS,
+            tail,
+            7,
+            fields.len(),
+            |st, i, p| {
+                let (k, w) = fields[i];
+                st.raw_bind_parameter(p, k.table.as_str())?;
+                st.raw_bind_parameter(p + 1, k.row_id.as_bytes().as_slice())?;
+                st.raw_bind_parameter(p + 2, k.field.as_str())?;
+                st.raw_bind_parameter(p + 3, w.stamp.hlc.as_u64() as i64)?;
+                st.raw_bind_parameter(p + 4, w.stamp.device_id.as_bytes().as_slice())?;
+                st.raw_bind_parameter(p + 5, w.value.as_str())?;
+                st.raw_bind_parameter(p + 6, w.op_id.as_bytes().as_slice())
+            },
+        )?;
+    }
+    for (rows, tail) in [(&w.new_rows, ""), (&w.stored_rows, sql::UPSERT_ROWS_TAIL)] {
+        insert_rows(conn, sql::INSERT_ROWS, tail, 6, rows.len(), |st, i, p| {
             let (k, r) = rows[i];
             st.raw_bind_parameter(p, k.0.as_str())?;
             st.raw_bind_parameter(p + 1, k.1.as_bytes().as_slice())?;
@@ -610,70 +615,63 @@ fn ingest_batch(
             st.raw_bind_parameter(p + 4, r.created.map(|s| s.hlc.as_u64() as i64))?;
             st.raw_bind_parameter(
                 p + 5,
-                r.created.as_ref().map(|s| s.device_id.as_bytes().as_slice()),
+                r.created
+                    .as_ref()
+                    .map(|s| s.device_id.as_bytes().as_slice()),
             )
-        },
-    )?;
-    {
-        let mut st = conn.prepare_cached(
-            "INSERT OR IGNORE INTO blob_refs (sha256, table_name, row_id) VALUES (?,?,?)",
-        )?;
-        for (sha, k) in &plan.blob_refs {
+        })?;
+    }
+    if !w.blob_refs.is_empty() {
+        let mut st = conn.prepare_cached(sql::INSERT_BLOB_REF)?;
+        for (sha, k) in w.blob_refs {
             st.execute(params![sha, k.0, k.1.as_bytes().as_slice()])?;
         }
-        let mut st = conn.prepare_cached(
-            "INSERT INTO rejections (device_id, op_id, device_seq, code, message, change, at_ms) VALUES (?,?,?,?,?,?,?)
-             ON CONFLICT (device_id, op_id) DO UPDATE SET device_seq=excluded.device_seq, code=excluded.code, message=excluded.message, change=excluded.change, at_ms=excluded.at_ms",
-        )?;
-        for r in plan.held_rejections(changes) {
-            let c = &changes[r.index];
+    }
+    if !w.rejections.is_empty() {
+        let mut st = conn.prepare_cached(sql::KEEP_REJECTION)?;
+        for r in &w.rejections {
             st.execute(params![
                 dev,
-                c.op_id.as_bytes().as_slice(),
-                c.device_seq as i64,
+                r.op_id.as_bytes().as_slice(),
+                r.device_seq as i64,
                 r.code,
                 r.message,
-                ingest::kept_change(c, &values[r.index]),
+                r.change,
                 now
             ])?;
         }
     }
-    write_feed(conn, &plan.feed)?;
-
-    // The dense rule's bookkeeping (ingest decided it): parked changes, the seqs older
-    // servers held above the maximum, the maximum.
-    if !plan.unpark.is_empty() {
-        let mut st =
-            conn.prepare_cached("DELETE FROM parked WHERE device_id=? AND device_seq=?")?;
-        for seq in &plan.unpark {
+    write_feed(conn, w.feed)?;
+    if !w.unpark.is_empty() {
+        let mut st = conn.prepare_cached(sql::UNPARK_ONE)?;
+        for seq in w.unpark {
             st.execute(params![dev, *seq as i64])?;
         }
     }
-    if !plan.park.is_empty() {
-        let mut st = conn.prepare_cached(
-            "INSERT OR REPLACE INTO parked (device_id, device_seq, op_id, change) VALUES (?,?,?,?)",
-        )?;
-        for &i in &plan.park {
-            let c = &changes[i];
+    if !w.park.is_empty() {
+        let mut st = conn.prepare_cached(sql::PARK)?;
+        for p in &w.park {
             st.execute(params![
                 dev,
-                c.device_seq as i64,
-                c.op_id.as_bytes().as_slice(),
-                serde_json::to_string(c).unwrap_or_default()
+                p.device_seq as i64,
+                p.op_id.as_bytes().as_slice(),
+                p.change
             ])?;
         }
     }
-    let max = plan.max_device_seq;
-    if had_ahead && max > max_before {
-        conn.prepare_cached("DELETE FROM held_ahead WHERE device_id=? AND device_seq<=?")?
+    if let Some(max) = w.clear_held_ahead_to {
+        conn.prepare_cached(sql::CLEAR_HELD_AHEAD)?
             .execute(params![dev, max as i64])?;
     }
-    conn.prepare_cached(
-        "UPDATE devices SET max_device_seq=?, last_seen_ms=?, heartbeat=? WHERE device_id=?",
-    )?
-    .execute(params![max as i64, now, prepared.heartbeat, dev])?;
-    crate::metrics::ingested(plan.accepted.len(), &plan.rejections);
-    Ok(plan.outcome(changes))
+    conn.prepare_cached(sql::UPDATE_DEVICE_AFTER_PUSH)?
+        .execute(params![
+            w.max_device_seq as i64,
+            now,
+            w.heartbeat,
+            w.max_device_seq_before as i64,
+            dev
+        ])?;
+    Ok(())
 }
 
 /// Inserts feed entries in order (multi-row INSERTs: rowids follow the VALUES order).
@@ -703,14 +701,14 @@ fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
             FeedItem::Refeed { row, scope } => {
                 write_entries(conn, &mut entries)?;
                 let id = row.1.as_bytes().as_slice();
-                conn.prepare_cached("UPDATE rows SET scope=?1 WHERE table_name=?2 AND row_id=?3")?
+                conn.prepare_cached(sql::MOVE_ROW)?
                     .execute(params![scope, row.0, id])?;
                 conn.prepare_cached(
                     "INSERT INTO feed (scope, op_id, refeed) SELECT ?1, op_id, 1 FROM fields WHERE table_name=?2 AND row_id=?3 ORDER BY field",
                 )?
                 .execute(params![scope, row.0, id])?;
                 if row.0 == "child" {
-                    conn.prepare_cached("UPDATE rows SET scope=?1 WHERE child_id=?2")?
+                    conn.prepare_cached(sql::MOVE_CHILDS_ROWS)?
                         .execute(params![scope, id])?;
                     conn.prepare_cached(
                         "INSERT INTO feed (scope, op_id, refeed) SELECT ?1, f.op_id, 1 FROM rows r JOIN fields f ON f.table_name=r.table_name AND f.row_id=r.row_id
@@ -724,6 +722,78 @@ fn write_feed(conn: &Connection, feed: &[FeedItem]) -> Result<(), StoreError> {
     write_entries(conn, &mut entries)
 }
 
+/// A device row as [`sql::DEVICES`] / [`sql::DEVICE_INFO`] select it.
+fn device_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceInfo> {
+    Ok(DeviceInfo {
+        device_id: uuid_of(r.get(0)?)?,
+        account_login: r.get(1)?,
+        name: r.get(2)?,
+        app_version: r.get(3)?,
+        enrolled_ms: r.get(4)?,
+        revoked_ms: r.get(5)?,
+        last_seen_ms: r.get(6)?,
+        max_device_seq: r.get(7)?,
+        heartbeat: r
+            .get::<_, Option<String>>(8)?
+            .and_then(|h| serde_json::from_str(&h).ok()),
+        heartbeat_seq: r.get(9)?,
+        blobs_since_heartbeat: r.get(10)?,
+    })
+}
+
+/// Why an enrollment's write undid itself (the device id was taken meanwhile).
+const DEVICE_TAKEN: &str = "enrollment: the device id was taken meanwhile";
+
+fn enroll_code(conn: &Connection, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached(sql::ENROLL_CODE)?
+        .query_row([code_id], |r| {
+            let used_by = match r.get::<_, Option<Vec<u8>>>(5)? {
+                Some(b) => Some(uuid_of(b)?),
+                None => None,
+            };
+            Ok(EnrollCodeRecord {
+                code_id: r.get(0)?,
+                account_id: r.get(1)?,
+                secret_hash: r.get(2)?,
+                expires_ms: r.get(3)?,
+                used: r.get(4)?,
+                used_by,
+            })
+        })
+        .optional()?)
+}
+
+/// The township summaries of `townships` that are up to date for `today`.
+fn area_counts(
+    conn: &Connection,
+    townships: &[String],
+    today: &str,
+) -> Result<Vec<AreaCounts>, StoreError> {
+    let mut st = conn.prepare_cached(sql::AREA_COUNTS)?;
+    let mut out = Vec::new();
+    for t in townships {
+        let row = st
+            .query_row(params![t, today], |r| {
+                Ok(AreaCounts {
+                    township: r.get(0)?,
+                    children: r.get(1)?,
+                    red: r.get(2)?,
+                    yellow: r.get(3)?,
+                    blue: r.get(4)?,
+                    overdue: r.get(5)?,
+                    agreements_missing: r.get(6)?,
+                    agreements_expiring: r.get(7)?,
+                    referrals_late: r.get(8)?,
+                    reports_late: r.get(9)?,
+                })
+            })
+            .optional()?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
 fn scopes_json(scopes: &[String]) -> String {
     serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())
 }
@@ -733,26 +803,42 @@ impl AccountStore for SqliteDatabase {
     async fn import_roster(&self, roster: &Roster) -> Result<ImportSummary, StoreError> {
         let roster = roster.clone();
         self.write(move |conn| {
-            let mut place = conn.prepare_cached(
-                "INSERT INTO places (code, kind, name, parent) VALUES (?,?,?,?) ON CONFLICT (code) DO UPDATE SET kind=excluded.kind, name=excluded.name, parent=excluded.parent",
-            )?;
+            let mut place = conn.prepare_cached(sql::IMPORT_PLACE)?;
             for p in &roster.places {
+                if let (crate::roster::PlaceKind::Village, Some(parent)) = (p.kind, &p.parent) {
+                    // A village moving township: both townships' summaries are made
+                    // again at their next view.
+                    conn.prepare_cached(sql::FORGET_MOVED_AREA_COUNTS)?
+                        .execute(params![p.code, parent])?;
+                    conn.prepare_cached(sql::FORGET_MOVED_AREA_VISITS)?
+                        .execute(params![p.code, parent])?;
+                }
                 place.execute(params![p.code, p.kind.as_str(), p.name, p.parent])?;
             }
-            let mut acc = conn.prepare_cached(
-                "INSERT INTO accounts (login, name, role, place) VALUES (?,?,?,?) ON CONFLICT (login) DO UPDATE SET name=excluded.name, role=excluded.role, place=excluded.place RETURNING id",
-            )?;
+            let mut acc = conn.prepare_cached(sql::IMPORT_ACCOUNT)?;
             for a in &roster.accounts {
-                let place = if a.role == Role::Director { None } else { a.places.first().cloned() };
-                let id: i64 = acc.query_row(params![a.login, a.name, a.role.as_str(), place], |r| r.get(0))?;
-                conn.execute("DELETE FROM account_villages WHERE account_id=?", [id])?;
+                let place = if a.role == Role::Director {
+                    None
+                } else {
+                    a.places.first().cloned()
+                };
+                let id: i64 = acc
+                    .query_row(params![a.login, a.name, a.role.as_str(), place], |r| {
+                        r.get(0)
+                    })?;
+                conn.prepare_cached(sql::CLEAR_ACCOUNT_VILLAGES)?
+                    .execute([id])?;
                 if a.role == Role::Director {
                     for v in &a.places {
-                        conn.execute("INSERT OR IGNORE INTO account_villages (account_id, village) VALUES (?,?)", params![id, v])?;
+                        conn.prepare_cached(sql::ASSIGN_VILLAGE)?
+                            .execute(params![id, v])?;
                     }
                 }
             }
-            Ok(ImportSummary { places: roster.places.len(), accounts: roster.accounts.len() })
+            Ok(ImportSummary {
+                places: roster.places.len(),
+                accounts: roster.accounts.len(),
+            })
         })
         .await
     }
@@ -761,17 +847,14 @@ impl AccountStore for SqliteDatabase {
         let login = login.to_string();
         self.read(move |conn| {
             let r = conn
-                .query_row(
-                    "SELECT id, login, role FROM accounts WHERE login=?",
-                    [&login],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    },
-                )
+                .prepare_cached(sql::ACCOUNT_BY_LOGIN)?
+                .query_row([&login], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
                 .optional()?;
             Ok(r.and_then(|(id, login, role)| {
                 Role::parse(&role).map(|role| Account { id, login, role })
@@ -782,10 +865,13 @@ impl AccountStore for SqliteDatabase {
 
     async fn add_enroll_code(&self, code: EnrollCodeRecord, now_ms: i64) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO enroll_codes (code_id, account_id, secret_hash, created_ms, expires_ms) VALUES (?,?,?,?,?)",
-                params![code.code_id, code.account_id, code.secret_hash, now_ms, code.expires_ms],
-            )?;
+            conn.prepare_cached(sql::ADD_ENROLL_CODE)?.execute(params![
+                code.code_id,
+                code.account_id,
+                code.secret_hash,
+                now_ms,
+                code.expires_ms
+            ])?;
             Ok(())
         })
         .await
@@ -793,73 +879,98 @@ impl AccountStore for SqliteDatabase {
 
     async fn enroll_code(&self, code_id: &str) -> Result<Option<EnrollCodeRecord>, StoreError> {
         let code_id = code_id.to_string();
+        self.read(move |conn| enroll_code(conn, &code_id)).await
+    }
+
+    async fn enrollment_state(
+        &self,
+        code_id: &str,
+        device_id: Uuid,
+    ) -> Result<EnrollmentState, StoreError> {
+        let code_id = code_id.to_string();
         self.read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT code_id, account_id, secret_hash, expires_ms, used_ms IS NOT NULL, device_id FROM enroll_codes WHERE code_id=?",
-                    [&code_id],
-                    |r| {
-                        let used_by = match r.get::<_, Option<Vec<u8>>>(5)? {
-                            Some(b) => Some(uuid_of(b)?),
-                            None => None,
-                        };
-                        Ok(EnrollCodeRecord { code_id: r.get(0)?, account_id: r.get(1)?, secret_hash: r.get(2)?, expires_ms: r.get(3)?, used: r.get(4)?, used_by })
-                    },
-                )
-                .optional()?)
+            let tx = conn.unchecked_transaction()?;
+            let code = enroll_code(&tx, &code_id)?;
+            let device = tx
+                .prepare_cached(sql::ENROLLED_DEVICE)?
+                .query_row([device_id.as_bytes().as_slice()], |r| {
+                    let hash: Vec<u8> = r.get(3)?;
+                    Ok(EnrolledDevice {
+                        account_id: r.get(0)?,
+                        revoked: r.get(1)?,
+                        token_used: r.get(2)?,
+                        token_hash: hash.try_into().unwrap_or([0; 32]),
+                    })
+                })
+                .optional()?;
+            tx.commit()?;
+            Ok(EnrollmentState { code, device })
         })
         .await
     }
 
-    async fn enroll_device(
+    async fn enroll_new_device(
         &self,
         code_id: &str,
         device: NewDevice,
         now_ms: i64,
-    ) -> Result<Result<DeviceAuth, EnrollRefusal>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let code_id = code_id.to_string();
-        // One job of the single writer: the checks and the writes are one transaction.
         self.write(move |conn| {
             let dev = device.device_id.as_bytes().as_slice();
-            let auth = |account_id: i64| -> Result<DeviceAuth, StoreError> {
-                let (role, place): (String, Option<String>) =
-                    conn.query_row("SELECT role, place FROM accounts WHERE id=?", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                device_auth(conn, device.device_id, account_id, &role, place, false)
+            let Some(account_id) = conn
+                .prepare_cached(sql::MARK_CODE_USED)?
+                .query_row(params![now_ms, dev, code_id], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(false);
             };
-            let exists = conn.prepare_cached("SELECT 1 FROM devices WHERE device_id=?")?.exists([dev])?;
-            if !exists {
-                let account: Option<i64> = conn
-                    .query_row(
-                        "UPDATE enroll_codes SET used_ms=?, device_id=? WHERE code_id=? AND used_ms IS NULL RETURNING account_id",
-                        params![now_ms, dev, code_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(account_id) = account {
-                    conn.execute(
-                        "INSERT INTO devices (device_id, account_id, name, app_version, token_hash, enrolled_ms) VALUES (?,?,?,?,?,?)",
-                        params![dev, account_id, device.name, device.app_version, device.token_hash.as_slice(), now_ms],
-                    )?;
-                    return Ok(Ok(auth(account_id)?));
-                }
+            let added = conn.prepare_cached(sql::INSERT_DEVICE)?.execute(params![
+                dev,
+                account_id,
+                device.name,
+                device.app_version,
+                device.token_hash.as_slice(),
+                now_ms
+            ])?;
+            if added == 0 {
+                // The id was taken meanwhile: the job's savepoint undoes the code's use.
+                return Err(StoreError::Invalid(DEVICE_TAKEN.into()));
             }
-            // The code is used: by this device, whose answer may have been lost?
-            let again: Option<i64> = conn
-                .query_row(
-                    "UPDATE devices SET token_hash=?1 WHERE device_id=?2 AND revoked_ms IS NULL AND token_used_ms IS NULL
-                       AND account_id = (SELECT account_id FROM enroll_codes WHERE code_id=?3 AND device_id=?2 AND used_ms IS NOT NULL AND expires_ms>?4)
-                     RETURNING account_id",
-                    params![device.token_hash.as_slice(), dev, code_id, now_ms],
-                    |r| r.get(0),
-                )
+            Ok(true)
+        })
+        .await
+        .or_else(|e| match e {
+            StoreError::Invalid(m) if m == DEVICE_TAKEN => Ok(false),
+            e => Err(e),
+        })
+    }
+
+    async fn replace_device_token(
+        &self,
+        device_id: Uuid,
+        expected: [u8; 32],
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Ok(conn.prepare_cached(sql::REPLACE_TOKEN)?.execute(params![
+                token_hash.as_slice(),
+                device_id.as_bytes().as_slice(),
+                expected.as_slice()
+            ])? > 0)
+        })
+        .await
+    }
+
+    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError> {
+        self.read(move |conn| {
+            let found: Option<(String, Option<String>)> = conn
+                .prepare_cached(sql::ACCOUNT_ROLE)?
+                .query_row([account_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            if let Some(account_id) = again {
-                return Ok(Ok(auth(account_id)?));
-            }
-            let enrolled_by_it = conn
-                .prepare_cached("SELECT 1 FROM enroll_codes WHERE code_id=? AND device_id=?")?
-                .exists(params![code_id, dev])?;
-            Ok(Err(if exists && !enrolled_by_it { EnrollRefusal::DeviceExists } else { EnrollRefusal::CodeUsed }))
+            found
+                .map(|(role, place)| principal_of(conn, account_id, &role, place.as_deref()))
+                .transpose()
         })
         .await
     }
@@ -869,31 +980,38 @@ impl AccountStore for SqliteDatabase {
         token_hash: [u8; 32],
         now_ms: i64,
     ) -> Result<Option<DeviceAuth>, StoreError> {
-        let found = self.read(move |conn| {
-            let found = conn
-                .prepare_cached(
-                    "SELECT d.device_id, d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL, d.token_used_ms IS NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.token_hash=?",
-                )?
-                .query_row([token_hash.as_slice()], |r| {
-                    Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?, r.get::<_, bool>(5)?))
-                })
-                .optional()?;
-            match found {
-                None => Ok(None),
-                Some((d, a, role, place, revoked, first_use)) => Ok(Some((device_auth(conn, d, a, &role, place, revoked)?, first_use))),
-            }
-        })
-        .await?;
+        let found = self
+            .read(move |conn| {
+                let found = conn
+                    .prepare_cached(sql::AUTHENTICATE)?
+                    .query_row([token_hash.as_slice()], |r| {
+                        Ok((
+                            uuid_of(r.get(0)?)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, bool>(4)?,
+                            r.get::<_, bool>(5)?,
+                        ))
+                    })
+                    .optional()?;
+                match found {
+                    None => Ok(None),
+                    Some((d, a, role, place, revoked, first_use)) => Ok(Some((
+                        device_auth(conn, d, a, &role, place, revoked)?,
+                        first_use,
+                    ))),
+                }
+            })
+            .await?;
         let Some((auth, first_use)) = found else {
             return Ok(None);
         };
         if first_use {
             // Once per token: the phone holds it, so its code is spent for good.
             self.write(move |conn| {
-                conn.execute(
-                    "UPDATE devices SET token_used_ms=? WHERE token_hash=? AND token_used_ms IS NULL",
-                    params![now_ms, token_hash.as_slice()],
-                )?;
+                conn.prepare_cached(sql::MARK_TOKEN_USED)?
+                    .execute(params![now_ms, token_hash.as_slice()])?;
                 Ok(())
             })
             .await?;
@@ -904,16 +1022,21 @@ impl AccountStore for SqliteDatabase {
     async fn device_by_id(&self, device_id: Uuid) -> Result<Option<DeviceAuth>, StoreError> {
         self.read(move |conn| {
             let found = conn
-                .prepare_cached(
-                    "SELECT d.account_id, a.role, a.place, d.revoked_ms IS NOT NULL FROM devices d JOIN accounts a ON a.id=d.account_id WHERE d.device_id=?",
-                )?
+                .prepare_cached(sql::DEVICE_BY_ID)?
                 .query_row([device_id.as_bytes().as_slice()], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, bool>(3)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, bool>(3)?,
+                    ))
                 })
                 .optional()?;
             match found {
                 None => Ok(None),
-                Some((a, role, place, revoked)) => Ok(Some(device_auth(conn, device_id, a, &role, place, revoked)?)),
+                Some((a, role, place, revoked)) => Ok(Some(device_auth(
+                    conn, device_id, a, &role, place, revoked,
+                )?)),
             }
         })
         .await
@@ -922,34 +1045,37 @@ impl AccountStore for SqliteDatabase {
     async fn devices(&self, account_login: Option<&str>) -> Result<Vec<DeviceInfo>, StoreError> {
         let login = account_login.map(str::to_string);
         self.read(move |conn| {
-            let mut st = conn.prepare(
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
-                 FROM devices d JOIN accounts a ON a.id=d.account_id WHERE ?1 IS NULL OR a.login=?1 ORDER BY a.login, d.enrolled_ms",
-            )?;
-            let rows = st.query_map([login], |r| {
-                Ok(DeviceInfo {
-                    device_id: uuid_of(r.get(0)?)?,
-                    account_login: r.get(1)?,
-                    name: r.get(2)?,
-                    app_version: r.get(3)?,
-                    enrolled_ms: r.get(4)?,
-                    revoked_ms: r.get(5)?,
-                    last_seen_ms: r.get(6)?,
-                    max_device_seq: r.get(7)?,
-                    heartbeat: r.get::<_, Option<String>>(8)?.and_then(|h| serde_json::from_str(&h).ok()),
-                })
-            })?;
+            let mut st = conn.prepare_cached(sql::DEVICES)?;
+            let rows = st.query_map([login], device_info)?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn devices_by_id(&self, ids: &[Uuid]) -> Result<Vec<DeviceInfo>, StoreError> {
+        let ids: Vec<Uuid> = ids.to_vec();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(sql::DEVICE_INFO)?;
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(d) = st
+                    .query_row([id.as_bytes().as_slice()], device_info)
+                    .optional()?
+                {
+                    out.push(d);
+                }
+            }
+            Ok(out)
         })
         .await
     }
 
     async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         self.write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE devices SET revoked_ms=COALESCE(revoked_ms, ?) WHERE device_id=?",
-                params![now_ms, device_id.as_bytes().as_slice()],
-            )? > 0)
+            Ok(conn
+                .prepare_cached(sql::REVOKE_DEVICE)?
+                .execute(params![now_ms, device_id.as_bytes().as_slice()])?
+                > 0)
         })
         .await
     }
@@ -961,20 +1087,12 @@ impl AccountStore for SqliteDatabase {
         now_ms: i64,
     ) -> Result<u64, StoreError> {
         self.write(move |conn| {
-            let dev = device_id.as_bytes().as_slice();
-            let mut st = conn.prepare_cached(
-                "INSERT OR IGNORE INTO quarantine (device_id, op_id, device_seq, change, received_ms) VALUES (?,?,?,?,?)",
-            )?;
-            for c in &changes {
-                st.execute(params![
-                    dev,
-                    c.op_id.as_bytes().as_slice(),
-                    c.device_seq.min(i64::MAX as u64) as i64,
-                    serde_json::to_string(c).unwrap_or_default(),
-                    now_ms
-                ])?;
-            }
-            Ok(conn.query_row("SELECT count(*) FROM quarantine WHERE device_id=?", [dev], |r| r.get::<_, i64>(0))? as u64)
+            ingest::run_now(ingest::quarantine(
+                &mut SqliteTx { conn },
+                device_id,
+                &changes,
+                now_ms,
+            ))
         })
         .await
     }
@@ -994,6 +1112,20 @@ impl AccountStore for SqliteDatabase {
                 let (device_id, change, received_ms) = row?;
                 let change = serde_json::from_str(&change).map_err(|e| StoreError::Corrupt(format!("quarantine: {e}")))?;
                 out.push(QuarantinedChange { device_id, change, received_ms });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn quarantine_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(sql::QUARANTINE_COUNTS)?;
+            let rows = st.query_map([], |r| Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?)))?;
+            let mut out = BTreeMap::new();
+            for row in rows {
+                let (d, n) = row?;
+                out.insert(d, n);
             }
             Ok(out)
         })
@@ -1020,11 +1152,34 @@ impl AccountStore for SqliteDatabase {
         .await
     }
 
-    async fn access_log(&self) -> Result<Vec<AccessLogEntry>, StoreError> {
-        self.read(|conn| {
-            let mut st = conn.prepare("SELECT account_id, device_id, scope, record_count, at_ms FROM access_log ORDER BY id")?;
-            let rows = st.query_map([], |r| {
-                Ok(AccessLogEntry { account_id: r.get(0)?, device_id: uuid_of(r.get(1)?)?, scope: r.get(2)?, record_count: r.get(3)?, at_ms: r.get(4)? })
+    async fn access_log(
+        &self,
+        villages: VillageSet<'_>,
+        accounts: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<AccessLogEntry>, StoreError> {
+        let villages = match villages {
+            VillageSet::All => None,
+            VillageSet::Only(v) => Some(scopes_json(v)),
+        };
+        let accounts = accounts.map(|a| serde_json::to_string(a).unwrap_or_default());
+        self.read(move |conn| {
+            // Newest first through the rowid, keeping the lines of these villages and
+            // accounts until `limit` are found.
+            let mut st = conn.prepare_cached(
+                "SELECT account_id, device_id, scope, record_count, at_ms FROM access_log
+                 WHERE (?1 IS NULL OR scope IN (SELECT value FROM json_each(?1)))
+                   AND (?2 IS NULL OR account_id IN (SELECT value FROM json_each(?2)))
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![villages, accounts, limit], |r| {
+                Ok(AccessLogEntry {
+                    account_id: r.get(0)?,
+                    device_id: uuid_of(r.get(1)?)?,
+                    scope: r.get(2)?,
+                    record_count: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -1032,14 +1187,13 @@ impl AccountStore for SqliteDatabase {
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.read(|conn| Ok(!conn.prepare("SELECT 1 FROM places LIMIT 1")?.exists([])?))
+        self.read(|conn| Ok(!conn.prepare_cached(sql::ANY_PLACE)?.exists([])?))
             .await
     }
 
     async fn villages(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {
-            let mut st =
-                conn.prepare("SELECT code FROM places WHERE kind='village' ORDER BY code")?;
+            let mut st = conn.prepare_cached(sql::VILLAGES)?;
             let rows = st.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -1052,9 +1206,16 @@ impl SyncStore for SqliteDatabase {
     async fn push(&self, device: &DeviceAuth, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         let device = device.clone();
         // Keys, canonical values: off the single writer, on the caller's thread.
-        let prepared = prepare(&batch);
-        self.write(move |conn| ingest_batch(conn, &device, &batch, &prepared))
-            .await
+        let prepared = ingest::prepare(&batch);
+        self.write(move |conn| {
+            ingest::run_now(ingest::run(
+                &mut SqliteTx { conn },
+                &device,
+                &batch,
+                &prepared,
+            ))
+        })
+        .await
     }
 
     async fn pull(
@@ -1127,11 +1288,15 @@ impl SyncStore for SqliteDatabase {
         let entries = access_entries(device, &page, now_ms);
         if !entries.is_empty() {
             self.write(move |conn| {
-                let mut st = conn.prepare_cached(
-                    "INSERT INTO access_log (account_id, device_id, scope, record_count, at_ms) VALUES (?,?,?,?,?)",
-                )?;
+                let mut st = conn.prepare_cached(sql::LOG_PULL)?;
                 for e in entries {
-                    st.execute(params![e.account_id, e.device_id.as_bytes().as_slice(), e.scope, e.record_count, e.at_ms])?;
+                    st.execute(params![
+                        e.account_id,
+                        e.device_id.as_bytes().as_slice(),
+                        e.scope,
+                        e.record_count,
+                        e.at_ms
+                    ])?;
                 }
                 Ok(())
             })
@@ -1177,10 +1342,7 @@ impl SyncStore for SqliteDatabase {
 
     async fn audit_row(&self, row_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
         self.read(move |conn| {
-            let mut st = conn.prepare(
-                "SELECT c.received_ms, a.login, c.device_id, c.table_name, c.field, c.hlc, c.op_id
-                 FROM changes c JOIN accounts a ON a.id=c.account_id WHERE c.row_id=? ORDER BY c.hlc, c.device_id",
-            )?;
+            let mut st = conn.prepare_cached(sql::AUDIT_ROW)?;
             let rows = st.query_map([row_id.as_bytes().as_slice()], |r| {
                 Ok(AuditEntry {
                     received_ms: r.get(0)?,
@@ -1197,25 +1359,19 @@ impl SyncStore for SqliteDatabase {
         .await
     }
 
-    async fn child_id_numbers(&self) -> Result<Vec<crate::one_file::IdNumberFile>, StoreError> {
+    async fn child_id_numbers(&self) -> Result<Vec<StoredIdNumber>, StoreError> {
         self.read(|conn| {
-            let mut st = conn.prepare_cached(
-                "SELECT r.row_id, r.scope, f.value FROM fields f
-                 JOIN rows r ON r.table_name=f.table_name AND r.row_id=f.row_id
-                 WHERE f.table_name='child' AND f.field='id_number' AND f.value <> 'null'
-                 AND NOT EXISTS (SELECT 1 FROM fields d WHERE d.table_name='child' AND d.row_id=f.row_id AND d.field='deleted' AND d.value='true')",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((uuid_of(r.get(0)?)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (child_id, village, value) = row?;
-                if let Ok(Some(id_number)) = serde_json::from_str::<Option<String>>(&value) {
-                    out.push(crate::one_file::IdNumberFile { child_id, village, id_number });
-                }
-            }
-            Ok(out)
+            let mut st = conn.prepare_cached(sql::CHILD_ID_NUMBERS)?;
+            let rows =
+                st.query_map(params![domain::schema::TOMBSTONE_FIELD, "id_number"], |r| {
+                    Ok(StoredIdNumber {
+                        child_id: uuid_of(r.get(0)?)?,
+                        village: r.get(1)?,
+                        id_number: r.get(2)?,
+                        tombstone: r.get(3)?,
+                    })
+                })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
@@ -1252,10 +1408,13 @@ impl BlobUploads for SqliteDatabase {
                 ChunkStep::Answer(a) => return Ok(a),
                 ChunkStep::Store { held_bytes } => held_bytes,
             };
-            conn.execute(
-                "INSERT INTO blob_chunks (sha256, device_id, \"offset\", total, data) VALUES (?,?,?,?,?)",
-                params![sha, dev.as_bytes().as_slice(), offset as i64, total as i64, chunk],
-            )?;
+            conn.prepare_cached(sql::ADD_CHUNK)?.execute(params![
+                sha,
+                dev.as_bytes().as_slice(),
+                offset as i64,
+                total as i64,
+                chunk
+            ])?;
             Ok(if held < total {
                 AppendOutcome::Appended { held_bytes: held }
             } else {
@@ -1280,9 +1439,7 @@ impl BlobUploads for SqliteDatabase {
             if !state.held_in_full() {
                 return Ok(None);
             }
-            let mut st = tx.prepare_cached(
-                "SELECT data FROM blob_chunks WHERE sha256=? AND device_id=? ORDER BY \"offset\"",
-            )?;
+            let mut st = tx.prepare_cached(sql::CHUNKS)?;
             let mut bytes = Vec::with_capacity(state.held_bytes as usize);
             for part in st.query_map(params![&sha, dev.as_bytes().as_slice()], |r| {
                 r.get::<_, Vec<u8>>(0)
@@ -1308,10 +1465,8 @@ impl BlobUploads for SqliteDatabase {
         let scopes = scopes_json(uploader.scopes);
         self.write(move |conn| {
             if let Some(size) = complete_size {
-                conn.execute(
-                    "INSERT OR IGNORE INTO blobs (sha256, size, completed_ms) VALUES (?,?,?)",
-                    params![sha, size as i64, now_ms],
-                )?;
+                conn.prepare_cached(sql::ADD_BLOB)?
+                    .execute(params![sha, size as i64, now_ms])?;
                 // Proof of possession: this device sent every byte, verified.
                 conn.execute(
                     "UPDATE blob_refs SET proven=1 WHERE sha256=?1 AND NOT proven AND EXISTS (
@@ -1319,11 +1474,12 @@ impl BlobUploads for SqliteDatabase {
                          AND r.scope IN (SELECT value FROM json_each(?2)))",
                     params![sha, scopes],
                 )?;
+                // One file fewer waiting on the phone (the console's pending count).
+                conn.prepare_cached(sql::BLOB_RECEIVED)?
+                    .execute([dev.as_bytes().as_slice()])?;
             }
-            conn.execute(
-                "DELETE FROM blob_chunks WHERE sha256=? AND device_id=?",
-                params![&sha, dev.as_bytes().as_slice()],
-            )?;
+            conn.prepare_cached(sql::DROP_CHUNKS)?
+                .execute(params![&sha, dev.as_bytes().as_slice()])?;
             Ok(())
         })
         .await
@@ -1344,10 +1500,7 @@ fn blob_access(conn: &Connection, sha: &str, scopes_json: &str) -> Result<BlobAc
              WHERE b.sha256=?1 AND r.scope IN (SELECT value FROM json_each(?2))",
         )?
         .query_row(params![sha, scopes_json], |r| r.get::<_, Option<bool>>(0))?;
-    let proven = found == Some(true)
-        && conn
-            .prepare_cached("SELECT 1 FROM blobs WHERE sha256=?")?
-            .exists([sha])?;
+    let proven = found == Some(true) && conn.prepare_cached(sql::BLOB_SIZE)?.exists([sha])?;
     Ok(BlobAccess {
         named: found.is_some(),
         proven,
@@ -1415,7 +1568,7 @@ fn blob_state(
     scopes_json: &str,
 ) -> Result<BlobState, StoreError> {
     if let Some(size) = conn
-        .prepare_cached("SELECT size FROM blobs WHERE sha256=?")?
+        .prepare_cached(sql::BLOB_SIZE)?
         .query_row([sha], |r| r.get::<_, i64>(0))
         .optional()?
     {
@@ -1428,9 +1581,7 @@ fn blob_state(
         }
     }
     let (held, total): (i64, Option<i64>) = conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(length(data)), 0), MAX(total) FROM blob_chunks WHERE sha256=? AND device_id=?",
-        )?
+        .prepare_cached(sql::UPLOAD_HELD)?
         .query_row(params![sha, device.as_bytes().as_slice()], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
@@ -1459,9 +1610,6 @@ fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(PersonRecord, String)>
     ))
 }
 
-const PERSON_SQL: &str = "SELECT a.id, a.login, a.name, a.role, a.place, p.password_hash, p.login_code_hash, p.login_code_expires_ms, p.failed_logins, p.locked_until_ms
-     FROM accounts a LEFT JOIN people p ON p.account_id=a.id";
-
 fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecord>, StoreError> {
     match found {
         None => Ok(None),
@@ -1476,29 +1624,6 @@ fn person_of(found: Option<(PersonRecord, String)>) -> Result<Option<PersonRecor
 /// Villages above which a read-model query scans the table once instead of one index
 /// range per village (a county or the city reads most of the table anyway).
 const VILLAGES_PER_RANGE_SCAN: usize = 200;
-
-/// A place, the places under it and the places above it (`?1` its code).
-const PLACES_AROUND_SQL: &str = "WITH RECURSIVE down(code) AS (SELECT ?1 UNION SELECT p.code FROM places p JOIN down d ON p.parent = d.code),
-    up(code, parent) AS (SELECT code, parent FROM places WHERE code = ?1 UNION SELECT p.code, p.parent FROM places p JOIN up u ON p.code = u.parent)
-    SELECT code, kind, name, parent FROM places WHERE code IN (SELECT code FROM down) OR code IN (SELECT code FROM up) ORDER BY code";
-
-/// Per-village counts of active children (`?2` today, `?3` the last day an agreement
-/// counts as expiring); the same rules as `console::figures` applies child by child.
-const CHILD_COUNTS_SQL: &str = "SELECT village, count(*),
-    count(*) FILTER (WHERE risk_colour = 'red'),
-    count(*) FILTER (WHERE risk_colour = 'yellow'),
-    count(*) FILTER (WHERE risk_colour = 'blue'),
-    count(*) FILTER (WHERE due_on < ?2),
-    count(*) FILTER (WHERE left_behind AND (agreement_until IS NULL OR agreement_until < ?2)),
-    count(*) FILTER (WHERE left_behind AND agreement_until >= ?2 AND agreement_until <= ?3)
-    FROM console_children WHERE {V} AND active GROUP BY village";
-
-/// Per-village open mandatory reports and referrals of active children past their
-/// feedback date (`?2` today).
-const LATE_REFERRALS_SQL: &str =
-    "SELECT r.village, count(*) FILTER (WHERE r.report), count(*) FILTER (WHERE NOT r.report)
-    FROM console_referrals r JOIN console_children c ON c.child_id = r.child_id AND c.active
-    WHERE {V} AND r.open AND r.feedback_due_on < ?2 GROUP BY r.village";
 
 /// Runs `sql` for `villages`: `{V}` in it stands for the test of `village_col` (none
 /// for [`VillageSet::All`]). For a
@@ -1554,7 +1679,7 @@ impl ConsoleStore for SqliteDatabase {
         let login = login.to_string();
         self.read(move |conn| {
             let found = conn
-                .prepare_cached(&format!("{PERSON_SQL} WHERE a.login=?"))?
+                .prepare_cached(sql::PERSON_BY_LOGIN)?
                 .query_row([&login], person_row)
                 .optional()?;
             person_of(found)
@@ -1565,7 +1690,7 @@ impl ConsoleStore for SqliteDatabase {
     async fn person_by_id(&self, account_id: i64) -> Result<Option<PersonRecord>, StoreError> {
         self.read(move |conn| {
             let found = conn
-                .prepare_cached(&format!("{PERSON_SQL} WHERE a.id=?"))?
+                .prepare_cached(sql::PERSON_BY_ID)?
                 .query_row([account_id], person_row)
                 .optional()?;
             person_of(found)
@@ -1580,11 +1705,8 @@ impl ConsoleStore for SqliteDatabase {
         expires_ms: i64,
     ) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO people (account_id, login_code_hash, login_code_expires_ms, failed_logins, locked_until_ms) VALUES (?1,?2,?3,0,NULL)
-                 ON CONFLICT (account_id) DO UPDATE SET login_code_hash=?2, login_code_expires_ms=?3, failed_logins=0, locked_until_ms=NULL",
-                params![account_id, code_hash, expires_ms],
-            )?;
+            conn.prepare_cached(sql::SET_LOGIN_CODE)?
+                .execute(params![account_id, code_hash, expires_ms])?;
             Ok(())
         })
         .await
@@ -1592,45 +1714,82 @@ impl ConsoleStore for SqliteDatabase {
 
     async fn set_password(&self, account_id: i64, password_hash: String) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO people (account_id, password_hash) VALUES (?1,?2)
-                 ON CONFLICT (account_id) DO UPDATE SET password_hash=?2, login_code_hash=NULL, login_code_expires_ms=NULL, failed_logins=0, locked_until_ms=NULL",
-                params![account_id, password_hash],
-            )?;
+            conn.prepare_cached(sql::SET_PASSWORD)?
+                .execute(params![account_id, password_hash])?;
             Ok(())
         })
         .await
     }
 
-    async fn login_failed(
-        &self,
-        account_id: i64,
-        now_ms: i64,
-        lock_after: i64,
-        lock_ms: i64,
-    ) -> Result<i64, StoreError> {
+    async fn count_failed_login(&self, who: LoginKey) -> Result<i64, StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO people (account_id, failed_logins) VALUES (?1, 0) ON CONFLICT (account_id) DO NOTHING",
-                [account_id],
-            )?;
-            Ok(conn.query_row(
-                "UPDATE people SET failed_logins=failed_logins+1,
-                    locked_until_ms=CASE WHEN failed_logins+1 >= ?2 THEN ?3 ELSE locked_until_ms END
-                 WHERE account_id=?1 RETURNING failed_logins",
-                params![account_id, lock_after, now_ms + lock_ms],
-                |r| r.get(0),
-            )?)
+            Ok(match who {
+                LoginKey::Account(id) => conn
+                    .prepare_cached(sql::COUNT_FAILED_LOGIN)?
+                    .query_row([id], |r| r.get(0))?,
+                LoginKey::Unknown(key) => conn
+                    .prepare_cached(sql::COUNT_FAILED_UNKNOWN_LOGIN)?
+                    .query_row([key.as_slice()], |r| r.get(0))?,
+            })
+        })
+        .await
+    }
+
+    async fn lock_login(&self, who: LoginKey, until_ms: i64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            match who {
+                LoginKey::Account(id) => conn
+                    .prepare_cached(sql::LOCK_LOGIN)?
+                    .execute(params![until_ms, id])?,
+                LoginKey::Unknown(key) => conn
+                    .prepare_cached(sql::LOCK_UNKNOWN_LOGIN)?
+                    .execute(params![until_ms, key.as_slice()])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unknown_login_locked(&self, key: [u8; 32]) -> Result<Option<i64>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(sql::UNKNOWN_LOGIN_LOCKED)?
+                .query_row([key.as_slice()], |r| r.get::<_, Option<i64>>(0))
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn console_secret(&self) -> Result<[u8; 32], StoreError> {
+        let fresh: [u8; 32] = rand::random();
+        self.write(move |conn| {
+            conn.prepare_cached(sql::MAKE_CONSOLE_SECRET)?
+                .execute([fresh.as_slice()])?;
+            let key: Vec<u8> = conn
+                .prepare_cached(sql::CONSOLE_SECRET)?
+                .query_row([], |r| r.get(0))?;
+            key.try_into()
+                .map_err(|_| StoreError::Corrupt("console_secret is not 32 bytes".into()))
+        })
+        .await
+    }
+
+    async fn rename_account(&self, login: &str, name: &str) -> Result<bool, StoreError> {
+        let (login, name) = (login.to_string(), name.to_string());
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(sql::RENAME_ACCOUNT)?
+                .execute(params![name, login])?
+                == 1)
         })
         .await
     }
 
     async fn login_succeeded(&self, account_id: i64) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "UPDATE people SET failed_logins=0, locked_until_ms=NULL WHERE account_id=?",
-                [account_id],
-            )?;
+            conn.prepare_cached(sql::LOGIN_SUCCEEDED)?
+                .execute([account_id])?;
             Ok(())
         })
         .await
@@ -1638,17 +1797,15 @@ impl ConsoleStore for SqliteDatabase {
 
     async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute("DELETE FROM sessions WHERE expires_ms < ?", [session.created_ms])?;
-            conn.execute(
-                "INSERT INTO sessions (token_hash, account_id, csrf, created_ms, expires_ms) VALUES (?,?,?,?,?)",
-                params![
-                    session.token_hash.as_slice(),
-                    session.account_id,
-                    session.csrf,
-                    session.created_ms,
-                    session.expires_ms
-                ],
-            )?;
+            conn.prepare_cached(sql::DROP_EXPIRED_SESSIONS)?
+                .execute([session.created_ms])?;
+            conn.prepare_cached(sql::ADD_SESSION)?.execute(params![
+                session.token_hash.as_slice(),
+                session.account_id,
+                session.csrf,
+                session.created_ms,
+                session.expires_ms
+            ])?;
             Ok(())
         })
         .await
@@ -1661,9 +1818,7 @@ impl ConsoleStore for SqliteDatabase {
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.read(move |conn| {
             Ok(conn
-                .prepare_cached(
-                    "SELECT account_id, csrf, created_ms, expires_ms FROM sessions WHERE token_hash=? AND expires_ms > ?",
-                )?
+                .prepare_cached(sql::SESSION)?
                 .query_row(params![token_hash.as_slice(), now_ms], |r| {
                     Ok(SessionRecord {
                         token_hash,
@@ -1680,41 +1835,16 @@ impl ConsoleStore for SqliteDatabase {
 
     async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.execute(
-                "DELETE FROM sessions WHERE token_hash=?",
-                [token_hash.as_slice()],
-            )?;
+            conn.prepare_cached(sql::END_SESSION)?
+                .execute([token_hash.as_slice()])?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn principal(&self, account_id: i64) -> Result<Option<Principal>, StoreError> {
-        self.read(move |conn| {
-            let found: Option<(String, Option<String>)> = conn
-                .query_row(
-                    "SELECT role, place FROM accounts WHERE id=?",
-                    [account_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((role, place)) = found else {
-                return Ok(None);
-            };
-            let role =
-                Role::parse(&role).ok_or_else(|| StoreError::Corrupt("unknown role".into()))?;
-            let villages = scopes_for(conn, account_id, role, place.as_deref())?;
-            Ok(Some(Principal::new(account_id, role, villages)))
         })
         .await
     }
 
     async fn log_console(&self, entry: ConsoleLogEntry) -> Result<(), StoreError> {
         self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO console_log (account_id, action, subject, at_ms) VALUES (?,?,?,?)",
-            )?
-            .execute(params![
+            conn.prepare_cached(sql::LOG_CONSOLE)?.execute(params![
                 entry.account_id,
                 entry.action,
                 entry.subject,
@@ -1725,13 +1855,20 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
-    async fn console_log(&self, limit: i64) -> Result<Vec<ConsoleLogEntry>, StoreError> {
+    async fn console_log(
+        &self,
+        accounts: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<ConsoleLogEntry>, StoreError> {
+        let accounts = accounts.map(|a| serde_json::to_string(a).unwrap_or_default());
         self.read(move |conn| {
             let mut st = conn.prepare_cached(
                 "SELECT l.account_id, COALESCE(a.login, ''), l.action, l.subject, l.at_ms FROM console_log l
-                 LEFT JOIN accounts a ON a.id=l.account_id ORDER BY l.id DESC LIMIT ?",
+                 LEFT JOIN accounts a ON a.id=l.account_id
+                 WHERE ?1 IS NULL OR l.account_id IN (SELECT value FROM json_each(?1))
+                 ORDER BY l.id DESC LIMIT ?2",
             )?;
-            let rows = st.query_map([limit], |r| {
+            let rows = st.query_map(params![accounts, limit], |r| {
                 Ok(ConsoleLogEntry {
                     account_id: r.get(0)?,
                     login: r.get(1)?,
@@ -1761,8 +1898,7 @@ impl ConsoleStore for SqliteDatabase {
 
     async fn places(&self) -> Result<Vec<PlaceRow>, StoreError> {
         self.read(|conn| {
-            let mut st =
-                conn.prepare_cached("SELECT code, kind, name, parent FROM places ORDER BY code")?;
+            let mut st = conn.prepare_cached(sql::PLACES)?;
             let rows = st.query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -1793,14 +1929,14 @@ impl ConsoleStore for SqliteDatabase {
         self.read(move |conn| {
             // The top of the tree is all of it: one plain read instead of the walk.
             let root = conn
-                .prepare_cached("SELECT parent IS NULL FROM places WHERE code = ?1")?
+                .prepare_cached(sql::IS_ROOT)?
                 .query_row([&code], |r| r.get::<_, bool>(0))
                 .optional()?
                 .unwrap_or(false);
             let mut st = conn.prepare_cached(if root {
-                "SELECT code, kind, name, parent FROM places WHERE ?1 IS NOT NULL ORDER BY code"
+                sql::PLACES_ALL_OF
             } else {
-                PLACES_AROUND_SQL
+                sql::PLACES_AROUND
             })?;
             let rows = st.query_map([&code], |r| {
                 Ok((
@@ -1823,7 +1959,7 @@ impl ConsoleStore for SqliteDatabase {
                 });
             }
             let villages: i64 = conn
-                .prepare_cached("SELECT count(*) FROM places WHERE kind = 'village'")?
+                .prepare_cached(sql::VILLAGE_COUNT)?
                 .query_row([], |r| r.get(0))?;
             Ok((out, villages as usize))
         })
@@ -1833,16 +1969,12 @@ impl ConsoleStore for SqliteDatabase {
     async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
         self.read(|conn| {
             let mut villages: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-            let mut st = conn.prepare_cached(
-                "SELECT account_id, village FROM account_villages ORDER BY account_id, village",
-            )?;
+            let mut st = conn.prepare_cached(sql::ALL_ASSIGNED_VILLAGES)?;
             for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
                 let (a, v) = r?;
                 villages.entry(a).or_default().push(v);
             }
-            let mut st = conn.prepare_cached(
-                "SELECT id, login, name, role, place FROM accounts ORDER BY login",
-            )?;
+            let mut st = conn.prepare_cached(sql::ACCOUNTS)?;
             let rows = st.query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -1914,8 +2046,7 @@ impl ConsoleStore for SqliteDatabase {
 
     async fn rejection_counts(&self) -> Result<BTreeMap<Uuid, i64>, StoreError> {
         self.read(|conn| {
-            let mut st = conn
-                .prepare_cached("SELECT device_id, count(*) FROM rejections GROUP BY device_id")?;
+            let mut st = conn.prepare_cached(sql::REJECTION_COUNTS)?;
             let rows = st.query_map([], |r| Ok((uuid_of(r.get(0)?)?, r.get::<_, i64>(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -1934,28 +2065,13 @@ impl ConsoleStore for SqliteDatabase {
             let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
             let found = for_villages(
                 conn,
-                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat
+                "SELECT d.device_id, a.login, d.name, d.app_version, d.enrolled_ms, d.revoked_ms, d.last_seen_ms, d.max_device_seq, d.heartbeat, d.heartbeat_seq, d.blobs_since_heartbeat
                  FROM devices d JOIN accounts a ON a.id = d.account_id
                  WHERE a.role = 'director' AND d.account_id IN (SELECT account_id FROM account_villages WHERE {V})",
                 "village",
                 &[],
                 villages,
-                |r| {
-                    Ok(DeviceInfo {
-                        device_id: uuid_of(r.get(0)?)?,
-                        account_login: r.get(1)?,
-                        name: r.get(2)?,
-                        app_version: r.get(3)?,
-                        enrolled_ms: r.get(4)?,
-                        revoked_ms: r.get(5)?,
-                        last_seen_ms: r.get(6)?,
-                        max_device_seq: r.get(7)?,
-                        heartbeat: r
-                            .get_ref(8)?
-                            .as_str_or_null()?
-                            .and_then(|h| serde_json::from_str(h).ok()),
-                    })
-                },
+                device_info,
             )?;
             // A director of several of the villages is found once per village.
             let mut seen = std::collections::HashSet::new();
@@ -1968,11 +2084,9 @@ impl ConsoleStore for SqliteDatabase {
 
     async fn console_cursor(&self) -> Result<u64, StoreError> {
         self.read(|conn| {
-            Ok(
-                conn.query_row("SELECT seq FROM console_cursor WHERE id=1", [], |r| {
-                    r.get::<_, i64>(0)
-                })? as u64,
-            )
+            Ok(conn
+                .prepare_cached(sql::CONSOLE_CURSOR)?
+                .query_row([], |r| r.get::<_, i64>(0))? as u64)
         })
         .await
     }
@@ -1980,32 +2094,33 @@ impl ConsoleStore for SqliteDatabase {
     async fn console_touched(&self, after_seq: u64, limit: i64) -> Result<Touched, StoreError> {
         self.read(move |conn| {
             let tx = conn.unchecked_transaction()?;
-            let last: Option<i64> = tx.query_row(
-                "SELECT max(server_seq) FROM (SELECT server_seq FROM feed WHERE server_seq > ? ORDER BY server_seq LIMIT ?)",
-                params![after_seq as i64, limit],
-                |r| r.get(0),
-            )?;
+            let last: Option<i64> = tx
+                .prepare_cached(sql::FEED_WINDOW_END)?
+                .query_row(params![after_seq as i64, limit], |r| r.get(0))?;
             let Some(last) = last else {
-                return Ok(Touched { child_ids: Vec::new(), last_seq: after_seq, more: false });
+                return Ok(Touched {
+                    child_ids: Vec::new(),
+                    last_seq: after_seq,
+                    more: false,
+                });
             };
-            let mut st = tx.prepare_cached(
-                "SELECT DISTINCT CASE WHEN c.table_name='child' THEN c.row_id ELSE r.child_id END
-                 FROM feed f JOIN changes c ON c.op_id=f.op_id
-                 LEFT JOIN rows r ON r.table_name=c.table_name AND r.row_id=c.row_id
-                 WHERE f.server_seq > ? AND f.server_seq <= ?",
-            )?;
+            let mut st = tx.prepare_cached(sql::TOUCHED_CHILDREN)?;
             let mut ids = Vec::new();
-            for r in st.query_map(params![after_seq as i64, last], |r| r.get::<_, Option<Vec<u8>>>(0))? {
+            for r in st.query_map(params![after_seq as i64, last], |r| {
+                r.get::<_, Option<Vec<u8>>>(0)
+            })? {
                 if let Some(b) = r? {
                     ids.push(uuid_of(b)?);
                 }
             }
-            let more = tx
-                .prepare_cached("SELECT 1 FROM feed WHERE server_seq > ? LIMIT 1")?
-                .exists([last])?;
+            let more = tx.prepare_cached(sql::FEED_AFTER)?.exists([last])?;
             drop(st);
             tx.commit()?;
-            Ok(Touched { child_ids: ids, last_seq: last as u64, more })
+            Ok(Touched {
+                child_ids: ids,
+                last_seq: last as u64,
+                more,
+            })
         })
         .await
     }
@@ -2069,12 +2184,34 @@ impl ConsoleStore for SqliteDatabase {
         update: ProjectionUpdate,
     ) -> Result<bool, StoreError> {
         self.write(move |conn| {
-            let now: i64 = conn.query_row("SELECT seq FROM console_cursor WHERE id=1", [], |r| r.get(0))?;
+            let now: i64 = conn.prepare_cached(sql::CONSOLE_CURSOR)?.query_row([], |r| r.get(0))?;
             if now as u64 != from_seq {
                 return Ok(false);
             }
+            // The township summaries: those of the children's townships before and
+            // after are stale (a view recomputes them); the visits per day lose the
+            // replaced visits here and gain the new ones below.
+            for c in &update.children {
+                conn.prepare_cached(
+                    "UPDATE console_area_counts SET as_of = '' WHERE township = (SELECT parent FROM places WHERE code = ?1)",
+                )?
+                .execute([&c.village])?;
+            }
             for id in &update.child_ids {
                 let b = id.as_bytes().as_slice();
+                conn.prepare_cached(
+                    "UPDATE console_area_counts SET as_of = '' WHERE township IN (
+                        SELECT p.parent FROM console_children c JOIN places p ON p.code = c.village WHERE c.child_id = ?1)",
+                )?
+                .execute([b])?;
+                conn.prepare_cached(
+                    "UPDATE console_area_visits AS a SET n = a.n - d.n FROM (
+                        SELECT p.parent AS township, v.visited_on AS visited_on, count(*) AS n
+                        FROM console_visits v JOIN places p ON p.code = v.village
+                        WHERE v.child_id = ?1 GROUP BY 1, 2) AS d
+                     WHERE a.township = d.township AND a.visited_on = d.visited_on",
+                )?
+                .execute([b])?;
                 conn.prepare_cached("DELETE FROM console_children WHERE child_id=?")?.execute([b])?;
                 conn.prepare_cached("DELETE FROM console_visits WHERE child_id=?")?.execute([b])?;
                 conn.prepare_cached("DELETE FROM console_referrals WHERE child_id=?")?.execute([b])?;
@@ -2105,13 +2242,39 @@ impl ConsoleStore for SqliteDatabase {
                 st.execute(params![v.visit_id.as_bytes().as_slice(), v.child_id.as_bytes().as_slice(), v.village, v.visited_on])?;
             }
             let mut st = conn.prepare_cached(
+                "INSERT INTO console_area_visits (township, visited_on, n)
+                 SELECT p.parent, v.visited_on, count(*) FROM console_visits v JOIN places p ON p.code = v.village
+                 WHERE v.child_id = ?1 AND p.parent IN (SELECT township FROM console_area_counts)
+                 GROUP BY 1, 2
+                 ON CONFLICT (township, visited_on) DO UPDATE SET n = n + excluded.n",
+            )?;
+            for id in &update.child_ids {
+                st.execute([id.as_bytes().as_slice()])?;
+            }
+            let mut st = conn.prepare_cached(
                 "INSERT INTO console_referrals (referral_id, child_id, village, report, feedback_due_on, open) VALUES (?,?,?,?,?,?)",
             )?;
             for r in &update.referrals {
                 st.execute(params![r.referral_id.as_bytes().as_slice(), r.child_id.as_bytes().as_slice(), r.village, r.report, r.feedback_due_on, r.open])?;
             }
-            conn.execute("UPDATE console_cursor SET seq=? WHERE id=1", [to_seq as i64])?;
+            conn.prepare_cached(sql::SET_CONSOLE_CURSOR)?.execute([to_seq as i64])?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn console_child_names(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let ids: Vec<Vec<u8>> = ids.iter().map(|u| u.as_bytes().to_vec()).collect();
+        self.read(move |conn| {
+            let mut st =
+                conn.prepare_cached("SELECT name FROM console_children WHERE child_id=?1")?;
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(name) = st.query_row([&id], |r| r.get::<_, String>(0)).optional()? {
+                    out.push((uuid_of(id)?, name));
+                }
+            }
+            Ok(out)
         })
         .await
     }
@@ -2178,57 +2341,63 @@ impl ConsoleStore for SqliteDatabase {
         .await
     }
 
-    async fn console_village_counts(
+    async fn console_area_counts(
         &self,
-        villages: VillageSet<'_>,
+        townships: &[String],
+        today: &str,
+    ) -> Result<Vec<AreaCounts>, StoreError> {
+        let (townships, today) = (townships.to_vec(), today.to_string());
+        self.read(move |conn| area_counts(conn, &townships, &today))
+            .await
+    }
+
+    async fn console_refresh_areas(
+        &self,
+        townships: &[String],
         today: &str,
         expiring_by: &str,
-    ) -> Result<Vec<VillageCounts>, StoreError> {
-        let list = match villages {
-            VillageSet::All => None,
-            VillageSet::Only(v) => Some(v.to_vec()),
-        };
-        let (today, expiring_by) = (today.to_string(), expiring_by.to_string());
-        self.read(move |conn| {
-            let villages = list.as_deref().map_or(VillageSet::All, VillageSet::Only);
-            let mut counts: BTreeMap<String, VillageCounts> = BTreeMap::new();
-            for c in for_villages(
-                conn,
-                CHILD_COUNTS_SQL,
-                "village",
-                &[&today, &expiring_by],
-                villages,
-                |r| {
-                    Ok(VillageCounts {
-                        village: r.get(0)?,
-                        children: r.get(1)?,
-                        red: r.get(2)?,
-                        yellow: r.get(3)?,
-                        blue: r.get(4)?,
-                        overdue: r.get(5)?,
-                        agreements_missing: r.get(6)?,
-                        agreements_expiring: r.get(7)?,
-                        ..Default::default()
-                    })
-                },
-            )? {
-                counts.insert(c.village.clone(), c);
-            }
-            let late: Vec<(String, i64, i64)> = for_villages(
-                conn,
-                LATE_REFERRALS_SQL,
-                "r.village",
-                &[&today],
-                villages,
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            for (village, reports, referrals) in late {
-                if let Some(c) = counts.get_mut(&village) {
-                    c.reports_late = reports;
-                    c.referrals_late = referrals;
+    ) -> Result<Vec<AreaCounts>, StoreError> {
+        let (townships, today, expiring_by) = (
+            townships.to_vec(),
+            today.to_string(),
+            expiring_by.to_string(),
+        );
+        // On the writer thread: no fold runs in between.
+        self.write(move |conn| {
+            for t in &townships {
+                let known = conn
+                    .prepare_cached(sql::AREA_KNOWN)?
+                    .query_row([t], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !known {
+                    conn.prepare_cached(sql::FORGET_AREA_VISITS)?.execute([t])?;
+                    conn.prepare_cached(sql::COUNT_AREA_VISITS)?.execute([t])?;
                 }
+                conn.prepare_cached(sql::REFRESH_AREA_COUNTS)?
+                    .execute(params![t, today, expiring_by])?;
             }
-            Ok(counts.into_values().collect())
+            area_counts(conn, &townships, &today)
+        })
+        .await
+    }
+
+    async fn console_area_visits_per_day(
+        &self,
+        townships: &[String],
+        since: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let (list, since) = (scopes_json(townships), since.to_string());
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT visited_on, sum(n) FROM console_area_visits
+                 WHERE township IN (SELECT value FROM json_each(?1)) AND visited_on >= ?2
+                 GROUP BY visited_on HAVING sum(n) > 0 ORDER BY visited_on",
+            )?;
+            let rows = st
+                .query_map(params![list, since], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
         .await
     }

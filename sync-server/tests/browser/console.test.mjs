@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, RawDevice, launch, backends, daysAgo, firstLogin, login, figures, fieldctl } from './harness.mjs';
+import { createServer } from 'node:http';
+import { Server, RawDevice, launch, backends, daysAgo, firstLogin, login, figures, fieldctl, hasChinese, labels, uuid7, repo } from './harness.mjs';
 
 // What the CLI imports before the server starts: the city, the county with its admin,
 // and a second township whose supervisor must not see the first.
@@ -96,10 +97,10 @@ for (const backend of backends()) {
       const [res] = await Promise.all([admin.waitForNavigation(), admin.click('#roster-form button[type=submit]')]);
       assert.equal(res.status(), 400);
       assert.match(await admin.textContent('#error'), /名册第 2 行有误/);
-      // The Chinese line says what is wrong in Chinese; English only on its own line.
-      const zhLine = await admin.$eval('#error', (el) => el.firstChild.textContent);
-      assert.match(zhLine, /“NOPE”须是前面已列出的村/);
-      assert.doesNotMatch(zhLine, /parent|must|listed/, zhLine);
+      // One language: the error says what is wrong in Chinese, with no English line.
+      const error = await admin.textContent('#error');
+      assert.match(error, /“NOPE”须是前面已列出的村/);
+      assert.doesNotMatch(error.replace('NOPE', ''), /[A-Za-z]{3,}/, error);
     });
 
     await t.test('the supervisor sees the exact counts of the known township', async () => {
@@ -130,7 +131,7 @@ for (const backend of backends()) {
       assert.equal(f.overdue_not_visited, 2);
       assert.equal(f.overdue_visited_unsynced, 1);
       assert.equal(await sup.getAttribute(`#overdue tr[data-child="${known.ids.C}"]`, 'data-state'), 'visited_unsynced');
-      assert.match(await sup.textContent('#directors tr[data-login="dir-v11"]'), /9 条/);
+      assert.match(await sup.textContent('#directors tr[data-login="dir-v11"] .pending'), /9 条记录/);
     });
 
     await t.test('drill-down to a director and a child, ID number masked, the view logged', async () => {
@@ -142,22 +143,112 @@ for (const backend of backends()) {
       assert.equal((await sup.textContent('#child-fields tr[data-field="id_number"] td')).trim(), '3706**********1234');
       assert.ok(!(await sup.content()).includes(ID_NUMBER), 'the full ID number is never sent');
       await admin.goto(server.url('/console/admin/access-log'));
+      // The access log in names: who, what, whom; no codes or ids.
       const log = await admin.textContent('#people-log');
-      assert.match(log, new RegExp(`sup-t1\\s*view_child\\s*${known.ids.A}`));
-      assert.match(log, /sup-t1\s*view_director\s*dir-v11/);
+      assert.match(log, /督导员向阳\s*查看儿童档案\s*甲童/);
+      assert.match(log, /督导员向阳\s*查看儿童主任\s*儿童主任一村/);
+      assert.ok(!log.includes(known.ids.A) && !log.includes('view_child') && !log.includes('sup-t1'), log);
     });
 
     await t.test('exports are files of the overdue list and the overview, logged', async () => {
       const csv = await sup.evaluate(async () => (await fetch('/console/export/overdue.csv?place=T1')).text());
       assert.match(csv, /甲童/);
-      assert.match(csv, /已走访未同步/);
+      assert.match(csv, /已走访，未同步/);
       const head = await sup.evaluate(async () => {
         const b = new Uint8Array(await (await fetch('/console/export/overview.xlsx?place=T1')).arrayBuffer());
         return String.fromCharCode(b[0], b[1]);
       });
       assert.equal(head, 'PK', 'an XLSX (zip) workbook');
+      const named = await sup.evaluate(async () => (await fetch('/console/export/overdue.xlsx?place=T1')).headers.get('content-disposition'));
+      assert.match(decodeURIComponent(named.split("UTF-8''")[1]), new RegExp(`^逾期名单-向阳街道-${daysAgo(0)}\\.xlsx$`));
       await admin.goto(server.url('/console/admin/access-log'));
-      assert.match(await admin.textContent('#people-log'), /export\s*overview-T1\.xlsx/);
+      assert.match(await admin.textContent('#people-log'), /导出\s*概况 · 向阳街道 \(XLSX\)/);
+    });
+
+    await t.test('a lost phone: before the click the admin reads its unsent records and files; the quarantine reads in names; the supervisor is told', async () => {
+      // dir-v12's second phone: its last push sent 1 of the 12 records it reported, none of its 3 files.
+      const lost = new RawDevice(server, server.provision('dir-v12'));
+      lost.row('child', 'V12', { notes: '奶奶腿脚不便' }, known.ids.D);
+      const r = await lost.push({ pending_changes: 12, pending_blobs: 3, oldest_pending_secs: 3 * 86400 });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      await admin.goto(server.url('/console/admin'));
+      const phones = `#accounts tr[data-login="dir-v12"] tr[data-device]`;
+      assert.equal((await admin.$$(phones)).length, 2, 'a director with two phones is one row with both phones inside');
+      const row = `#accounts tr[data-device="${lost.id}"]`;
+      assert.match(await admin.textContent(`${row} .pending`), /^11 条记录 · 3 个照片或签名文件$/);
+      await Promise.all([admin.waitForNavigation(), admin.click(`${row} [data-action="revoke"]`)]);
+      const what = await admin.textContent('#revoke-what');
+      assert.match(what, /还有 11 条未上传的记录、3 个未上传的照片或签名文件/);
+      assert.match(what, /交到隔离区/);
+      assert.match(what, /3 个未上传的照片或签名文件无法交出/);
+      if (server.backend === 'sqlite') await admin.screenshot({ path: join(repo, 'docs/screenshots/console-revoke.png'), fullPage: true });
+      await Promise.all([admin.waitForNavigation(), admin.click('#revoke-confirm')]);
+      // The phone's next contact hands over a red visit it never sent, and is refused.
+      const visit = lost.row('visit', 'V12', { child_id: known.ids.D, visited_at: `${daysAgo(1)}T01:30:00+00:00`, mode: 'home', visitor: '儿童主任', checklist: { safety: { status: 'abnormal', note: '门锁坏了' } }, risk_colour: 'red', emergency: false, actions: [] });
+      const refused = await lost.push({ pending_changes: 9, pending_blobs: 3 });
+      assert.equal(refused.status, 401);
+      await admin.goto(server.url(`/console/admin/devices/${lost.id}/quarantine`));
+      const q = await admin.textContent(`#quarantine tr[data-row="${visit}"]`);
+      for (const want of ['丁童', '走访记录', '红色（立即干预）', `${daysAgo(1)} 09:30`, '安全：异常（门锁坏了）', '入户走访']) assert.ok(q.includes(want), `${want} in ${q}`);
+      const page = await admin.textContent('main');
+      for (const never of ['risk_colour', 'visited_at', 'child_id', 'abnormal', known.ids.D, lost.id]) assert.ok(!page.includes(never), `${never} on the quarantine page`);
+      if (server.backend === 'sqlite') await admin.screenshot({ path: join(repo, 'docs/screenshots/console-quarantine.png'), fullPage: true });
+      await sup.goto(server.url('/console/overview'));
+      assert.match(await sup.textContent('#quarantine-note'), /已停用的手机“[^”]+”（儿童主任二村）交出了 \d+ 条未上传的记录/);
+    });
+
+    await t.test('one language at a time: the switch turns every page into English and back', async () => {
+      await sup.goto(server.url('/console/overview'));
+      assert.equal(await sup.getAttribute('html', 'lang'), 'zh-CN');
+      for (const l of await labels(sup)) assert.doesNotMatch(l, /[A-Za-z]/, `Chinese page, English label: ${l}`);
+      await Promise.all([sup.waitForNavigation(), sup.click('#lang-switch')]);
+      assert.match(sup.url(), /\/console\/overview$/, 'back on the same page');
+      assert.equal(await sup.getAttribute('html', 'lang'), 'en');
+      for (const path of ['/console/overview', '/console/directors/dir-v11', `/console/children/${known.ids.A}`]) {
+        await sup.goto(server.url(path));
+        for (const l of await labels(sup)) assert.ok(!hasChinese(l), `${path}: English page, Chinese label: ${l}`);
+      }
+      await sup.goto(server.url('/console/overview'));
+      assert.equal((await figures(sup)).children, 5);
+      assert.match(await sup.textContent('#overdue'), /Days overdue/);
+      if (server.backend === 'sqlite') await sup.screenshot({ path: join(repo, 'docs/screenshots/console-overview-en.png'), fullPage: true });
+      await Promise.all([sup.waitForNavigation(), sup.click('#lang-switch')]);
+      assert.equal(await sup.getAttribute('html', 'lang'), 'zh-CN');
+    });
+
+    await t.test('a page on another site can neither frame the console nor make it act; every page says so in its headers', async () => {
+      const res = await admin.goto(server.url('/console/admin'));
+      const h = res.headers();
+      assert.match(h['content-security-policy'], /frame-ancestors 'none'/);
+      assert.doesNotMatch(h['content-security-policy'], /unsafe-inline/);
+      assert.equal(h['x-frame-options'], 'DENY');
+      assert.equal(h['x-content-type-options'], 'nosniff');
+      const id = await admin.getAttribute('#accounts tr[data-login="dir-v12"] tr[data-device]', 'data-device');
+      const csrf = await admin.getAttribute('input[name=csrf]', 'value');
+      // Another origin (another port on the same host: the same site for cookies, so the session cookie goes along).
+      const evil = createServer((req, out) => {
+        out.writeHead(200, { 'content-type': 'text/html' });
+        out.end(req.url === '/frame'
+          ? `<iframe id="f" src="${server.url('/console/overview')}"></iframe>`
+          : `<form id="f" method="post" action="${server.url(`/console/admin/devices/${id}/revoke`)}"><input name="csrf" value="${csrf}"></form><script>document.getElementById('f').submit()</script>`);
+      });
+      await new Promise((ok) => evil.listen(0, '127.0.0.1', ok));
+      t.after(() => evil.close());
+      const at = `http://127.0.0.1:${evil.address().port}`;
+      const [post] = await Promise.all([
+        admin.waitForResponse((r) => r.url().endsWith(`/devices/${id}/revoke`)),
+        admin.goto(`${at}/post`),
+      ]);
+      assert.equal(post.status(), 403);
+      await admin.waitForSelector('#error');
+      assert.equal(await admin.getAttribute('#error', 'data-code'), 'cross_site');
+      await admin.goto(server.url('/console/admin'));
+      assert.match(await admin.textContent(`#accounts tr[data-device="${id}"]`), /在用/, 'nothing was revoked');
+      await admin.goto(`${at}/frame`);
+      await admin.waitForTimeout(500);
+      const framed = admin.frames().find((f) => f !== admin.mainFrame());
+      const inside = framed ? await framed.evaluate(() => document.body?.innerText ?? '').catch(() => '') : '';
+      assert.ok(!inside.includes('向阳街道'), "the console does not render inside another site's frame");
     });
 
     await t.test("another township's supervisor is refused: 403 and nothing rendered", async () => {
@@ -181,14 +272,14 @@ for (const backend of backends()) {
 
     await t.test('a forged CSRF token is refused and changes nothing', async () => {
       await admin.goto(server.url('/console/admin'));
-      const row = '#devices tr:has-text("dir-v12")';
+      const row = '#accounts tr[data-login="dir-v12"] tr[data-device]';
+      await Promise.all([admin.waitForNavigation(), admin.click(`${row} [data-action="revoke"]`)]);
       await admin.$$eval('input[name=csrf]', (els) => els.forEach((e) => { e.value = 'forged'; }));
-      admin.once('dialog', (d) => d.accept());
-      const [res] = await Promise.all([admin.waitForNavigation(), admin.click(`${row} button[data-action="revoke"]`)]);
+      const [res] = await Promise.all([admin.waitForNavigation(), admin.click('#revoke-confirm')]);
       assert.equal(res.status(), 403);
       assert.equal(await admin.getAttribute('#error', 'data-code'), 'csrf_mismatch');
       await admin.goto(server.url('/console/admin'));
-      assert.match(await admin.textContent(row), /在用 active/, 'the device was not revoked');
+      assert.match(await admin.textContent(row), /在用/, 'the device was not revoked');
       // A cross-site form post carries no session at all (SameSite=Strict) and no token.
       const status = await sup.evaluate(async () => (await fetch('/console/logout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=nope' })).status);
       assert.equal(status, 403);
@@ -204,9 +295,10 @@ for (const backend of backends()) {
       assert.equal(JSON.parse(fieldctl(phone, ['--json', 'roster']).out).length, 3, 'the phone holds its village');
       const id = JSON.parse(fieldctl(phone, ['--json', 'status']).out).device_id;
       await admin.goto(server.url('/console/admin'));
-      admin.once('dialog', (d) => d.accept());
-      await Promise.all([admin.waitForNavigation(), admin.click(`#devices tr[data-device="${id}"] button[data-action="revoke"]`)]);
-      assert.match(await admin.textContent('#notice'), /已停用手机 lost-phone/);
+      await Promise.all([admin.waitForNavigation(), admin.click(`#accounts tr[data-device="${id}"] [data-action="revoke"]`)]);
+      assert.match(await admin.textContent('#revoke-what'), /从未上传过记录/, 'a phone that never sent records never reported its counts');
+      await Promise.all([admin.waitForNavigation(), admin.click('#revoke-confirm')]);
+      assert.match(await admin.textContent('#notice'), /已停用儿童主任一村的手机“lost-phone”/);
       const sync = fieldctl(phone, ['sync']);
       assert.notEqual(sync.code, 0);
       assert.match(sync.out, /停用|revoked/);
@@ -214,7 +306,7 @@ for (const backend of backends()) {
     });
 
     await t.test('logout ends the session; repeated wrong passwords lock the login', async () => {
-      await Promise.all([sup.waitForNavigation(), sup.click('header button[type=submit]')]);
+      await Promise.all([sup.waitForNavigation(), sup.click('#logout')]);
       assert.match(sup.url(), /\/console\/login$/);
       await sup.goto(server.url('/console/overview'));
       assert.match(sup.url(), /\/console\/login$/, 'no session any more');
@@ -222,12 +314,12 @@ for (const backend of backends()) {
       for (let i = 0; i < 5; i++) {
         await sup.fill('input[name=login]', 'sup-t1');
         await sup.fill('input[name=password]', `wrong-${i}`);
-        [last] = await Promise.all([sup.waitForNavigation(), sup.click('button[type=submit]')]);
+        [last] = await Promise.all([sup.waitForNavigation(), sup.click('#submit')]);
       }
       assert.equal(last.status(), 429);
       await sup.fill('input[name=login]', 'sup-t1');
       await sup.fill('input[name=password]', PASSWORD);
-      const [res] = await Promise.all([sup.waitForNavigation(), sup.click('button[type=submit]')]);
+      const [res] = await Promise.all([sup.waitForNavigation(), sup.click('#submit')]);
       assert.equal(res.status(), 429, 'locked even with the right password');
       assert.match(await sup.textContent('#login-error'), /登录失败次数过多/);
     });

@@ -161,7 +161,7 @@ export async function firstLogin(page, server, login, code, password) {
   await page.fill('input[name=code]', code);
   await page.fill('input[name=new_password]', password);
   await page.fill('input[name=repeat]', password);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForNavigation(), page.click('#submit')]);
 }
 
 /** Login with a password. */
@@ -169,10 +169,20 @@ export async function login(page, server, login, password) {
   await page.goto(server.url('/console/login'));
   await page.fill('input[name=login]', login);
   await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForNavigation(), page.click('#submit')]);
 }
 
 /** The figure cards of the page, by name. */
 export async function figures(page) {
   return page.$$eval('[data-figure]', (els) => Object.fromEntries(els.map((e) => [e.dataset.figure, Number(e.textContent.trim())])));
+}
+
+/** Whether a text has Chinese characters in it. */
+export function hasChinese(s) {
+  return /[\u4e00-\u9fff]/.test(s);
+}
+
+/** The label texts of a page: table headers, figure labels, navigation, headings, buttons (not the language switch). */
+export async function labels(page) {
+  return page.$$eval('th, .card .l, nav a, h2, button:not(#lang-switch), label', (els) => els.map((e) => e.textContent.trim()).filter(Boolean));
 }

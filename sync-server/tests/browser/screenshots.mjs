@@ -31,11 +31,18 @@ try {
   await sup.click('#children tr[data-child] a');
   await sup.waitForLoadState();
   await shot(sup, 'child');
+  // The same supervisor in English (the switch in the header).
+  await sup.goto(server.url('/console/overview'));
+  await Promise.all([sup.waitForNavigation(), sup.click('#lang-switch')]);
+  await shot(sup, 'overview-en');
+  await Promise.all([sup.waitForNavigation(), sup.click('#lang-switch')]);
   const county = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })).newPage();
   await firstLogin(county, server, 'admin-370602', code('admin-370602'), 'demo-password-2');
   await shot(county, 'county');
   await county.goto(server.url('/console/admin'));
   await shot(county, 'accounts');
+  await county.goto(server.url('/console/admin/access-log'));
+  await shot(county, 'access-log');
   const city = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })).newPage();
   await firstLogin(city, server, 'admin-3706', code('admin-3706'), 'demo-password-3');
   await shot(city, 'city');

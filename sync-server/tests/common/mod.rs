@@ -1,6 +1,7 @@
 //! Test harness: a real server on 127.0.0.1 and a random port, in-process, over a fresh
-//! SQLite data folder or a fresh PostgreSQL database (when `TONGHU_TEST_DATABASE_URL`
-//! is set; with `CI=true` and no URL the PostgreSQL tests fail instead of skipping).
+//! SQLite data folder or a fresh PostgreSQL database (`TONGHU_TEST_DATABASE_URL`; a
+//! PostgreSQL test without it fails — [`service_missing`] — and the `no-services`
+//! nextest profile leaves those tests out, counted as skipped).
 //! Blobs on disk, or in a bucket of a local S3-compatible server ([`moto`]).
 #![allow(dead_code)]
 
@@ -26,18 +27,16 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// A fresh PostgreSQL database, or None (skip) when no server is configured
-    /// outside CI. Panics in CI without a URL.
+    /// A fresh PostgreSQL database. Fails the test when no server is configured.
     pub async fn postgres() -> Option<Backend> {
         let Some(url) = std::env::var("TONGHU_TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())
         else {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true but TONGHU_TEST_DATABASE_URL is unset: the PostgreSQL tests must run in CI (eval \"$(scripts/postgres.sh)\")");
-            }
-            eprintln!("skipping: TONGHU_TEST_DATABASE_URL is unset");
-            return None;
+            service_missing(
+                "PostgreSQL (TONGHU_TEST_DATABASE_URL is unset)",
+                "eval \"$(scripts/postgres.sh)\" first",
+            );
         };
         let name = format!("tonghu_t_{}", Uuid::now_v7().simple());
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -60,6 +59,13 @@ impl Backend {
             .unwrap_or_default();
         Some(Backend::Postgres(format!("{base}/{name}{query}")))
     }
+}
+
+/// A service a test needs is not there: the test fails, saying what to do. It never
+/// passes without having run (`CI=true` or not); `cargo nextest run --profile
+/// no-services` leaves every such test out by name and counts it as skipped.
+pub fn service_missing(what: &str, how: &str) -> ! {
+    panic!("{what} is missing: {how}. Tests that need it fail without it, never pass: `cargo nextest run --profile no-services` leaves them out and counts them as skipped.")
 }
 
 /// Runs one test body on SQLite and on PostgreSQL: `backend_tests!(name, …)` makes
@@ -145,6 +151,7 @@ impl TestServer {
             },
             blobs,
             max_ahead_ms: sync_core::hlc::DEFAULT_MAX_AHEAD_MS,
+            latest_app_version: None,
         };
         let state = sync_server::server::build_state(settings)
             .await

@@ -59,11 +59,10 @@ pub fn python() -> String {
 }
 
 fn moto_missing(why: &str) -> Option<Moto> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true but moto cannot run ({why}): the S3 tests must run in CI (scripts/install-deps.sh --test installs moto[server])");
-    }
-    eprintln!("skipping: moto cannot run ({why}); python3 -m pip install 'moto[server]'");
-    None
+    super::service_missing(
+        &format!("moto, the S3 stand-in ({why})"),
+        "scripts/install-deps.sh --test installs moto[server]",
+    )
 }
 
 fn free_port() -> u16 {
@@ -80,8 +79,8 @@ fn xml_field(body: &str, tag: &str) -> Option<String> {
 }
 
 impl Moto {
-    /// Starts moto with signature checking and an access key; `None` (skip) when moto is
-    /// not installed outside CI. Panics in CI without moto, or when moto does not start.
+    /// Starts moto with signature checking and an access key. Fails the test when moto
+    /// is not installed (see `service_missing`) or does not start.
     pub async fn start() -> Option<Moto> {
         let py = python();
         match Command::new(&py)

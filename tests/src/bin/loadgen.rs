@@ -57,10 +57,38 @@ struct Args {
     /// Hide the progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Use servers already running behind this address (a load balancer in front of
+    /// several processes, `scripts/bench-scale-out.sh`) instead of starting one; the
+    /// roster and devices go into `--database-url` with `sync-server admin`.
+    #[arg(long)]
+    server_url: Option<String>,
+    /// The server's `--data` folder when `--server-url` is a server on SQLite (for
+    /// `sync-server admin`).
+    #[arg(long, requires = "server_url")]
+    server_data: Option<PathBuf>,
+    /// Before the burst, write this file and wait until it is removed: a script takes
+    /// its "before" figures (stored rows, CPU) there, then starts the burst by removing
+    /// it (and may kill a server mid-burst).
+    #[arg(long)]
+    pause_before_burst: Option<PathBuf>,
+    /// The same after the burst (before `--check-all`): the "after" figures.
+    #[arg(long)]
+    pause_after_burst: Option<PathBuf>,
+    /// A device's failed sync is tried again under a short back-off (1 s up to 8 s,
+    /// 10 tries), as the app's runner does: a server killed mid-burst costs retries,
+    /// not errors. Failed tries are counted in the report.
+    #[arg(long)]
+    retry: bool,
+    /// After the burst, every device syncs once more and compares its villages'
+    /// checksums with the server (verify): a mismatch or anything left unsent counts
+    /// as an error.
+    #[arg(long)]
+    check_all: bool,
 }
 
 struct Server {
-    child: Child,
+    /// None: servers started by someone else (`--server-url`).
+    child: Option<Child>,
     url: String,
     data: PathBuf,
     database_url: Option<String>,
@@ -86,8 +114,10 @@ impl Server {
 
     /// Resident memory of the server process (current, peak), bytes.
     fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
+        let Some(pid) = self.pid() else {
+            return (0, 0);
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let kb = |key: &str| {
             status
                 .lines()
@@ -101,10 +131,18 @@ impl Server {
     }
 }
 
+impl Server {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -140,6 +178,17 @@ fn roster_csv(devices: usize) -> String {
 fn start_server(args: &Args, work: &Path) -> Result<Server> {
     let data = work.join("server");
     std::fs::create_dir_all(&data)?;
+    if let Some(url) = &args.server_url {
+        if args.database_url.is_none() && args.server_data.is_none() {
+            bail!("--server-url needs the servers' storage: --database-url or --server-data");
+        }
+        return Ok(Server {
+            child: None,
+            url: url.trim_end_matches('/').to_string(),
+            data: args.server_data.clone().unwrap_or(data),
+            database_url: args.database_url.clone(),
+        });
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -159,7 +208,7 @@ fn start_server(args: &Args, work: &Path) -> Result<Server> {
         .stderr(Stdio::inherit())
         .spawn()?;
     let server = Server {
-        child,
+        child: Some(child),
         url: format!("http://127.0.0.1:{port}"),
         data,
         database_url: args.database_url.clone(),
@@ -394,7 +443,7 @@ fn main() -> Result<()> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let (peak, stop) = (peak_rss.clone(), stop.clone());
-        let pid = server.child.id();
+        let pid = server.pid().unwrap_or(0);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let status =
@@ -412,14 +461,38 @@ fn main() -> Result<()> {
     };
     let (rss_before, _) = server.memory();
     let burst = bar(args.quiet, args.devices as u64, "burst");
-    let server_cpu_before = cpu_seconds(server.child.id());
+    let server_cpu_before = server.pid().map_or(0.0, cpu_seconds);
     let own_cpu_before = cpu_seconds(std::process::id());
+    if let Some(f) = &args.pause_before_burst {
+        std::fs::write(f, b"")?;
+        eprintln!("loadgen: waiting for {} to be removed", f.display());
+        while f.exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let started = Instant::now();
+    let failed_tries = AtomicU64::new(0);
+    let policy = field_store::retry::RetryPolicy {
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(8),
+        max_attempts: 10,
+    };
     pool(args.devices, args.concurrency, |i| {
         let r = (|| -> Result<()> {
             let mut store = open_device(&work, i)?;
-            let rep =
-                field_store::sync::sync_once(&mut store, &SyncOptions::default(), &mut |_| {})?;
+            let rep = if args.retry {
+                field_store::sync::sync_with_retry(
+                    &mut store,
+                    &SyncOptions::default(),
+                    &policy,
+                    &mut |_| {},
+                    |_, _, _| {
+                        failed_tries.fetch_add(1, Ordering::Relaxed);
+                    },
+                )?
+            } else {
+                field_store::sync::sync_once(&mut store, &SyncOptions::default(), &mut |_| {})?
+            };
             latencies.lock().unwrap().extend_from_slice(&rep.request_ms);
             let mut t = totals.lock().unwrap();
             t.0 += rep.pushed;
@@ -440,12 +513,54 @@ fn main() -> Result<()> {
         burst.inc(1);
     });
     let elapsed = started.elapsed();
-    let server_cpu = cpu_seconds(server.child.id()) - server_cpu_before;
+    let server_cpu = server.pid().map_or(0.0, cpu_seconds) - server_cpu_before;
     let own_cpu = cpu_seconds(std::process::id()) - own_cpu_before;
     burst.finish();
     stop.store(true, Ordering::Relaxed);
     sampler.join().ok();
     let (_, hwm) = server.memory();
+
+    if let Some(f) = &args.pause_after_burst {
+        std::fs::write(f, format!("{}", elapsed.as_secs_f64()))?;
+        while f.exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    // --- every device against the server (after the burst, not timed) -------------
+    let mismatched = AtomicU64::new(0);
+    if args.check_all {
+        let check = bar(args.quiet, args.devices as u64, "check");
+        pool(args.devices, args.concurrency.min(16), |i| {
+            let r = (|| -> Result<()> {
+                let mut store = open_device(&work, i)?;
+                let rep = field_store::sync::sync_with_retry(
+                    &mut store,
+                    &SyncOptions::default(),
+                    &policy,
+                    &mut |_| {},
+                    |_, _, _| {},
+                )?;
+                let st = store.status()?;
+                if !rep.mismatched_scopes.is_empty() || rep.pushed > 0 || st.outbox_changes > 0 {
+                    mismatched.fetch_add(1, Ordering::Relaxed);
+                    bail!(
+                        "device {i} differs from the server: villages {:?}, {} changes sent late",
+                        rep.mismatched_scopes,
+                        rep.pushed
+                    );
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                if errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                    eprintln!("check device {i}: {e:#}");
+                }
+            }
+            check.inc(1);
+        });
+        check.finish();
+    }
 
     // --- bytes on the wire per visit, beside a naive whole-record sync ------------
     let (per_visit, naive_file, naive_row) = {
@@ -497,6 +612,9 @@ fn main() -> Result<()> {
         "latency_ms_p99": percentile(&lat, 0.99),
         "latency_ms_max": lat.last().copied().unwrap_or(0),
         "errors": errors.load(Ordering::Relaxed),
+        "failed_tries_retried": failed_tries.load(Ordering::Relaxed),
+        "checked_against_server": args.check_all,
+        "devices_differing_from_server": mismatched.load(Ordering::Relaxed),
         "setup_seconds_first_sync_no_photos": setup_seconds,
         "server_cpu_seconds_burst": server_cpu,
         "loadgen_cpu_seconds_burst": own_cpu,

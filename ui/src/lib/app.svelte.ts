@@ -3,6 +3,7 @@
 // here write them.
 
 import { api, on, asUserError } from './api';
+import { setCorrectedNow } from './format';
 import { i18n } from './i18n.svelte';
 import type { AppState, Home, SyncProgressView, SyncState, Term, UserError, VocabList, Vocabulary } from './types';
 
@@ -28,7 +29,7 @@ export async function boot() {
     on('app_state', setAppState);
     on('sync_state', (s) => {
       const finished = app.sync !== null && !!s.last_success_at && s.last_success_at !== app.sync.last_success_at;
-      app.sync = s;
+      setSync(s);
       if (!s.in_flight) app.progress = null;
       // A round that finished may have brought the account's villages as the county
       // changed them: read the app state (villages and their names) again.
@@ -78,9 +79,16 @@ export async function loadVocabulary() {
   }
 }
 
+/** Takes a sync state from the core: what the badge and the sync screen show, and the
+ *  corrected clock every age on screen is measured against. */
+export function setSync(s: SyncState) {
+  setCorrectedNow(s.now);
+  app.sync = s;
+}
+
 export async function refreshSync() {
   try {
-    app.sync = await api.syncState();
+    setSync(await api.syncState());
   } catch {
     /* the badge keeps its last known state */
   }

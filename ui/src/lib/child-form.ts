@@ -36,6 +36,16 @@ export function childToForm(c: ChildView): ChildFormValue {
   };
 }
 
+/** The form pre-filled from a task's finding (`TaskDetail.register`): what the list
+ *  says of the child, the ID number masked as the core sent it. */
+export function newChildToForm(n: NewChild): ChildFormValue {
+  return {
+    ...emptyChild(n.village_code),
+    name: n.name ?? '', sex: n.sex ?? '', birth_date: n.birth_date ?? '', id_number: n.id_number ?? '',
+    categories: [...(n.categories ?? [])],
+  };
+}
+
 const opt = (v: string) => (v.trim() === '' ? undefined : v.trim());
 
 /** The `add_child` input (blanks left out). */

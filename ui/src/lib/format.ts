@@ -8,8 +8,35 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
+/** The deployment's zone, China Standard Time (UTC+8, no daylight saving): every date
+ *  and time on screen is in it, whatever zone the phone is set to — the device's own
+ *  days are (field-store's `today`, `now_china_rfc3339`). */
+export const ZONE_OFFSET_MS = 8 * HOUR;
+
+/** How far the phone's own clock is from the device's corrected clock
+ *  (`SyncState.now` − the WebView's `Date.now()` when it arrived). */
+let skewMs = 0;
+
+/** Takes the corrected clock's reading (`SyncState.now`, RFC 3339): every age and
+ *  "today" on screen is measured against it from then on, not the phone's own clock. */
+export function setCorrectedNow(iso: string | null | undefined, at: number = Date.now()): void {
+  const t = iso ? Date.parse(iso) : NaN;
+  if (!Number.isNaN(t)) skewMs = t - at;
+}
+
+/** Now on the device's corrected clock, ms since the epoch. */
+export function nowMs(): number {
+  return Date.now() + skewMs;
+}
+
+/** The calendar fields of a moment in the deployment's zone. */
+function inZone(ms: number): { y: number; mo: number; d: number; h: number; mi: number } {
+  const z = new Date(ms + ZONE_OFFSET_MS);
+  return { y: z.getUTCFullYear(), mo: z.getUTCMonth() + 1, d: z.getUTCDate(), h: z.getUTCHours(), mi: z.getUTCMinutes() };
+}
+
 /** "3 分钟前" / "3 min ago"; a date for anything older than a week. */
-export function relativeTime(lang: Lang, iso: string, now: number = Date.now()): string {
+export function relativeTime(lang: Lang, iso: string, now: number = nowMs()): string {
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return iso;
   const d = Math.max(0, now - at);
@@ -32,21 +59,31 @@ export function day(lang: Lang, ymd: string | null | undefined): string {
 }
 
 /** A day without the year when it is this year ("10月2日", "2 Oct"). */
-export function shortDay(lang: Lang, ymd: string | null | undefined, now: Date = new Date()): string {
+export function shortDay(lang: Lang, ymd: string | null | undefined, now: number = nowMs()): string {
   if (!ymd) return '';
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(ymd);
-  if (!m || Number(m[1]) !== now.getFullYear()) return day(lang, ymd);
+  if (!m || Number(m[1]) !== inZone(now).y) return day(lang, ymd);
   const [mo, d] = [Number(m[2]), Number(m[3])];
   return lang === 'zh' ? `${mo}月${d}日` : `${d} ${EN_MONTHS[mo - 1]}`;
 }
 
-/** A timestamp as day and local time (hh:mm). */
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** A timestamp as day and time (hh:mm) in the deployment's zone. */
 export function dateTime(lang: Lang, iso: string): string {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return iso;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const ymd = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
-  return `${day(lang, ymd)} ${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const z = inZone(ms);
+  return `${day(lang, `${z.y}-${pad(z.mo)}-${pad(z.d)}`)} ${pad(z.h)}:${pad(z.mi)}`;
+}
+
+/** A moment ahead (`secs` from now) as a time of day in the deployment's zone
+ *  ("14:30"), with the day when it is not today. */
+export function timeAhead(lang: Lang, secs: number, now: number = nowMs()): string {
+  const at = now + secs * 1000;
+  const z = inZone(at);
+  const hm = `${pad(z.h)}:${pad(z.mi)}`;
+  return todayYmd(at) === todayYmd(now) ? hm : `${shortDay(lang, todayYmd(at), now)} ${hm}`;
 }
 
 /** A wait in words: seconds under a minute and a half, else whole minutes. */
@@ -89,7 +126,7 @@ export type BadgeTone = 'ok' | 'pending' | 'bad' | 'busy';
 export function syncBadge(
   lang: Lang,
   s: SyncState,
-  now: number = Date.now(),
+  now: number = nowMs(),
 ): { tone: BadgeTone; text: string; detail: string } {
   const when = s.last_success_at
     ? translate(lang, 'sync_last_success', { when: relativeTime(lang, s.last_success_at, now) })
@@ -116,18 +153,19 @@ export function shortLabel(label: string): string {
   return label.split(/[（(]/)[0].trim() || label;
 }
 
-/** Age in whole years on `today` from a YYYY-MM-DD birth date. */
-export function age(birth: string, today: Date = new Date()): number | null {
+/** Age in whole years on the day of `now` (in the deployment's zone) from a
+ *  YYYY-MM-DD birth date. */
+export function age(birth: string, now: number = nowMs()): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(birth);
   if (!m) return null;
-  let a = today.getFullYear() - Number(m[1]);
-  const mo = today.getMonth() + 1;
-  if (mo < Number(m[2]) || (mo === Number(m[2]) && today.getDate() < Number(m[3]))) a -= 1;
+  const z = inZone(now);
+  let a = z.y - Number(m[1]);
+  if (z.mo < Number(m[2]) || (z.mo === Number(m[2]) && z.d < Number(m[3]))) a -= 1;
   return a;
 }
 
-/** Today as YYYY-MM-DD in local time. */
-export function todayYmd(now: Date = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+/** The day of `now` as YYYY-MM-DD in the deployment's zone. */
+export function todayYmd(now: number = nowMs()): string {
+  const z = inZone(now);
+  return `${z.y}-${pad(z.mo)}-${pad(z.d)}`;
 }

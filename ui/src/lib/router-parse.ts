@@ -18,6 +18,8 @@ const patterns: [string, RegExp, string[]][] = [
   ['consent', /^\/child\/([^/]+)\/consent$/, ['id']],
   ['agreement', /^\/child\/([^/]+)\/agreement(?:\/([^/]+))?$/, ['id', 'draft']],
   ['agreement_version', /^\/child\/([^/]+)\/signed\/([^/]+)$/, ['id', 'version']],
+  ['task_register', /^\/task\/([^/]+)\/register$/, ['task']],
+  ['task', /^\/task\/([^/]+)$/, ['id']],
   ['sync', /^\/sync$/, []],
   ['settings', /^\/settings$/, []],
 ];

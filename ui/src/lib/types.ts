@@ -1,131 +1,15 @@
 // The device API's data: the TypeScript that crates/field-app generates from its Rust
 // types (ui/src/lib/api/gen, kept current by `cargo test -p field-app --test
-// typescript`), re-exported under one name, plus the few words only the UI uses.
+// generated`), re-exported under one name, plus the few words only the UI uses —
+// each derived from a generated type, never retyped.
 
-export type {
-  AgreementChild,
-  AgreementDraftInput,
-  AgreementDraftView,
-  AgreementPreview,
-  AgreementSigned,
-  AgreementStatus,
-  AgreementTerms,
-  AgreementTextView,
-  AgreementVersionView,
-  AppEvent,
-  AppState,
-  Assistance,
-  BlobRef,
-  Caregiver,
-  Category,
-  ChangePinInput,
-  Checklist,
-  ChecklistItem,
-  ChildFileView,
-  ChildPatch,
-  ChildRef,
-  ChildStatus,
-  ChildView,
-  ClockWarning,
-  CloseReferral,
-  CodeLists,
-  ConsentInput,
-  ConsentNotice,
-  ConsentView,
-  DeviceStatus,
-  DisabilityType,
-  DraftId,
-  DraftInput,
-  DraftRef,
-  DraftSaved,
-  DraftView,
-  DrawnSignature,
-  DueState,
-  EditChild,
-  EditGuardian,
-  EmergencyContact,
-  Empty,
-  EnrollInput,
-  Enrolment,
-  ExitReason,
-  GpsFix,
-  GuardianPatch,
-  GuardianRole,
-  GuardianView,
-  GuardianshipRating,
-  Health,
-  HealthCondition,
-  HistoryView,
-  Home,
-  ImageData,
-  InitInput,
-  ItemStatus,
-  Language,
-  NewChild,
-  NewGuardian,
-  NewReferral,
-  NewVisit,
-  Phase,
-  PhotoInput,
-  PhotoRef,
-  PhotoView,
-  PinInput,
-  Principal,
-  PrincipalRelation,
-  RecordInput,
-  RecordSyncState,
-  ReferralKind,
-  ReferralView,
-  RejectedRef,
-  RejectedView,
-  Renewal,
-  RiskColour,
-  RosterFilter,
-  RosterItem,
-  Saved,
-  School,
-  SchoolStage,
-  SettingsChange,
-  SettingsView,
-  Sex,
-  SignAgreement,
-  SignConsent,
-  SignatureView,
-  SignerInput,
-  SignerRole,
-  StagedPhotoView,
-  SyncNowInput,
-  SyncProgressView,
-  SyncState,
-  SyncStep,
-  TaskKind,
-  TaskView,
-  Term,
-  UnsyncedSummary,
-  UserError,
-  VersionRef,
-  VisitAction,
-  VisitMode,
-  VisitSaved,
-  VisitView,
-  Vocabulary,
-  Void,
-  VoidVisit,
-  Whereabouts,
-  Witness,
-} from './api/index';
+export type * from './api/gen/index';
 
-import type { Language, Vocabulary } from './api/index';
+import type { Checklist, Language, Vocabulary } from './api/gen/index';
 
 /** The interface language. */
 export type Lang = Language;
 /** The name of one code list in the vocabulary. */
 export type VocabList = keyof Vocabulary;
 /** The six checklist areas (the keys of `Checklist`). */
-export type ChecklistArea = 'living' | 'guardianship' | 'education' | 'health' | 'safety' | 'mood';
-
-/** `agreement_pdf`'s answer (the command is not in the API yet: ui/API-REQUESTS.md). */
-export interface PdfFile {
-  file_name: string;
-  pdf_base64: string;
-}
+export type ChecklistArea = keyof Checklist;

@@ -1,5 +1,7 @@
-// The visit form's state and rules, kept pure so they are tested in node. The core
-// validates again (domain::visit); these rules only guide the director while typing.
+// The visit form's state, kept pure so it is tested in node. It holds no rule of the
+// domain: what is missing or wrong is the device's answer to `check_draft` (which
+// areas, a note for an abnormal one, an emergency's report and colour, a red child's
+// next visit), shown where it belongs. The areas come from the device's vocabulary.
 
 import type { Checklist, ChecklistArea, ItemStatus, NewVisit, ReferralKind, RiskColour, StagedPhotoView, VisitAction, VisitMode } from './types';
 
@@ -73,42 +75,24 @@ export function allNormal(d: VisitDraft, areas: readonly ChecklistArea[]): Visit
   return { ...d, checklist };
 }
 
-/** An emergency makes the risk red and the mandatory report an action (domain rule). */
-export function setEmergency(d: VisitDraft, on: boolean): VisitDraft {
-  if (!on) return { ...d, emergency: false };
-  const actions = d.actions.includes('mandatory_report') ? d.actions : [...d.actions, 'mandatory_report'];
-  return { ...d, emergency: true, risk_colour: 'red', actions };
-}
-
-/** What is still missing before the visit can be saved: unchosen areas and the risk. */
-export function missing(d: VisitDraft, areas: readonly ChecklistArea[]): { areas: ChecklistArea[]; risk: boolean; notes: ChecklistArea[] } {
-  return {
-    areas: areas.filter((a) => !d.checklist[a]?.status),
-    risk: !d.risk_colour,
-    notes: areas.filter((a) => d.checklist[a]?.status === 'abnormal' && !(d.checklist[a]?.note ?? '').trim()),
-  };
-}
-
-export function isComplete(d: VisitDraft, areas: readonly ChecklistArea[]): boolean {
-  const m = missing(d, areas);
-  return m.areas.length === 0 && !m.risk;
-}
-
 const blankToUndef = (s: string) => (s.trim() === '' ? undefined : s.trim());
 
-/** The command input for a complete draft. */
+/** The form as `record_visit`'s arguments: only what the director chose (an area
+ *  not chosen is left out, so the device says it is missing), trimmed, no blanks. The
+ *  same object is what `check_draft` checks before the save. */
 export function toNewVisit(child_id: string, d: VisitDraft, areas: readonly ChecklistArea[]): NewVisit {
   const checklist = {} as Checklist;
   for (const a of areas) {
     const item = d.checklist[a];
-    const note = (item?.note ?? '').trim();
-    checklist[a] = note ? { status: item?.status ?? 'normal', note } : { status: item?.status ?? 'normal' };
+    if (!item?.status) continue;
+    const note = (item.note ?? '').trim();
+    checklist[a] = note ? { status: item.status, note } : { status: item.status };
   }
   return {
     child_id,
     mode: d.mode as VisitMode,
     checklist,
-    risk_colour: (d.risk_colour ?? '') as RiskColour,
+    risk_colour: (d.risk_colour || undefined) as RiskColour,
     emergency: d.emergency,
     problems: blankToUndef(d.problems),
     actions: [...d.actions] as VisitAction[],
@@ -117,7 +101,7 @@ export function toNewVisit(child_id: string, d: VisitDraft, areas: readonly Chec
     people_present: blankToUndef(d.people_present),
     photo_ids: d.photos.map((p) => p.photo_id),
     draft_key: child_id,
-    referral: d.actions.includes('referral') && d.referral.kind
+    referral: d.actions.includes('referral')
       ? {
           child_id,
           kind: d.referral.kind as ReferralKind,
@@ -128,5 +112,3 @@ export function toNewVisit(child_id: string, d: VisitDraft, areas: readonly Chec
   };
 }
 
-/** The six areas in form order (domain::ChecklistArea), when the vocabulary is absent. */
-export const AREAS: readonly ChecklistArea[] = ['living', 'guardianship', 'education', 'health', 'safety', 'mood'];

@@ -87,7 +87,10 @@ test('a care agreement drafted, read, signed by finger, then locked', { timeout:
   await page.waitForSelector('[data-testid=ag-text]');
   const textShown = await page.locator('[data-testid=ag-text]').textContent();
   for (const s of ['委托', '张秀英', '王大军']) assert.ok(textShown.includes(s), `the text names ${s}`);
-  const hash = (await page.locator('[data-testid=ag-hash] code').textContent()).trim();
+  // The fingerprint is not shown to the family (it is in the printed copy).
+  assert.doesNotMatch(await page.textContent('[data-testid=agreement]'), /SHA-256|[0-9a-f]{32}/);
+  const draftId = decodeURIComponent(page.url().split('/').pop());
+  const hash = (await device.call('agreement_preview', { draft_id: draftId })).sha256;
   assert.match(hash, /^[0-9a-f]{64}$/);
   await shot(page, 'agreement-text');
 
@@ -126,14 +129,18 @@ test('a care agreement drafted, read, signed by finger, then locked', { timeout:
   assert.ok(signers >= 2, `at least the caregiver and the witness signed (${signers})`);
 
   await page.waitForSelector('[data-testid=ag-locked]', { timeout: 30_000 });
-  assert.equal((await page.locator('[data-testid=ag-signed-hash]').textContent()).trim(), hash, 'signed with the hash that was read');
+  const versionId = decodeURIComponent(page.url().split('/').pop());
+  const version = await device.call('agreement', { version_id: versionId });
+  assert.equal(version.version.text_sha256, hash, 'signed with the hash of the text that was read');
   await shot(page, 'agreement-signed');
 
-  // The locked version refuses an edit: the core says so, in Chinese.
-  await page.locator('[data-testid=ag-try-edit]').tap();
-  const err = page.locator('[role=alert]');
-  await err.waitFor();
-  assert.match(await err.textContent(), /[\u4e00-\u9fff]/);
+  // Locked: no button offers to change its clauses, and the core refuses an edit.
+  assert.equal(await page.locator('[data-testid=ag-try-edit]').count(), 0);
+  const childId = decodeURIComponent(page.url().split('/').at(-3));
+  const file = await device.call('child_file', { child_id: childId });
+  const draft = file.agreement_drafts.find((d) => d.draft_id === version.version.draft_id);
+  const refused = await device.call('save_agreement_draft', { child_id: childId, draft_id: draft.draft_id, terms: draft.terms }).then(() => null, (e) => e.body);
+  assert.ok(refused && /[\u4e00-\u9fff]/.test(refused.zh), `the core refuses, in Chinese: ${JSON.stringify(refused)}`);
   signed = { hash, text: await page.locator('[data-testid=ag-signed-text]').textContent() };
 });
 

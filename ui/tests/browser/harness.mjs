@@ -68,8 +68,9 @@ async function stop(p, signal = 'SIGTERM') {
   clearTimeout(t);
 }
 
-/** A sync-server with the demo city seeded; `stop()` and `start()` keep its data. */
-export async function syncServer({ data } = {}) {
+/** A sync-server with the demo city seeded; `stop()` and `start()` keep its data.
+ *  `env` is the server's extra environment (e.g. TONGHU_LATEST_APP_VERSION). */
+export async function syncServer({ data, env = {} } = {}) {
   if (!existsSync(SYNC_SERVER)) throw new Error(`${SYNC_SERVER} missing: cargo build -p sync-server`);
   // A given data folder that already holds a seeded server is reused (bench/ --keep).
   const reuse = data && existsSync(join(data, 'seeded'));
@@ -105,8 +106,18 @@ export async function syncServer({ data } = {}) {
       writeFileSync(file, csv);
       execFileSync(SYNC_SERVER, ['admin', '--data', data, 'import', '--file', file], { encoding: 'utf8' });
     },
+    /** The county imports a month's allowance list (CSV text) with the server's own
+     *  CLI, as its admin; the CLI's report. */
+    importList(kind, month, csv, account = 'admin-370602') {
+      const file = join(data, `list-${kind}-${month}.csv`);
+      writeFileSync(file, csv);
+      const out = execFileSync(SYNC_SERVER, ['admin', '--data', data, 'import-list', '--account', account,
+        '--kind', kind, '--month', month, '--file', file], { encoding: 'utf8' });
+      rmSync(file, { force: true });
+      return out;
+    },
     async start() {
-      this.proc = start(SYNC_SERVER, ['serve', '--data', data, '--listen', `127.0.0.1:${port}`]);
+      this.proc = start(SYNC_SERVER, ['serve', '--data', data, '--listen', `127.0.0.1:${port}`], env);
       await waitHttp(`${url}/`, 20_000, this.proc);
     },
     async stop() {

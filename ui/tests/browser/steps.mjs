@@ -52,9 +52,13 @@ export async function unlock(page, pin = PIN) {
  *  with the core's own sentence. */
 export async function saveVisit(page) {
   await page.locator('[data-testid=save-visit]').tap();
-  await page.waitForSelector('[data-testid=visit-saved], [data-testid=visit-form] [role=alert][data-code]');
-  const refused = page.locator('[data-testid=visit-form] [role=alert][data-code]');
-  if (await refused.count()) throw new Error(`the core refused the visit: ${await refused.first().textContent()}`);
+  try {
+    await page.waitForSelector('[data-testid=visit-saved]', { timeout: 15_000 });
+  } catch (e) {
+    const refused = page.locator('[data-testid=visit-form] [role=alert]');
+    if (await refused.count()) throw new Error(`the core refused the visit: ${await refused.first().textContent()}`);
+    throw e;
+  }
 }
 
 /** Waits until the home screen lists children (the first sync pulled the roster). */

@@ -83,7 +83,7 @@ test('the app killed in the middle of a visit form keeps the draft', { timeout: 
   assert.equal(await page.locator('[data-testid=draft-found]').count(), 0);
 });
 
-test('an emergency visit: red with a mandatory report, the core refusal in Chinese, a referral kept', { timeout: 120_000 }, async () => {
+test('an emergency visit: the device says what it needs at each field, nothing hidden behind the save bar, a referral kept, the red date filled', { timeout: 120_000 }, async () => {
   await page.goto(device.url + '#/roster');
   await page.waitForSelector('[data-testid=roster-count]');
   await page.locator('[data-testid=child-row]').nth(2).tap();
@@ -91,33 +91,48 @@ test('an emergency visit: red with a mandatory report, the core refusal in Chine
   await page.locator('[data-testid=all-normal]').tap();
   await page.locator('[data-area=safety] [data-status=abnormal]').tap();
   await page.fill('[data-testid=note-safety]', '手臂有多处淤青');
+  await page.locator('[data-testid=visit-risk] [data-code=yellow]').tap();
   await page.locator('[data-testid=emergency]').check();
-  // The form follows the rule at once: red, and the mandatory report chosen.
-  assert.equal(await page.locator('[data-testid=visit-risk] [data-code=red]').getAttribute('aria-checked'), 'true');
-  assert.equal(await page.locator('.chip[data-code=mandatory_report]').getAttribute('aria-pressed'), 'true');
+  // The form sets nothing by a rule of its own: the device says, at each field, what
+  // an emergency needs (the mandatory report, red).
+  const problem = (field, code) => page.locator(`[data-testid=problem][data-field="${field}"][data-code="${code}"]`);
+  await problem('actions', 'emergency_needs_report').waitFor();
+  await problem('risk_colour', 'emergency_must_be_red').waitFor();
+  assert.match(await problem('actions', 'emergency_needs_report').textContent(), /强制报告/);
+  assert.equal(await page.locator('.chip[data-code=mandatory_report]').getAttribute('aria-pressed'), 'false');
+  await page.locator('.chip[data-code=mandatory_report]').tap();
+  await page.locator('[data-testid=visit-risk] [data-code=red]').tap();
+  // Each problem goes as soon as its cause is fixed.
+  await problem('actions', 'emergency_needs_report').waitFor({ state: 'detached' });
+  await problem('risk_colour', 'emergency_must_be_red').waitFor({ state: 'detached' });
+  // A red child's next visit is filled by the rule at once (editable).
+  await page.waitForFunction(() => document.querySelector('[data-testid=next-due]')?.value);
+  const filled = await page.inputValue('[data-testid=next-due]');
+  const days = (Date.parse(filled) - Date.now()) / 86400_000;
+  assert.ok(days > 0 && days <= 31, `the red child's next visit, filled by the rule: ${filled}`);
   await page.locator('.chip[data-code=referral]').tap();
   await page.locator('[data-testid=save-visit]').tap();
-  // No problem described: the core refuses, and says why in Chinese.
-  const alert = page.locator('[role=alert][data-code]');
-  await alert.waitFor();
-  assert.match(await alert.textContent(), /[\u4e00-\u9fff]/);
+  // No problem described, the referral half filled: refused, and said in Chinese
+  // where the eye is — scrolled to, clear of the fixed save bar.
+  const first = page.locator('[data-testid=problem][data-field=problems]');
+  await first.waitFor();
+  assert.match(await first.textContent(), /[\u4e00-\u9fff]/);
+  await page.waitForTimeout(300);
+  const bar = await page.locator('[data-testid=savebar]').boundingBox();
+  const box = await first.boundingBox();
+  assert.ok(box.y >= 56 && box.y + box.height <= bar.y, `the refusal (${box.y}–${box.y + box.height}) is above the save bar (${bar.y})`);
   await shot(page, 'visit-refused');
   await page.fill('[data-testid=problems]', '疑似遭受家庭暴力，已报警');
   await page.locator('[data-testid=referral] .chip[data-code=harm_or_abuse]').tap();
   await page.fill('[data-testid=referral-body]', '派出所');
   const inAWeek = new Date(Date.now() + 7 * 86400_000).toISOString().slice(0, 10);
   await page.fill('[data-testid=referral] input[type=date]', inAWeek);
-  // A red child must be seen again soon: the form says the date is required, and the
-  // core's refusal without one stands beside that field.
-  assert.match(await page.locator('label:has([data-testid=next-due])').textContent(), /必须填写/);
-  await page.locator('[data-testid=save-visit]').tap();
-  await page.waitForSelector('[data-testid=next-due][aria-invalid=true]');
-  const dueErr = page.locator('label:has([data-testid=next-due]) + [role=alert]');
-  assert.match(await dueErr.textContent(), /下次走访日期/);
-  await shot(page, 'visit-refused-due');
-  await page.fill('[data-testid=next-due]', inAWeek);
   await saveVisit(page);
   await page.locator('[data-testid=back-to-file]').tap();
   await page.waitForSelector('[data-testid=visit]');
   assert.match(await page.locator('[data-testid=child-file]').textContent(), /派出所/);
+  const childId = decodeURIComponent(page.url().split('/').pop());
+  const file = await device.call('child_file', { child_id: childId });
+  const red = file.visits.find((v) => v.risk_colour === 'red');
+  assert.equal(red.next_due_on, filled, 'saved with the date the form showed');
 });

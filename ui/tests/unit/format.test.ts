@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relativeTime, syncBadge, dueText, day, bytes, shortLabel, age, duration, shortDay } from '../../src/lib/format';
+import { relativeTime, syncBadge, dueText, day, bytes, shortLabel, age, duration, shortDay, dateTime, todayYmd, timeAhead, setCorrectedNow, nowMs } from '../../src/lib/format';
 import type { SyncState } from '../../src/lib/types';
 
 const now = Date.parse('2026-05-10T12:00:00Z');
@@ -51,15 +51,38 @@ test('days, bytes, short labels, ages', () => {
   assert.equal(bytes(3 * 1024 * 1024), '3.0 MB');
   assert.equal(shortLabel('红色（立即干预）'), '红色');
   assert.equal(shortLabel('Red (intervene now)'), 'Red');
-  assert.equal(age('2016-05-11', new Date('2026-05-10T00:00:00')), 9);
-  assert.equal(age('2016-05-10', new Date('2026-05-10T00:00:00')), 10);
+  assert.equal(age('2016-05-11', Date.parse('2026-05-10T00:00:00+08:00')), 9);
+  assert.equal(age('2016-05-10', Date.parse('2026-05-10T00:00:00+08:00')), 10);
+  // 20:00 UTC on the 9th is already the 10th in China.
+  assert.equal(age('2016-05-10', Date.parse('2026-05-09T20:00:00Z')), 10);
 });
 
 test('waits and short days', () => {
   assert.equal(duration('zh', 45), '45 秒');
   assert.equal(duration('zh', 899), '15 分钟');
   assert.equal(duration('en', 120), '2 min');
-  assert.equal(shortDay('zh', '2026-10-02', new Date('2026-12-01T00:00:00')), '10月2日');
-  assert.equal(shortDay('zh', '2025-10-02', new Date('2026-12-01T00:00:00')), '2025年10月2日');
+  assert.equal(shortDay('zh', '2026-10-02', Date.parse('2026-12-01T00:00:00+08:00')), '10月2日');
+  assert.equal(shortDay('zh', '2025-10-02', Date.parse('2026-12-01T00:00:00+08:00')), '2025年10月2日');
   assert.equal(dueText('zh', { due_state: 'overdue', due_days: 3, due_zh: '逾期 3 天（核心）', due_en: '' }), '逾期 3 天（核心）', 'the core words win');
+});
+
+test('dates and times are in China Standard Time whatever the phone is set to', () => {
+  // The same moment written by a phone set to UTC, to UTC+8 and to New York.
+  for (const iso of ['2026-05-10T20:30:00Z', '2026-05-11T04:30:00+08:00', '2026-05-10T16:30:00-04:00']) {
+    assert.equal(dateTime('zh', iso), '2026年5月11日 04:30', iso);
+  }
+  assert.equal(dateTime('en', '2026-05-10T20:30:00Z'), '11 May 2026 04:30');
+  assert.equal(todayYmd(Date.parse('2026-12-31T16:30:00Z')), '2027-01-01');
+  const at = Date.parse('2026-05-10T02:00:00Z'); // 10:00 in China
+  assert.equal(timeAhead('zh', 14 * 60, at), '10:14');
+  assert.equal(timeAhead('zh', 15 * 3600, at), '5月11日 01:00');
+});
+
+test('ages and today are measured on the device\'s corrected clock, not the phone\'s', () => {
+  // The phone's clock is three hours fast: the core says what time it really is.
+  const phone = Date.now();
+  setCorrectedNow(new Date(phone - 3 * 3600_000).toISOString(), phone);
+  assert.ok(Math.abs(nowMs() - (Date.now() - 3 * 3600_000)) < 1000);
+  assert.equal(relativeTime('zh', new Date(phone - 3 * 3600_000 - 5 * 60_000).toISOString()), '5 分钟前');
+  setCorrectedNow(new Date().toISOString());
 });

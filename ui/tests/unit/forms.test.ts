@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { changedFields, childToForm, emptyChild, formToNewChild } from '../../src/lib/child-form';
+import { changedFields, childToForm, emptyChild, formToNewChild, newChildToForm } from '../../src/lib/child-form';
 import { emptyTerms, normalizeTerms, prefillTerms, signersFor } from '../../src/lib/agreement-form';
 import { parse } from '../../src/lib/router-parse';
 import type { ChildFile } from '../../src/lib/types';
@@ -57,4 +57,25 @@ test('routes', () => {
   assert.equal(parse('#/child/new').name, 'register');
   assert.equal(parse('#/nonsense').name, 'home');
   assert.equal(parse('').name, 'home');
+});
+
+test('a task opens at #/task/<id>, its register form at #/task/<id>/register', () => {
+  assert.deepEqual(parse('#/task/t1').params, { id: 't1' });
+  assert.equal(parse('#/task/t1').name, 'task');
+  const r = parse('#/task/t1/register');
+  assert.equal(r.name, 'task_register');
+  assert.deepEqual(r.params, { task: 't1' });
+});
+
+test('the register form pre-filled from a finding keeps what the list says, ID masked', () => {
+  const v = newChildToForm({ name: '李小红', sex: 'female', birth_date: '2014-03-02', id_number: '3706**********1229', village_code: 'v1', categories: [], task_id: 't1' });
+  assert.equal(v.name, '李小红');
+  assert.equal(v.sex, 'female');
+  assert.equal(v.birth_date, '2014-03-02');
+  assert.equal(v.id_number, '3706**********1229');
+  assert.equal(v.village_code, 'v1');
+  assert.deepEqual(v.categories, []);
+  assert.equal(v.household_registered, true);
+  // Sent back unchanged, the masked number is what the core recognises as the list's.
+  assert.equal(formToNewChild({ ...v, categories: ['difficulty'] }).id_number, '3706**********1229');
 });

@@ -1,13 +1,15 @@
 //! `fieldctl`: a headless child director's phone, for scripts, tests and the load
 //! generator. Every subcommand turns its flags into one device command, runs it through
 //! the same dispatcher the app uses ([`field_app::DeviceApp::call`]), and prints a
-//! human summary (or the command's JSON answer with `--json`).
+//! human summary (or the command's JSON answer with `--json`). It has no rules and no
+//! defaults of its own: a value left out is the device's (the domain's) to fill or to
+//! ask for, and a value typed as text is typed by the domain's schema.
 //!
 //! Errors are printed in Chinese and English and exit with status 1; nothing already
 //! saved is touched by a failed command.
 
 use clap::{Args, Parser, Subcommand};
-use field_app::types::{RosterItem, SyncProgressView};
+use field_app::types::{RosterItem, SyncSummary, TaskView};
 use field_app::{AppConfig, DeviceApp, UserError};
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -76,6 +78,9 @@ enum Cmd {
     /// Care agreements: draft and sign.
     #[command(subcommand)]
     Agreement(AgreementCmd),
+    /// Tasks the county's server wrote (主动发现): list, show why, close.
+    #[command(subcommand)]
+    Task(TaskCmd),
     /// Add a referral, task or any other record: `fieldctl record referral --set k=v …`.
     Record {
         table: String,
@@ -149,6 +154,37 @@ struct SetArgs {
 }
 
 #[derive(Subcommand)]
+enum TaskCmd {
+    /// Open tasks with their age, overdue and longest waiting first.
+    List {
+        /// Closed and withdrawn tasks too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One task: which list, which month, who was matched, how it stands.
+    Show { id: String },
+    /// Close a task: --outcome linked --child ID | not_eligible --note 原因 |
+    /// not_found_or_moved --note 情况 | registered --category CODE [--set k=v …]
+    /// (registers the child from the finding's pre-filled form and closes the task in
+    /// one transaction).
+    Close {
+        id: String,
+        #[arg(long)]
+        outcome: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// The child's file (linked).
+        #[arg(long)]
+        child: Option<String>,
+        /// Category of the child registered; repeat for several.
+        #[arg(long = "category")]
+        categories: Vec<String>,
+        #[command(flatten)]
+        set: SetArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum ChildCmd {
     Add {
         #[arg(long)]
@@ -162,8 +198,9 @@ enum ChildCmd {
         /// Category code; repeat for several.
         #[arg(long = "category", required = true)]
         categories: Vec<String>,
-        #[arg(long, default_value = "green")]
-        risk: String,
+        /// Default: the domain's (green until a visit says otherwise).
+        #[arg(long)]
+        risk: Option<String>,
         #[arg(long)]
         id_number: Option<String>,
         /// Date the child was added to the roster (default today).
@@ -189,12 +226,15 @@ enum ChildCmd {
 enum VisitCmd {
     Add {
         child: String,
-        #[arg(long, default_value = "home")]
-        mode: String,
-        #[arg(long, default_value = "green")]
-        risk: String,
-        #[arg(long, default_value = "儿童主任")]
-        visitor: String,
+        /// How the visit was made (home, phone, school, …).
+        #[arg(long)]
+        mode: Option<String>,
+        /// The risk colour the visit found.
+        #[arg(long)]
+        risk: Option<String>,
+        /// Default: the enrolled director.
+        #[arg(long)]
+        visitor: Option<String>,
         /// Checklist items as area=status[:note], e.g. health=watch:感冒; unspecified
         /// areas are normal.
         #[arg(long = "item")]
@@ -224,11 +264,16 @@ enum AgreementCmd {
         #[arg(long)]
         draft: Option<String>,
     },
-    /// Sign a draft: --signature role:name:image.png, repeated.
+    /// The full text a draft would be signed with, its SHA-256 and what is missing.
+    Preview { draft: String },
+    /// Sign a draft: --signature role:name:image.png, repeated, and --sha256 of the
+    /// text the signers read (`fieldctl agreement preview`).
     Sign {
         draft: String,
         #[arg(long = "signature", required = true)]
         signatures: Vec<String>,
+        #[arg(long)]
+        sha256: Option<String>,
     },
 }
 
@@ -310,25 +355,6 @@ fn read_json(what_zh: &str, path: &Path) -> Result<Value, UserError> {
     })
 }
 
-/// A `--set` value as the schema types it: text stays text (a phone number is not a
-/// number), whole numbers and booleans where the field wants them, JSON for lists and
-/// objects, `null` to clear.
-fn typed_value(table: &str, field: &str, raw: &str) -> Value {
-    use sync_core::ValueType as T;
-    let ty = domain::schema::table(table)
-        .and_then(|t| t.field(field))
-        .map(|f| f.ty);
-    let parsed = serde_json::from_str::<Value>(raw).ok();
-    match (ty, parsed) {
-        (_, Some(Value::Null)) => Value::Null,
-        (Some(T::Integer { .. }), Some(v @ Value::Number(_))) => v,
-        (Some(T::Bool), Some(v @ Value::Bool(_))) => v,
-        (Some(T::Json { .. } | T::CodeSet(_)), Some(v @ (Value::Array(_) | Value::Object(_)))) => v,
-        (None, Some(v)) => v,
-        _ => Value::String(raw.to_string()),
-    }
-}
-
 fn fields_of(table: &str, set: &SetArgs) -> Result<Map<String, Value>, UserError> {
     let mut m = match &set.fields {
         Some(p) => match read_json("字段", p)? {
@@ -349,17 +375,20 @@ fn fields_of(table: &str, set: &SetArgs) -> Result<Map<String, Value>, UserError
                 format!("--set expects FIELD=VALUE, got {kv:?}"),
             )
         })?;
-        m.insert(k.trim().to_string(), typed_value(table, k.trim(), v));
+        m.insert(
+            k.trim().to_string(),
+            domain::schema::value_from_text(table, k.trim(), v),
+        );
     }
     Ok(m)
 }
 
-/// Builds the six-area checklist from `area=status[:note]` items (others normal).
+/// The checklist from `area=status[:note]` items, over the domain's all-normal one.
 fn checklist(items: &[String]) -> Result<Value, UserError> {
-    let mut m = Map::new();
-    for area in domain::ChecklistArea::ALL {
-        m.insert(area.code().to_string(), json!({"status": "normal"}));
-    }
+    let mut m = match serde_json::to_value(domain::Checklist::all(domain::ItemStatus::Normal)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     for item in items {
         let (area, rest) = item.split_once('=').ok_or_else(|| {
             usage(
@@ -430,6 +459,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 "name": name, "sex": sex, "birth_date": birth_date, "village_code": village,
                 "categories": categories, "risk_colour": risk, "id_number": id_number, "added_on": added_on,
             });
+            drop_nulls(&mut args);
             if let Value::Object(m) = &mut args {
                 m.extend(fields_of("child", set)?);
             }
@@ -502,34 +532,16 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 "child_id": child_id, "mode": mode, "risk_colour": risk, "visitor": visitor,
                 "visited_at": at, "checklist": checklist(items)?, "actions": [],
             });
+            drop_nulls(&mut args);
             if let Value::Object(m) = &mut args {
                 m.extend(fields_of("visit", set)?);
             }
-            // Every photo is read and put through the pipeline before anything is
-            // written; a bad one refuses the visit and leaves no staged photo behind.
-            let mut staged = Vec::new();
+            let mut images = Vec::new();
             for p in photos {
-                let bytes = read_file("照片", p)?;
-                match call("stage_photo", json!({"image_base64": b64(&bytes)})) {
-                    Ok(s) => staged.push(s["photo_id"].clone()),
-                    Err(e) => {
-                        for id in &staged {
-                            let _ = call("discard_photo", json!({"photo_id": id}));
-                        }
-                        return Err(e);
-                    }
-                }
+                images.push(json!({"image_base64": b64(&read_file("照片", p)?)}));
             }
-            args["photo_ids"] = Value::Array(staged.clone());
-            let r = match call("record_visit", args) {
-                Ok(r) => r,
-                Err(e) => {
-                    for id in &staged {
-                        let _ = call("discard_photo", json!({"photo_id": id}));
-                    }
-                    return Err(e);
-                }
-            };
+            args["photos"] = Value::Array(images);
+            let r = call("record_visit", args)?;
             print(j, &r, || {
                 format!(
                     "已记录走访 visit recorded: {} ({} 张照片 photos)",
@@ -568,7 +580,32 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 )
             });
         }
-        Cmd::Agreement(AgreementCmd::Sign { draft, signatures }) => {
+        Cmd::Agreement(AgreementCmd::Preview { draft }) => {
+            let p = call(
+                "agreement_preview",
+                json!({"draft_id": uuid_arg("协议草稿", draft)?}),
+            )?;
+            print(j, &p, || {
+                let mut out = format!(
+                    "{}\n\nsha256 {}\n",
+                    p["text"].as_str().unwrap_or(""),
+                    p["sha256"].as_str().unwrap_or("")
+                );
+                for problem in p["problems"].as_array().into_iter().flatten() {
+                    out.push_str(&format!(
+                        "缺少 missing: {} / {}\n",
+                        problem["zh"].as_str().unwrap_or(""),
+                        problem["en"].as_str().unwrap_or("")
+                    ));
+                }
+                out
+            });
+        }
+        Cmd::Agreement(AgreementCmd::Sign {
+            draft,
+            signatures,
+            sha256,
+        }) => {
             let draft_id = uuid_arg("协议草稿", draft)?;
             let mut signers = Vec::new();
             for s in signatures {
@@ -586,10 +623,15 @@ fn run(cli: Cli) -> Result<(), UserError> {
                     json!({"role": role, "name": name, "signature": {"image_base64": b64(&image)}}),
                 );
             }
-            let preview = call("agreement_preview", json!({"draft_id": draft_id}))?;
+            let sha256 = sha256.as_deref().ok_or_else(|| {
+                usage(
+                    format!("请用 --sha256 给出签字人所读协议文本的指纹（fieldctl agreement preview {draft} 显示）"),
+                    format!("give --sha256 of the text the signers read (fieldctl agreement preview {draft})"),
+                )
+            })?;
             let signed = call(
                 "sign_agreement",
-                json!({"draft_id": draft_id, "sha256": preview["sha256"], "signers": signers}),
+                json!({"draft_id": draft_id, "sha256": sha256, "signers": signers}),
             )?;
             print(j, &signed, || {
                 format!(
@@ -598,6 +640,82 @@ fn run(cli: Cli) -> Result<(), UserError> {
                     signed["text_sha256"].as_str().unwrap_or("")
                 )
             });
+        }
+        Cmd::Task(TaskCmd::List { all }) => {
+            let v = call("tasks", json!({"include_closed": all}))?;
+            print(j, &v, || {
+                let list: Vec<TaskView> = serde_json::from_value(v.clone()).unwrap_or_default();
+                let mut out = format!("{} 项任务 task(s)\n", list.len());
+                for t in &list {
+                    // A finding is told from what it found, as the app tells it (the
+                    // stored title is written for phones on the release before
+                    // discovery, and asks them to update).
+                    let what = match &t.finding {
+                        Some(f) => format!(
+                            "{}（{}） {}：{}",
+                            f.list_name,
+                            f.list_month,
+                            domain::labels::code_label_zh(&f.finding),
+                            f.person
+                                .as_ref()
+                                .map(|p| p.name.as_str())
+                                .or(f.adult.as_ref().map(|a| a.name.as_str()))
+                                .unwrap_or("")
+                        ),
+                        None => t.title.clone(),
+                    };
+                    out.push_str(&format!(
+                        "{}  {}{}  {}\n",
+                        t.task_id,
+                        t.age_days
+                            .map(|d| format!("已{d}天 {d} day(s) old"))
+                            .unwrap_or_default(),
+                        if t.open { "" } else { "  已办结 closed" },
+                        what
+                    ));
+                }
+                out
+            });
+        }
+        Cmd::Task(TaskCmd::Show { id }) => {
+            let v = call("task", json!({"task_id": uuid_arg("任务", id)?}))?;
+            print(j, &v, || human_task(&v));
+        }
+        Cmd::Task(TaskCmd::Close {
+            id,
+            outcome,
+            note,
+            child,
+            categories,
+            set,
+        }) => {
+            let task_id = uuid_arg("任务", id)?;
+            let r = if outcome.trim() == "registered" {
+                let detail = call("task", json!({"task_id": task_id}))?;
+                let mut form = match detail.get("register") {
+                    Some(Value::Object(m)) => m
+                        .iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<Map<String, Value>>(),
+                    _ => {
+                        return Err(usage(
+                            "这项任务不能登记为新儿童（已办结，或针对已在台账上的儿童）",
+                            "this task cannot be closed by registering a new child",
+                        ))
+                    }
+                };
+                form.insert("categories".into(), json!(categories));
+                form.extend(fields_of("child", set)?);
+                call("add_child", Value::Object(form))?
+            } else {
+                let child = child.as_deref().map(|c| uuid_arg("儿童", c)).transpose()?;
+                call(
+                    "close_task",
+                    json!({"task_id": task_id, "outcome": outcome, "note": note, "child_id": child}),
+                )?
+            };
+            print(j, &r, || format!("任务已办结 task closed ({outcome})"));
         }
         Cmd::Roster {
             category,
@@ -655,19 +773,31 @@ fn run(cli: Cli) -> Result<(), UserError> {
             page,
             no_thumbnails,
         } => {
-            let opts = field_store::sync::SyncOptions {
-                push_batch: *batch,
-                pull_page: *page,
-                fetch_thumbnails: !no_thumbnails,
-                ..Default::default()
-            };
-            let r = sync_with_progress(&app, &opts, *retries, j)?;
-            let v = serde_json::to_value(&r).unwrap_or_default();
+            show_progress(&app, j);
+            let st = call(
+                "sync_now",
+                json!({"wait": true, "retries": retries, "push_batch": batch, "pull_page": page,
+                       "fetch_thumbnails": !no_thumbnails}),
+            )?;
+            let v = st["last_round"].clone();
+            let r: SyncSummary = serde_json::from_value(v.clone()).unwrap_or_default();
             print(j, &v, || {
-                format!(
+                let mut out = format!(
                     "同步完成 synced: 上传 pushed {} 条, 被拒 rejected {}, 下载 pulled {} 条, 照片 photos {} ({} bytes), 缩略图 thumbnails {}",
                     r.pushed, r.rejected, r.pulled, r.photos_uploaded, r.photo_bytes_sent, r.thumbnails_fetched
-                )
+                );
+                if !r.children_left.is_empty() {
+                    let names: Vec<String> = r
+                        .children_left
+                        .iter()
+                        .map(|c| format!("{}（{}）", c.name, c.village))
+                        .collect();
+                    out.push_str(&format!(
+                        "\n已不在本机负责的村，档案已移出本机 left this phone: {}",
+                        names.join("、")
+                    ));
+                }
+                out
             });
         }
         Cmd::Rejected => {
@@ -738,6 +868,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Cmd::Debug(DebugCmd::WriteVisits { child, count }) => {
+            // A loop of one device command, for the crash tests.
             let child_id = uuid_arg("儿童", child)?;
             let stdout = std::io::stdout();
             for i in 0..*count {
@@ -755,26 +886,29 @@ fn run(cli: Cli) -> Result<(), UserError> {
     Ok(())
 }
 
-/// One sync round with retries, a progress bar on a terminal.
-fn sync_with_progress(
-    app: &Arc<DeviceApp>,
-    opts: &field_store::sync::SyncOptions,
-    retries: u32,
-    json_out: bool,
-) -> Result<field_app::types::SyncSummary, UserError> {
+/// Values left out are left to the device (the domain's defaults), not sent as null.
+fn drop_nulls(args: &mut Value) {
+    if let Value::Object(m) = args {
+        m.retain(|_, v| !v.is_null());
+    }
+}
+
+/// Draws the device's sync progress events as a bar on a terminal (and says each
+/// retry's wait).
+fn show_progress(app: &Arc<DeviceApp>, json_out: bool) {
     use indicatif::{ProgressBar, ProgressStyle};
     use std::io::IsTerminal;
-    let bar = (!json_out && std::io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::new(0);
-        b.set_style(
-            ProgressStyle::with_template("{msg:10} [{bar:30}] {pos}/{len}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        b
-    });
-    let mut on_progress = |p: &SyncProgressView| {
-        if let Some(b) = &bar {
+    if json_out || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let b = ProgressBar::new(0);
+    b.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:30}] {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    app.subscribe(Arc::new(move |e: &field_app::AppEvent| {
+        if let field_app::AppEvent::SyncProgress(p) = e {
             b.set_message(p.step_zh.clone());
             if p.bytes_total > 0 {
                 b.set_length(p.bytes_total);
@@ -784,12 +918,65 @@ fn sync_with_progress(
                 b.set_position(p.records_done);
             }
         }
-    };
-    let r = app.sync_blocking(opts, retries, &mut on_progress);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
+    }));
+}
+
+/// `fieldctl task show`: the task in plain words, Chinese then English.
+fn human_task(v: &Value) -> String {
+    let t = &v["task"];
+    let s = |x: &Value| x.as_str().unwrap_or("").to_string();
+    let mut out = format!("{}\n", s(&t["title"]));
+    if let Some(d) = t["age_days"].as_i64() {
+        out.push_str(&format!("下发 {d} 天 issued {d} day(s) ago\n"));
     }
-    r
+    if let Some(f) = t.get("finding").filter(|f| !f.is_null()) {
+        out.push_str(&format!(
+            "名单 list: {}（{}） {}\n",
+            s(&f["list_name"]),
+            s(&f["list_month"]),
+            domain::labels::code_label_zh(f["finding"].as_str().unwrap_or(""))
+        ));
+        if let Some(p) = f.get("person").filter(|p| !p.is_null()) {
+            out.push_str(&format!(
+                "名单上的人 listed: {} {} {} {}\n",
+                s(&p["name"]),
+                s(&p["id_number"]),
+                s(&p["birth_date"]),
+                s(&p["address"])
+            ));
+        }
+        if let Some(a) = f.get("adult").filter(|a| !a.is_null()) {
+            out.push_str(&format!(
+                "匹配的成年人 adult matched: {} {} {}{}\n",
+                s(&a["relationship"]),
+                s(&a["name"]),
+                s(&a["id_number_masked"]),
+                a["disability_grade"]
+                    .as_u64()
+                    .map(|g| format!(" 残疾{g}级 disability grade {g}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if !s(&f["meaning"]).is_empty() {
+            out.push_str(&format!("{}\n", s(&f["meaning"])));
+        }
+    }
+    if let Some(c) = v.get("closing").filter(|c| !c.is_null()) {
+        out.push_str(&format!(
+            "已办结 closed {}: {} {}\n",
+            s(&c["done_on"]),
+            domain::labels::code_label_zh(c["outcome"].as_str().unwrap_or("")),
+            s(&c["note"])
+        ));
+    }
+    if let Some(f) = v.get("file_on_phone").filter(|f| !f.is_null()) {
+        out.push_str(&format!(
+            "本机已有此人的档案 a file on this phone has this ID number: {} {}\n",
+            s(&f["name"]),
+            s(&f["child_id"])
+        ));
+    }
+    out
 }
 
 fn human_child_file(v: &Value) -> String {

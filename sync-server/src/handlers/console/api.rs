@@ -8,12 +8,12 @@
 use super::{cookie, SESSION_COOKIE};
 use crate::console::figures::{
     AgreementIssue, AreaFigures, AreaOverview, AreaRow, Bar, CategoryCount, DeviceStatus,
-    DirectorStatus, LateReferral, OverdueChild, PlaceRef, TownshipOverview,
+    DirectorStatus, LateReferral, OverdueChild, PlaceRef, QuarantineNote, TownshipOverview,
 };
 use crate::console::people::{self, Viewer};
 use crate::console::{
     self as core, AgreementLine, ChildFile, ChildLine, ConsoleError, DirectorFile, FieldLine,
-    FileRecord, Overview,
+    FileRecord, Overview, PhotoLine,
 };
 use crate::error::ApiError;
 use crate::handlers::AppState;
@@ -188,7 +188,9 @@ pub async fn child(
 ) -> Result<Json<ChildFile>, ApiError> {
     let Path(id) = id.map_err(|_| bad_path())?;
     let id = Uuid::parse_str(&id).map_err(|_| bad_path())?;
-    Ok(Json(core::child_file(state.db.as_ref(), &v, id).await?))
+    Ok(Json(
+        core::child_file(state.db.as_ref(), &v, id, crate::console::lang::Lang::Zh).await?,
+    ))
 }
 
 /// The OpenAPI description of the console API.
@@ -219,6 +221,8 @@ pub async fn child(
         FieldLine,
         FileRecord,
         AgreementLine,
+        PhotoLine,
+        QuarantineNote,
         ErrorBodySchema
     ))
 )]

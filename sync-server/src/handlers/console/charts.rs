@@ -1,6 +1,25 @@
 //! Small inline SVG charts (bars), drawn on the server: no JavaScript, no images.
 
 use crate::console::figures::Bar;
+use crate::console::lang::Lang;
+
+/// The sync-freshness bars with their labels in `l` (the figures give codes).
+pub fn freshness_in(l: Lang, bars: &[Bar]) -> Vec<Bar> {
+    bars.iter()
+        .map(|b| Bar {
+            label: match b.label.as_str() {
+                "today" => l.pick("今天", "today"),
+                "1_2_days" => l.pick("1–2 天", "1–2 days"),
+                "3_13_days" => l.pick("3–13 天", "3–13 days"),
+                "14_plus_days" => l.pick("14 天以上", "14+ days"),
+                "never" => l.pick("从未", "never"),
+                other => other,
+            }
+            .to_string(),
+            value: b.value,
+        })
+        .collect()
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")

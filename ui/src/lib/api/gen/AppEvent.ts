@@ -4,6 +4,6 @@ import type { SyncProgressView } from "./SyncProgressView";
 import type { SyncState } from "./SyncState";
 
 /**
- * Something that happened that a screen should reflect (pushed to the UI as events).
+ * Something that happened that a screen should reflect.
  */
 export type AppEvent = { "event": "app_state", "data": AppState } | { "event": "sync_state", "data": SyncState } | { "event": "sync_progress", "data": SyncProgressView };

@@ -2,9 +2,11 @@
 import type { AgreementDraftView } from "./AgreementDraftView";
 import type { AgreementVersionView } from "./AgreementVersionView";
 import type { ChildView } from "./ChildView";
+import type { ConfirmationState } from "./ConfirmationState";
 import type { ConsentView } from "./ConsentView";
 import type { GuardianView } from "./GuardianView";
 import type { HistoryView } from "./HistoryView";
+import type { PhotoView } from "./PhotoView";
 import type { ReferralView } from "./ReferralView";
 import type { TaskView } from "./TaskView";
 import type { VisitView } from "./VisitView";
@@ -12,7 +14,12 @@ import type { VisitView } from "./VisitView";
 /**
  * 一人一档: the child's whole file, as the phone holds it.
  */
-export type ChildFileView = { child: ChildView, guardians: Array<GuardianView>, visits: Array<VisitView>, agreement_drafts: Array<AgreementDraftView>, agreements: Array<AgreementVersionView>, referrals: Array<ReferralView>, tasks: Array<TaskView>, consents: Array<ConsentView>, history: Array<HistoryView>, 
+export type ChildFileView = { child: ChildView, guardians: Array<GuardianView>, visits: Array<VisitView>, 
+/**
+ * Photos of the child that belong to no visit on this phone (taken on their own,
+ * or their visit not held here): shown with the file, never hidden.
+ */
+photos: Array<PhotoView>, agreement_drafts: Array<AgreementDraftView>, agreements: Array<AgreementVersionView>, referrals: Array<ReferralView>, tasks: Array<TaskView>, consents: Array<ConsentView>, history: Array<HistoryView>, 
 /**
  * Whether a left-behind child lacks a valid signed care agreement.
  */
@@ -20,4 +27,10 @@ needs_agreement: boolean,
 /**
  * Whether the registration notice has been acknowledged.
  */
-consent_signed: boolean, };
+consent_signed: boolean, 
+/**
+ * Where the child stands with the county (awaiting 增员 / 变更 / 减员, sent back
+ * with its reason, confirmed with the day and the monthly standard), derived by
+ * `domain::care::confirmation_state` from the county's decision on file.
+ */
+county: ConfirmationState, };

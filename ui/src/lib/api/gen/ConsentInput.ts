@@ -5,4 +5,9 @@ import type { GuardianRole } from "./GuardianRole";
 /**
  * The guardian's acknowledgement of the registration notice, given at registration.
  */
-export type ConsentInput = { signer_name: string, signer_role: GuardianRole, signature: DrawnSignature, };
+export type ConsentInput = { signer_name: string, signer_role: GuardianRole, 
+/**
+ * The signer's relationship to the child (an entrusted caregiver needs one to be
+ * kept as the child's guardian).
+ */
+signer_relationship?: string, signature: DrawnSignature, };

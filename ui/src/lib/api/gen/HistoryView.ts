@@ -8,4 +8,16 @@ export type HistoryView = { table: string, table_zh: string, field: string, fiel
 /**
  * The value that lost, masked if it is an ID number.
  */
-value: JsonValue, by_device: string, replaced_by_device: string, noted_at: string, };
+value: JsonValue, 
+/**
+ * The value that lost, as a person reads it (codes named, ID numbers masked).
+ */
+value_zh: string, value_en: string, 
+/**
+ * The value that lost was written on this phone.
+ */
+replaced_here: boolean, 
+/**
+ * The value that won was written on this phone (another phone's lost to it).
+ */
+kept_here: boolean, by_device: string, replaced_by_device: string, noted_at: string, };

@@ -3,4 +3,4 @@
 /**
  * `init` (not enrolled: which villages this phone holds, for offline tests and demos).
  */
-export type InitInput = { villages: Array<string>, };
+export type InitInput = { villages?: Array<string>, };

@@ -10,11 +10,15 @@ import type { JsonValue } from "./serde_json/JsonValue";
 /**
  * `add_child`: registering a child.
  */
-export type NewChild = { name: string, sex: Sex, 
+export type NewChild = { name: string, 
 /**
- * `YYYY-MM-DD`.
+ * Read from the ID number when left out.
  */
-birth_date: string, id_number?: string, village_code: string, categories: Array<Category>, risk_colour?: RiskColour, ethnicity?: string, household_registered?: boolean, registered_address?: string, current_address?: string, guardianship_rating?: GuardianshipRating, assistance?: Array<Assistance>, health?: JsonValue, school?: JsonValue, 
+sex?: Sex, 
+/**
+ * `YYYY-MM-DD`; read from the ID number when left out.
+ */
+birth_date?: string, id_number?: string, village_code: string, categories: Array<Category>, risk_colour?: RiskColour, ethnicity?: string, household_registered?: boolean, registered_address?: string, current_address?: string, guardianship_rating?: GuardianshipRating, assistance?: Array<Assistance>, health?: JsonValue, school?: JsonValue, 
 /**
  * The day the child joined the roster (default today).
  */
@@ -22,4 +26,9 @@ added_on?: string, notes?: string,
 /**
  * The guardian's signed acknowledgement of the registration notice.
  */
-consent?: ConsentInput, };
+consent?: ConsentInput, 
+/**
+ * The task whose finding this child is: closed as registered, naming the new
+ * file, in the same transaction as the registration.
+ */
+task_id?: string, };

@@ -2,6 +2,7 @@
 import type { Checklist } from "./Checklist";
 import type { GpsFix } from "./GpsFix";
 import type { NewReferral } from "./NewReferral";
+import type { PhotoInput } from "./PhotoInput";
 import type { RiskColour } from "./RiskColour";
 import type { VisitAction } from "./VisitAction";
 import type { VisitMode } from "./VisitMode";
@@ -25,7 +26,12 @@ referral?: NewReferral, next_due_on?: string, narrative?: string,
 /**
  * Photos staged with `stage_photo` for this visit.
  */
-photo_ids: Array<string>, 
+photo_ids?: Array<string>, 
+/**
+ * Photos given with the visit itself (scripts, `fieldctl visit add --photo`): put
+ * through the same pipeline and saved with the visit, or not at all.
+ */
+photos?: Array<PhotoInput>, 
 /**
  * The draft this form was saved under (dropped when the visit is saved).
  */

@@ -9,4 +9,4 @@ export type RosterFilter = {
 /**
  * Chinese characters of the name, or pinyin initials (`lxh` finds 李小花).
  */
-search?: string, category?: Category, risk_colour?: RiskColour, overdue_only: boolean, include_exited: boolean, };
+search?: string, category?: Category, risk_colour?: RiskColour, overdue_only?: boolean, include_exited?: boolean, };

@@ -5,4 +5,16 @@ import type { Term } from "./Term";
  * Every code list the forms offer, with Chinese and English names (the UI never
  * retypes a code list).
  */
-export type Vocabulary = { categories: Array<Term>, sexes: Array<Term>, risk_colours: Array<Term>, guardianship_ratings: Array<Term>, exit_reasons: Array<Term>, assistance: Array<Term>, guardian_roles: Array<Term>, whereabouts: Array<Term>, visit_modes: Array<Term>, visit_actions: Array<Term>, checklist_areas: Array<Term>, item_statuses: Array<Term>, signer_roles: Array<Term>, principal_relations: Array<Term>, renewals: Array<Term>, referral_kinds: Array<Term>, health_conditions: Array<Term>, disability_types: Array<Term>, school_stages: Array<Term>, enrolments: Array<Term>, task_kinds: Array<Term>, };
+export type Vocabulary = { categories: Array<Term>, sexes: Array<Term>, risk_colours: Array<Term>, guardianship_ratings: Array<Term>, exit_reasons: Array<Term>, assistance: Array<Term>, guardian_roles: Array<Term>, whereabouts: Array<Term>, visit_modes: Array<Term>, visit_actions: Array<Term>, checklist_areas: Array<Term>, item_statuses: Array<Term>, signer_roles: Array<Term>, principal_relations: Array<Term>, renewals: Array<Term>, referral_kinds: Array<Term>, health_conditions: Array<Term>, disability_types: Array<Term>, school_stages: Array<Term>, enrolments: Array<Term>, task_kinds: Array<Term>, 
+/**
+ * How a director closes an active-discovery task.
+ */
+task_outcomes: Array<Term>, 
+/**
+ * What active discovery found (why a task was made).
+ */
+finding_kinds: Array<Term>, 
+/**
+ * 增员 / 变更 / 减员.
+ */
+confirmation_kinds: Array<Term>, };
